@@ -1,0 +1,103 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every Skald target builds in the Swift 6 language mode with strict concurrency.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "skald",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Skald", targets: ["Skald"]),
+        .library(name: "SkaldKafka", targets: ["SkaldKafka"]),
+        .library(name: "SkaldPostgres", targets: ["SkaldPostgres"]),
+        .library(name: "SkaldCLI", targets: ["SkaldCLI"]),
+        .executable(name: "skald", targets: ["skald"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // MARK: C libraries, wrapped once at the module edge
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // MARK: Swift APIs over Kafka and Postgres
+        .target(
+            name: "SkaldKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SkaldPostgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: The pure core: no I/O, no clock, no randomness
+        .target(
+            name: "Skald",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Commands and the executable
+        .target(
+            name: "SkaldCLI",
+            dependencies: [
+                "Skald",
+                "SkaldKafka",
+                "SkaldPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "skald",
+            dependencies: ["SkaldCLI"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "SkaldTests",
+            dependencies: ["Skald"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SkaldKafkaTests",
+            dependencies: ["SkaldKafka"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SkaldPostgresTests",
+            dependencies: ["SkaldPostgres"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

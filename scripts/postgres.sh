@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for tests, benchmarks and the demo.
+#
+#   scripts/postgres.sh start [NAME]   initdb + pg_ctl start; prints the URL
+#   scripts/postgres.sh stop  [NAME]   stops it and removes its data
+#   scripts/postgres.sh url   [NAME]   prints the URL of a running cluster
+#
+# The cluster listens on 127.0.0.1 and a unix socket, on a free port, with
+# durable commits (fsync on), in .skald/postgres-NAME (or a temporary folder
+# when the postgres OS user cannot reach the project folder). As root, the
+# server runs as the `postgres` OS user because initdb refuses root.
+set -euo pipefail
+
+cmd=${1:-}
+name=${2:-default}
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.skald"
+pointer="$state/postgres-$name.dir"
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$pg_bin" ]; then
+    echo "skald: PostgreSQL is not installed; run scripts/install-deps.sh" >&2
+    exit 1
+fi
+
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+url_of() {
+    local dir=$1
+    local port
+    port=$(cat "$dir/port")
+    echo "postgres://postgres@127.0.0.1:$port/skald"
+}
+
+case "$cmd" in
+start)
+    mkdir -p "$state"
+    if [ -f "$pointer" ] && [ -d "$(cat "$pointer")" ]; then
+        dir=$(cat "$pointer")
+        if as_owner "$pg_bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+            url_of "$dir"
+            exit 0
+        fi
+        rm -rf "$dir"
+    fi
+    dir="$state/postgres-$name"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$dir"
+        if ! runuser -u postgres -- test -w "$dir"; then
+            rm -rf "$dir"
+            dir=$(mktemp -d "/tmp/skald-postgres-$name.XXXXXX")
+            chown postgres "$dir"
+        fi
+    fi
+    echo "$dir" > "$pointer"
+    port=$(free_port)
+    echo "$port" > "$dir/port"
+    as_owner "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+        cat "$dir/initdb.log" >&2
+        exit 1
+    }
+    cat >> "$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+shared_buffers = 512MB
+fsync = on
+synchronous_commit = on
+max_wal_size = 2GB
+log_min_messages = warning
+CONF
+    as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    as_owner "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres skald
+    url_of "$dir"
+    ;;
+stop)
+    [ -f "$pointer" ] || exit 0
+    dir=$(cat "$pointer")
+    if [ -d "$dir/data" ]; then
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir" "$pointer"
+    ;;
+url)
+    [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
+    url_of "$(cat "$pointer")"
+    ;;
+datadir)
+    [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
+    echo "$(cat "$pointer")/data"
+    ;;
+*)
+    echo "usage: scripts/postgres.sh start|stop|url|datadir [NAME]" >&2
+    exit 2
+    ;;
+esac
