@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the benchmarks recorded in docs/benchmarks.md: builds `skald` in release
+# mode, starts a throwaway Postgres (durable commits), runs each `skald bench`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+scripts/install-deps.sh
+swift build -c release --product skald
+skald="$(swift build -c release --show-bin-path)/skald"
+
+cluster="bench-$$"
+url=$(scripts/postgres.sh start "$cluster")
+trap 'scripts/postgres.sh stop "$cluster"' EXIT
+
+echo "== skald bench core";     "$skald" bench core
+echo "== skald bench kafka";    "$skald" bench kafka
+echo "== skald bench postgres"; "$skald" bench postgres --postgres "$url"
