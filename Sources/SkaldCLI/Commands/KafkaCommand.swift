@@ -1,7 +1,10 @@
 import ArgumentParser
 
-/// `skald kafka` (placeholder until the wiring lands).
+/// `skald kafka …`: Kafka tools for development.
 struct KafkaCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kafka", abstract: "Kafka tools.")
-    func run() async throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "kafka",
+        abstract: "Kafka tools for development.",
+        subcommands: [KafkaMockCommand.self]
+    )
 }

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import SkaldKafka
+
+/// `skald kafka mock`: runs librdkafka's mock cluster as a process of its own.
+///
+/// The mock picks its own ports, so the command prints the bootstrap address and
+/// writes it to a file that other processes (`skald serve`, the example services)
+/// read. It runs until SIGINT or SIGTERM.
+struct KafkaMockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mock",
+        abstract: "Run an in-process Kafka mock cluster until interrupted."
+    )
+
+    @Option(help: "How many brokers the mock cluster runs.")
+    var brokers: Int = 3
+
+    @Option(help: "A file to write the bootstrap address to.")
+    var bootstrapFile: String = ".skald/kafka-bootstrap"
+
+    @Option(
+        name: .customLong("topic"),
+        help: "A topic to create, as NAME or NAME:PARTITIONS (repeatable)."
+    )
+    var topics: [String] = []
+
+    func validate() throws {
+        guard brokers >= 1 else { throw ValidationError("--brokers must be at least 1") }
+        for topic in topics { _ = try TopicSpec(parsing: topic) }
+    }
+
+    func run() async throws {
+        let cluster = try MockCluster(brokers: brokers)
+        defer { cluster.shutdown() }
+        for topic in topics {
+            let spec = try TopicSpec(parsing: topic)
+            try cluster.createTopic(spec.name, partitions: spec.partitions)
+        }
+        let file = URL(fileURLWithPath: bootstrapFile)
+        try FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true
+        )
+        try Data((cluster.bootstrapServers + "\n").utf8).write(to: file, options: .atomic)
+        print(cluster.bootstrapServers)
+        print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
+        await ShutdownSignal.wait()
+        try? FileManager.default.removeItem(at: file)
+    }
+}
+
+/// A topic named on the command line as `NAME` or `NAME:PARTITIONS`.
+struct TopicSpec {
+    var name: String
+    var partitions: Int
+
+    init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard let first = parts.first, !first.isEmpty, parts.count <= 2 else {
+            throw ValidationError("bad topic '\(text)': expected NAME or NAME:PARTITIONS")
+        }
+        name = String(first)
+        if parts.count == 2 {
+            guard let count = Int(parts[1]), count > 0 else {
+                throw ValidationError("bad topic '\(text)': PARTITIONS must be a positive number")
+            }
+            partitions = count
+        } else {
+            partitions = 4
+        }
+    }
+}
