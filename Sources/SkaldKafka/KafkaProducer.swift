@@ -86,7 +86,8 @@ public final class KafkaProducer: Sendable, Service {
 /// The producer's state and poll thread; kept apart from ``KafkaProducer`` so the
 /// thread can outlive a producer dropped without shutdown and still clean up.
 final class ProducerCore: @unchecked Sendable {
-    private enum Phase { case running, stopping, stopped }
+    /// `tearingDown` starts once no sender is inside librdkafka; from then on nobody may touch the handle.
+    private enum Phase { case running, stopping, tearingDown, stopped }
 
     private struct State {
         var phase = Phase.running
@@ -260,11 +261,20 @@ final class ProducerCore: @unchecked Sendable {
     // MARK: Flush, metadata, shutdown
 
     func flush(timeout: Duration) async throws(KafkaError) {
-        if rd_kafka_outq_len(handle.pointer) == 0 { return }
+        let rk = handle.pointer
+        // Asked under the lock so teardown cannot destroy the handle meanwhile.
+        let queued = state.withLock { state -> Int32? in
+            guard state.phase == .running || state.phase == .stopping else { return nil }
+            return rd_kafka_outq_len(rk)
+        }
+        guard let queued else {
+            throw KafkaError.state("the producer is shut down", context: "KafkaProducer.flush")
+        }
+        if queued == 0 { return }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
             let accepted = state.withLock { state -> Bool in
-                guard state.phase != .stopped else { return false }
+                guard state.phase == .running || state.phase == .stopping else { return false }
                 state.flushWaiters.append((deadline, continuation))
                 return true
             }
@@ -295,29 +305,30 @@ final class ProducerCore: @unchecked Sendable {
         } catch {
             logger.warning("producer shut down with undelivered messages: \(error)")
         }
+        let rk = handle.pointer
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let alreadyStopped = state.withLock { state -> Bool in
                 if state.phase == .stopped { return true }
-                if state.phase == .running { state.phase = .stopping }
+                if state.phase == .running || state.phase == .stopping {
+                    state.phase = .stopping
+                    // Wakes the poll thread now rather than after its poll timeout.
+                    rd_kafka_yield(rk)
+                }
                 state.stopWaiters.append(continuation)
                 return false
             }
-            if alreadyStopped {
-                continuation.resume()
-            } else {
-                rd_kafka_yield(handle.pointer)
-            }
+            if alreadyStopped { continuation.resume() }
         }
     }
 
     /// Asks the poll thread to stop without flushing; used when the producer is dropped.
     func requestStop() {
-        let wake = state.withLock { state -> Bool in
-            guard state.phase == .running else { return false }
+        let rk = handle.pointer
+        state.withLock { state in
+            guard state.phase == .running else { return }
             state.phase = .stopping
-            return true
+            rd_kafka_yield(rk)
         }
-        if wake { rd_kafka_yield(handle.pointer) }
     }
 
     // MARK: The poll thread
@@ -350,7 +361,9 @@ final class ProducerCore: @unchecked Sendable {
                     }
                     return false
                 }
-                return (waiters, state.phase == .stopping && state.activeSenders == 0)
+                guard state.phase == .stopping, state.activeSenders == 0 else { return (waiters, false) }
+                state.phase = .tearingDown
+                return (waiters, true)
             }
             for waiter in spaceWaiters { waiter.resume() }
             for (continuation, result) in readyFlushes { continuation.resume(returning: result) }
