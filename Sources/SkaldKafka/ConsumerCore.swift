@@ -1,0 +1,365 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// The consumer's handle, poll thread and state; ``KafkaConsumer`` is its public face.
+///
+/// Lifetime of the librdkafka handle: only the poll thread destroys it, and
+/// only after `liveness` says no other thread is inside a librdkafka call.
+final class ConsumerCore: @unchecked Sendable {
+    private enum Phase { case running, closing, closed }
+
+    private struct State {
+        var phase = Phase.running
+        var assignment: Set<KafkaTopicPartition> = []
+        var closeWaiters: [CheckedContinuation<Result<Void, KafkaError>, Never>] = []
+        var closeResult: Result<Void, KafkaError>?
+    }
+
+    /// Whether the handle may be used, and how many threads are using it right now.
+    private struct Liveness {
+        var usable = true
+        var users = 0
+    }
+
+    let handle: RdKafkaHandle
+    let buffer: ConsumerBuffer
+    let logger: Logger
+    let rebalanceEvents: AsyncStream<KafkaRebalanceEvent>
+    private let rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation
+    private let state = Mutex(State())
+    private let liveness = Mutex(Liveness())
+    private let worker: BlockingWorker
+
+    init(configuration: KafkaConfiguration, topics: [String], logger: Logger) throws(KafkaError) {
+        guard let group = configuration.groupID, !group.isEmpty else {
+            throw KafkaError(code: .invalidArgument, message: "a consumer needs group.id", context: "KafkaConfiguration: group.id", isRetriable: false)
+        }
+        guard !topics.isEmpty, topics.allSatisfy({ !$0.isEmpty }) else {
+            throw KafkaError(code: .invalidArgument, message: "a consumer needs at least one non-empty topic name, got \(topics)", context: "KafkaConsumer", isRetriable: false)
+        }
+        self.logger = logger
+        self.buffer = ConsumerBuffer(capacity: configuration.consumerBufferCapacity)
+        (rebalanceEvents, rebalanceContinuation) = AsyncStream.makeStream(of: KafkaRebalanceEvent.self, bufferingPolicy: .bufferingNewest(4096))
+
+        let callbacks = RdKafkaCallbacks(logger: logger)
+        handle = try RdKafkaHandle(
+            type: RD_KAFKA_CONSUMER,
+            properties: configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults),
+            callbacks: callbacks,
+            context: "KafkaConsumer"
+        ) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, _ in
+                guard let rk, let partitions, let callbacks = RdKafkaCallbacks.from(rk) else { return }
+                callbacks.onRebalance?(rk, err, partitions)
+            }
+        }
+        worker = BlockingWorker(name: "skald-kafka-consumer-worker")
+        callbacks.onRebalance = { [weak self] rk, err, partitions in
+            self?.rebalance(rk, err, partitions)
+        }
+
+        let rk = handle.pointer
+        // Serve everything (rebalances, errors, commit results) from the consumer queue.
+        rd_kafka_poll_set_consumer(rk)
+        let subscription = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        for topic in topics {
+            rd_kafka_topic_partition_list_add(subscription, topic, RD_KAFKA_PARTITION_UA)
+        }
+        let err = rd_kafka_subscribe(rk, subscription)
+        rd_kafka_topic_partition_list_destroy(subscription)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_consumer_close(rk)
+            handle.destroy()
+            worker.stop()
+            throw KafkaError(err, context: "KafkaConsumer.subscribe \(topics)")
+        }
+
+        let thread = Thread { [self] in self.pollLoop() }
+        thread.name = "skald-kafka-consumer-poll"
+        thread.start()
+    }
+
+    var currentAssignment: Set<KafkaTopicPartition> {
+        state.withLock { $0.assignment }
+    }
+
+    // MARK: Using the handle from other threads
+
+    /// Runs `body` with the handle, unless the consumer is closing; teardown waits for it to return.
+    private func withHandle<Value>(_ context: String, _ body: (OpaquePointer) throws(KafkaError) -> Value) throws(KafkaError) -> Value {
+        let usable = liveness.withLock { liveness -> Bool in
+            guard liveness.usable else { return false }
+            liveness.users += 1
+            return true
+        }
+        guard usable else { throw KafkaError.state("the consumer is closed", context: context) }
+        defer { liveness.withLock { $0.users -= 1 } }
+        return try body(handle.pointer)
+    }
+
+    func store(_ highest: [KafkaTopicPartition: Int64]) throws(KafkaError) {
+        guard !highest.isEmpty else { return }
+        try withHandle("KafkaConsumer.storeOffsets") { rk throws(KafkaError) in
+            let list = rd_kafka_topic_partition_list_new(Int32(highest.count))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for (topicPartition, offset) in highest {
+                // Kafka's committed offset is the next one to read.
+                rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)?.pointee.offset = offset + 1
+            }
+            let err = rd_kafka_offsets_store(rk, list)
+            guard err != RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
+            for index in 0..<Int(list.pointee.cnt) {
+                let element = list.pointee.elems[index]
+                if element.err == RD_KAFKA_RESP_ERR__STATE {
+                    logger.debug("offset not stored for \(String(cString: element.topic))[\(element.partition)]: no longer assigned")
+                } else if element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    throw KafkaError(element.err, context: "KafkaConsumer.storeOffsets \(String(cString: element.topic))[\(element.partition)]")
+                }
+            }
+        }
+    }
+
+    func commit() async throws(KafkaError) {
+        let usable = liveness.withLock { liveness -> Bool in
+            guard liveness.usable else { return false }
+            liveness.users += 1
+            return true
+        }
+        guard usable else { throw KafkaError.state("the consumer is closed", context: "KafkaConsumer.commit") }
+        let rk = RdKafkaPointer(pointer: handle.pointer)
+        defer { liveness.withLock { $0.users -= 1 } }
+        try await worker.run { () throws(KafkaError) in
+            try Self.commitStored(rk.pointer, context: "KafkaConsumer.commit")
+        }
+    }
+
+    /// Synchronous commit of the stored offsets; blocks, so only on the worker or poll thread.
+    static func commitStored(_ rk: OpaquePointer, context: String) throws(KafkaError) {
+        let err = rd_kafka_commit(rk, nil, 0)
+        // Nothing stored since the last commit is success, not failure.
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+        throw KafkaError(err, context: context)
+    }
+
+    func metadata(topic: String?, timeout: Duration) async throws(KafkaError) -> KafkaClusterMetadata {
+        let usable = liveness.withLock { liveness -> Bool in
+            guard liveness.usable else { return false }
+            liveness.users += 1
+            return true
+        }
+        guard usable else { throw KafkaError.state("the consumer is closed", context: "KafkaConsumer.metadata") }
+        defer { liveness.withLock { $0.users -= 1 } }
+        let handle = handle
+        return try await worker.run { () throws(KafkaError) in
+            try handle.metadata(topic: topic, timeout: timeout, context: "KafkaConsumer.metadata")
+        }
+    }
+
+    // MARK: Closing
+
+    func close() async throws(KafkaError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
+            let done = state.withLock { state -> Result<Void, KafkaError>? in
+                if let result = state.closeResult { return result }
+                state.phase = .closing
+                state.closeWaiters.append(continuation)
+                return nil
+            }
+            if let done {
+                continuation.resume(returning: done)
+            } else {
+                buffer.finish()
+            }
+        }
+        try result.get()
+    }
+
+    /// Asks the poll thread to close without waiting; used when the consumer is dropped.
+    func requestClose() {
+        state.withLock { state in
+            if state.phase == .running { state.phase = .closing }
+        }
+        buffer.finish()
+    }
+
+    // MARK: The poll thread
+
+    private func pollLoop() {
+        let rk = handle.pointer
+        var topicNames: [OpaquePointer: String] = [:]
+        while state.withLock({ $0.phase == .running }) {
+            let room = buffer.waitForSpace(timeout: 0.1)
+            guard room > 0 else { continue }
+            var chunk: [KafkaMessage] = []
+            var timeout: Int32 = 100
+            while chunk.count < min(room, 1000) {
+                guard let message = rd_kafka_consumer_poll(rk, timeout) else { break }
+                timeout = 0
+                defer { rd_kafka_message_destroy(message) }
+                if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    chunk.append(Self.makeMessage(message, topicNames: &topicNames))
+                } else {
+                    handleConsumeError(message)
+                }
+            }
+            buffer.push(chunk)
+            if let fatal = handle.fatalError(context: "KafkaConsumer") {
+                logger.error("consumer stopped: \(fatal)")
+                buffer.finish(error: fatal)
+                state.withLock { state in
+                    if state.phase == .running { state.phase = .closing }
+                }
+            }
+        }
+        teardown()
+    }
+
+    private func handleConsumeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let err = message.pointee.err
+        if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
+        let text = rd_kafka_message_errstr(message).map { String(cString: $0) }
+        logger.warning("\(KafkaError(err, context: "KafkaConsumer.poll", message: text))")
+    }
+
+    /// Copies one librdkafka message into Swift values.
+    static func makeMessage(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topicNames: inout [OpaquePointer: String]) -> KafkaMessage {
+        let raw = message.pointee
+        var topic = ""
+        if let rkt = raw.rkt {
+            if let name = topicNames[rkt] {
+                topic = name
+            } else {
+                topic = String(cString: rd_kafka_topic_name(rkt))
+                topicNames[rkt] = topic
+            }
+        }
+        let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) } ?? []
+        let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
+
+        var headers: [KafkaHeader] = []
+        var headerList: OpaquePointer?
+        if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var valuePointer: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(
+                    KafkaHeader(
+                        name: name.map { String(cString: $0) } ?? "",
+                        value: valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
+                    )
+                )
+                index += 1
+            }
+        }
+
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
+        let timestamp = timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            ? nil : Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+
+        return KafkaMessage(
+            topic: topic,
+            partition: raw.partition,
+            offset: raw.offset,
+            key: key,
+            value: value,
+            headers: headers,
+            timestamp: timestamp
+        )
+    }
+
+    /// Runs inside `rd_kafka_consumer_poll` (or `rd_kafka_consumer_close`) on the poll thread.
+    private func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let partitions = (0..<Int(list.pointee.cnt)).map { index in
+            let element = list.pointee.elems[index]
+            return KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
+        }
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, list) {
+                    logger.error("\(KafkaError(consuming: error, context: "KafkaConsumer.rebalance assign"))")
+                }
+            } else {
+                let assignErr = rd_kafka_assign(rk, list)
+                if assignErr != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    logger.error("\(KafkaError(assignErr, context: "KafkaConsumer.rebalance assign"))")
+                }
+            }
+            state.withLock { state in
+                if cooperative { state.assignment.formUnion(partitions) } else { state.assignment = Set(partitions) }
+            }
+            logger.debug("assigned \(partitions.sorted())")
+            rebalanceContinuation.yield(.assigned(partitions.sorted()))
+
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            if !lost {
+                // Hand over cleanly: what the caller finished is committed before the partitions go.
+                do throws(KafkaError) {
+                    try Self.commitStored(rk, context: "KafkaConsumer.rebalance commit")
+                } catch {
+                    logger.warning("\(error)")
+                }
+            }
+            buffer.removeMessages(of: Set(partitions))
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, list) {
+                    logger.error("\(KafkaError(consuming: error, context: "KafkaConsumer.rebalance unassign"))")
+                }
+            } else {
+                _ = rd_kafka_assign(rk, nil)
+            }
+            state.withLock { state in
+                if cooperative { state.assignment.subtract(partitions) } else { state.assignment = [] }
+            }
+            logger.debug("\(lost ? "lost" : "revoked") \(partitions.sorted())")
+            rebalanceContinuation.yield(lost ? .lost(partitions.sorted()) : .revoked(partitions.sorted()))
+
+        default:
+            logger.error("\(KafkaError(err, context: "KafkaConsumer.rebalance"))")
+            _ = rd_kafka_assign(rk, nil)
+            state.withLock { $0.assignment = [] }
+        }
+    }
+
+    /// Commits what was stored, leaves the group, destroys the handle and wakes `close()` callers.
+    private func teardown() {
+        let rk = handle.pointer
+        buffer.finish()
+        // Stored offsets are committed while nothing else can store more.
+        var result: Result<Void, KafkaError> = .success(())
+        do throws(KafkaError) {
+            try Self.commitStored(rk, context: "KafkaConsumer.close")
+        } catch {
+            result = .failure(error)
+        }
+        liveness.withLock { $0.usable = false }
+        while liveness.withLock({ $0.users > 0 }) {
+            usleep(1000)
+        }
+        // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
+        let closeErr = rd_kafka_consumer_close(rk)
+        if closeErr != RD_KAFKA_RESP_ERR_NO_ERROR, case .success = result {
+            result = .failure(KafkaError(closeErr, context: "KafkaConsumer.close"))
+        }
+        handle.destroy()
+        handle.callbacks.onRebalance = nil
+        worker.stop()
+        rebalanceContinuation.finish()
+        let waiters = state.withLock { state in
+            state.phase = .closed
+            state.closeResult = result
+            defer { state.closeWaiters.removeAll() }
+            return state.closeWaiters
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+        logger.debug("consumer closed")
+    }
+}

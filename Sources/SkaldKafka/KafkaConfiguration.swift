@@ -1,0 +1,129 @@
+/// librdkafka properties for a producer or consumer, passed through unchanged.
+///
+/// Every librdkafka property (see librdkafka's CONFIGURATION.md) can be set by
+/// name, so SASL, SSL and every tuning knob work against a real cluster; the
+/// typed properties are conveniences over the same dictionary. The clients add
+/// their safe defaults (idempotence, manual offset store, cooperative-sticky)
+/// only where the caller did not set the property.
+///
+/// An unknown property or an invalid value is reported as a ``KafkaError``
+/// naming the property when a client is created.
+public struct KafkaConfiguration: Sendable, Hashable {
+    /// The raw librdkafka properties, by librdkafka's names (e.g. `"security.protocol"`).
+    public var properties: [String: String]
+
+    /// How many consumed messages the consumer may buffer ahead of the caller.
+    ///
+    /// When the buffer is full the consumer's poll thread stops fetching until the
+    /// caller catches up, so memory stays bounded. The caller must keep reading
+    /// within `max.poll.interval.ms`, or the group will consider the member dead.
+    public var consumerBufferCapacity: Int = 20_000
+
+    /// How long `KafkaProducer.run()` and `shutdown()` wait for queued messages to be delivered.
+    public var shutdownFlushTimeout: Duration = .seconds(10)
+
+    /// A configuration with the given bootstrap servers and any extra properties.
+    public init(bootstrapServers: String? = nil, properties: [String: String] = [:]) {
+        self.properties = properties
+        if let bootstrapServers {
+            self.properties["bootstrap.servers"] = bootstrapServers
+        }
+    }
+
+    /// Reads or writes one librdkafka property by name; `nil` removes it.
+    public subscript(_ property: String) -> String? {
+        get { properties[property] }
+        set { properties[property] = newValue }
+    }
+
+    /// `bootstrap.servers`: comma-separated `host:port` list of initial brokers.
+    public var bootstrapServers: String? {
+        get { properties["bootstrap.servers"] }
+        set { properties["bootstrap.servers"] = newValue }
+    }
+
+    /// `client.id`: the name brokers log and quota by.
+    public var clientID: String? {
+        get { properties["client.id"] }
+        set { properties["client.id"] = newValue }
+    }
+
+    /// `group.id`: the consumer group; required by ``KafkaConsumer``.
+    public var groupID: String? {
+        get { properties["group.id"] }
+        set { properties["group.id"] = newValue }
+    }
+
+    /// `session.timeout.ms`: how long the group waits for a silent member before rebalancing.
+    public var sessionTimeout: Duration? {
+        get { properties["session.timeout.ms"].flatMap(Int64.init).map { .milliseconds($0) } }
+        set { properties["session.timeout.ms"] = newValue.map { String($0.milliseconds) } }
+    }
+
+    /// `message.timeout.ms`: the longest a produced message may wait for delivery before failing.
+    ///
+    /// This bounds how long `KafkaProducer.send` can wait when no broker is reachable.
+    public var messageTimeout: Duration? {
+        get { properties["message.timeout.ms"].flatMap(Int64.init).map { .milliseconds($0) } }
+        set { properties["message.timeout.ms"] = newValue.map { String($0.milliseconds) } }
+    }
+
+    /// `linger.ms`: how long the producer waits to fill a batch; higher trades latency for throughput.
+    public var linger: Duration? {
+        get { properties["linger.ms"].flatMap(Int64.init).map { .milliseconds($0) } }
+        set { properties["linger.ms"] = newValue.map { String($0.milliseconds) } }
+    }
+
+    /// `fetch.wait.max.ms`: how long a broker may hold an empty fetch; keep it small for low latency.
+    public var fetchWaitMax: Duration? {
+        get { properties["fetch.wait.max.ms"].flatMap(Int64.init).map { .milliseconds($0) } }
+        set { properties["fetch.wait.max.ms"] = newValue.map { String($0.milliseconds) } }
+    }
+
+    /// `auto.offset.reset`: where a group without a committed offset starts (`earliest` or `latest`).
+    public var autoOffsetReset: String? {
+        get { properties["auto.offset.reset"] }
+        set { properties["auto.offset.reset"] = newValue }
+    }
+
+    /// The producer's defaults, applied only where the caller did not set the property.
+    ///
+    /// Idempotence keeps retries from duplicating or reordering messages; a
+    /// bounded message timeout turns an unreachable cluster into an error.
+    static let producerDefaults: [String: String] = [
+        "enable.idempotence": "true",
+        "message.timeout.ms": "60000",
+        "linger.ms": "5",
+        "batch.num.messages": "10000",
+        "queue.buffering.max.messages": "1000000",
+        "queue.buffering.max.kbytes": "1048576",
+    ]
+
+    /// The consumer's defaults, applied only where the caller did not set the property.
+    ///
+    /// Manual offset store means only what the caller marks as done is ever
+    /// committed; cooperative-sticky keeps unaffected partitions flowing during a rebalance.
+    static let consumerDefaults: [String: String] = [
+        "enable.auto.offset.store": "false",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "auto.offset.reset": "earliest",
+    ]
+
+    /// The properties with `defaults` filled in where unset.
+    func properties(withDefaults defaults: [String: String]) -> [String: String] {
+        properties.merging(defaults) { mine, _ in mine }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded down, for librdkafka's `*.ms` properties.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// The duration in whole milliseconds clamped into a C `int`, for librdkafka timeouts.
+    var clampedMilliseconds: Int32 {
+        Int32(clamping: max(0, milliseconds))
+    }
+}

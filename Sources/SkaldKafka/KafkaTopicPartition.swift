@@ -1,0 +1,32 @@
+/// A topic and one of its partitions.
+public struct KafkaTopicPartition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The topic name.
+    public var topic: String
+    /// The partition number.
+    public var partition: Int32
+
+    /// The given topic and partition.
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    /// `topic[partition]`, as in logs.
+    public var description: String { "\(topic)[\(partition)]" }
+
+    /// Orders by topic, then partition, so listings are stable.
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
+    }
+}
+
+/// A change of the partitions assigned to a consumer group member.
+public enum KafkaRebalanceEvent: Sendable, Hashable {
+    /// These partitions were added to this member's assignment.
+    case assigned([KafkaTopicPartition])
+    /// These partitions were taken away; stored offsets were committed first.
+    case revoked([KafkaTopicPartition])
+    /// These partitions were lost without a clean hand-over (e.g. session timeout);
+    /// another member may already be processing them.
+    case lost([KafkaTopicPartition])
+}

@@ -1,0 +1,147 @@
+import CRdKafka
+import Synchronization
+
+/// librdkafka's in-process mock Kafka cluster, for development, the demo and tests.
+///
+/// It speaks the Kafka wire protocol on local TCP ports, so any client
+/// (this module, kcat, confluent-kafka) can use ``bootstrapServers``. Known
+/// limits (librdkafka 2.0.2): no transactions, an idempotent producer is not
+/// deduplicated after a broker loss, each partition keeps only a few MiB,
+/// and group membership changes take `session.timeout.ms` − 1 s.
+/// Nothing in production code may depend on it.
+public final class MockCluster: Sendable {
+    private struct State {
+        var cluster: RdKafkaPointer?
+        var owner: RdKafkaPointer?
+    }
+
+    private let state: Mutex<State>
+
+    /// The `host:port,…` list to put in `bootstrap.servers`.
+    public let bootstrapServers: String
+    /// The number of brokers, with ids `1...brokerCount`.
+    public let brokerCount: Int
+
+    /// Starts `brokers` mock brokers in this process.
+    /// - Throws: ``KafkaError`` when librdkafka cannot start the cluster.
+    public init(brokers: Int = 3) throws(KafkaError) {
+        guard brokers > 0 else {
+            throw KafkaError(code: .invalidArgument, message: "a mock cluster needs at least one broker, got \(brokers)", context: "MockCluster")
+        }
+        // The mock cluster needs an rd_kafka_t of its own to live in; it never produces.
+        guard let conf = rd_kafka_conf_new() else {
+            throw KafkaError(code: .failure, message: "rd_kafka_conf_new failed", context: "MockCluster")
+        }
+        var errorText = [CChar](repeating: 0, count: 512)
+        _ = rd_kafka_conf_set(conf, "log_level", "3", &errorText, errorText.count)
+        guard let owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: .failure, message: String(nulTerminated: errorText), context: "MockCluster")
+        }
+        guard let cluster = rd_kafka_mock_cluster_new(owner, Int32(brokers)) else {
+            rd_kafka_destroy(owner)
+            throw KafkaError(code: .failure, message: "rd_kafka_mock_cluster_new failed", context: "MockCluster")
+        }
+        self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        self.brokerCount = brokers
+        self.state = Mutex(State(cluster: RdKafkaPointer(pointer: cluster), owner: RdKafkaPointer(pointer: owner)))
+    }
+
+    deinit {
+        shutdown()
+    }
+
+    /// Creates `name` with `partitions` partitions.
+    /// - Throws: ``KafkaError`` for a bad partition count or replication factor, or after ``shutdown()``.
+    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
+        guard partitions > 0, replicationFactor > 0, replicationFactor <= brokerCount else {
+            throw KafkaError(
+                code: .invalidArgument,
+                message: "topic \"\(name)\": need partitions > 0 and 1 ≤ replication factor ≤ \(brokerCount), got \(partitions) and \(replicationFactor)",
+                context: "MockCluster.createTopic"
+            )
+        }
+        let cluster = try live("MockCluster.createTopic")
+        let err = rd_kafka_mock_topic_create(cluster, name, Int32(partitions), Int32(replicationFactor))
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, context: "MockCluster.createTopic \(name)")
+        }
+    }
+
+    /// Takes broker `id` down: its connections close and it refuses new ones.
+    public func setBrokerDown(_ id: Int32) throws(KafkaError) {
+        let err = rd_kafka_mock_broker_set_down(try live("MockCluster.setBrokerDown"), id)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "MockCluster.setBrokerDown \(id)") }
+    }
+
+    /// Brings broker `id` back up.
+    public func setBrokerUp(_ id: Int32) throws(KafkaError) {
+        let err = rd_kafka_mock_broker_set_up(try live("MockCluster.setBrokerUp"), id)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "MockCluster.setBrokerUp \(id)") }
+    }
+
+    /// Makes the next requests of type `apiKey` (on any broker) fail with `errors`, one error per request.
+    public func pushRequestErrors(apiKey: KafkaAPIKey, errors: [KafkaError.Code]) throws(KafkaError) {
+        let cluster = try live("MockCluster.pushRequestErrors")
+        let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        codes.withUnsafeBufferPointer { buffer in
+            rd_kafka_mock_push_request_errors_array(cluster, apiKey.rawValue, buffer.count, buffer.baseAddress)
+        }
+    }
+
+    /// Drops any request errors still queued for `apiKey`.
+    public func clearRequestErrors(apiKey: KafkaAPIKey) throws(KafkaError) {
+        rd_kafka_mock_clear_request_errors(try live("MockCluster.clearRequestErrors"), apiKey.rawValue)
+    }
+
+    /// Stops the brokers and frees the cluster; later calls throw. Safe to call twice.
+    public func shutdown() {
+        let taken = state.withLock { state -> (RdKafkaPointer?, RdKafkaPointer?) in
+            defer { state = State() }
+            return (state.cluster, state.owner)
+        }
+        if let cluster = taken.0 { rd_kafka_mock_cluster_destroy(cluster.pointer) }
+        if let owner = taken.1 { rd_kafka_destroy(owner.pointer) }
+    }
+
+    private func live(_ context: String) throws(KafkaError) -> OpaquePointer {
+        guard let cluster = state.withLock({ $0.cluster }) else {
+            throw KafkaError.state("the mock cluster is shut down", context: context)
+        }
+        return cluster.pointer
+    }
+}
+
+/// A Kafka protocol request type, for ``MockCluster/pushRequestErrors(apiKey:errors:)``.
+public struct KafkaAPIKey: RawRepresentable, Sendable, Hashable {
+    /// The Kafka protocol ApiKey number.
+    public let rawValue: Int16
+
+    /// Wraps an ApiKey number from the Kafka protocol.
+    public init(rawValue: Int16) {
+        self.rawValue = rawValue
+    }
+
+    /// Produce (0).
+    public static let produce = KafkaAPIKey(rawValue: 0)
+    /// Fetch (1).
+    public static let fetch = KafkaAPIKey(rawValue: 1)
+    /// ListOffsets (2).
+    public static let listOffsets = KafkaAPIKey(rawValue: 2)
+    /// Metadata (3).
+    public static let metadata = KafkaAPIKey(rawValue: 3)
+    /// OffsetCommit (8).
+    public static let offsetCommit = KafkaAPIKey(rawValue: 8)
+    /// OffsetFetch (9).
+    public static let offsetFetch = KafkaAPIKey(rawValue: 9)
+    /// FindCoordinator (10).
+    public static let findCoordinator = KafkaAPIKey(rawValue: 10)
+    /// JoinGroup (11).
+    public static let joinGroup = KafkaAPIKey(rawValue: 11)
+    /// Heartbeat (12).
+    public static let heartbeat = KafkaAPIKey(rawValue: 12)
+    /// SyncGroup (14).
+    public static let syncGroup = KafkaAPIKey(rawValue: 14)
+    /// InitProducerId (22).
+    public static let initProducerID = KafkaAPIKey(rawValue: 22)
+}

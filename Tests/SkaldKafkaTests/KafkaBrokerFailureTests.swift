@@ -1,0 +1,45 @@
+import SkaldKafka
+import Testing
+
+@Suite struct KafkaBrokerFailureTests {
+    @Test func brokerDownAndInjectedErrorsLoseNothing() async throws {
+        let cluster = try MockCluster(brokers: 3)
+        let topic = uniqueName("chaos")
+        let total = 20_000
+        try cluster.createTopic(topic, partitions: 6, replicationFactor: 3)
+        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
+
+        var failed: [KafkaError] = []
+        for start in stride(from: 0, to: total, by: 1_000) {
+            if start == 5_000 {
+                try cluster.pushRequestErrors(
+                    apiKey: .produce,
+                    errors: [.notLeaderForPartition, .requestTimedOut, .leaderNotAvailable, .notEnoughReplicas]
+                )
+            }
+            if start == 8_000 {
+                try cluster.setBrokerDown(2)
+                // Up again in 2 s while sending continues.
+                Task {
+                    try await Task.sleep(for: .seconds(2))
+                    try cluster.setBrokerUp(2)
+                }
+            }
+            let results = try await producer.send((start..<start + 1_000).map {
+                KafkaOutgoingMessage(topic: topic, key: "\($0)", value: "\($0)")
+            })
+            for case .failure(let error) in results { failed.append(error) }
+        }
+        await producer.shutdown()
+        #expect(failed.isEmpty, "delivery failures: \(failed.prefix(3))")
+
+        let tally = Tally()
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: uniqueName("g")), topics: [topic], logger: testLogger)
+        async let done: Void = consumeAndCommit(consumer, into: tally)
+        try await eventually("every message consumed") { tally.distinct >= total }
+        try await consumer.close()
+        try await done
+        #expect(tally.missing(from: 0..<total).isEmpty)
+        print("broker failure: \(total) messages, \(tally.duplicates) duplicates")
+    }
+}

@@ -1,0 +1,38 @@
+import SkaldKafka
+import Testing
+
+@Suite struct KafkaConfigurationTests {
+    @Test func unknownPropertyIsNamedInTheError() throws {
+        var configuration = KafkaConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration["no.such.property"] = "1"
+        let error = try #require(throws: KafkaError.self) {
+            _ = try KafkaProducer(configuration: configuration)
+        }
+        #expect(error.code == .unknownProperty)
+        #expect(error.context.contains("no.such.property"))
+        #expect(error.description.contains("no.such.property"))
+    }
+
+    @Test func invalidValueIsNamedInTheError() throws {
+        var configuration = KafkaConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.groupID = "group"
+        configuration["session.timeout.ms"] = "not-a-number"
+        let error = try #require(throws: KafkaError.self) {
+            _ = try KafkaConsumer(configuration: configuration, topics: ["t"])
+        }
+        #expect(error.code == .invalidValue)
+        #expect(error.description.contains("session.timeout.ms"))
+    }
+
+    @Test func typedPropertiesWriteLibrdkafkaNames() {
+        var configuration = KafkaConfiguration(bootstrapServers: "a:1,b:2")
+        configuration.clientID = "skald"
+        configuration.sessionTimeout = .seconds(6)
+        configuration.linger = .milliseconds(5)
+        #expect(configuration.properties["bootstrap.servers"] == "a:1,b:2")
+        #expect(configuration.properties["client.id"] == "skald")
+        #expect(configuration.properties["session.timeout.ms"] == "6000")
+        #expect(configuration.properties["linger.ms"] == "5")
+        #expect(configuration.sessionTimeout == .seconds(6))
+    }
+}
