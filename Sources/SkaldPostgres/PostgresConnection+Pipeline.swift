@@ -77,7 +77,7 @@ extension PostgresConnection {
         if !sendFailed {
             for (index, query) in queries.enumerated() {
                 var name = statementNames[query.sql] ?? pendingNames[query.sql]
-                if name == nil, statementNames.count + pendingNames.count < statementCacheCapacity {
+                if name == nil, query.bindings.count > 0, statementNames.count + pendingNames.count < statementCacheCapacity {
                     let newName = makeStatementName()
                     let prepared = query.bindings.withCArrays { _, types in
                         PQsendPrepare(handle, newName, query.sql, Int32(query.bindings.count), types)

@@ -86,7 +86,7 @@ public actor PostgresConnection {
             throw PostgresError(code: .connection, message: "cannot connect to \(redacted(target)): out of memory")
         }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let reason = errorMessage(of: handle)
+            let reason = redactingPassword(in: errorMessage(of: handle), of: target)
             PQfinish(handle)
             throw PostgresError(code: .connection, message: "cannot connect to \(redacted(target)): \(reason)")
         }
@@ -125,19 +125,19 @@ public actor PostgresConnection {
             return false
         }
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        if poll(&descriptor, 1, 0) > 0 {
+        // An idle session receives nothing but notifications; a terminated backend sends a
+        // FATAL error and then end-of-file, which may take more than one read to see.
+        var reads = 0
+        while reads < 8, poll(&descriptor, 1, 0) > 0 {
+            reads += 1
             if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK {
                 markBroken()
                 return false
             }
-            // Drain results such as the FATAL error a terminated backend sends.
             while PQisBusy(handle) == 0, let result = PQgetResult(handle) {
                 PQclear(result)
             }
-            if PQstatus(handle) != CONNECTION_OK {
-                markBroken()
-                return false
-            }
+            descriptor.revents = 0
         }
         return true
     }
@@ -155,8 +155,9 @@ public actor PostgresConnection {
 
     /// Runs one statement and returns its rows.
     ///
-    /// SQL texts are prepared once per connection (up to ``statementCacheCapacity``) and
-    /// executed by name afterwards, so repeated statements skip parsing and planning.
+    /// SQL texts with parameters are prepared once per connection (up to
+    /// ``statementCacheCapacity``) and executed by name afterwards, so repeated statements
+    /// skip parsing and planning; statements without parameters run unnamed.
     @discardableResult
     public func query(_ query: PostgresQuery) throws -> PostgresRows {
         let handle = try requireHandle(query.sql)
@@ -244,7 +245,8 @@ public actor PostgresConnection {
     /// The name of the prepared statement for `query`, preparing it now if the cache has room.
     private func preparedName(for query: PostgresQuery, handle: OpaquePointer) throws -> String? {
         if let name = statementNames[query.sql] { return name }
-        guard statementNames.count < statementCacheCapacity else { return nil }
+        // Statements without parameters are mostly one-off (DDL, BEGIN, scripts): don't fill the cache.
+        guard query.bindings.count > 0, statementNames.count < statementCacheCapacity else { return nil }
         let name = makeStatementName()
         let result = query.bindings.withCArrays { _, types in
             PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
@@ -315,6 +317,18 @@ public actor PostgresConnection {
         guard let text = PQerrorMessage(handle) else { return "unknown libpq error" }
         let message = String(cString: text).trimmingTrailingNewlines()
         return message.isEmpty ? "unknown libpq error" : message
+    }
+
+    /// `message` with the password of `target` (if any) replaced by `***`: libpq quotes the URL in some errors.
+    static func redactingPassword(in message: String, of target: String) -> String {
+        guard let scheme = target.range(of: "://"), let at = target[scheme.upperBound...].lastIndex(of: "@") else {
+            return message
+        }
+        let userInfo = target[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return message }
+        let password = String(userInfo[userInfo.index(after: colon)...])
+        guard !password.isEmpty else { return message }
+        return message.replacingOccurrences(of: password, with: "***")
     }
 
     /// The target with any password replaced by `***`, safe to put in errors and logs.

@@ -73,12 +73,14 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// The connection is gone and must be replaced; re-running on a fresh one may succeed.
     ///
-    /// Covers a lost socket, class 08 (connection exception) and the 57P0x shutdown
+    /// Covers a lost socket, class 08 (connection exception, except 08P01 which the server
+    /// also uses for a wrong parameter count on a healthy session) and the 57P0x shutdown
     /// codes a backend sends when terminated (`pg_terminate_backend`, server restart).
     public var isConnectionLost: Bool {
         if code == .connectionLost { return true }
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("08") || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
+        if sqlState.hasPrefix("08") { return sqlState != "08P01" }
+        return sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
     }
 
     public var description: String {

@@ -25,17 +25,14 @@ public final class PostgresListener: Sendable {
     /// The notifications, in the order the server sent them. The stream finishes after
     /// ``stop()``, and throws a `.connectionLost` error if the connection breaks.
     public let notifications: AsyncThrowingStream<PostgresNotification, any Error>
-    private let wakeWriteFD: Int32
+    private let wakeUp: WakeUpPipe
 
-    private init(notifications: AsyncThrowingStream<PostgresNotification, any Error>, wakeWriteFD: Int32) {
+    private init(notifications: AsyncThrowingStream<PostgresNotification, any Error>, wakeUp: WakeUpPipe) {
         self.notifications = notifications
-        self.wakeWriteFD = wakeWriteFD
+        self.wakeUp = wakeUp
     }
 
-    deinit {
-        stop()
-        close(wakeWriteFD)
-    }
+    deinit { stop() }
 
     /// Connects and subscribes to `channels`; notifications sent after this returns are delivered.
     ///
@@ -49,13 +46,9 @@ public final class PostgresListener: Sendable {
         guard !channels.isEmpty, channels.allSatisfy({ !$0.isEmpty && !$0.utf8.contains(0) }) else {
             throw PostgresError(code: .invalidArgument, message: "LISTEN needs at least one non-empty channel name, got \(channels)")
         }
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw PostgresError(code: .connection, message: "cannot create the listener's wake-up pipe: errno \(errno)")
-        }
-        let (readFD, writeFD) = (fds[0], fds[1])
+        let wakeUp = try WakeUpPipe()
         let (stream, continuation) = AsyncThrowingStream<PostgresNotification, any Error>.makeStream()
-        let listener = PostgresListener(notifications: stream, wakeWriteFD: writeFD)
+        let listener = PostgresListener(notifications: stream, wakeUp: wakeUp)
         continuation.onTermination = { [weak listener] _ in listener?.stop() }
 
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
@@ -64,7 +57,7 @@ public final class PostgresListener: Sendable {
                     target: urlOrConninfo,
                     channels: channels,
                     connectTimeout: connectTimeout,
-                    wakeReadFD: readFD,
+                    wakeUp: wakeUp,
                     ready: ready,
                     output: continuation
                 )
@@ -77,8 +70,7 @@ public final class PostgresListener: Sendable {
 
     /// Stops listening: closes the connection and finishes ``notifications``. Safe to call twice.
     public func stop() {
-        var byte: UInt8 = 1
-        _ = write(wakeWriteFD, &byte, 1)
+        wakeUp.signal()
     }
 
     /// The listener thread: connect, LISTEN, then wait for the socket or the wake-up pipe.
@@ -86,11 +78,10 @@ public final class PostgresListener: Sendable {
         target: String,
         channels: [String],
         connectTimeout: Int,
-        wakeReadFD: Int32,
+        wakeUp: WakeUpPipe,
         ready: CheckedContinuation<Void, any Error>,
         output: AsyncThrowingStream<PostgresNotification, any Error>.Continuation
     ) {
-        defer { close(wakeReadFD) }
         let handle: OpaquePointer
         do {
             handle = try PostgresConnection.open(target, connectTimeout: connectTimeout)
@@ -122,7 +113,7 @@ public final class PostgresListener: Sendable {
         let socket = PQsocket(handle)
         var descriptors = [
             pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeUp.readFD, events: Int16(POLLIN), revents: 0),
         ]
         while true {
             // Deliver what is already buffered (notifications can arrive with a LISTEN reply).
@@ -159,5 +150,35 @@ public final class PostgresListener: Sendable {
                 while PQisBusy(handle) == 0, let result = PQgetResult(handle) { PQclear(result) }
             }
         }
+    }
+}
+
+/// A pipe whose readable end wakes the listener thread out of `poll`.
+///
+/// Shared by the listener and its thread and closed only when both are done with it, so
+/// a late ``signal()`` never writes to a closed (or reused) descriptor.
+final class WakeUpPipe: Sendable {
+    let readFD: Int32
+    let writeFD: Int32
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            throw PostgresError(code: .connection, message: "cannot create the listener's wake-up pipe: errno \(errno)")
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+        // Never block the signalling thread, even if many stops pile up.
+        _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
+    }
+
+    func signal() {
+        var byte: UInt8 = 1
+        _ = write(writeFD, &byte, 1)
+    }
+
+    deinit {
+        close(readFD)
+        close(writeFD)
     }
 }

@@ -69,6 +69,13 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
             sql.append(String(bindings.count))
         }
 
+        /// An optional value: becomes the next `$n` parameter, NULL when nil.
+        public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+            bindings.append(value)
+            sql.append("$")
+            sql.append(String(bindings.count))
+        }
+
         /// A pre-encoded value: becomes the next `$n` parameter.
         public mutating func appendInterpolation(_ value: PostgresValue) {
             bindings.append(value)
