@@ -1,0 +1,372 @@
+import CLibPQ
+import Foundation
+public import Logging
+import Synchronization
+
+/// One libpq connection, isolated to a thread of its own.
+///
+/// Every libpq call blocks, so the actor runs on a ``PostgresThreadExecutor`` rather than
+/// the cooperative pool: awaiting a query parks only the caller's task. A connection runs
+/// one statement (or one pipeline) at a time; share it between tasks through a
+/// ``PostgresPool``, which also replaces connections that die.
+public actor PostgresConnection {
+    private nonisolated let executor: PostgresThreadExecutor
+    // Touched only on the connection thread, and by deinit when no one else can.
+    private nonisolated(unsafe) var handle: OpaquePointer?
+    /// Prepared statements of this session, by SQL text.
+    var statementNames: [String: String] = [:]
+    private var nextStatementNumber = 0
+    /// How many statements the connection prepares automatically before it falls back to unnamed ones.
+    public nonisolated let statementCacheCapacity: Int
+    private let brokenFlag = Atomic<Bool>(false)
+    let logger: Logger
+
+    /// The process id of the server backend serving this connection (for `pg_terminate_backend`, NOTIFY senders).
+    public nonisolated let backendPID: Int32
+
+    /// Runs the actor on the connection's own thread.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.asUnownedSerialExecutor()
+    }
+
+    private init(executor: PostgresThreadExecutor, handle: OpaquePointer, statementCacheCapacity: Int, logger: Logger) {
+        self.executor = executor
+        self.handle = handle
+        self.statementCacheCapacity = statementCacheCapacity
+        self.logger = logger
+        self.backendPID = PQbackendPID(handle)
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+        executor.shutdown()
+    }
+
+    /// Opens a connection.
+    ///
+    /// - Parameters:
+    ///   - urlOrConninfo: a `postgres://user:password@host:port/db?param=value` URL or a
+    ///     `host=… port=… dbname=…` conninfo string; any libpq parameter passes through.
+    ///   - connectTimeout: seconds to wait for the server unless the URL sets `connect_timeout`.
+    ///   - statementCacheCapacity: how many distinct SQL texts are prepared automatically.
+    /// - Throws: ``PostgresError`` with code `.connection`, naming the (password-redacted) target and libpq's reason.
+    public static func connect(
+        to urlOrConninfo: String,
+        connectTimeout: Int = 10,
+        statementCacheCapacity: Int = 256,
+        logger: Logger = Logger(label: "skald.postgres")
+    ) async throws -> PostgresConnection {
+        let executor = PostgresThreadExecutor(name: "skald-postgres")
+        do {
+            let handle = try await executor.run {
+                try HandleBox(open(urlOrConninfo, connectTimeout: connectTimeout))
+            }
+            return PostgresConnection(
+                executor: executor,
+                handle: handle.pointer,
+                statementCacheCapacity: statementCacheCapacity,
+                logger: logger
+            )
+        } catch {
+            executor.shutdown()
+            throw error
+        }
+    }
+
+    /// Connects and prepares the session; runs on the connection's thread.
+    static func open(_ target: String, connectTimeout: Int) throws -> OpaquePointer {
+        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
+        let values = [String(connectTimeout), "skald", target]
+        let handle: OpaquePointer? = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let handle else {
+            throw PostgresError(code: .connection, message: "cannot connect to \(redacted(target)): out of memory")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let reason = redactingPassword(in: errorMessage(of: handle), of: target)
+            PQfinish(handle)
+            throw PostgresError(code: .connection, message: "cannot connect to \(redacted(target)): \(reason)")
+        }
+        // Server notices (e.g. "there is no transaction in progress") must not go to stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        // Dates are parsed from ISO text; make sure the session produces it whatever the server default.
+        if let result = PQexec(handle, "SET DateStyle TO 'ISO, MDY'") {
+            let ok = PQresultStatus(result) == PGRES_COMMAND_OK
+            let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? ""
+            PQclear(result)
+            if !ok {
+                PQfinish(handle)
+                throw PostgresError(code: .connection, message: "cannot prepare the session on \(redacted(target)): \(message)")
+            }
+        }
+        return handle
+    }
+
+    /// Whether the connection is known to be unusable (closed, or its server went away).
+    ///
+    /// Readable from any task without waiting for the connection's thread.
+    public nonisolated var isBroken: Bool { brokenFlag.load(ordering: .relaxed) }
+
+    /// Whether the server still answers, checked without a round trip when possible.
+    ///
+    /// Reads whatever the server sent while the connection sat idle: a terminated backend
+    /// leaves an error and end-of-file on the socket, which this turns into `false`.
+    public func checkAlive() -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            markBroken()
+            return false
+        }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else {
+            markBroken()
+            return false
+        }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        // An idle session receives nothing but notifications; a terminated backend sends a
+        // FATAL error and then end-of-file, which may take more than one read to see.
+        var reads = 0
+        while reads < 8, poll(&descriptor, 1, 0) > 0 {
+            reads += 1
+            if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK {
+                markBroken()
+                return false
+            }
+            while PQisBusy(handle) == 0, let result = PQgetResult(handle) {
+                PQclear(result)
+            }
+            descriptor.revents = 0
+        }
+        return true
+    }
+
+    /// Closes the connection; later calls fail with `.closed`.
+    public func close() {
+        if let handle {
+            PQfinish(handle)
+            self.handle = nil
+        }
+        markBroken()
+    }
+
+    // MARK: - Queries
+
+    /// Runs one statement and returns its rows.
+    ///
+    /// SQL texts with parameters are prepared once per connection (up to
+    /// ``statementCacheCapacity``) and executed by name afterwards, so repeated statements
+    /// skip parsing and planning; statements without parameters run unnamed.
+    @discardableResult
+    public func query(_ query: PostgresQuery) throws -> PostgresRows {
+        let handle = try requireHandle(query.sql)
+        try checkEncoding(query, index: nil)
+        if let name = try preparedName(for: query, handle: handle) {
+            let result = query.bindings.withCArrays { values, _ in
+                PQexecPrepared(handle, name, Int32(query.bindings.count), values, nil, nil, 0)
+            }
+            return try rows(from: result, sql: query.sql, handle: handle)
+        }
+        let result = query.bindings.withCArrays { values, types in
+            PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        }
+        return try rows(from: result, sql: query.sql, handle: handle)
+    }
+
+    /// Runs one statement and returns how many rows it affected.
+    @discardableResult
+    public func execute(_ query: PostgresQuery) throws -> Int {
+        try self.query(query).affectedRows
+    }
+
+    /// Prepares `sql` under `name` for ``query(prepared:_:)``.
+    public func prepare(name: String, sql: String) throws {
+        let handle = try requireHandle(sql)
+        let result = PQprepare(handle, name, sql, 0, nil)
+        _ = try rows(from: result, sql: sql, handle: handle)
+    }
+
+    /// Executes the statement prepared as `name` with `bindings`.
+    @discardableResult
+    public func query(prepared name: String, _ bindings: PostgresBindings = PostgresBindings()) throws -> PostgresRows {
+        let handle = try requireHandle(name)
+        let query = PostgresQuery(sql: name, bindings: bindings)
+        try checkEncoding(query, index: nil)
+        let result = bindings.withCArrays { values, _ in
+            PQexecPrepared(handle, name, Int32(bindings.count), values, nil, nil, 0)
+        }
+        return try rows(from: result, sql: "EXECUTE \(name)", handle: handle)
+    }
+
+    /// Runs trusted SQL text that may hold several statements (a migration file), without parameters.
+    ///
+    /// Uses the simple query protocol; never pass text built from untrusted values.
+    public func executeScript(_ sql: String) throws {
+        let handle = try requireHandle(sql)
+        let result = PQexec(handle, sql)
+        _ = try rows(from: result, sql: sql, handle: handle)
+    }
+
+    /// Whether the session is inside a transaction block (open or failed).
+    public var isInTransaction: Bool {
+        guard let handle else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// Sends a notification: `SELECT pg_notify(channel, payload)`.
+    public func notify(channel: String, payload: String = "") throws {
+        try query("SELECT pg_notify(\(channel), \(payload))")
+    }
+
+    // MARK: - Internals shared with the pipeline and transaction extensions
+
+    func requireHandle(_ sql: String) throws -> OpaquePointer {
+        guard let handle else {
+            throw PostgresError(code: .closed, message: "the connection is closed", statement: sql)
+        }
+        return handle
+    }
+
+    func markBroken() {
+        brokenFlag.store(true, ordering: .relaxed)
+    }
+
+    func checkEncoding(_ query: PostgresQuery, index: Int?) throws {
+        if let failure = query.bindings.encodingFailure {
+            throw PostgresError(code: .invalidArgument, message: "cannot encode \(failure)", statement: query.sql, statementIndex: index)
+        }
+        if query.sql.utf8.contains(0) {
+            throw PostgresError(code: .invalidArgument, message: "the SQL text contains a NUL character", statement: query.sql, statementIndex: index)
+        }
+    }
+
+    /// The name of the prepared statement for `query`, preparing it now if the cache has room.
+    private func preparedName(for query: PostgresQuery, handle: OpaquePointer) throws -> String? {
+        if let name = statementNames[query.sql] { return name }
+        // Statements without parameters are mostly one-off (DDL, BEGIN, scripts): don't fill the cache.
+        guard query.bindings.count > 0, statementNames.count < statementCacheCapacity else { return nil }
+        let name = makeStatementName()
+        let result = query.bindings.withCArrays { _, types in
+            PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
+        }
+        _ = try rows(from: result, sql: query.sql, handle: handle)
+        statementNames[query.sql] = name
+        return name
+    }
+
+    func makeStatementName() -> String {
+        nextStatementNumber += 1
+        return "skald_\(nextStatementNumber)"
+    }
+
+    /// Turns a libpq result into rows or a ``PostgresError``; consumes (clears) failed results.
+    func rows(from result: OpaquePointer?, sql: String, handle: OpaquePointer, index: Int? = nil) throws -> PostgresRows {
+        guard let result else {
+            throw connectionError(handle: handle, sql: sql, index: index)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            return PostgresRows(result: PostgresResult(handle: result, sql: sql))
+        default:
+            let error = Self.error(from: result, sql: sql, handle: handle, index: index)
+            PQclear(result)
+            if error.isConnectionLost || PQstatus(handle) != CONNECTION_OK { markBroken() }
+            throw error
+        }
+    }
+
+    func connectionError(handle: OpaquePointer, sql: String?, index: Int?) -> PostgresError {
+        let lost = PQstatus(handle) != CONNECTION_OK
+        if lost { markBroken() }
+        return PostgresError(
+            code: lost ? .connectionLost : .query,
+            message: Self.errorMessage(of: handle),
+            statement: sql,
+            statementIndex: index
+        )
+    }
+
+    static func error(from result: OpaquePointer, sql: String, handle: OpaquePointer, index: Int?) -> PostgresError {
+        func field(_ code: UInt8) -> String? {
+            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
+        }
+        let sqlState = field(UInt8(ascii: "C"))
+        var message = field(UInt8(ascii: "M"))
+            ?? PQresultErrorMessage(result).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            ?? errorMessage(of: handle)
+        if PQresultStatus(result) == PGRES_COPY_IN || PQresultStatus(result) == PGRES_COPY_OUT {
+            message = "COPY is not supported by this API"
+        }
+        let lost = PQstatus(handle) != CONNECTION_OK
+        var error = PostgresError(
+            code: lost && sqlState == nil ? .connectionLost : .query,
+            message: message.trimmingTrailingNewlines(),
+            sqlState: sqlState,
+            detail: field(UInt8(ascii: "D")),
+            hint: field(UInt8(ascii: "H")),
+            statement: sql,
+            statementIndex: index
+        )
+        if error.isConnectionLost { error.code = .connectionLost }
+        return error
+    }
+
+    static func errorMessage(of handle: OpaquePointer) -> String {
+        guard let text = PQerrorMessage(handle) else { return "unknown libpq error" }
+        let message = String(cString: text).trimmingTrailingNewlines()
+        return message.isEmpty ? "unknown libpq error" : message
+    }
+
+    /// `message` with the password of `target` (if any) replaced by `***`: libpq quotes the URL in some errors.
+    static func redactingPassword(in message: String, of target: String) -> String {
+        guard let scheme = target.range(of: "://"), let at = target[scheme.upperBound...].lastIndex(of: "@") else {
+            return message
+        }
+        let userInfo = target[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return message }
+        let password = String(userInfo[userInfo.index(after: colon)...])
+        guard !password.isEmpty else { return message }
+        return message.replacingOccurrences(of: password, with: "***")
+    }
+
+    /// The target with any password replaced by `***`, safe to put in errors and logs.
+    static func redacted(_ target: String) -> String {
+        var text = target
+        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") {
+            let userInfo = text[scheme.upperBound..<at]
+            if let colon = userInfo.firstIndex(of: ":") {
+                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
+            }
+        }
+        if let range = text.range(of: "password=") {
+            let end = text[range.upperBound...].firstIndex(where: { $0 == " " || $0 == "&" }) ?? text.endIndex
+            text.replaceSubrange(range.upperBound..<end, with: "***")
+        }
+        return text
+    }
+}
+
+/// Carries a `PGconn` pointer from the connecting thread to the actor's initialiser.
+struct HandleBox: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Result) -> Result {
+    let duplicated = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    var pointers = duplicated.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return body(pointers)
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var text = Substring(self)
+        while let last = text.last, last.isNewline || last == " " { text.removeLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,175 @@
+public import Foundation
+
+/// One migration file: `NNNN_name.sql`.
+public struct PostgresMigration: Sendable, Hashable {
+    /// The number before the first underscore; migrations apply in ascending order.
+    public var version: Int
+    /// The part between the underscore and `.sql`.
+    public var name: String
+    /// The file name, for messages.
+    public var fileName: String
+    /// The SQL text (may hold several statements).
+    public var sql: String
+    /// SHA-256 of the file's bytes, to detect a file changed after it was applied.
+    public var checksum: String
+}
+
+/// Applies `NNNN_name.sql` files exactly once each, in numeric order.
+///
+/// Applied migrations are recorded (version, name, checksum, time) in
+/// `skald_schema_migrations` in the session's current schema. Each file runs in its own
+/// transaction together with its record, so a failing file leaves nothing behind. A
+/// session-level advisory lock serialises migrators, so several processes starting at
+/// once apply each file once: the others wait, then find it recorded.
+public struct PostgresMigrator: Sendable {
+    /// The migrations found, sorted by version.
+    public let migrations: [PostgresMigration]
+    /// The key of the `pg_advisory_lock` migrators share.
+    public let lockKey: Int64
+
+    /// The default advisory lock key ("skald" in ASCII); any migrator in the database uses it.
+    public static let defaultLockKey: Int64 = 0x736b_616c_64
+
+    /// Loads the migrations of `directory`.
+    ///
+    /// Files not ending in `.sql` are ignored. A `.sql` file whose name is not
+    /// `<digits>_<name>.sql`, or two files with the same version, is an error naming the file.
+    public init(directory: URL, lockKey: Int64 = PostgresMigrator.defaultLockKey) throws {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw PostgresError(code: .migration, message: "cannot read the migrations directory \(directory.path): \(error.localizedDescription)")
+        }
+        var migrations: [PostgresMigration] = []
+        for fileName in names where fileName.hasSuffix(".sql") && !fileName.hasPrefix(".") {
+            let url = directory.appendingPathComponent(fileName)
+            let bytes: [UInt8]
+            do {
+                bytes = Array(try Data(contentsOf: url))
+            } catch {
+                throw PostgresError(code: .migration, message: "cannot read migration \(fileName): \(error.localizedDescription)")
+            }
+            migrations.append(try Self.parse(fileName: fileName, bytes: bytes))
+        }
+        try self.init(migrations: migrations, lockKey: lockKey)
+    }
+
+    /// Uses migrations built in memory (e.g. embedded in the executable).
+    public init(migrations: [PostgresMigration], lockKey: Int64 = PostgresMigrator.defaultLockKey) throws {
+        let sorted = migrations.sorted { $0.version < $1.version }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
+            throw PostgresError(
+                code: .migration,
+                message: "migrations \(previous.fileName) and \(next.fileName) have the same version \(next.version)"
+            )
+        }
+        self.migrations = sorted
+        self.lockKey = lockKey
+    }
+
+    /// Parses a migration file name and contents.
+    public static func parse(fileName: String, bytes: [UInt8]) throws -> PostgresMigration {
+        let stem = fileName.dropLast(4)  // ".sql"
+        let parts = stem.split(separator: "_", maxSplits: 1)
+        guard parts.count == 2,
+              !parts[0].isEmpty, parts[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+              let version = Int(parts[0]),
+              !parts[1].isEmpty,
+              parts[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+        else {
+            throw PostgresError(
+                code: .migration,
+                message: "malformed migration file name \"\(fileName)\": expected NNNN_name.sql (digits, underscore, letters/digits/_/-)"
+            )
+        }
+        guard let sql = String(validating: bytes, as: UTF8.self) else {
+            throw PostgresError(code: .migration, message: "migration \(fileName) is not valid UTF-8")
+        }
+        return PostgresMigration(
+            version: version,
+            name: String(parts[1]),
+            fileName: fileName,
+            sql: sql,
+            checksum: SHA256.hexDigest(bytes)
+        )
+    }
+
+    /// Applies the pending migrations on `connection` and returns those it applied (in order).
+    ///
+    /// - Throws: `.migration` naming the file when an applied file changed, or when a file
+    ///   fails (with the server's SQLSTATE and message); earlier files stay applied.
+    @discardableResult
+    public func migrate(on connection: PostgresConnection) async throws -> [PostgresMigration] {
+        try await connection.query("SELECT pg_advisory_lock(\(lockKey))")
+        do {
+            let applied = try await apply(on: connection)
+            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))")
+            return applied
+        } catch {
+            // Unlock even on failure; if the connection is gone the server released the lock already.
+            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))")
+            throw error
+        }
+    }
+
+    /// Connects to `url`, applies the pending migrations and disconnects.
+    @discardableResult
+    public func migrate(url: String) async throws -> [PostgresMigration] {
+        let connection = try await PostgresConnection.connect(to: url)
+        do {
+            let applied = try await migrate(on: connection)
+            await connection.close()
+            return applied
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    private func apply(on connection: PostgresConnection) async throws -> [PostgresMigration] {
+        try await connection.executeScript("""
+            CREATE TABLE IF NOT EXISTS skald_schema_migrations (
+                version bigint PRIMARY KEY,
+                name text NOT NULL,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """)
+        var recorded: [Int: (name: String, checksum: String)] = [:]
+        for row in try await connection.query("SELECT version, name, checksum FROM skald_schema_migrations") {
+            let (version, name, checksum) = try row.decode((Int, String, String).self)
+            recorded[version] = (name, checksum)
+        }
+        var applied: [PostgresMigration] = []
+        for migration in migrations {
+            if let existing = recorded[migration.version] {
+                guard existing.checksum == migration.checksum, existing.name == migration.name else {
+                    throw PostgresError(
+                        code: .migration,
+                        message: "migration \(migration.fileName) was changed after it was applied "
+                            + "(recorded as \(migration.version)_\(existing.name) with checksum \(existing.checksum), "
+                            + "the file now has \(migration.checksum)); add a new migration instead"
+                    )
+                }
+                continue
+            }
+            do {
+                try await connection.withTransaction { connection in
+                    try await connection.executeScript(migration.sql)
+                    try await connection.query("""
+                        INSERT INTO skald_schema_migrations (version, name, checksum) \
+                        VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                        """)
+                }
+            } catch let error as PostgresError {
+                var failure = error
+                failure.code = .migration
+                failure.message = "migration \(migration.fileName) failed: \(error.message)"
+                throw failure
+            }
+            applied.append(migration)
+        }
+        return applied
+    }
+}

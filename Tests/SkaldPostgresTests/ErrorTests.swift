@@ -1,0 +1,117 @@
+import Foundation
+import SkaldPostgres
+import Testing
+
+@Suite("Bad input gives errors that name what was wrong")
+struct ErrorTests {
+    @Test func badSQLReportsSyntaxErrorAndStatement() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let error = await expectPostgresError { try await connection.query("SELEKT 1") }
+            #expect(error?.code == .query)
+            #expect(error?.sqlState == "42601")
+            #expect(error?.message.contains("SELEKT") == true)
+            #expect(error?.statement == "SELEKT 1")
+            // The connection stays usable after a statement error.
+            #expect(try await connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
+            #expect(!connection.isBroken)
+        }
+    }
+
+    @Test func missingTableIsNamed() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let table = TestDatabase.uniqueName("nowhere")
+            let error = await expectPostgresError { try await connection.query("SELECT * FROM \(identifier: table) WHERE id = \(1)") }
+            #expect(error?.sqlState == "42P01")
+            #expect(error?.message.contains(table) == true)
+            #expect(error?.description.contains(table) == true)
+        }
+    }
+
+    @Test func wrongParameterCount() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let error = await expectPostgresError {
+                try await connection.query(PostgresQuery("SELECT $1::int + $2::int", [PostgresValue(1)]))
+            }
+            #expect(error?.code == .query)
+            #expect(error?.message.contains("2") == true)
+            #expect(error?.isConnectionLost == false)
+            #expect(error?.statement == "SELECT $1::int + $2::int")
+            #expect(try await connection.query("SELECT \(5)::int + \(6)::int").first?.decode(Int.self, at: 0) == 11)
+        }
+    }
+
+    @Test func valueThatDoesNotDecodeNamesColumnTypeAndValue() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let row = try #require(try await connection.query("SELECT 'forty-two'::text AS answer, NULL::int4 AS nothing, 3000000000::int8 AS big").first)
+            let wrongType = await expectPostgresError { _ = try row.decode(Int.self, named: "answer") }
+            #expect(wrongType?.code == .decoding)
+            #expect(wrongType?.message.contains("\"answer\"") == true)
+            #expect(wrongType?.message.contains("text") == true)
+            #expect(wrongType?.message.contains("forty-two") == true)
+            #expect(wrongType?.message.contains("Int") == true)
+
+            let null = await expectPostgresError { _ = try row.decode(Int.self, at: 1) }
+            #expect(null?.message.contains("NULL") == true)
+            #expect(null?.message.contains("nothing") == true)
+
+            let overflow = await expectPostgresError { _ = try row.decode(Int32.self, at: 2) }
+            #expect(overflow?.message.contains("3000000000") == true)
+
+            let missingColumn = await expectPostgresError { _ = try row.decode(Int.self, named: "missing") }
+            #expect(missingColumn?.message.contains("missing") == true)
+            #expect(missingColumn?.message.contains("answer") == true)
+
+            let outOfRange = await expectPostgresError { _ = try row.decode(Int.self, at: 9) }
+            #expect(outOfRange?.code == .decoding)
+
+            let json = try #require(try await connection.query("SELECT '{\"a\":1}'::jsonb").first)
+            let badJSON = await expectPostgresError { _ = try json.decodeJSON([String].self, at: 0) }
+            #expect(badJSON?.code == .decoding)
+            #expect(badJSON?.message.contains("jsonb") == true)
+        }
+    }
+
+    @Test func malformedURL() async throws {
+        let error = await expectPostgresError { _ = try await PostgresConnection.connect(to: "postgres://user:secret@[::1:nope/db") }
+        #expect(error?.code == .connection)
+        #expect(error?.message.contains("secret") == false)
+
+        let conninfo = await expectPostgresError { _ = try await PostgresConnection.connect(to: "this is not a conninfo") }
+        #expect(conninfo?.code == .connection)
+        #expect(conninfo?.message.isEmpty == false)
+    }
+
+    @Test func unreachableServer() async throws {
+        // Port 1 on loopback refuses at once; a timeout bounds the unroutable case.
+        let refused = await expectPostgresError {
+            _ = try await PostgresConnection.connect(to: "postgres://postgres:pw@127.0.0.1:1/skald", connectTimeout: 2)
+        }
+        #expect(refused?.code == .connection)
+        #expect(refused?.message.contains("127.0.0.1") == true)
+        #expect(refused?.message.contains("pw@") == false)
+    }
+
+    @Test func unknownDatabase() async throws {
+        let base = try TestDatabase.url()
+        let url = base.replacingOccurrences(of: "/skald", with: "/\(TestDatabase.uniqueName("nodb"))")
+        let error = await expectPostgresError { _ = try await PostgresConnection.connect(to: url) }
+        #expect(error?.code == .connection)
+        #expect(error?.message.contains("does not exist") == true)
+    }
+
+    @Test func closedConnection() async throws {
+        let connection = try await TestDatabase.connect()
+        await connection.close()
+        let error = await expectPostgresError { try await connection.query("SELECT 1") }
+        #expect(error?.code == .closed)
+        #expect(connection.isBroken)
+    }
+
+    @Test func stringWithNulIsRejectedBeforeSending() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let error = await expectPostgresError { try await connection.query("SELECT \("a\u{0}b")::text") }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("NUL") == true)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import SkaldPostgres
+import Testing
+
+@Suite("Migrations")
+struct MigratorTests {
+    static func fixtures() throws -> URL {
+        try #require(Bundle.module.url(forResource: "migrations", withExtension: nil, subdirectory: "Fixtures"))
+    }
+
+    /// A private copy of the fixture migrations that a test may modify.
+    static func copyOfFixtures() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestDatabase.uniqueName("migrations"))
+        try FileManager.default.copyItem(at: try fixtures(), to: directory)
+        return directory
+    }
+
+    static func lockKey() -> Int64 { Int64.random(in: 1...Int64.max) }
+
+    @Test func loadsFilesInNumericOrderIgnoringOthers() throws {
+        let migrator = try PostgresMigrator(directory: try Self.fixtures())
+        #expect(migrator.migrations.map(\.version) == [1, 2])
+        #expect(migrator.migrations.map(\.name) == ["create_widgets", "add_widget_color"])
+        #expect(migrator.migrations.allSatisfy { $0.checksum.count == 64 })
+    }
+
+    @Test func appliedTwiceAppliesOnce() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_twice")
+        let migrator = try PostgresMigrator(directory: try Self.fixtures(), lockKey: Self.lockKey())
+        let first = try await migrator.migrate(url: url)
+        #expect(first.map(\.version) == [1, 2])
+        let second = try await migrator.migrate(url: url)
+        #expect(second.isEmpty)
+
+        let connection = try await PostgresConnection.connect(to: url)
+        #expect(try await connection.query("SELECT count(*) FROM widgets").first?.decode(Int.self, at: 0) == 1)
+        let recorded = try await connection.query("SELECT version, name, checksum FROM skald_schema_migrations ORDER BY version")
+        #expect(try recorded.decode(Int.self) == [1, 2])
+        #expect(try recorded[1].decode(String.self, named: "checksum") == migrator.migrations[1].checksum)
+        await connection.close()
+    }
+
+    @Test func twoConnectionsAtOnceApplyOnce() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_race")
+        let migrator = try PostgresMigrator(directory: try Self.fixtures(), lockKey: Self.lockKey())
+        let first = try await PostgresConnection.connect(to: url)
+        let second = try await PostgresConnection.connect(to: url)
+        async let a = migrator.migrate(on: first)
+        async let b = migrator.migrate(on: second)
+        let (appliedByA, appliedByB) = try await (a, b)
+        #expect((appliedByA + appliedByB).map(\.version).sorted() == [1, 2])
+        #expect(try await first.query("SELECT count(*) FROM skald_schema_migrations").first?.decode(Int.self, at: 0) == 2)
+        #expect(try await first.query("SELECT count(*) FROM widgets").first?.decode(Int.self, at: 0) == 1)
+        await first.close()
+        await second.close()
+    }
+
+    @Test func changedAppliedFileIsAnErrorNamingIt() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_changed")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        let file = directory.appendingPathComponent("0001_create_widgets.sql")
+        try (String(contentsOf: file, encoding: .utf8) + "\n-- edited\n").write(to: file, atomically: true, encoding: .utf8)
+        let error = await expectPostgresError { try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url) }
+        #expect(error?.code == .migration)
+        #expect(error?.message.contains("0001_create_widgets.sql") == true)
+        #expect(error?.message.contains("changed") == true)
+    }
+
+    @Test func newFileIsAppliedLater() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_later")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        try "INSERT INTO widgets (name, color) VALUES ('late', 'red');"
+            .write(to: directory.appendingPathComponent("0010_late_widget.sql"), atomically: true, encoding: .utf8)
+        let applied = try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        #expect(applied.map(\.version) == [10])
+    }
+
+    @Test(arguments: ["create_widgets.sql", "0003-dash.sql", "12_.sql", "x1_name.sql", "0004_sp ace.sql"])
+    func malformedFileNameIsAnError(_ name: String) throws {
+        let directory = try Self.copyOfFixtures()
+        try "SELECT 1;".write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        #expect {
+            _ = try PostgresMigrator(directory: directory)
+        } throws: { error in
+            guard let error = error as? PostgresError else { return false }
+            return error.code == .migration && error.message.contains(name)
+        }
+    }
+
+    @Test func duplicateVersionIsAnError() throws {
+        let directory = try Self.copyOfFixtures()
+        try "SELECT 1;".write(to: directory.appendingPathComponent("2_again.sql"), atomically: true, encoding: .utf8)
+        #expect {
+            _ = try PostgresMigrator(directory: directory)
+        } throws: { error in
+            (error as? PostgresError)?.message.contains("same version 2") == true
+        }
+    }
+
+    @Test func failingMigrationRollsBackAndNamesTheFile() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_fail")
+        let directory = try Self.copyOfFixtures()
+        try "CREATE TABLE gadgets (id int);\nINSERT INTO no_such_table VALUES (1);"
+            .write(to: directory.appendingPathComponent("0003_broken.sql"), atomically: true, encoding: .utf8)
+        let error = await expectPostgresError { try await PostgresMigrator(directory: directory, lockKey: Self.lockKey()).migrate(url: url) }
+        #expect(error?.code == .migration)
+        #expect(error?.sqlState == "42P01")
+        #expect(error?.message.contains("0003_broken.sql") == true)
+
+        let connection = try await PostgresConnection.connect(to: url)
+        #expect(try await connection.query("SELECT count(*) FROM skald_schema_migrations").first?.decode(Int.self, at: 0) == 2)
+        #expect(try await connection.query("SELECT to_regclass('gadgets') IS NULL").first?.decode(Bool.self, at: 0) == true)
+        await connection.close()
+    }
+
+    @Test func missingDirectoryIsAnError() {
+        #expect {
+            _ = try PostgresMigrator(directory: URL(fileURLWithPath: "/nonexistent/\(TestDatabase.uniqueName("dir"))"))
+        } throws: { error in
+            (error as? PostgresError)?.code == .migration
+        }
+    }
+}
