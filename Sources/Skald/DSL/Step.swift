@@ -28,10 +28,10 @@ public struct Step<State: Sendable>: Sendable {
         for part in body().parts {
             switch part {
             case .command(let command):
-                if step.command == nil { step.command = command } else { step.extraCommands += 1 }
-            case .success(let reply): step.successReplies.append(reply)
-            case .failure(let reply): step.failureReplies.append(reply)
-            case .compensation(let compensation): step.compensation = compensation
+                if step.command == nil { step.command = command.spec } else { step.extraCommands += 1 }
+            case .success(let reply): step.successReplies.append(reply.spec)
+            case .failure(let reply): step.failureReplies.append(reply.spec)
+            case .compensation(let compensation): step.compensation = compensation.spec
             }
         }
         definition = step

@@ -3,11 +3,16 @@ public struct StepParts<State: Sendable>: Sendable {
     let parts: [StepPart<State>]
 }
 
-enum StepPart<State: Sendable>: Sendable {
-    case command(CommandSpec<State>)
-    case success(ReplySpec<State>)
-    case failure(ReplySpec<State>)
-    case compensation(CompensationSpec<State>)
+/// One element of a step body.
+public enum StepPart<State: Sendable>: Sendable {
+    /// The command.
+    case command(Command<State>)
+    /// A success reply.
+    case success(OnSuccess<State>)
+    /// A failure reply.
+    case failure(OnFailure<State>)
+    /// The compensation.
+    case compensation(Compensation<State>)
 }
 
 /// Marks a step body that already has its ``Command``.
@@ -16,7 +21,7 @@ public enum StepHasCommand {}
 public enum StepLacksCommand {}
 
 /// A step body being built; `Marker` records whether the command is there yet,
-/// so a step without one fails to compile with a message that says so.
+/// so a step without one (or with two) fails to compile with a message that says so.
 public struct PartialStep<State: Sendable, Marker>: Sendable {
     let parts: [StepPart<State>]
 }
@@ -24,64 +29,58 @@ public struct PartialStep<State: Sendable, Marker>: Sendable {
 /// Builds the body of a ``Step`` from `Command`, `OnSuccess`, `OnFailure` and
 /// `Compensation`.
 ///
-/// The builder tracks, in the type, whether a command is present: a step with no
-/// command or with two commands is a compile error naming the problem.
+/// Each element is first lifted by `buildExpression` into a ``PartialStep`` whose
+/// marker says whether it is the command; the partial-block rules then only
+/// combine bodies with at most one command, and only a body with one can be
+/// finished. The failing overloads are `unavailable` with a message, so the
+/// compiler says "A Step needs a Command…" rather than a generic mismatch.
 @resultBuilder
 public enum StepBuilder<State: Sendable> {
-    /// Starts with the command.
-    public static func buildPartialBlock(first: Command<State>) -> PartialStep<State, StepHasCommand> {
-        PartialStep(parts: [.command(first.spec)])
+    /// The command.
+    public static func buildExpression(_ command: Command<State>) -> PartialStep<State, StepHasCommand> {
+        PartialStep(parts: [.command(command)])
     }
 
-    /// Starts with a success reply.
-    public static func buildPartialBlock(first: OnSuccess<State>) -> PartialStep<State, StepLacksCommand> {
-        PartialStep(parts: [.success(first.spec)])
+    /// A success reply.
+    public static func buildExpression(_ reply: OnSuccess<State>) -> PartialStep<State, StepLacksCommand> {
+        PartialStep(parts: [.success(reply)])
     }
 
-    /// Starts with a failure reply.
-    public static func buildPartialBlock(first: OnFailure<State>) -> PartialStep<State, StepLacksCommand> {
-        PartialStep(parts: [.failure(first.spec)])
+    /// A failure reply.
+    public static func buildExpression(_ reply: OnFailure<State>) -> PartialStep<State, StepLacksCommand> {
+        PartialStep(parts: [.failure(reply)])
     }
 
-    /// Starts with the compensation.
-    public static func buildPartialBlock(first: Compensation<State>) -> PartialStep<State, StepLacksCommand> {
-        PartialStep(parts: [.compensation(first.spec)])
+    /// The compensation.
+    public static func buildExpression(_ compensation: Compensation<State>) -> PartialStep<State, StepLacksCommand> {
+        PartialStep(parts: [.compensation(compensation)])
+    }
+
+    /// The first element.
+    public static func buildPartialBlock<Marker>(first: PartialStep<State, Marker>) -> PartialStep<State, Marker> {
+        first
     }
 
     /// Adds the command to a body that had none.
     public static func buildPartialBlock(
-        accumulated: PartialStep<State, StepLacksCommand>, next: Command<State>
+        accumulated: PartialStep<State, StepLacksCommand>, next: PartialStep<State, StepHasCommand>
     ) -> PartialStep<State, StepHasCommand> {
-        PartialStep(parts: accumulated.parts + [.command(next.spec)])
+        PartialStep(parts: accumulated.parts + next.parts)
+    }
+
+    /// Adds a reply or the compensation.
+    public static func buildPartialBlock<Marker>(
+        accumulated: PartialStep<State, Marker>, next: PartialStep<State, StepLacksCommand>
+    ) -> PartialStep<State, Marker> {
+        PartialStep(parts: accumulated.parts + next.parts)
     }
 
     /// A step sends exactly one command.
     @available(*, unavailable, message: "A Step sends exactly one Command; split it into two steps")
     public static func buildPartialBlock(
-        accumulated: PartialStep<State, StepHasCommand>, next: Command<State>
+        accumulated: PartialStep<State, StepHasCommand>, next: PartialStep<State, StepHasCommand>
     ) -> PartialStep<State, StepHasCommand> {
         accumulated
-    }
-
-    /// Adds a success reply.
-    public static func buildPartialBlock<Marker>(
-        accumulated: PartialStep<State, Marker>, next: OnSuccess<State>
-    ) -> PartialStep<State, Marker> {
-        PartialStep(parts: accumulated.parts + [.success(next.spec)])
-    }
-
-    /// Adds a failure reply.
-    public static func buildPartialBlock<Marker>(
-        accumulated: PartialStep<State, Marker>, next: OnFailure<State>
-    ) -> PartialStep<State, Marker> {
-        PartialStep(parts: accumulated.parts + [.failure(next.spec)])
-    }
-
-    /// Adds the compensation.
-    public static func buildPartialBlock<Marker>(
-        accumulated: PartialStep<State, Marker>, next: Compensation<State>
-    ) -> PartialStep<State, Marker> {
-        PartialStep(parts: accumulated.parts + [.compensation(next.spec)])
     }
 
     /// The finished body of a step that has its command.
