@@ -38,8 +38,7 @@ extension SagaDefinition {
             if !seen.insert(step.name).inserted {
                 fail(step.name, .duplicateStepName, "the name '\(step.name)' is used more than once")
             }
-            if step.command == nil { fail(step.name, .missingCommand, "the step has no command to send") }
-            if step.extraCommands > 0 { fail(step.name, .multipleCommands, "a step sends exactly one command") }
+            // A step without a command, or with two, does not compile (see StepBuilder).
             if step.successReplies.isEmpty {
                 fail(step.name, .missingSuccessReply, "no OnSuccess reply: the step could never finish")
             }

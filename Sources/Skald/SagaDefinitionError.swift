@@ -11,10 +11,6 @@ public struct SagaDefinitionError: Error, Sendable, Hashable, CustomStringConver
         case invalidName = "invalid-name"
         /// Two steps (or a step and a group) share a name.
         case duplicateStepName = "duplicate-step-name"
-        /// A step has no command (only reachable when built without the DSL).
-        case missingCommand = "missing-command"
-        /// A step has more than one command.
-        case multipleCommands = "multiple-commands"
         /// A step lists no reply that means success, so it could never finish.
         case missingSuccessReply = "missing-success-reply"
         /// The same message type is listed twice in one step's replies.

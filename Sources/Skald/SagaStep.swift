@@ -21,7 +21,6 @@ public struct SagaStep<State: Sendable>: Sendable {
     var failureReplies: [ReplySpec<State>] = []
     var compensation: CompensationSpec<State>?
     var condition: (@Sendable (State) -> Bool)?
-    var extraCommands = 0
 
     /// The retry policy in force: the step's own, or the kind's default
     /// (``RetryPolicy/standard`` forward, ``RetryPolicy/persistent`` for retriable steps).

@@ -28,7 +28,7 @@ public struct Step<State: Sendable>: Sendable {
         for part in body().parts {
             switch part {
             case .command(let command):
-                if step.command == nil { step.command = command.spec } else { step.extraCommands += 1 }
+                step.command = command.spec
             case .success(let reply): step.successReplies.append(reply.spec)
             case .failure(let reply): step.failureReplies.append(reply.spec)
             case .compensation(let compensation): step.compensation = compensation.spec
