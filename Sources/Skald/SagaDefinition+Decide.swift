@@ -154,6 +154,9 @@ struct Decider<State: Codable & Sendable & Equatable> {
         if step.kind == .pivot && progress.phase == .timedOut {
             return "the pivot's outcome is unknown after \(attempts) unanswered attempt(s)"
         }
+        if step.kind == .pivot && progress.outcomeUnknown {
+            return "the pivot failed, but an earlier unanswered attempt may have succeeded"
+        }
         return progress.phase == .timedOut
             ? "no reply after \(attempts) attempt(s)" : "still failing after \(attempts) attempt(s)"
     }
@@ -178,7 +181,8 @@ struct Decider<State: Codable & Sendable & Equatable> {
         switch step.kind {
         case .compensatable:
             try beginCompensation(timedOut ? .stepTimedOut : .stepFailed, step: index)
-        case .pivot where !timedOut:
+        case .pivot where !timedOut && !progress.outcomeUnknown:
+            // A clean failure of the pivot: nothing committed, undo what came before.
             try beginCompensation(.stepFailed, step: index)
         case .pivot, .retriable:
             try needsOperator(index, reason: exhaustedReason(index))
@@ -269,7 +273,7 @@ struct Decider<State: Codable & Sendable & Equatable> {
                 if progress.phase == .failed && !progress.outcomeUnknown && !stuckHere {
                     return try skip("the step already failed; a later success is contradictory")
                 }
-                if step.kind == .pivot && instance.status == .compensating {
+                if step.kind == .pivot && instance.compensationReason != nil {
                     return try skip("the pivot succeeded after compensation began (operator abort): reconcile by hand")
                 }
                 try emit(
@@ -306,12 +310,6 @@ struct Decider<State: Codable & Sendable & Equatable> {
             default:
                 break
             }
-        case .timedOut where stuckHere && step.kind == .pivot:
-            // The pivot's unknown outcome is now known: it failed, so undo what came before.
-            try emit(
-                .stepFailed(
-                    step: ref(index), attempt: attempt, reply: type, messageId: message.messageId, payload: message.payload))
-            try beginCompensation(.stepFailed, step: index)
         case .succeeded:
             try skip("the step already succeeded; a later failure is ignored")
         case .failed, .timedOut:

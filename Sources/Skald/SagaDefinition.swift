@@ -56,14 +56,18 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
         state: State.Type = State.self,
         @SagaBuilder<State> steps: () -> SagaSteps<State>
     ) {
+        self.init(name, version: version, state: state, elements: steps().elements)
+    }
+
+    /// Defines a saga from elements assembled in code (generated or table-driven sagas).
+    public init(_ name: String, version: Int = 1, state: State.Type = State.self, elements: [SagaElement<State>]) {
         self.name = name
         self.version = version
-        let built = steps()
         var flat: [SagaStep<State>] = []
         var nodes: [SagaNode] = []
-        for element in built.elements {
+        for element in elements {
             switch element {
-            case .step(let step):
+            case .single(let step):
                 nodes.append(SagaNode(name: step.name, steps: [flat.count], isParallel: false))
                 flat.append(step)
             case .parallel(let groupName, let branches):

@@ -6,9 +6,19 @@ public struct SagaSteps<State: Sendable>: Sendable {
 /// One element of a saga body: what the builder collects.
 public enum SagaElement<State: Sendable>: Sendable {
     /// A single step.
-    case step(SagaStep<State>)
+    case single(SagaStep<State>)
     /// A named parallel group and its branches.
     case parallel(String, [SagaStep<State>])
+
+    /// A single step, for definitions assembled in code rather than in a builder.
+    public init(_ step: Step<State>) {
+        self = .single(step.definition)
+    }
+
+    /// A parallel group, for definitions assembled in code.
+    public init(parallel name: String, _ branches: [Step<State>]) {
+        self = .parallel(name, branches.map(\.definition))
+    }
 }
 
 /// Builds a saga from `Step` and `Parallel` elements.
@@ -21,7 +31,7 @@ public enum SagaElement<State: Sendable>: Sendable {
 public enum SagaBuilder<State: Sendable> {
     /// A single step.
     public static func buildExpression(_ step: Step<State>) -> [SagaElement<State>] {
-        [.step(step.definition)]
+        [.single(step.definition)]
     }
 
     /// A parallel group.
