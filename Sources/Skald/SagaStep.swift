@@ -48,6 +48,22 @@ public struct SagaStep<State: Sendable>: Sendable {
     }
 }
 
+extension SagaStep {
+    /// A copy with another attempt timeout.
+    public func timeout(_ duration: Duration) -> Self {
+        var copy = self
+        copy.timeout = duration
+        return copy
+    }
+
+    /// A copy with another retry policy.
+    public func retry(_ policy: RetryPolicy) -> Self {
+        var copy = self
+        copy.retry = policy
+        return copy
+    }
+}
+
 /// The command a step (or compensation) sends, built from the state.
 struct CommandSpec<State: Sendable>: Sendable {
     let topic: String

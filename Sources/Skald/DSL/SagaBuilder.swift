@@ -34,6 +34,11 @@ public enum SagaBuilder<State: Sendable> {
         [.single(step.definition)]
     }
 
+    /// A step taken from another definition, e.g. version 2 reusing version 1's steps.
+    public static func buildExpression(_ step: SagaStep<State>) -> [SagaElement<State>] {
+        [.single(step)]
+    }
+
     /// A parallel group.
     public static func buildExpression(_ group: Parallel<State>) -> [SagaElement<State>] {
         [.parallel(group.name, group.branches)]
