@@ -1,0 +1,112 @@
+import Foundation
+
+/// A typed message a saga sends or receives: a command, a reply or a domain event.
+///
+/// The `messageType` is what travels in the CloudEvents `ce_type` header and
+/// what stored events name, so it must stay stable for as long as logs are
+/// kept. The default (the Swift type name) is convenient for prototypes; give
+/// long-lived messages an explicit, namespaced name so a rename in Swift does
+/// not orphan old logs.
+public protocol SagaMessage: Codable, Sendable {
+    /// The stable name of this message type, e.g. `com.example.orders.OrderCreated`.
+    static var messageType: String { get }
+}
+
+extension SagaMessage {
+    /// Defaults to the Swift type name; override it for messages stored for years.
+    public static var messageType: String { String(describing: Self.self) }
+}
+
+/// A message body kept decoded in memory.
+///
+/// Payloads stay typed on the hot path (`decide` and `evolve` never touch JSON);
+/// they are encoded only at the storage or wire edge. A payload read without the
+/// definition that knows its type holds a ``JSONValue`` and is converted on demand.
+public struct Payload: Sendable {
+    /// The decoded value: the user's typed message, or a ``JSONValue``.
+    public let value: any Encodable & Sendable
+
+    /// Wraps a typed value.
+    public init(_ value: any Encodable & Sendable) {
+        self.value = value
+    }
+
+    /// The value as `T`: a cast when it is already typed, a JSON round trip when it
+    /// was read generically.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if let typed = value as? T { return typed }
+        let data = try JSONCoding.encode(AnyEncodable(value))
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+
+    /// The canonical JSON bytes (sorted keys), used on the wire and to compare payloads.
+    public func jsonBytes() throws -> [UInt8] {
+        Array(try JSONCoding.encode(AnyEncodable(value)))
+    }
+
+    /// The payload as a generic JSON tree.
+    public func jsonValue() throws -> JSONValue {
+        if let json = value as? JSONValue { return json }
+        return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encode(AnyEncodable(value)))
+    }
+}
+
+extension Payload: Equatable {
+    /// Payloads are equal when their canonical JSON is equal (values need not be `Equatable`).
+    public static func == (lhs: Payload, rhs: Payload) -> Bool {
+        guard let left = try? lhs.jsonValue(), let right = try? rhs.jsonValue() else { return false }
+        return left == right
+    }
+}
+
+extension Payload: CustomStringConvertible {
+    /// The canonical JSON text, for logs and divergence reports.
+    public var description: String {
+        guard let bytes = try? jsonBytes() else { return "<unencodable \(type(of: value))>" }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Lets an existential be handed to `JSONEncoder`.
+struct AnyEncodable: Encodable {
+    let base: any Encodable
+
+    init(_ base: any Encodable) {
+        self.base = base
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try base.encode(to: encoder)
+    }
+}
+
+/// One place for the JSON settings, so every byte Skald writes is canonical.
+enum JSONCoding {
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "'\(text)' is not an RFC 3339 timestamp")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    static func encode(_ value: some Encodable) throws -> Data {
+        try encoder().encode(value)
+    }
+}
