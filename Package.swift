@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Skald", targets: ["Skald"]),
         .library(name: "SkaldKafka", targets: ["SkaldKafka"]),
         .library(name: "SkaldPostgres", targets: ["SkaldPostgres"]),
+        .library(name: "SkaldRuntime", targets: ["SkaldRuntime"]),
         .library(name: "SkaldCLI", targets: ["SkaldCLI"]),
         .executable(name: "skald", targets: ["skald"]),
     ],
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
     ],
     targets: [
         // MARK: C libraries, wrapped once at the module edge
@@ -61,11 +63,26 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: The orchestrator
+        .target(
+            name: "SkaldRuntime",
+            dependencies: [
+                "Skald",
+                "SkaldKafka",
+                "SkaldPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Commands and the executable
         .target(
             name: "SkaldCLI",
             dependencies: [
                 "Skald",
+                "SkaldRuntime",
                 "SkaldKafka",
                 "SkaldPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,192 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SkaldKafka
+public import SkaldPostgres
+
+/// Publishes the outbox to Kafka: the second half of effectively-once.
+///
+/// Rows are written by the transactions that decide a saga's next commands; the
+/// relay publishes them in batches with the idempotent producer, awaits every
+/// delivery report, and only then deletes them. A crash between the two publishes
+/// a row twice, which participants absorb by the command id in `ce_id`.
+///
+/// Order: rows carry a `lane` derived from the saga id, and each lane is owned by
+/// one relay at a time through a session advisory lock, so one saga's commands
+/// leave in the order they were decided even with several orchestrator processes.
+/// A relay whose process dies loses its locks with its connection and another
+/// relay takes the lanes over at its next ownership check.
+public final class OutboxRelay: Service {
+    /// How many lanes rows are spread over; every process must use the same number.
+    public static let laneCount = 16
+    /// The first advisory lock key of the lanes (lane `n` uses `base + n`).
+    static let laneLockBase: Int64 = 0x534B_414C_0000_0100
+    /// The channel the message pump notifies after it commits new rows.
+    public static let notificationChannel = "skald_outbox"
+
+    private let postgresURL: String
+    private let pool: PostgresPool
+    private let producer: KafkaProducer
+    private let batchSize: Int
+    private let pollInterval: Duration
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let counters: RelayCounters
+
+    /// Creates a relay.
+    ///
+    /// - Parameters:
+    ///   - postgresURL: for the lane-owning session and the LISTEN connection.
+    ///   - pool: connections for reading and deleting rows.
+    ///   - producer: publishes the commands.
+    ///   - batchSize: rows published per round.
+    ///   - pollInterval: how often to look when no notification arrives.
+    public init(
+        postgresURL: String,
+        pool: PostgresPool,
+        producer: KafkaProducer,
+        batchSize: Int = 1_000,
+        pollInterval: Duration = .milliseconds(250),
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        logger: Logger = Logger(label: "skald.outbox-relay")
+    ) {
+        self.postgresURL = postgresURL
+        self.pool = pool
+        self.producer = producer
+        self.batchSize = max(1, batchSize)
+        self.pollInterval = pollInterval
+        self.counters = RelayCounters(metrics: metrics)
+        self.logger = logger
+    }
+
+    /// Wakes the relay now (the pump calls it after a commit in the same process).
+    public func wake() {
+        wakeup.ring()
+    }
+
+    /// Relays until graceful shutdown; the rows in hand are published before it returns.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listenForNotifications() }
+                group.addTask { try await self.relayLoop() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.wakeup.ring()
+        }
+    }
+
+    private func relayLoop() async throws {
+        var lanes = LaneOwnership(postgresURL: postgresURL, logger: logger)
+        defer { lanes.release() }
+        let clock = ContinuousClock()
+        var nextOwnershipCheck = clock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if clock.now >= nextOwnershipCheck {
+                await lanes.refresh()
+                nextOwnershipCheck = clock.now.advanced(by: .seconds(2))
+            }
+            var published = 0
+            if !lanes.owned.isEmpty {
+                do {
+                    published = try await relayOnce(lanes: lanes.owned)
+                } catch {
+                    logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            if published < batchSize {
+                await wakeup.wait(timeout: lanes.owned.isEmpty ? .seconds(1) : pollInterval)
+            }
+        }
+        // One last round so what was committed before the shutdown leaves now.
+        if !lanes.owned.isEmpty {
+            _ = try? await relayOnce(lanes: lanes.owned)
+        }
+    }
+
+    /// Publishes up to one batch of the owned lanes; returns how many rows left the outbox.
+    func relayOnce(lanes: [Int]) async throws -> Int {
+        let laneList = "[" + lanes.map(String.init).joined(separator: ",") + "]"
+        let rows = try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT id, topic, message_key, headers::text, payload FROM outbox
+                WHERE lane IN (SELECT jsonb_array_elements_text(\(laneList)::jsonb)::smallint)
+                ORDER BY id LIMIT \(batchSize)
+                """
+            )
+        }
+        if rows.isEmpty { return 0 }
+        var ids: [Int64] = []
+        var messages: [KafkaOutgoingMessage] = []
+        ids.reserveCapacity(rows.count)
+        messages.reserveCapacity(rows.count)
+        for row in rows {
+            let id = try row.decode(Int64.self, at: 0)
+            let headerPairs = try JSONDecoder().decode([[String]].self, from: Data(try row.decode(String.self, at: 3).utf8))
+            ids.append(id)
+            messages.append(
+                KafkaOutgoingMessage(
+                    topic: try row.decode(String.self, at: 1),
+                    key: Array(try row.decode(String.self, at: 2).utf8),
+                    value: Array(try row.decode(String.self, at: 4).utf8),
+                    headers: headerPairs.compactMap { pair in
+                        pair.count == 2 ? KafkaHeader(name: pair[0], value: pair[1]) : nil
+                    }
+                )
+            )
+        }
+        let results = try await producer.send(messages)
+        var delivered: [Int64] = []
+        delivered.reserveCapacity(ids.count)
+        for (id, result) in zip(ids, results) {
+            switch result {
+            case .success:
+                delivered.append(id)
+            case .failure(let error):
+                // The row stays and goes out in a later round.
+                logger.warning("outbox row not delivered", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+        if !delivered.isEmpty {
+            let idList = "[" + delivered.map(String.init).joined(separator: ",") + "]"
+            try await pool.withConnection { connection in
+                _ = try await connection.execute(
+                    "DELETE FROM outbox WHERE id IN (SELECT jsonb_array_elements_text(\(idList)::jsonb)::bigint)"
+                )
+            }
+        }
+        counters.published(delivered.count, failed: ids.count - delivered.count)
+        return delivered.count
+    }
+
+    private func listenForNotifications() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let listener = try await PostgresListener.connect(
+                    to: postgresURL, channels: [Self.notificationChannel]
+                )
+                defer { listener.stop() }
+                for try await _ in listener.notifications {
+                    wakeup.ring()
+                }
+            } catch {
+                logger.debug("outbox LISTEN connection lost; polling until it is back", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// The lane of a saga: a stable hash of its id (FNV-1a), the same in every process.
+    public static func lane(ofSaga sagaId: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in sagaId.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return Int(hash % UInt64(laneCount))
+    }
+}
