@@ -106,11 +106,11 @@ extension SagaDefinition {
 
     /// Two recorded facts are the same decision (ignored inputs match whatever the reason).
     static func sameFact(_ lhs: SagaEvent.Kind, _ rhs: SagaEvent.Kind) -> Bool {
-        if case .inputIgnored(let leftType, let leftId, _, _) = lhs, case .inputIgnored(let rightType, let rightId, _, _) = rhs {
+        if case .inputIgnored(let leftType, let leftId, _, _, _) = lhs, case .inputIgnored(let rightType, let rightId, _, _, _) = rhs {
             return leftType == rightType && leftId == rightId
         }
-        if case .operatorCommandRejected(let leftAction, let leftActor, _) = lhs,
-            case .operatorCommandRejected(let rightAction, let rightActor, _) = rhs
+        if case .operatorCommandRejected(let leftAction, let leftActor, _, _) = lhs,
+            case .operatorCommandRejected(let rightAction, let rightActor, _, _) = rhs
         {
             return leftAction == rightAction && leftActor == rightActor
         }
@@ -142,11 +142,11 @@ extension SagaDefinition {
                 IncomingMessage(
                     messageType: reply, messageId: "replay-\(event.sequence)", step: step.name,
                     causationId: commandId(step, .compensation, attempt), payload: empty))
-        case .inputIgnored(let messageType, let messageId, let step, _):
+        case .inputIgnored(let messageType, let messageId, let step, let causationId, _):
             return .message(
                 IncomingMessage(
                     messageType: messageType, messageId: messageId ?? "replay-\(event.sequence)", step: step,
-                    causationId: nil, payload: empty))
+                    causationId: causationId, payload: empty))
         case .stepTimedOut(let step, let attempt):
             return .timer(.stepTimeout(step: step.name, attempt: attempt))
         case .stepCommandSent(let step, let attempt, _):
@@ -167,8 +167,8 @@ extension SagaDefinition {
             return .operatorCommand(OperatorCommand(.retry, actor: actor))
         case .stepSkippedByOperator(let step, let actor), .compensationSkippedByOperator(let step, let actor):
             return .operatorCommand(OperatorCommand(.skip, actor: actor, step: step.name))
-        case .operatorCommandRejected(let action, let actor, _):
-            return .operatorCommand(OperatorCommand(action, actor: actor))
+        case .operatorCommandRejected(let action, let actor, let step, _):
+            return .operatorCommand(OperatorCommand(action, actor: actor, step: step))
         default:
             return nil
         }

@@ -60,8 +60,11 @@ struct Decider<State: Codable & Sendable & Equatable> {
         decision.events.append(event)
     }
 
-    mutating func ignore(_ messageType: String, _ messageId: String?, step: String?, _ reason: String) throws {
-        try emit(.inputIgnored(messageType: messageType, messageId: messageId, step: step, reason: reason))
+    mutating func ignore(
+        _ messageType: String, _ messageId: String?, step: String?, causationId: String? = nil, _ reason: String
+    ) throws {
+        try emit(
+            .inputIgnored(messageType: messageType, messageId: messageId, step: step, causationId: causationId, reason: reason))
     }
 
     func ref(_ index: Int) -> StepRef {
@@ -193,11 +196,14 @@ struct Decider<State: Codable & Sendable & Equatable> {
 
     mutating func receive(_ message: IncomingMessage) throws {
         guard instance.status != .notStarted else {
-            return try ignore(message.messageType, message.messageId, step: message.step, "the saga has not started")
+            return try ignore(
+                message.messageType, message.messageId, step: message.step, causationId: message.causationId,
+                "the saga has not started")
         }
         guard !instance.status.isFinal else {
             return try ignore(
-                message.messageType, message.messageId, step: message.step, "the saga is already \(instance.status.rawValue)")
+                message.messageType, message.messageId, step: message.step, causationId: message.causationId,
+                "the saga is already \(instance.status.rawValue)")
         }
         var index: Int?
         var purpose: OutgoingCommand.Purpose?
@@ -213,7 +219,8 @@ struct Decider<State: Codable & Sendable & Equatable> {
         }
         guard let index else {
             return try ignore(
-                message.messageType, message.messageId, step: message.step, "no step of this saga expects this message")
+                message.messageType, message.messageId, step: message.step, causationId: message.causationId,
+                "no step of this saga expects this message")
         }
         let step = definition.steps[index]
         if purpose == nil {
@@ -255,7 +262,9 @@ struct Decider<State: Codable & Sendable & Equatable> {
         let step = definition.steps[index]
         let progress = instance.steps[index]
         let type = message.messageType
-        func skip(_ reason: String) throws { try ignore(type, message.messageId, step: step.name, reason) }
+        func skip(_ reason: String) throws {
+            try ignore(type, message.messageId, step: message.step ?? step.name, causationId: message.causationId, reason)
+        }
 
         let success = step.successReply(type)
         let failure = step.failureReply(type)
@@ -394,7 +403,9 @@ struct Decider<State: Codable & Sendable & Equatable> {
         let step = definition.steps[index]
         let progress = instance.steps[index]
         let type = message.messageType
-        func skip(_ reason: String) throws { try ignore(type, message.messageId, step: step.name, reason) }
+        func skip(_ reason: String) throws {
+            try ignore(type, message.messageId, step: message.step ?? step.name, causationId: message.causationId, reason)
+        }
 
         guard let compensation = step.compensation else { return try skip("the step has no compensation") }
         let confirms = compensation.confirmations.contains(type)
@@ -500,7 +511,7 @@ struct Decider<State: Codable & Sendable & Equatable> {
 
     mutating func operatorCommand(_ command: OperatorCommand) throws {
         func reject(_ reason: String) throws {
-            try emit(.operatorCommandRejected(action: command.action, actor: command.actor, reason: reason))
+            try emit(.operatorCommandRejected(action: command.action, actor: command.actor, step: command.step, reason: reason))
         }
         let status = instance.status
         guard status != .notStarted, !status.isFinal else { return try reject("the saga is \(status.rawValue)") }

@@ -17,7 +17,7 @@ extension SagaEvent: Codable {
     enum Keys: String, CodingKey {
         case schema, type, sequence, time
         case step, attempt, commandId, reply, messageId, payload, due, reason, actor, compensating
-        case trigger, state, deadline, messageType, action
+        case trigger, state, deadline, messageType, action, causationId
     }
 
     /// Writes the stable JSON form.
@@ -84,12 +84,14 @@ extension SagaEvent: Codable {
             try container.encode(step.name, forKey: .step)
             try container.encode(compensating, forKey: .compensating)
             try container.encode(actor, forKey: .actor)
-        case .operatorCommandRejected(let action, let actor, let reason):
+        case .operatorCommandRejected(let action, let actor, let step, let reason):
             try container.encode(action, forKey: .action)
             try container.encode(actor, forKey: .actor)
+            try container.encodeIfPresent(step, forKey: .step)
             try container.encode(reason, forKey: .reason)
-        case .inputIgnored(let messageType, let messageId, let step, let reason):
+        case .inputIgnored(let messageType, let messageId, let step, let causationId, let reason):
             try container.encode(messageType, forKey: .messageType)
+            try container.encodeIfPresent(causationId, forKey: .causationId)
             try container.encodeIfPresent(messageId, forKey: .messageId)
             try container.encodeIfPresent(step, forKey: .step)
             try container.encode(reason, forKey: .reason)
@@ -185,12 +187,13 @@ extension SagaEvent: Codable {
         case "operator.command-rejected":
             kind = .operatorCommandRejected(
                 action: try container.decode(SagaEvent.OperatorAction.self, forKey: .action), actor: try string(.actor),
-                reason: try string(.reason))
+                step: try container.decodeIfPresent(String.self, forKey: .step), reason: try string(.reason))
         case "saga.input-ignored":
             kind = .inputIgnored(
                 messageType: try string(.messageType),
                 messageId: try container.decodeIfPresent(String.self, forKey: .messageId),
-                step: try container.decodeIfPresent(String.self, forKey: .step), reason: try string(.reason))
+                step: try container.decodeIfPresent(String.self, forKey: .step),
+                causationId: try container.decodeIfPresent(String.self, forKey: .causationId), reason: try string(.reason))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: container, debugDescription: "unknown saga event type '\(type)' (schema \(schema))")

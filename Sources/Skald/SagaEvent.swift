@@ -91,11 +91,12 @@ public struct SagaEvent: Sendable, Equatable {
         /// An operator asked to retry the stuck step or compensation with a fresh budget.
         case retryRequested(step: StepRef, compensating: Bool, actor: String)
         /// An operator command that does not apply in the current status.
-        case operatorCommandRejected(action: OperatorAction, actor: String, reason: String)
+        case operatorCommandRejected(action: OperatorAction, actor: String, step: String?, reason: String)
         /// The saga deadline passed (after the pivot it is recorded only).
         case deadlineExceeded
         /// An input that changes nothing: a duplicate, late or unknown reply, a reply to a finished saga.
-        case inputIgnored(messageType: String, messageId: String?, step: String?, reason: String)
+        /// `causationId` is the input's `ce_causationid`, kept so a replay check can feed the same input again.
+        case inputIgnored(messageType: String, messageId: String?, step: String?, causationId: String?, reason: String)
     }
 }
 

@@ -134,7 +134,7 @@ import Testing
         try driver.reply("create-order", OrderCreated(orderId: "o-1"))
         let duplicate = try driver.reply("create-order", OrderCreated(orderId: "o-1"))
         #expect(duplicate.commands.isEmpty)
-        guard case .inputIgnored(_, _, _, let reason) = duplicate.events.first?.kind else {
+        guard case .inputIgnored(_, _, _, _, let reason) = duplicate.events.first?.kind else {
             Issue.record("expected input-ignored, got \(duplicate.events)")
             return
         }

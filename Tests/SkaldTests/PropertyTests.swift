@@ -232,7 +232,7 @@ struct Simulation {
         } catch {
             fail("replay threw \(error)")
         }
-        if seed % 2 == 0 {
+        if seed % 4 == 0 {
             let report = definition.replayCheck(sagaId: instance.sagaId, events: events)
             if !report.isCompatible { fail("replay check against the same definition: \(report)") }
         }
