@@ -113,7 +113,7 @@ public final class OutboxRelay: Service {
         let rows = try await pool.withConnection { connection in
             try await connection.query(
                 """
-                SELECT id, topic, message_key, headers::text, payload FROM outbox
+                SELECT id, topic, message_key, headers::text, payload::text FROM outbox
                 WHERE lane IN (SELECT jsonb_array_elements_text(\(laneList)::jsonb)::smallint)
                 ORDER BY id LIMIT \(batchSize)
                 """

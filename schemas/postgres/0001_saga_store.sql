@@ -53,7 +53,7 @@ CREATE TABLE outbox (
     topic       text        NOT NULL,
     message_key text        NOT NULL,
     headers     jsonb       NOT NULL,
-    payload     bytea       NOT NULL,
+    payload     jsonb       NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX outbox_by_lane ON outbox (lane, id);

@@ -1,0 +1,181 @@
+import Foundation
+import Skald
+import SkaldPostgres
+
+/// Everything one batch of decisions writes, gathered so each table gets one statement.
+struct BatchWrites {
+    let source: String
+    let now: Date
+    private var events = JSONRecords()
+    private var snapshots: [String: (saga: any RegisteredSaga, decision: RuntimeDecision)] = [:]
+    private(set) var touchedSagas: [String] = []
+    private var outbox = JSONRecords()
+    private var timers = JSONRecords()
+    private var cancelledTimers: [String] = []
+    private var correlations = JSONRecords()
+    private(set) var commandCount = 0
+    private(set) var decisions = 0
+
+    init(source: String, now: Date) {
+        self.source = source
+        self.now = now
+    }
+
+    mutating func add(_ decision: RuntimeDecision, saga: any RegisteredSaga, traceparent: String?) {
+        decisions += 1
+        let sagaId = decision.instance.sagaId
+        if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
+        snapshots[sagaId] = (saga, decision)
+        for event in decision.events {
+            events.beginRecord()
+            events.field("saga_id", sagaId)
+            events.field("sequence", event.sequence)
+            events.field("event_type", event.type)
+            events.field("event", json: event.json)
+            events.endRecord()
+        }
+        for command in decision.commands {
+            let envelope = command.envelope(source: source, time: now, traceparent: traceparent)
+            var pairs: [String] = []
+            for header in envelope.headers() {
+                pairs.append(JSONRecords.array([header.name, String(decoding: header.value, as: UTF8.self)]))
+            }
+            let payload: [UInt8]
+            do {
+                payload = try command.payload.jsonBytes()
+            } catch {
+                // A payload that cannot be encoded is a bug in the saga's types; the
+                // command still goes out, carrying the reason, so the failure is visible.
+                payload = Array(JSONRecords.array(["unencodable payload: \(error)"]).utf8)
+            }
+            outbox.beginRecord()
+            outbox.field("lane", OutboxRelay.lane(ofSaga: sagaId))
+            outbox.field("message_id", command.id)
+            outbox.field("saga_id", sagaId)
+            outbox.field("topic", command.topic)
+            outbox.field("message_key", command.key)
+            outbox.field("headers", json: Array(("[" + pairs.joined(separator: ",") + "]").utf8))
+            outbox.field("payload", json: payload)
+            outbox.endRecord()
+            commandCount += 1
+        }
+        for timer in decision.timers {
+            timers.beginRecord()
+            timers.field("timer_id", timer.id)
+            timers.field("saga_id", sagaId)
+            timers.field("saga_type", saga.name)
+            timers.field("kind", timer.kind.name)
+            timers.field("step", timer.kind.step)
+            timers.field("attempt", timer.kind.attempt)
+            timers.field("due_at", Timestamp.format(timer.due))
+            timers.endRecord()
+        }
+        cancelledTimers.append(contentsOf: decision.cancelledTimers)
+    }
+
+    mutating func correlate(sagaType: String, key: String, sagaId: String) {
+        correlations.beginRecord()
+        correlations.field("saga_type", sagaType)
+        correlations.field("correlation_key", key)
+        correlations.field("saga_id", sagaId)
+        correlations.endRecord()
+    }
+
+    /// The statements, in an order that respects the foreign relations between tables.
+    func statements() -> [PostgresQuery] {
+        var statements: [PostgresQuery] = []
+        if events.count > 0 {
+            statements.append(
+                """
+                INSERT INTO saga_events (saga_id, sequence, event_type, event)
+                SELECT x.saga_id, x.sequence, x.event_type, x.event
+                FROM jsonb_to_recordset(\(events.text)::jsonb)
+                  AS x(saga_id text, sequence integer, event_type text, event jsonb)
+                """
+            )
+        }
+        if !snapshots.isEmpty {
+            var rows = JSONRecords()
+            for sagaId in touchedSagas {
+                guard let (saga, decision) = snapshots[sagaId] else { continue }
+                let snapshot = decision.snapshot
+                rows.beginRecord()
+                rows.field("saga_id", sagaId)
+                rows.field("saga_type", saga.name)
+                rows.field("definition_version", saga.version)
+                rows.field("status", snapshot.status.rawValue)
+                rows.field("current_step", snapshot.currentStep)
+                rows.field("state", json: snapshot.stateJSON)
+                rows.field("business_key", snapshot.businessKey)
+                rows.field("last_sequence", decision.instance.lastSequence)
+                rows.field("created_at", Timestamp.format(snapshot.startedAt))
+                rows.field("updated_at", Timestamp.format(snapshot.updatedAt))
+                rows.field("next_deadline", snapshot.deadline.map(Timestamp.format))
+                rows.endRecord()
+            }
+            statements.append(
+                """
+                INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state,
+                                   business_key, last_sequence, created_at, updated_at, next_deadline)
+                SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state,
+                       x.business_key, x.last_sequence, x.created_at, x.updated_at, x.next_deadline
+                FROM jsonb_to_recordset(\(rows.text)::jsonb) AS x(
+                    saga_id text, saga_type text, definition_version integer, status text, current_step text,
+                    state jsonb, business_key text, last_sequence integer, created_at timestamptz,
+                    updated_at timestamptz, next_deadline timestamptz)
+                ON CONFLICT (saga_id) DO UPDATE SET
+                    status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
+                    business_key = EXCLUDED.business_key, last_sequence = EXCLUDED.last_sequence,
+                    updated_at = EXCLUDED.updated_at, next_deadline = EXCLUDED.next_deadline
+                """
+            )
+        }
+        if outbox.count > 0 {
+            statements.append(
+                """
+                INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
+                SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload
+                FROM jsonb_to_recordset(\(outbox.text)::jsonb) AS x(
+                    lane smallint, message_id text, saga_id text, topic text, message_key text,
+                    headers jsonb, payload jsonb)
+                ON CONFLICT (message_id) DO NOTHING
+                """
+            )
+        }
+        if !cancelledTimers.isEmpty {
+            statements.append(
+                """
+                DELETE FROM timers
+                WHERE timer_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(cancelledTimers))::jsonb))
+                """
+            )
+        }
+        if timers.count > 0 {
+            statements.append(
+                """
+                INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+                SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
+                FROM jsonb_to_recordset(\(timers.text)::jsonb) AS x(
+                    timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
+                    due_at timestamptz)
+                ON CONFLICT (timer_id) DO NOTHING
+                """
+            )
+        }
+        if correlations.count > 0 {
+            statements.append(
+                """
+                INSERT INTO correlations (saga_type, correlation_key, saga_id)
+                SELECT x.saga_type, x.correlation_key, x.saga_id
+                FROM jsonb_to_recordset(\(correlations.text)::jsonb)
+                  AS x(saga_type text, correlation_key text, saga_id text)
+                ON CONFLICT DO NOTHING
+                """
+            )
+        }
+        if commandCount > 0 {
+            statements.append("SELECT pg_notify(\(OutboxRelay.notificationChannel), '')")
+        }
+        return statements
+    }
+}

@@ -1,0 +1,95 @@
+/// Builds the JSON array that one `jsonb_to_recordset($1)` statement turns into rows.
+///
+/// The runtime writes a whole batch of events, snapshots or outbox rows with one
+/// parameterised statement each, rather than one statement per row: the values
+/// travel as a single JSON bind, so no SQL is ever built from data.
+struct JSONRecords {
+    private(set) var bytes: [UInt8] = [UInt8(ascii: "[")]
+    private(set) var count = 0
+    private var fieldsInRecord = 0
+
+    init() {}
+
+    /// Starts a record (a JSON object).
+    mutating func beginRecord() {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "{"))
+        count += 1
+        fieldsInRecord = 0
+    }
+
+    /// Ends the current record.
+    mutating func endRecord() {
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// A string field (or null).
+    mutating func field(_ name: StaticString, _ value: String?) {
+        key(name)
+        if let value { appendString(value) } else { appendNull() }
+    }
+
+    /// An integer field (or null).
+    mutating func field(_ name: StaticString, _ value: Int?) {
+        key(name)
+        if let value { bytes.append(contentsOf: String(value).utf8) } else { appendNull() }
+    }
+
+    /// A field whose value is already JSON (an event body, a payload).
+    mutating func field(_ name: StaticString, json: [UInt8]) {
+        key(name)
+        bytes.append(contentsOf: json)
+    }
+
+    /// The finished array, as the text of a `jsonb` bind.
+    var text: String {
+        var closed = bytes
+        closed.append(UInt8(ascii: "]"))
+        return String(decoding: closed, as: UTF8.self)
+    }
+
+    /// A JSON array of strings, for `IN (SELECT jsonb_array_elements_text($1))`.
+    static func array(_ values: some Sequence<String>) -> String {
+        var writer = JSONRecords()
+        var first = true
+        for value in values {
+            if !first { writer.bytes.append(UInt8(ascii: ",")) }
+            first = false
+            writer.appendString(value)
+        }
+        return writer.text
+    }
+
+    private mutating func key(_ name: StaticString) {
+        if fieldsInRecord > 0 { bytes.append(UInt8(ascii: ",")) }
+        fieldsInRecord += 1
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: "\":".utf8)
+    }
+
+    private mutating func appendNull() {
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    private mutating func appendString(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
+            case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: #"\u00"#.utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0x0F)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+public import SkaldKafka
+public import SkaldPostgres
+
+/// Consumes replies and domain events and applies them to sagas, a batch per transaction.
+///
+/// For each batch: route every message (dead letters for what cannot be routed),
+/// apply the rest in one ``SagaProcessor`` transaction, publish the dead letters and
+/// await their delivery, then store and commit the offsets. A crash at any point
+/// re-delivers the batch; the inbox turns the re-delivery into no-ops.
+public final class MessagePump: Service {
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let pool: PostgresPool
+    private let processor: SagaProcessor
+    private let router: MessageRouter
+    private let deadLetterTopic: String
+    private let batchSize: Int
+    private let afterCommit: @Sendable (Bool) -> Void
+    private let metrics: OrchestratorMetrics
+    private let logger: Logger
+
+    /// Creates a pump.
+    ///
+    /// - Parameters:
+    ///   - afterCommit: called after each batch commits, with whether it wrote commands
+    ///     (the orchestrator wakes its relay with it).
+    public init(
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        pool: PostgresPool,
+        processor: SagaProcessor,
+        deadLetterTopic: String = "skald.dead-letter",
+        batchSize: Int = 500,
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        logger: Logger = Logger(label: "skald.pump"),
+        afterCommit: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) {
+        self.consumer = consumer
+        self.producer = producer
+        self.pool = pool
+        self.processor = processor
+        self.router = MessageRouter(registry: processor.registry)
+        self.deadLetterTopic = deadLetterTopic
+        self.batchSize = max(1, batchSize)
+        self.metrics = metrics
+        self.logger = logger
+        self.afterCommit = afterCommit
+    }
+
+    /// Pumps until graceful shutdown: the batch in hand is finished and committed, then the
+    /// consumer leaves its group so the partitions move to another instance at once.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            while let batch = try await consumer.nextBatch(maxCount: batchSize) {
+                if batch.isEmpty { continue }
+                try await handle(batch)
+            }
+        } onGracefulShutdown: {
+            Task { try? await self.consumer.close() }
+        }
+        try? await consumer.close()
+    }
+
+    /// Applies one batch and commits its offsets; retries Postgres failures until they pass.
+    func handle(_ batch: [KafkaMessage]) async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        metrics.messagesConsumed.increment(by: batch.count)
+        metrics.batchSize.record(batch.count)
+
+        var work: [SagaWork] = []
+        var workMessages: [KafkaMessage] = []
+        var deadLetters: [KafkaOutgoingMessage] = []
+        for message in batch {
+            switch router.route(message) {
+            case .work(let item):
+                work.append(item)
+                workMessages.append(message)
+            case .deadLetter(let reason):
+                deadLetters.append(DeadLetters.message(for: message, reason: reason, topic: deadLetterTopic))
+            }
+        }
+
+        var result = SagaBatchResult(work: [], outcomes: [], wroteCommands: false)
+        var attempt = 0
+        while !work.isEmpty {
+            attempt += 1
+            do {
+                result = try await pool.withConnection { connection in
+                    try await self.processor.process(work, on: connection, now: Date())
+                }
+                break
+            } catch {
+                // Postgres is down or restarting: keep the batch and try again; offsets stay put.
+                logger.warning("saga batch failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
+                try Task.checkCancellation()
+            }
+        }
+        for (message, outcome) in zip(workMessages, result.outcomes) {
+            switch outcome {
+            case .unroutable(let reason), .rejected(let reason):
+                deadLetters.append(DeadLetters.message(for: message, reason: reason, topic: deadLetterTopic))
+            case .applied, .duplicate:
+                break
+            }
+        }
+        afterCommit(result.wroteCommands)
+
+        if !deadLetters.isEmpty {
+            metrics.deadLetters.increment(by: deadLetters.count)
+            try await publishDeadLetters(deadLetters)
+        }
+        try consumer.storeOffsets(for: batch)
+        try await consumer.commit()
+        metrics.batchDuration.record(duration: clock.now - started)
+    }
+
+    private func publishDeadLetters(_ messages: [KafkaOutgoingMessage]) async throws {
+        var pending = messages
+        var attempt = 0
+        while !pending.isEmpty {
+            attempt += 1
+            let results = try await producer.send(pending)
+            var failed: [KafkaOutgoingMessage] = []
+            for (message, result) in zip(pending, results) {
+                if case .failure(let error) = result {
+                    logger.warning("dead letter not delivered; retrying", metadata: ["error": "\(error)"])
+                    failed.append(message)
+                }
+            }
+            pending = failed
+            if !pending.isEmpty {
+                try await Task.sleep(for: .milliseconds(min(2_000, 100 * attempt)))
+            }
+        }
+    }
+}
