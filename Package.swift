@@ -111,6 +111,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SkaldRuntimeTests",
+            dependencies: ["SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SkaldPostgresTests",
             dependencies: ["SkaldPostgres"],
             resources: [.copy("Fixtures")],

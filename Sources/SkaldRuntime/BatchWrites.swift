@@ -4,10 +4,8 @@ import SkaldPostgres
 
 /// Everything one batch of decisions writes, gathered so each table gets one statement.
 struct BatchWrites {
-    let source: String
-    let now: Date
     private var events = JSONRecords()
-    private var snapshots: [String: (saga: any RegisteredSaga, decision: RuntimeDecision)] = [:]
+    private var snapshots: [String: SagaSnapshot] = [:]
     private(set) var touchedSagas: [String] = []
     private var outbox = JSONRecords()
     private var timers = JSONRecords()
@@ -16,37 +14,27 @@ struct BatchWrites {
     private(set) var commandCount = 0
     private(set) var decisions = 0
 
-    init(source: String, now: Date) {
-        self.source = source
-        self.now = now
-    }
+    init() {}
 
-    mutating func add(_ decision: RuntimeDecision, saga: any RegisteredSaga, traceparent: String?) {
+    mutating func add(_ decision: RuntimeDecision) {
         decisions += 1
-        let sagaId = decision.instance.sagaId
+        let snapshot = decision.snapshot
+        let sagaId = snapshot.sagaId
         if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
-        snapshots[sagaId] = (saga, decision)
+        snapshots[sagaId] = snapshot
         for event in decision.events {
             events.beginRecord()
             events.field("saga_id", sagaId)
             events.field("sequence", event.sequence)
             events.field("event_type", event.type)
-            events.field("event", json: event.json)
+            events.field("recorded_at", Timestamp.format(event.time))
+            events.field("event", json: event.data)
             events.endRecord()
         }
         for command in decision.commands {
-            let envelope = command.envelope(source: source, time: now, traceparent: traceparent)
             var pairs: [String] = []
-            for header in envelope.headers() {
+            for header in command.envelope.headers() {
                 pairs.append(JSONRecords.array([header.name, String(decoding: header.value, as: UTF8.self)]))
-            }
-            let payload: [UInt8]
-            do {
-                payload = try command.payload.jsonBytes()
-            } catch {
-                // A payload that cannot be encoded is a bug in the saga's types; the
-                // command still goes out, carrying the reason, so the failure is visible.
-                payload = Array(JSONRecords.array(["unencodable payload: \(error)"]).utf8)
             }
             outbox.beginRecord()
             outbox.field("lane", OutboxRelay.lane(ofSaga: sagaId))
@@ -55,7 +43,7 @@ struct BatchWrites {
             outbox.field("topic", command.topic)
             outbox.field("message_key", command.key)
             outbox.field("headers", json: Array(("[" + pairs.joined(separator: ",") + "]").utf8))
-            outbox.field("payload", json: payload)
+            outbox.field("payload", json: command.payload)
             outbox.endRecord()
             commandCount += 1
         }
@@ -63,7 +51,7 @@ struct BatchWrites {
             timers.beginRecord()
             timers.field("timer_id", timer.id)
             timers.field("saga_id", sagaId)
-            timers.field("saga_type", saga.name)
+            timers.field("saga_type", snapshot.sagaType)
             timers.field("kind", timer.kind.name)
             timers.field("step", timer.kind.step)
             timers.field("attempt", timer.kind.attempt)
@@ -87,46 +75,58 @@ struct BatchWrites {
         if events.count > 0 {
             statements.append(
                 """
-                INSERT INTO saga_events (saga_id, sequence, event_type, event)
-                SELECT x.saga_id, x.sequence, x.event_type, x.event
+                INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
+                SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
                 FROM jsonb_to_recordset(\(events.text)::jsonb)
-                  AS x(saga_id text, sequence integer, event_type text, event jsonb)
+                  AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event jsonb)
                 """
             )
         }
         if !snapshots.isEmpty {
             var rows = JSONRecords()
             for sagaId in touchedSagas {
-                guard let (saga, decision) = snapshots[sagaId] else { continue }
-                let snapshot = decision.snapshot
+                guard let snapshot = snapshots[sagaId] else { continue }
+                var steps = JSONRecords()
+                for step in snapshot.steps {
+                    steps.beginRecord()
+                    steps.field("name", step.name)
+                    steps.field("kind", step.kind.rawValue)
+                    steps.field("phase", step.phase.rawValue)
+                    steps.field("compensation", step.compensation.rawValue)
+                    steps.field("attempt", step.attempt)
+                    steps.endRecord()
+                }
                 rows.beginRecord()
                 rows.field("saga_id", sagaId)
-                rows.field("saga_type", saga.name)
-                rows.field("definition_version", saga.version)
+                rows.field("saga_type", snapshot.sagaType)
+                rows.field("definition_version", snapshot.version)
                 rows.field("status", snapshot.status.rawValue)
                 rows.field("current_step", snapshot.currentStep)
-                rows.field("state", json: snapshot.stateJSON)
-                rows.field("business_key", snapshot.businessKey)
-                rows.field("last_sequence", decision.instance.lastSequence)
-                rows.field("created_at", Timestamp.format(snapshot.startedAt))
-                rows.field("updated_at", Timestamp.format(snapshot.updatedAt))
-                rows.field("next_deadline", snapshot.deadline.map(Timestamp.format))
+                rows.field("state", json: snapshot.state)
+                rows.field("steps", json: Array(steps.text.utf8))
+                rows.field("business_key", snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
+                rows.field("stuck_reason", snapshot.stuckReason)
+                rows.field("last_sequence", snapshot.lastSequence)
+                rows.field("created_at", snapshot.startedAt.map(Timestamp.format))
+                rows.field("updated_at", snapshot.updatedAt.map(Timestamp.format))
                 rows.endRecord()
             }
             statements.append(
                 """
-                INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state,
-                                   business_key, last_sequence, created_at, updated_at, next_deadline)
-                SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state,
-                       x.business_key, x.last_sequence, x.created_at, x.updated_at, x.next_deadline
+                INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
+                                   business_key, stuck_reason, last_sequence, created_at, updated_at)
+                SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
+                       x.business_key, x.stuck_reason, x.last_sequence,
+                       coalesce(x.created_at, now()), coalesce(x.updated_at, now())
                 FROM jsonb_to_recordset(\(rows.text)::jsonb) AS x(
                     saga_id text, saga_type text, definition_version integer, status text, current_step text,
-                    state jsonb, business_key text, last_sequence integer, created_at timestamptz,
-                    updated_at timestamptz, next_deadline timestamptz)
+                    state jsonb, steps jsonb, business_key text, stuck_reason text, last_sequence integer,
+                    created_at timestamptz, updated_at timestamptz)
                 ON CONFLICT (saga_id) DO UPDATE SET
                     status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
-                    business_key = EXCLUDED.business_key, last_sequence = EXCLUDED.last_sequence,
-                    updated_at = EXCLUDED.updated_at, next_deadline = EXCLUDED.next_deadline
+                    steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
+                    stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence,
+                    updated_at = EXCLUDED.updated_at
                 """
             )
         }

@@ -1,3 +1,4 @@
+import Skald
 import Synchronization
 
 /// Saga instances this process folded recently, so the next input for a saga does not
@@ -8,7 +9,7 @@ import Synchronization
 /// is simply folded again. Entries are replaced only after their transaction commits.
 final class InstanceCache: Sendable {
     private let capacity: Int
-    private let entries: Mutex<[String: RuntimeInstance]>
+    private let entries: Mutex<[String: AnySagaInstance]>
 
     init(capacity: Int = 100_000) {
         self.capacity = max(0, capacity)
@@ -16,7 +17,7 @@ final class InstanceCache: Sendable {
     }
 
     /// The cached instance of `sagaId` if it is exactly at `sequence`.
-    func instance(_ sagaId: String, atSequence sequence: Int) -> RuntimeInstance? {
+    func instance(_ sagaId: String, atSequence sequence: Int) -> AnySagaInstance? {
         entries.withLock { entries in
             guard let instance = entries[sagaId], instance.lastSequence == sequence else { return nil }
             return instance
@@ -24,10 +25,10 @@ final class InstanceCache: Sendable {
     }
 
     /// Remembers instances after their transaction committed; final ones are dropped.
-    func store(_ instances: some Sequence<RuntimeInstance>) {
+    func store(_ instances: some Sequence<(instance: AnySagaInstance, isFinal: Bool)>) {
         entries.withLock { entries in
-            for instance in instances {
-                if instance.isFinal {
+            for (instance, isFinal) in instances {
+                if isFinal {
                     entries[instance.sagaId] = nil
                 } else {
                     if entries.count >= capacity, entries[instance.sagaId] == nil {

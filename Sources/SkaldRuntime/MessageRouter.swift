@@ -1,14 +1,14 @@
 import Foundation
-import Skald
+public import Skald
 public import SkaldKafka
 
 /// Turns a consumed Kafka message into work for one saga, or says why it cannot.
 ///
-/// The order of the rules: a `ce_sagaid` header names the saga; otherwise a start
-/// trigger of a registered saga claims the message (the saga id is derived from the
-/// business key, so the same event delivered twice starts one saga); otherwise a
-/// step that correlates this message type by a payload field finds the saga by its
-/// business key. A message none of these claims is a dead letter.
+/// The registry decides what a message means to each saga type: a `ce_sagaid`
+/// header names the instance; a start trigger starts one (its id derived from the
+/// business key, so the same event delivered twice starts one saga); a step that
+/// correlates the message type by a payload field finds the instance by business
+/// key. A message no saga claims, or more than one claims, is a dead letter.
 public struct MessageRouter: Sendable {
     let registry: SagaRegistry
 
@@ -36,67 +36,41 @@ public struct MessageRouter: Sendable {
         if let contentType = envelope.contentType, !envelope.isJSON {
             return .deadLetter(reason: "content-type \(contentType) is not JSON")
         }
+        guard (try? JSONDecoder().decode(JSONValue.self, from: Data(message.value))) != nil else {
+            return .deadLetter(reason: "the payload of \(envelope.type) is not JSON")
+        }
+        let routes: [(definition: any RuntimeSagaDefinition, route: SagaRoute)]
+        do {
+            routes = try registry.route(topic: message.topic, envelope: envelope, payload: message.value)
+        } catch {
+            return .deadLetter(reason: "\(error)")
+        }
+        guard let (definition, route) = routes.first else {
+            if let sagaType = envelope.sagaType, (try? registry.latest(name: sagaType)) == nil {
+                return .deadLetter(reason: "unknown saga type '\(sagaType)' in ce_sagatype")
+            }
+            return .deadLetter(reason: "no saga takes \(envelope.type) on \(message.topic)")
+        }
+        guard routes.count == 1 else {
+            let names = routes.map(\.definition.name).joined(separator: ", ")
+            return .deadLetter(reason: "\(envelope.type) on \(message.topic) is claimed by several sagas (\(names))")
+        }
         let source = "\(message.topic)/\(message.partition)/\(message.offset)"
-
-        if let sagaId = envelope.sagaId {
-            let payload: Payload
-            do {
-                if let type = envelope.sagaType {
-                    guard let saga = registry.latest(named: type) else {
-                        return .deadLetter(reason: "unknown saga type '\(type)' in ce_sagatype")
-                    }
-                    payload = try saga.decodePayload(messageType: envelope.type, json: message.value)
-                } else {
-                    payload = Payload(try JSONDecoder().decode(JSONValue.self, from: Data(message.value)))
-                }
-            } catch {
-                return .deadLetter(reason: "payload of \(envelope.type) does not decode: \(error)")
-            }
-            return .work(
-                SagaWork(
-                    target: .saga(id: sagaId),
-                    input: .message(IncomingMessage(envelope: envelope, payload: payload)),
-                    inboxId: envelope.id, source: source, traceparent: envelope.traceparent
-                )
-            )
+        let target: SagaWork.Target
+        let input: RuntimeInput
+        switch route {
+        case .start(let sagaId, let businessKey):
+            target = .start(sagaType: definition.name, sagaId: sagaId, businessKey: businessKey)
+            input = .start(envelope: envelope, payload: message.value)
+        case .deliver(let sagaId):
+            target = .saga(id: sagaId)
+            input = .message(envelope: envelope, payload: message.value)
+        case .correlate(let businessKey):
+            target = .correlated(sagaType: definition.name, key: businessKey)
+            input = .message(envelope: envelope, payload: message.value)
         }
-
-        var decodeErrors: [String] = []
-        for saga in registry.latestVersions {
-            let payload: Payload
-            do {
-                payload = try saga.decodePayload(messageType: envelope.type, json: message.value)
-            } catch {
-                decodeErrors.append("\(saga.name): \(error)")
-                continue
-            }
-            if let start = saga.startKey(messageType: envelope.type, topic: message.topic, payload: payload) {
-                guard let key = start.businessKey, !key.isEmpty else {
-                    return .deadLetter(reason: "\(envelope.type) starts \(saga.name) but carries no business key")
-                }
-                return .work(
-                    SagaWork(
-                        target: .start(sagaType: saga.name, sagaId: "\(saga.name):\(key)", businessKey: key),
-                        input: .start(StartMessage(messageType: envelope.type, messageId: envelope.id, payload: payload)),
-                        inboxId: envelope.id, source: source, traceparent: envelope.traceparent
-                    )
-                )
-            }
-            if let key = saga.correlationKey(messageType: envelope.type, payload: payload) {
-                return .work(
-                    SagaWork(
-                        target: .correlated(sagaType: saga.name, key: key),
-                        input: .message(IncomingMessage(envelope: envelope, payload: payload)),
-                        inboxId: envelope.id, source: source, traceparent: envelope.traceparent
-                    )
-                )
-            }
-        }
-        if !decodeErrors.isEmpty {
-            return .deadLetter(reason: "payload of \(envelope.type) does not decode: \(decodeErrors.joined(separator: "; "))")
-        }
-        return .deadLetter(
-            reason: "no saga takes \(envelope.type) on \(message.topic) without a ce_sagaid header"
+        return .work(
+            SagaWork(target: target, input: input, inboxId: envelope.id, source: source, traceparent: envelope.traceparent)
         )
     }
 }

@@ -1,6 +1,6 @@
 public import Foundation
 public import Logging
-import Skald
+public import Skald
 public import SkaldPostgres
 
 /// Applies inputs to sagas in one Postgres transaction: the effectively-once step.
@@ -12,8 +12,6 @@ public import SkaldPostgres
 /// outbox rows, the timers and the correlations — every write a single
 /// parameterised statement over a JSON array, pipelined with the commit.
 public final class SagaProcessor: Sendable {
-    /// The `ce_source` of every command the orchestrator sends.
-    public let source: String
     let registry: SagaRegistry
     let cache: InstanceCache
     let metrics: OrchestratorMetrics
@@ -22,13 +20,11 @@ public final class SagaProcessor: Sendable {
     /// Creates a processor for the sagas in `registry`.
     public init(
         registry: SagaRegistry,
-        source: String = "skald",
         cacheCapacity: Int = 100_000,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.processor")
     ) {
         self.registry = registry
-        self.source = source
         self.cache = InstanceCache(capacity: cacheCapacity)
         self.metrics = metrics
         self.logger = logger
@@ -73,7 +69,7 @@ public final class SagaProcessor: Sendable {
 
     private struct Applied {
         var outcomes: [SagaWorkOutcome]
-        var instances: [RuntimeInstance]
+        var instances: [(instance: AnySagaInstance, isFinal: Bool)]
         var wroteCommands: Bool
     }
 
@@ -81,6 +77,7 @@ public final class SagaProcessor: Sendable {
     private struct LockedRow {
         var sagaType: String
         var version: Int
+        var status: String
         var lastSequence: Int
     }
 
@@ -131,7 +128,7 @@ public final class SagaProcessor: Sendable {
         if !involved.isEmpty {
             let rows = try await connection.query(
                 """
-                SELECT saga_id, saga_type, definition_version, last_sequence FROM sagas
+                SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas
                 WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(involved))::jsonb))
                 ORDER BY saga_id FOR UPDATE
                 """
@@ -140,7 +137,8 @@ public final class SagaProcessor: Sendable {
                 locked[try row.decode(String.self, at: 0)] = LockedRow(
                     sagaType: try row.decode(String.self, at: 1),
                     version: try row.decode(Int.self, at: 2),
-                    lastSequence: try row.decode(Int.self, at: 3)
+                    status: try row.decode(String.self, at: 3),
+                    lastSequence: try row.decode(Int.self, at: 4)
                 )
             }
         }
@@ -188,11 +186,15 @@ public final class SagaProcessor: Sendable {
         if duplicates > 0 { metrics.inboxDuplicates.increment(by: duplicates) }
 
         // 4. Instances: from the cache when it is at the locked sequence, else folded from the log.
-        var instances: [String: RuntimeInstance] = [:]
+        var instances: [String: AnySagaInstance] = [:]
+        var finished: Set<String> = []
         var toLoad: [String] = []
         for id in involved {
             guard let row = locked[id] else { continue }
-            if let cached = cache.instance(id, atSequence: row.lastSequence), cached.sagaType == row.sagaType {
+            if SagaStatus(rawValue: row.status)?.isFinal == true { finished.insert(id) }
+            if let cached = cache.instance(id, atSequence: row.lastSequence), cached.sagaType == row.sagaType,
+                cached.version == row.version
+            {
                 instances[id] = cached
             } else {
                 toLoad.append(id)
@@ -201,18 +203,25 @@ public final class SagaProcessor: Sendable {
         if !toLoad.isEmpty {
             let rows = try await connection.query(
                 """
-                SELECT saga_id, event::text FROM saga_events
+                SELECT saga_id, sequence, event_type, recorded_at, event::text FROM saga_events
                 WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(toLoad))::jsonb))
                 ORDER BY saga_id, sequence
                 """
             )
-            var logs: [String: [[UInt8]]] = [:]
+            var logs: [String: [StoredSagaEvent]] = [:]
             for row in rows {
-                logs[try row.decode(String.self, at: 0), default: []].append(Array(try row.decode(String.self, at: 1).utf8))
+                logs[try row.decode(String.self, at: 0), default: []].append(
+                    StoredSagaEvent(
+                        sequence: try row.decode(Int.self, at: 1),
+                        type: try row.decode(String.self, at: 2),
+                        time: try row.decode(Date.self, at: 3),
+                        data: Array(try row.decode(String.self, at: 4).utf8)
+                    )
+                )
             }
             for id in toLoad {
                 guard let row = locked[id] else { continue }
-                guard let saga = registry.saga(named: row.sagaType, version: row.version) else {
+                guard let saga = try? registry.definition(name: row.sagaType, version: row.version) else {
                     for index in work.indices where sagaIds[index] == id && outcomes[index] == nil {
                         outcomes[index] = .unroutable(
                             reason: "saga \(id) is a \(row.sagaType) v\(row.version), which is not registered here"
@@ -220,17 +229,16 @@ public final class SagaProcessor: Sendable {
                     }
                     continue
                 }
-                instances[id] = try saga.restore(sagaId: id, events: logs[id] ?? [])
+                instances[id] = try saga.load(sagaId: id, events: logs[id] ?? [])
             }
         }
 
         // 5. Decide, in the order the inputs arrived.
-        var writes = BatchWrites(source: source, now: now)
+        var writes = BatchWrites()
         for (index, item) in work.enumerated() where outcomes[index] == nil {
             guard let id = sagaIds[index] else { continue }
-            let saga: any RegisteredSaga
-            var instance: RuntimeInstance
-            var businessKeyToRegister: String?
+            let saga: any RuntimeSagaDefinition
+            let instance: AnySagaInstance
             var isNew = false
             if let existing = instances[id] {
                 if case .start = item.target {
@@ -238,21 +246,20 @@ public final class SagaProcessor: Sendable {
                     outcomes[index] = .duplicate(sagaId: id)
                     continue
                 }
-                if existing.isFinal, case .timer = item.input {
+                if finished.contains(id), case .timer = item.input {
                     // A timer that outlived its saga changes nothing worth recording.
                     outcomes[index] = .duplicate(sagaId: id)
                     continue
                 }
-                guard let registered = registry.saga(named: existing.sagaType, version: existing.version) else {
-                    outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) is not registered")
+                guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
+                    outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
                     continue
                 }
                 saga = registered
                 instance = existing
-            } else if case .start(let type, _, let businessKey) = item.target, let latest = registry.latest(named: type) {
+            } else if case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
                 saga = latest
                 instance = latest.newInstance(sagaId: id)
-                businessKeyToRegister = businessKey
                 isNew = true
             } else {
                 outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
@@ -260,11 +267,13 @@ public final class SagaProcessor: Sendable {
             }
             do {
                 let decision = try saga.decide(instance, item.input, now: now)
-                instance = decision.instance
-                instances[id] = instance
-                writes.add(decision, saga: saga, traceparent: item.traceparent)
-                if isNew, let key = businessKeyToRegister ?? decision.snapshot.businessKey {
-                    writes.correlate(sagaType: saga.name, key: key, sagaId: id)
+                instances[id] = decision.instance
+                if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
+                writes.add(decision)
+                if isNew {
+                    var key = decision.snapshot.businessKey
+                    if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }
+                    if !key.isEmpty { writes.correlate(sagaType: saga.name, key: key, sagaId: id) }
                 }
                 outcomes[index] = .applied(sagaId: id)
             } catch {
@@ -281,7 +290,7 @@ public final class SagaProcessor: Sendable {
         metrics.transitions.increment(by: writes.decisions)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
-            instances: writes.touchedSagas.compactMap { instances[$0] },
+            instances: writes.touchedSagas.compactMap { id in instances[id].map { ($0, finished.contains(id)) } },
             wroteCommands: writes.commandCount > 0
         )
     }

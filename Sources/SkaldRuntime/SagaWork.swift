@@ -16,7 +16,7 @@ public struct SagaWork: Sendable {
     /// How the saga is found.
     public var target: Target
     /// What happens to it.
-    public var input: SagaInput
+    public var input: RuntimeInput
     /// The message id the inbox dedupes on; nil for timers and operator commands.
     public var inboxId: String?
     /// Where the input came from (`topic/partition/offset`, `timer`, `api`), for the inbox.
@@ -25,7 +25,7 @@ public struct SagaWork: Sendable {
     public var traceparent: String?
 
     /// Creates a work item.
-    public init(target: Target, input: SagaInput, inboxId: String?, source: String, traceparent: String? = nil) {
+    public init(target: Target, input: RuntimeInput, inboxId: String?, source: String, traceparent: String? = nil) {
         self.target = target
         self.input = input
         self.inboxId = inboxId

@@ -9,7 +9,7 @@ CREATE TABLE saga_events (
     sequence    integer     NOT NULL CHECK (sequence > 0),
     event_type  text        NOT NULL,
     event       jsonb       NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_at timestamptz NOT NULL,
     PRIMARY KEY (saga_id, sequence)
 );
 
@@ -21,11 +21,12 @@ CREATE TABLE sagas (
     status             text        NOT NULL,
     current_step       text,
     state              jsonb       NOT NULL,
+    steps              jsonb       NOT NULL,
     business_key       text,
+    stuck_reason       text,
     last_sequence      integer     NOT NULL,
     created_at         timestamptz NOT NULL,
-    updated_at         timestamptz NOT NULL,
-    next_deadline      timestamptz
+    updated_at         timestamptz NOT NULL
 );
 CREATE INDEX sagas_by_status ON sagas (status, updated_at DESC);
 CREATE INDEX sagas_by_type ON sagas (saga_type, status, updated_at DESC);
@@ -77,15 +78,6 @@ CREATE TABLE correlations (
     correlation_key text NOT NULL,
     saga_id         text NOT NULL,
     PRIMARY KEY (saga_type, correlation_key)
-);
-
--- Idempotent starts: the same key starts the same saga once.
-CREATE TABLE saga_starts (
-    saga_type       text        NOT NULL,
-    idempotency_key text        NOT NULL,
-    saga_id         text        NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (saga_type, idempotency_key)
 );
 
 -- What operators did, and why.

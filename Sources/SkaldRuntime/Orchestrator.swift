@@ -1,0 +1,183 @@
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import Skald
+public import SkaldKafka
+public import SkaldPostgres
+
+/// The saga orchestrator: the message pump, the outbox relay and the timer service
+/// over one Postgres pool and one Kafka producer, plus the calls that start sagas
+/// and let operators act on them.
+///
+/// ```swift
+/// var registry = SagaRegistry()
+/// try registry.register(placeOrder)
+/// let orchestrator = try Orchestrator(registry: registry, configuration: configuration)
+/// let group = ServiceGroup(services: [orchestrator], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+public final class Orchestrator: Service {
+    /// The sagas it runs.
+    public let registry: SagaRegistry
+    /// Its configuration.
+    public let configuration: OrchestratorConfiguration
+    /// Its metrics.
+    public let metrics: OrchestratorMetrics
+    /// The Postgres pool it uses (exposed for the admin API's reads).
+    public let pool: PostgresPool
+    let producer: KafkaProducer
+    let processor: SagaProcessor
+    let relay: OutboxRelay
+    let timers: TimerService
+    let logger: Logger
+
+    /// Creates the parts; nothing connects until ``run()``.
+    ///
+    /// - Throws: ``KafkaError`` for a bad Kafka property.
+    public init(
+        registry: SagaRegistry,
+        configuration: OrchestratorConfiguration,
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        logger: Logger = Logger(label: "skald.orchestrator")
+    ) throws {
+        self.registry = registry
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        pool = PostgresPool(
+            url: configuration.postgresURL, minimumConnections: 1, maximumConnections: configuration.poolSize,
+            logger: logger
+        )
+        var producerConfiguration = configuration.kafka
+        if producerConfiguration.clientID == nil { producerConfiguration.clientID = "skald-orchestrator" }
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        processor = SagaProcessor(
+            registry: registry, cacheCapacity: configuration.instanceCacheCapacity, metrics: metrics, logger: logger
+        )
+        relay = OutboxRelay(
+            postgresURL: configuration.postgresURL, pool: pool, producer: producer,
+            batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
+            metrics: metrics, logger: logger
+        )
+        let relay = self.relay
+        timers = TimerService(
+            pool: pool, processor: processor, pollInterval: configuration.timerPollInterval, metrics: metrics,
+            logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+        )
+    }
+
+    /// Runs the pump, the relay and the timers until graceful shutdown (or until one fails).
+    ///
+    /// On SIGTERM the pump finishes and commits the batch in hand and leaves its
+    /// consumer group, the relay publishes what is committed, and the producer flushes.
+    public func run() async throws {
+        try await pool.warmUp()
+        var consumerConfiguration = configuration.kafka
+        if consumerConfiguration.groupID == nil { consumerConfiguration.groupID = configuration.groupID }
+        let topics = registry.topics
+        guard !topics.isEmpty else {
+            throw SagaRuntimeError("no saga is registered, so there is nothing to consume")
+        }
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: topics, logger: logger)
+        let relay = self.relay
+        let pump = MessagePump(
+            consumer: consumer, producer: producer, pool: pool, processor: processor,
+            deadLetterTopic: configuration.deadLetterTopic, batchSize: configuration.pumpBatchSize,
+            metrics: metrics, logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+        )
+        logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
+        defer { logger.info("orchestrator stopped") }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await pump.run() }
+            group.addTask { try await self.relay.run() }
+            group.addTask { try await self.timers.run() }
+        }
+        await producer.shutdown()
+        await pool.close()
+    }
+
+    /// Starts a saga of type `sagaType` with `input`, once per `idempotencyKey`.
+    ///
+    /// - Returns: the saga id; the same key returns the same id and starts nothing new.
+    /// - Throws: ``SagaRuntimeError`` when the type is unknown or does not take this input.
+    @discardableResult
+    public func start<Input: SagaMessage>(
+        _ sagaType: String, input: Input, idempotencyKey: String? = nil, traceparent: String? = nil
+    ) async throws -> String {
+        let payload = try JSONEncoder().encode(input)
+        return try await start(
+            sagaType, messageType: Input.messageType, payload: Array(payload), idempotencyKey: idempotencyKey,
+            traceparent: traceparent
+        )
+    }
+
+    /// Starts a saga from a JSON payload (what the admin API receives).
+    @discardableResult
+    public func start(
+        _ sagaType: String, messageType: String, payload: [UInt8], idempotencyKey: String? = nil,
+        traceparent: String? = nil
+    ) async throws -> String {
+        guard (try? registry.latest(name: sagaType)) != nil else {
+            throw SagaRuntimeError("no saga type named '\(sagaType)' is registered")
+        }
+        let sagaId = idempotencyKey.map { "\(sagaType)-\($0)" } ?? UUID().uuidString.lowercased()
+        let envelope = MessageEnvelope(
+            id: "start:\(sagaId)", source: "skald/api", type: messageType, time: Date(), sagaId: sagaId,
+            sagaType: sagaType, traceparent: traceparent
+        )
+        let work = SagaWork(
+            target: .start(sagaType: sagaType, sagaId: sagaId, businessKey: nil),
+            input: .start(envelope: envelope, payload: payload), inboxId: envelope.id, source: "api",
+            traceparent: traceparent
+        )
+        let outcome = try await apply(work)
+        switch outcome {
+        case .applied(let id), .duplicate(let id?): return id
+        case .duplicate(nil): return sagaId
+        case .unroutable(let reason), .rejected(let reason): throw SagaRuntimeError(reason)
+        }
+    }
+
+    /// Applies an operator command (abort, retry, skip) to a saga and records it in the audit log.
+    public func operate(sagaId: String, command: OperatorCommand) async throws -> SagaWorkOutcome {
+        let work = SagaWork(target: .saga(id: sagaId), input: .operatorCommand(command), inboxId: nil, source: "operator")
+        let outcome = try await apply(work)
+        let description: String
+        switch outcome {
+        case .applied: description = "applied"
+        case .duplicate: description = "no change"
+        case .unroutable(let reason), .rejected(let reason): description = reason
+        }
+        try await pool.withConnection { connection in
+            _ = try await connection.execute(
+                """
+                INSERT INTO audit_log (saga_id, action, actor, reason, outcome)
+                VALUES (\(sagaId), \(command.action.rawValue), \(command.actor), \(command.reason), \(description))
+                """
+            )
+        }
+        return outcome
+    }
+
+    private func apply(_ work: SagaWork) async throws -> SagaWorkOutcome {
+        let result = try await pool.withConnection { connection in
+            try await self.processor.process([work], on: connection, now: Date())
+        }
+        if result.wroteCommands { relay.wake() }
+        return result.outcomes.first ?? .unroutable(reason: "not processed")
+    }
+}
+
+/// A runtime failure: a message that says what went wrong.
+public struct SagaRuntimeError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}

@@ -1,0 +1,31 @@
+public import SkaldKafka
+
+/// Everything an ``Orchestrator`` needs to know about its surroundings.
+public struct OrchestratorConfiguration: Sendable {
+    /// Kafka: bootstrap servers and any librdkafka property (SASL, SSL, …).
+    public var kafka: KafkaConfiguration
+    /// Postgres URL or conninfo.
+    public var postgresURL: String
+    /// The consumer group every orchestrator instance joins.
+    public var groupID = "skald-orchestrator"
+    /// Where messages that cannot be parsed or routed go, with the reason in headers.
+    public var deadLetterTopic = "skald.dead-letter"
+    /// Messages per pump transaction.
+    public var pumpBatchSize = 500
+    /// Outbox rows per publish round.
+    public var relayBatchSize = 1_000
+    /// Postgres connections in the pool (pump, relay and timers share it).
+    public var poolSize = 4
+    /// How often the timer service looks for due timers.
+    public var timerPollInterval: Duration = .milliseconds(100)
+    /// How often the relay looks at the outbox when no notification arrives.
+    public var relayPollInterval: Duration = .milliseconds(250)
+    /// Saga instances kept folded in memory.
+    public var instanceCacheCapacity = 100_000
+
+    /// A configuration with defaults for everything but the two addresses.
+    public init(kafka: KafkaConfiguration, postgresURL: String) {
+        self.kafka = kafka
+        self.postgresURL = postgresURL
+    }
+}

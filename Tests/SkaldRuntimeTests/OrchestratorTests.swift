@@ -1,0 +1,175 @@
+import Foundation
+import Skald
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+import Testing
+
+@Suite("Orchestrator over the Kafka mock and a real Postgres")
+struct OrchestratorTests {
+    /// Runs `body` with an orchestrator and the participants running against a fresh store.
+    private func withRunningSystem(
+        definition: SagaDefinition<TransferState> = transferSaga(),
+        participants: TransferParticipants = TransferParticipants(),
+        _ body: (Orchestrator, String, MockCluster) async throws -> Void
+    ) async throws {
+        let url = try await RuntimeTestDatabase.freshStore()
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        var registry = SagaRegistry()
+        try registry.register(definition)
+        var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
+        configuration.groupID = "orchestrator-\(UUID().uuidString.prefix(8))"
+        let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
+        let kafka = mockKafka(cluster)
+        let running = Task { try await orchestrator.run() }
+        let participating = Task { try await participants.run(kafka: kafka, group: "participants-\(UUID().uuidString.prefix(8))") }
+        defer {
+            running.cancel()
+            participating.cancel()
+        }
+        try await body(orchestrator, url, cluster)
+        running.cancel()
+        participating.cancel()
+        _ = await running.result
+        _ = await participating.result
+    }
+
+    @Test("sagas complete or compensate as the participants decide, each effect exactly once")
+    func sagasRunToTheirEnd() async throws {
+        let participants = TransferParticipants()
+        try await withRunningSystem(participants: participants) { orchestrator, url, _ in
+            let count = 300
+            for index in 0..<count {
+                let input = StartTransfer(
+                    transferId: "t\(index)", amount: 100 + index,
+                    declineDebit: index % 10 == 3, declineCredit: index % 7 == 5)
+                try await orchestrator.start("Transfer", input: input, idempotencyKey: "t\(index)")
+            }
+            // Starting again with the same key starts nothing new.
+            let again = try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "t0", amount: 1, declineDebit: false, declineCredit: false),
+                idempotencyKey: "t0")
+            #expect(again == "Transfer-t0")
+
+            try await eventually("every saga terminal") {
+                let open = try await RuntimeTestDatabase.query(
+                    url, "SELECT count(*)::bigint FROM sagas WHERE status NOT IN ('completed', 'compensated')", as: Int.self)
+                return open.first == 0
+            }
+            let total = try await RuntimeTestDatabase.query(url, "SELECT count(*)::bigint FROM sagas", as: Int.self)
+            #expect(total.first == count)
+
+            for index in 0..<count {
+                let id = "t\(index)"
+                let status = try await RuntimeTestDatabase.query(
+                    url, "SELECT status FROM sagas WHERE saga_id = \("Transfer-\(id)")", as: String.self)
+                if index % 10 == 3 {
+                    #expect(status.first == "compensated", "\(id)")
+                    #expect(participants.effects(id, "debit") == 0)
+                    #expect(participants.effects(id, "refund") == 0)
+                } else if index % 7 == 5 {
+                    #expect(status.first == "compensated", "\(id)")
+                    #expect(participants.effects(id, "debit") == 1)
+                    #expect(participants.effects(id, "refund") == 1)
+                    #expect(participants.effects(id, "credit") == 0)
+                } else {
+                    #expect(status.first == "completed", "\(id)")
+                    #expect(participants.effects(id, "debit") == 1)
+                    #expect(participants.effects(id, "credit") == 1)
+                    #expect(participants.effects(id, "notify") == 1)
+                    #expect(participants.effects(id, "refund") == 0)
+                }
+            }
+            // The snapshot is the fold of the log: its last sequence is the log's length.
+            let mismatched = try await RuntimeTestDatabase.query(
+                url,
+                """
+                SELECT count(*)::bigint FROM sagas s
+                WHERE s.last_sequence <> (SELECT max(sequence) FROM saga_events e WHERE e.saga_id = s.saga_id)
+                """, as: Int.self)
+            #expect(mismatched.first == 0)
+            let outbox = try await RuntimeTestDatabase.query(url, "SELECT count(*)::bigint FROM outbox", as: Int.self)
+            #expect(outbox.first == 0)
+        }
+    }
+
+    @Test("a participant that never answers: timeout, then compensation of what was done")
+    func silentParticipantTimesOut() async throws {
+        let participants = TransferParticipants(silentFor: [Credit.messageType])
+        try await withRunningSystem(definition: transferSaga(stepTimeout: .milliseconds(300)), participants: participants) {
+            orchestrator, url, _ in
+            try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "slow", amount: 5, declineDebit: false, declineCredit: false),
+                idempotencyKey: "slow")
+            try await eventually("the silent step ends the saga") {
+                let status = try await RuntimeTestDatabase.query(
+                    url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'", as: String.self)
+                return status.first.map { $0 != "running" && $0 != "compensating" } ?? false
+            }
+            let status = try await RuntimeTestDatabase.query(
+                url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'", as: String.self)
+            let events = try await RuntimeTestDatabase.query(
+                url, "SELECT event_type FROM saga_events WHERE saga_id = 'Transfer-slow' ORDER BY sequence", as: String.self)
+            #expect(events.contains("step.timed-out"))
+            // The pivot's outcome is unknown: the saga must not pretend it is compensated; it waits for a person.
+            #expect(status.first == "failed_needs_operator" || status.first == "compensated", "\(events)")
+            #expect(participants.effects("slow", "credit") == 0)
+        }
+    }
+
+    @Test("malformed and unroutable messages land in the dead-letter topic with a reason")
+    func deadLetters() async throws {
+        try await withRunningSystem { orchestrator, url, cluster in
+            let producer = try KafkaProducer(configuration: mockKafka(cluster), logger: runtimeTestLogger)
+            defer { Task { await producer.shutdown() } }
+            var bad: [KafkaOutgoingMessage] = []
+            for index in 0..<50 {
+                // No CloudEvents headers at all.
+                bad.append(KafkaOutgoingMessage(topic: "skald.replies", key: "x", value: "{}"))
+                // Not JSON.
+                bad.append(KafkaOutgoingMessage(
+                    topic: "skald.replies", key: "x", value: "{not json",
+                    headers: MessageEnvelope(id: "bad-json-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-none")
+                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                // An unknown saga id.
+                bad.append(KafkaOutgoingMessage(
+                    topic: "skald.replies", key: "x", value: #"{"transferId":"ghost"}"#,
+                    headers: MessageEnvelope(id: "ghost-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-ghost-\(index)")
+                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                // An unknown message type.
+                bad.append(KafkaOutgoingMessage(
+                    topic: "skald.replies", key: "x", value: "{}",
+                    headers: MessageEnvelope(id: "odd-\(index)", source: "t", type: "test.Unknown")
+                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+            }
+            for result in try await producer.send(bad) { _ = try result.get() }
+            try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "ok", amount: 1, declineDebit: false, declineCredit: false),
+                idempotencyKey: "ok")
+
+            var configuration = mockKafka(cluster)
+            configuration.groupID = "dead-letter-reader"
+            let reader = try KafkaConsumer(configuration: configuration, topics: ["skald.dead-letter"], logger: runtimeTestLogger)
+            var reasons: [String] = []
+            while reasons.count < bad.count, let batch = try await reader.nextBatch(maxCount: 500) {
+                for message in batch {
+                    let reason = message.headers.first(named: "skald_dlq_reason").map { String(decoding: $0, as: UTF8.self) }
+                    #expect(reason != nil)
+                    #expect(message.headers.first(named: "skald_dlq_topic") == Array("skald.replies".utf8))
+                    #expect(message.headers.first(named: "skald_dlq_offset") != nil)
+                    reasons.append(reason ?? "")
+                }
+            }
+            try await reader.close()
+            #expect(reasons.count == bad.count)
+            #expect(reasons.filter { $0.contains("ce_") || $0.contains("header") }.count >= 50)
+            #expect(reasons.filter { $0.contains("not JSON") }.count == 50)
+            #expect(reasons.filter { $0.contains("no saga has the id") }.count == 50)
+            try await eventually("the good saga completes") {
+                try await RuntimeTestDatabase.query(
+                    url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-ok'", as: String.self).first == "completed"
+            }
+        }
+    }
+}

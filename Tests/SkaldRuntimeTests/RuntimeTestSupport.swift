@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Skald
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+import Synchronization
+import Testing
+
+/// The throwaway Postgres of `scripts/test.sh`, with a fresh migrated schema per test.
+enum RuntimeTestDatabase {
+    struct MissingDatabase: Error, CustomStringConvertible {
+        var description: String {
+            "SKALD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh (make test)"
+        }
+    }
+
+    /// A URL whose sessions use a new schema holding Skald's migrated tables.
+    static func freshStore() async throws -> String {
+        guard let base = ProcessInfo.processInfo.environment["SKALD_TEST_POSTGRES_URL"], !base.isEmpty else {
+            Issue.record(Comment(rawValue: MissingDatabase().description))
+            throw MissingDatabase()
+        }
+        let schema = "rt_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        let connection = try await PostgresConnection.connect(to: base)
+        try await connection.query("CREATE SCHEMA \(identifier: schema)")
+        await connection.close()
+        let separator = base.contains("?") ? "&" : "?"
+        let url = "\(base)\(separator)options=-c%20search_path%3D\(schema)"
+        let migrations = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("schemas/postgres")
+        _ = try await PostgresMigrator(directory: migrations).migrate(url: url)
+        return url
+    }
+
+    static func query<T: PostgresDecodable>(_ url: String, _ query: PostgresQuery, as: T.Type) async throws -> [T] {
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        return try await connection.query(query).decode(T.self)
+    }
+}
+
+/// Logs quiet unless SKALD_RUNTIME_TEST_LOG is set.
+let runtimeTestLogger: Logger = {
+    var logger = Logger(label: "skald.runtime.test")
+    logger.logLevel = ProcessInfo.processInfo.environment["SKALD_RUNTIME_TEST_LOG"] == nil ? .critical : .debug
+    return logger
+}()
+
+/// A mock Kafka cluster with the topics the transfer saga uses.
+func transferCluster() throws -> MockCluster {
+    let cluster = try MockCluster(brokers: 1)
+    for topic in TransferTopics.all + ["skald.replies", "skald.dead-letter"] {
+        try cluster.createTopic(topic, partitions: 4)
+    }
+    return cluster
+}
+
+/// Kafka settings for the mock: the DESIGN's measured-good values.
+func mockKafka(_ cluster: MockCluster) -> KafkaConfiguration {
+    var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    configuration.sessionTimeout = .seconds(6)
+    configuration.fetchWaitMax = .milliseconds(5)
+    configuration.linger = .milliseconds(2)
+    configuration["heartbeat.interval.ms"] = "500"
+    return configuration
+}
+
+/// Polls `condition` until it holds; a guard against hangs, not a speed assertion.
+func eventually(_ what: String, timeout: Duration = .seconds(120), condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("never happened: \(what)")
+    throw CancellationError()
+}
+
+/// The participants of the transfer saga: they apply each command once (deduped by
+/// `ce_id`), keep a ledger of effects, and reply as the payload asks.
+final class TransferParticipants: Sendable {
+    /// Effects applied, by "transferId/effect".
+    private let ledger = Mutex<[String: Int]>([:])
+    private let applied = Mutex<Set<String>>([])
+    /// Message types never answered (a participant that went silent).
+    let silentFor: Set<String>
+    private let redeliveries = Atomic<Int>(0)
+
+    init(silentFor: Set<String> = []) {
+        self.silentFor = silentFor
+    }
+
+    func effects(_ transferId: String, _ effect: String) -> Int {
+        ledger.withLock { $0["\(transferId)/\(effect)", default: 0] }
+    }
+
+    var totalRedeliveries: Int { redeliveries.load(ordering: .relaxed) }
+
+    /// Consumes commands and replies until cancelled.
+    func run(kafka: KafkaConfiguration, group: String) async throws {
+        var consumerConfiguration = kafka
+        consumerConfiguration.groupID = group
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: TransferTopics.all, logger: runtimeTestLogger)
+        let producer = try KafkaProducer(configuration: kafka, logger: runtimeTestLogger)
+        defer {
+            Task {
+                try? await consumer.close()
+                await producer.shutdown()
+            }
+        }
+        try await withTaskCancellationHandler {
+            while let batch = try await consumer.nextBatch(maxCount: 500) {
+                var replies: [KafkaOutgoingMessage] = []
+                for message in batch {
+                    if let reply = try handle(message) { replies.append(reply) }
+                }
+                if !replies.isEmpty {
+                    for result in try await producer.send(replies) { _ = try result.get() }
+                }
+                try consumer.storeOffsets(for: batch)
+                try await consumer.commit()
+            }
+        } onCancel: {
+            Task { try? await consumer.close() }
+        }
+    }
+
+    private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
+        let command = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
+        if silentFor.contains(command.type) { return nil }
+        let decoder = JSONDecoder()
+        let body = Data(message.value)
+        let firstTime = applied.withLock { $0.insert(command.id).inserted }
+        if !firstTime { redeliveries.add(1, ordering: .relaxed) }
+        func effect(_ transferId: String, _ name: String) {
+            if firstTime { ledger.withLock { $0["\(transferId)/\(name)", default: 0] += 1 } }
+        }
+        let reply: (type: String, json: Data)
+        switch command.type {
+        case Debit.messageType:
+            let debit = try decoder.decode(Debit.self, from: body)
+            if debit.decline {
+                reply = (DebitDeclined.messageType, try JSONEncoder().encode(DebitDeclined(transferId: debit.transferId)))
+            } else {
+                effect(debit.transferId, "debit")
+                reply = (Debited.messageType, try JSONEncoder().encode(Debited(transferId: debit.transferId)))
+            }
+        case Refund.messageType:
+            let refund = try decoder.decode(Refund.self, from: body)
+            effect(refund.transferId, "refund")
+            reply = (Refunded.messageType, try JSONEncoder().encode(Refunded(transferId: refund.transferId)))
+        case Credit.messageType:
+            let credit = try decoder.decode(Credit.self, from: body)
+            if credit.decline {
+                reply = (CreditDeclined.messageType, try JSONEncoder().encode(CreditDeclined(transferId: credit.transferId)))
+            } else {
+                effect(credit.transferId, "credit")
+                reply = (Credited.messageType, try JSONEncoder().encode(Credited(transferId: credit.transferId)))
+            }
+        case Notify.messageType:
+            let notify = try decoder.decode(Notify.self, from: body)
+            effect(notify.transferId, "notify")
+            reply = (Notified.messageType, try JSONEncoder().encode(Notified(transferId: notify.transferId)))
+        default:
+            return nil
+        }
+        let envelope = MessageEnvelope(
+            id: "reply:\(command.id)", source: "test-participant", type: reply.type, time: Date(),
+            sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
+        )
+        return KafkaOutgoingMessage(
+            topic: "skald.replies", key: message.key, value: Array(reply.json),
+            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+        )
+    }
+}
