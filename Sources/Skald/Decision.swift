@@ -4,15 +4,23 @@ public import Foundation
 /// timers to arm and timers no longer needed.
 public struct Decision<State: Codable & Sendable & Equatable>: Sendable {
     /// New events, numbered after the instance's last sequence.
-    public var events: [SagaEvent] = []
+    public var events: [SagaEvent]
     /// Commands for the outbox.
-    public var commands: [OutgoingCommand] = []
+    public var commands: [OutgoingCommand]
     /// Timers to arm (idempotent by id).
-    public var timers: [TimerRequest] = []
+    public var timers: [TimerRequest]
     /// Ids of timers whose purpose is gone (a reply beat its timeout); firing them anyway is harmless.
-    public var cancelledTimers: [String] = []
+    public var cancelledTimers: [String]
     /// The instance after the events: equal to folding them into the input instance.
     public var instance: SagaInstance<State>
+
+    init(_ decision: EngineDecision) {
+        events = decision.events
+        commands = decision.commands
+        timers = decision.timers
+        cancelledTimers = decision.cancelledTimers
+        instance = SagaInstance(core: decision.instance)
+    }
 }
 
 /// A command (or compensation command) to publish.

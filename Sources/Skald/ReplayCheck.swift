@@ -47,7 +47,24 @@ extension SagaDefinition {
     /// log, so a change that only alters a command's body is not detected, and two
     /// ignored inputs count as equal whatever the reason given.
     public func replayCheck(sagaId: String, events: [SagaEvent]) -> ReplayReport {
-        var instance = SagaInstance<State>(sagaId: sagaId)
+        engine.replayCheck(sagaId: sagaId, events: events)
+    }
+}
+
+extension EngineDefinition {
+    /// See ``SagaDefinition/replayCheck(sagaId:events:)``.
+    ///
+    /// Each recorded input (start, reply, timer, operator command) is recovered
+    /// from the event that records it and fed to this definition with the recorded
+    /// time; the events it decides must equal the recorded ones. This is what lets
+    /// a team change a saga while instances are in flight: run it over recent
+    /// histories before deploying the new version.
+    ///
+    /// Limits: command payloads and the payloads of ignored inputs are not in the
+    /// log, so a change that only alters a command's body is not detected, and two
+    /// ignored inputs count as equal whatever the reason given.
+    func replayCheck(sagaId: String, events: [SagaEvent]) -> ReplayReport {
+        var instance = InstanceCore(sagaId: sagaId)
         var position = 0
         func report(_ sequence: Int, _ recorded: SagaEvent?, _ emit: [SagaEvent.Kind], _ send: [OutgoingCommand], _ why: String)
             -> ReplayReport
@@ -119,7 +136,7 @@ extension SagaDefinition {
 
     /// The input an event records, given the instance just before it; nil when the
     /// event is a consequence, not an input.
-    func recoveredInput(from event: SagaEvent, before instance: SagaInstance<State>) throws -> SagaInput? {
+    func recoveredInput(from event: SagaEvent, before instance: InstanceCore) throws -> SagaInput? {
         let empty = Payload(JSONValue.null)
         func commandId(_ step: StepRef, _ purpose: OutgoingCommand.Purpose, _ attempt: Int?) -> String? {
             attempt.map { OutgoingCommand.id(sagaId: instance.sagaId, step: step.name, purpose: purpose, attempt: $0) }

@@ -125,9 +125,9 @@ public struct AnySagaInstance: Sendable {
     public let version: Int
     /// The last event sequence applied.
     public let lastSequence: Int
-    let base: any Sendable
+    let base: InstanceCore
 
-    init<State>(_ instance: SagaInstance<State>, sagaType: String, version: Int) {
+    init(_ instance: InstanceCore, sagaType: String, version: Int) {
         sagaId = instance.sagaId
         self.sagaType = sagaType
         self.version = version

@@ -12,27 +12,44 @@ extension SagaDefinition {
     /// message has no trigger; odd real-world input (duplicates, late or unknown
     /// replies) becomes a recorded `saga.input-ignored` event instead.
     public func decide(_ instance: SagaInstance<State>, _ input: SagaInput, now: Date) throws -> Decision<State> {
+        Decision(try engine.decide(instance.core, input, now: now))
+    }
+}
+
+extension EngineDefinition {
+    func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
         try decider.handle(input)
         return decider.decision
     }
 }
 
+/// What one `decide` call produced, before it is typed again for the caller.
+struct EngineDecision: Sendable {
+    var events: [SagaEvent] = []
+    var commands: [OutgoingCommand] = []
+    var timers: [TimerRequest] = []
+    var cancelledTimers: [String] = []
+    var instance: InstanceCore
+}
+
 /// The working memory of one `decide` call: events are applied as they are
 /// emitted so each later choice sees the state they produce.
-struct Decider<State: Codable & Sendable & Equatable> {
-    let definition: SagaDefinition<State>
+struct Decider {
+    let definition: EngineDefinition
     let now: Date
-    var decision: Decision<State>
+    var decision: EngineDecision
     var causationId: String?
 
-    init(definition: SagaDefinition<State>, instance: SagaInstance<State>, now: Date) {
+    init(definition: EngineDefinition, instance: InstanceCore, now: Date) {
         self.definition = definition
         self.now = now
-        self.decision = Decision(instance: instance)
+        self.decision = EngineDecision(instance: instance)
     }
 
-    var instance: SagaInstance<State> { decision.instance }
+    var instance: InstanceCore {
+        _read { yield decision.instance }
+    }
     var sagaId: String { decision.instance.sagaId }
 
     mutating func handle(_ input: SagaInput) throws {
@@ -92,14 +109,14 @@ struct Decider<State: Codable & Sendable & Equatable> {
         guard let trigger = definition.startTriggers.first(where: { $0.messageType == message.messageType }) else {
             throw SagaError(.unknownStartMessage, "\(definition.name) is not started by '\(message.messageType)'")
         }
-        let state: State
+        let state: Payload
         do {
             state = try trigger.makeState(message.payload)
         } catch {
             throw SagaError(.payloadTypeMismatch, "\(definition.name): the start message does not decode: \(error)")
         }
         let deadline = definition.deadline.map { now.adding($0) }
-        try emit(.started(trigger: message.messageType, state: Payload(state), deadline: deadline))
+        try emit(.started(trigger: message.messageType, state: state, deadline: deadline))
         if let deadline { arm(.deadline, at: deadline) }
         try continueForward()
     }
@@ -137,8 +154,8 @@ struct Decider<State: Codable & Sendable & Equatable> {
 
     mutating func sendStep(_ index: Int, attempt: Int) throws {
         let step = definition.steps[index]
-        guard let command = step.command, let data = instance.data else {
-            throw SagaError(.unknownStep, "\(definition.name) step '\(step.name)' has no command")
+        guard let command = step.command, let data = instance.data, let payload = command.make(data) else {
+            throw SagaError(.unknownStep, "\(definition.name) step '\(step.name)' has no command for this state")
         }
         let id = OutgoingCommand.id(sagaId: sagaId, step: step.name, purpose: .action, attempt: attempt)
         try emit(.stepCommandSent(step: ref(index), attempt: attempt, commandId: id))
@@ -146,7 +163,7 @@ struct Decider<State: Codable & Sendable & Equatable> {
             OutgoingCommand(
                 id: id, topic: command.topic, key: sagaId, messageType: command.messageType, sagaType: definition.name,
                 step: step.name, purpose: .action, attempt: attempt, causationId: causationId,
-                payload: command.make(data)))
+                payload: payload))
         arm(.stepTimeout(step: step.name, attempt: attempt), after: step.timeout)
     }
 
@@ -368,8 +385,10 @@ struct Decider<State: Codable & Sendable & Equatable> {
 
     mutating func sendCompensation(_ index: Int, attempt: Int) throws {
         let step = definition.steps[index]
-        guard let compensation = step.compensation, let data = instance.data else {
-            throw SagaError(.unknownStep, "\(definition.name) step '\(step.name)' has no compensation")
+        guard let compensation = step.compensation, let data = instance.data,
+            let payload = compensation.command.make(data)
+        else {
+            throw SagaError(.unknownStep, "\(definition.name) step '\(step.name)' has no compensation for this state")
         }
         let id = OutgoingCommand.id(sagaId: sagaId, step: step.name, purpose: .compensation, attempt: attempt)
         try emit(.compensationSent(step: ref(index), attempt: attempt, commandId: id))
@@ -377,7 +396,7 @@ struct Decider<State: Codable & Sendable & Equatable> {
             OutgoingCommand(
                 id: id, topic: compensation.command.topic, key: sagaId, messageType: compensation.command.messageType,
                 sagaType: definition.name, step: step.name, purpose: .compensation, attempt: attempt,
-                causationId: causationId, payload: compensation.command.make(data)))
+                causationId: causationId, payload: payload))
         arm(.compensationTimeout(step: step.name, attempt: attempt), after: definition.compensationTimeout)
     }
 

@@ -7,26 +7,32 @@ extension SagaDefinition {
     /// definition (unknown step, payload of the wrong type) is an error, never a crash.
     public func evolve(_ instance: SagaInstance<State>, _ event: SagaEvent) throws -> SagaInstance<State> {
         var copy = instance
-        try apply(event, to: &copy)
+        try engine.apply(event, to: &copy.core)
         return copy
     }
 
     /// Folds events into a fresh instance: replay.
     public func fold(sagaId: String, events: some Sequence<SagaEvent>) throws -> SagaInstance<State> {
-        var instance = SagaInstance<State>(sagaId: sagaId)
-        for event in events { try apply(event, to: &instance) }
-        return instance
+        var instance = InstanceCore(sagaId: sagaId)
+        for event in events { try engine.apply(event, to: &instance) }
+        return SagaInstance(core: instance)
     }
 
     /// The instance as it was right after event `sequence`: time travel.
     public func state(sagaId: String, events: some Sequence<SagaEvent>, at sequence: Int) throws -> SagaInstance<State> {
-        var instance = SagaInstance<State>(sagaId: sagaId)
-        for event in events where event.sequence <= sequence { try apply(event, to: &instance) }
-        return instance
+        var instance = InstanceCore(sagaId: sagaId)
+        for event in events where event.sequence <= sequence { try engine.apply(event, to: &instance) }
+        return SagaInstance(core: instance)
     }
 
     /// Applies one event in place (the allocation-free form of ``evolve(_:_:)``).
     public func apply(_ event: SagaEvent, to instance: inout SagaInstance<State>) throws {
+        try engine.apply(event, to: &instance.core)
+    }
+}
+
+extension EngineDefinition {
+    func apply(_ event: SagaEvent, to instance: inout InstanceCore) throws {
         guard event.sequence == instance.lastSequence + 1 else {
             throw SagaError(
                 .badSequence,
@@ -42,10 +48,11 @@ extension SagaDefinition {
 
         switch event.kind {
         case .started(_, let state, let deadline):
-            guard let typed = try? state.decode(State.self) else {
-                throw SagaError(.payloadTypeMismatch, "\(name): the start state is not a \(State.self)")
+            do {
+                instance.data = try decodeState(state)
+            } catch {
+                throw SagaError(.payloadTypeMismatch, "\(name): the recorded start state does not decode: \(error)")
             }
-            instance.data = typed
             instance.status = .running
             instance.startedAt = event.time
             instance.deadline = deadline
@@ -144,7 +151,7 @@ extension SagaDefinition {
 
         case .failedNeedsOperator(let ref, let compensating, let reason):
             instance.status = .failedNeedsOperator
-            instance.stuck = .init(step: try resolve(ref), compensating: compensating, reason: reason)
+            instance.stuck = StuckStep(step: try resolve(ref), compensating: compensating, reason: reason)
 
         case .retryRequested(let ref, let compensating, _):
             let index = try resolve(ref)
@@ -173,7 +180,7 @@ extension SagaDefinition {
     }
 
     private func applyReply(
-        _ reply: ReplySpec<State>?, _ payload: Payload, index: Int, to instance: inout SagaInstance<State>
+        _ reply: ReplySpec?, _ payload: Payload, index: Int, to instance: inout InstanceCore
     ) throws {
         guard let reply, var data = instance.data else { return }
         do {
@@ -187,14 +194,14 @@ extension SagaDefinition {
     }
 
     /// Records that a step may have taken effect, once, in the order it became known.
-    private func noteUnknownOutcome(_ index: Int, _ instance: inout SagaInstance<State>) {
+    private func noteUnknownOutcome(_ index: Int, _ instance: inout InstanceCore) {
         let progress = instance.steps[index]
         let mayHaveEffect = progress.phase == .succeeded || progress.outcomeUnknown
         if mayHaveEffect && !instance.completionOrder.contains(index) { instance.completionOrder.append(index) }
     }
 
     /// Moves past every node whose steps are all settled.
-    private func advanceNode(_ instance: inout SagaInstance<State>) {
+    private func advanceNode(_ instance: inout InstanceCore) {
         guard instance.status == .running || instance.status == .failedNeedsOperator else { return }
         while instance.currentNode < nodes.count {
             let node = nodes[instance.currentNode]

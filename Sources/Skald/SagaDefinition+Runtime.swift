@@ -14,7 +14,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
             case .event(let topic): add(SagaSubscription(topic: topic, messageType: trigger.messageType, role: .start))
             }
         }
-        for step in steps {
+        for step in engine.steps {
             for reply in step.successReplies + step.failureReplies {
                 if let topic = reply.topic, reply.correlationKey != nil {
                     add(SagaSubscription(topic: topic, messageType: reply.messageType, role: .correlatedEvent))
@@ -61,7 +61,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
                 continue
             }
         }
-        for step in steps {
+        for step in engine.steps {
             for reply in step.successReplies + step.failureReplies
             where reply.messageType == envelope.type && reply.topic == topic {
                 guard let correlationKey = reply.correlationKey else { continue }
@@ -82,7 +82,9 @@ extension SagaDefinition: RuntimeSagaDefinition {
 
     /// Folds stored rows, decoding payloads to this definition's types.
     public func load(sagaId: String, events: [StoredSagaEvent]) throws -> AnySagaInstance {
-        AnySagaInstance(try fold(sagaId: sagaId, events: decodeEvents(events.map(\.data))), sagaType: name, version: version)
+        var instance = InstanceCore(sagaId: sagaId)
+        for event in try engine.decodeEvents(events.map(\.data)) { try engine.apply(event, to: &instance) }
+        return AnySagaInstance(instance, sagaType: name, version: version)
     }
 
     /// Decodes the input's JSON with this definition's types, decides, and encodes the results.
@@ -113,7 +115,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         case .operatorCommand(let command):
             typedInput = .operatorCommand(command)
         }
-        let decision = try decide(instance, typedInput, now: now)
+        let decision = try engine.decide(instance, typedInput, now: now)
         let time = Timestamp.truncate(now)
         var commands: [RuntimeCommand] = []
         commands.reserveCapacity(decision.commands.count)
@@ -143,6 +145,11 @@ extension SagaDefinition: RuntimeSagaDefinition {
 
     /// The snapshot row of an instance.
     public func snapshot(of instance: SagaInstance<State>) throws -> SagaSnapshot {
+        try snapshot(of: instance.core)
+    }
+
+    func snapshot(of instance: InstanceCore) throws -> SagaSnapshot {
+        let steps = engine.steps
         var current: String?
         if let stuck = instance.stuck {
             current = steps[stuck.step].name
@@ -150,17 +157,17 @@ extension SagaDefinition: RuntimeSagaDefinition {
             current = instance.steps.indices.first { instance.steps[$0].compensation == .running || instance.steps[$0].compensation == .waitingRetry }
                 .map { steps[$0].name }
         } else if instance.status == .running, instance.currentNode < nodes.count {
-            current = nodes[instance.currentNode].name
+            current = engine.nodes[instance.currentNode].name
         }
         let state: [UInt8]
         do {
-            state = try instance.data.map { Array(try JSONCoding.encode($0)) } ?? Array("null".utf8)
+            state = try instance.data.map(engine.encodeState) ?? Array("null".utf8)
         } catch {
             throw SagaError(.unencodable, "\(name) saga \(instance.sagaId): the state cannot be encoded: \(error)")
         }
         return SagaSnapshot(
             sagaId: instance.sagaId, sagaType: name, version: version, status: instance.status, currentStep: current,
-            businessKey: instance.data.map(businessKey) ?? "", lastSequence: instance.lastSequence,
+            businessKey: (instance.data as? State).map(businessKey) ?? "", lastSequence: instance.lastSequence,
             startedAt: instance.startedAt, updatedAt: instance.updatedAt, stuckReason: instance.stuck?.reason,
             state: state,
             steps: steps.indices.map { index in
@@ -178,11 +185,11 @@ extension SagaDefinition: RuntimeSagaDefinition {
 
     /// An empty instance to start, for the runtime.
     public func newInstance(sagaId: String) -> AnySagaInstance {
-        AnySagaInstance(SagaInstance<State>(sagaId: sagaId), sagaType: name, version: version)
+        AnySagaInstance(InstanceCore(sagaId: sagaId), sagaType: name, version: version)
     }
 
-    func typed(_ erased: AnySagaInstance) throws -> SagaInstance<State> {
-        guard erased.sagaType == name, erased.version == version, let instance = erased.base as? SagaInstance<State> else {
+    func typed(_ erased: AnySagaInstance) throws -> InstanceCore {
+        guard erased.sagaType == name, erased.version == version, let instance = erased.base as? InstanceCore else {
             throw SagaError(
                 .unknownDefinition,
                 "instance \(erased.sagaId) is \(erased.sagaType) v\(erased.version), not \(name) v\(version)")
@@ -195,7 +202,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
     }
 
     func decoder(forReply messageType: String) -> (@Sendable (any Decoder) throws -> Payload)? {
-        for step in steps {
+        for step in engine.steps {
             if let reply = step.successReply(messageType) ?? step.failureReply(messageType) { return reply.decode }
             if let decode = step.compensation?.decoders[messageType] { return decode }
         }

@@ -3,10 +3,23 @@ public import Foundation
 extension SagaDefinition {
     /// Reads stored events (one JSON object each, as in `saga_events`) with this
     /// definition's payload types, so folding them needs no further JSON work.
+    public func decodeEvents<Bytes: Collection<UInt8>>(_ stored: [Bytes]) throws -> [SagaEvent] {
+        try engine.decodeEvents(stored)
+    }
+
+    /// Reads one stored event with this definition's payload types.
+    public func decodeEvent(_ bytes: some Collection<UInt8>) throws -> SagaEvent {
+        try engine.decodeEvents([Array(bytes)])[0]
+    }
+}
+
+extension EngineDefinition {
+    /// Reads stored events (one JSON object each, as in `saga_events`) with this
+    /// definition's payload types, so folding them needs no further JSON work.
     ///
     /// A payload that does not fit the current types (an old log, a changed
     /// message) is kept as a ``JSONValue`` and converted when a handler needs it.
-    public func decodeEvents<Bytes: Collection<UInt8>>(_ stored: [Bytes]) throws -> [SagaEvent] {
+    func decodeEvents<Bytes: Collection<UInt8>>(_ stored: [Bytes]) throws -> [SagaEvent] {
         let decoder = JSONDecoder()
         decoder.userInfo[EventDecodingContext.key] = decodingContext
         var events: [SagaEvent] = []
@@ -21,22 +34,18 @@ extension SagaDefinition {
         return events
     }
 
-    /// Reads one stored event with this definition's payload types.
-    public func decodeEvent(_ bytes: some Collection<UInt8>) throws -> SagaEvent {
-        try decodeEvents([Array(bytes)])[0]
-    }
-
     var decodingContext: EventDecodingContext {
         let steps = self.steps
         let stepIndex = self.stepIndex
         let triggers = self.startTriggers
+        let decodeState = self.decodeStateJSON
         return EventDecodingContext(
             stepIndex: { stepIndex[$0] ?? -1 },
             payload: { eventType, stepName, messageType, decoder in
                 switch eventType {
                 case "saga.started":
                     guard triggers.contains(where: { $0.messageType == messageType }) else { return nil }
-                    return try? Payload(State(from: decoder))
+                    return try? decodeState(decoder)
                 case "step.succeeded", "step.failed":
                     guard let stepName, let index = stepIndex[stepName] else { return nil }
                     let reply =

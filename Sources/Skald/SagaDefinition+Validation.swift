@@ -11,7 +11,7 @@ extension SagaDefinition {
 
         if !validName(name) { fail(nil, .invalidName, "the saga name '\(name)' must be non-empty, without '/' or spaces") }
         if version < 1 { fail(nil, .invalidVersion, "the version must be 1 or more, not \(version)") }
-        if steps.isEmpty && nodes.allSatisfy({ !$0.isParallel }) { fail(nil, .noSteps, "a saga needs at least one step") }
+        if engine.steps.isEmpty && nodes.allSatisfy({ !$0.isParallel }) { fail(nil, .noSteps, "a saga needs at least one step") }
         if startTriggers.isEmpty {
             fail(nil, .noStartTrigger, "add .startedBy(command:) or .startedBy(event:on:key:) so instances can begin")
         }
@@ -31,7 +31,7 @@ extension SagaDefinition {
                 fail(node.name, .duplicateStepName, "the name '\(node.name)' is used more than once")
             }
         }
-        for step in steps {
+        for step in engine.steps {
             if !validName(step.name) {
                 fail(step.name, .invalidName, "a step name must be non-empty, without '/' or spaces")
             }
@@ -65,7 +65,7 @@ extension SagaDefinition {
         var firstRetriable: String?
         for node in nodes {
             for index in node.steps {
-                let step = steps[index]
+                let step = engine.steps[index]
                 switch step.kind {
                 case .pivot:
                     if node.isParallel {

@@ -19,29 +19,29 @@ import Foundation
 /// .startedBy(command: PlaceOrderRequest.self) { request in PlaceOrderState(request) }
 /// ```
 public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
-    /// The saga type name, e.g. `PlaceOrder`; `ce_sagatype` on every message.
-    public let name: String
-    /// The definition version an instance starts with and keeps.
-    public let version: Int
-    /// Every step, in declaration order (parallel branches in their group's place).
-    public let steps: [SagaStep<State>]
-    /// The sequence the saga walks: single steps and parallel groups.
-    public let nodes: [SagaNode]
-    /// How instances begin: API commands and domain events.
-    public private(set) var startTriggers: [StartTrigger<State>] = []
-    /// Time from start after which a saga that has not passed its pivot is compensated.
-    public private(set) var deadline: Duration?
-    /// Retry policy of every compensation; exhausted means failed-needs-operator.
-    public private(set) var compensationRetry: RetryPolicy = .persistent
-    /// How long a compensation command may go unanswered before it counts as failed.
-    public private(set) var compensationTimeout: Duration = .seconds(30)
-    /// The topic participants reply on when they correlate by `ce_sagaid`.
-    public private(set) var replyTopic: String = "skald.replies"
-    /// The business key of an instance (e.g. the order id), for lookups and
-    /// for correlating domain events that carry no saga id.
+    var engine: EngineDefinition
+    /// The business key (e.g. `\.orderId`) of an instance, for lookups and for
+    /// correlating domain events that carry no saga id.
     public private(set) var businessKey: @Sendable (State) -> String = { _ in "" }
 
-    let stepIndex: [String: Int]
+    /// The saga type name, e.g. `PlaceOrder`; `ce_sagatype` on every message.
+    public var name: String { engine.name }
+    /// The definition version an instance starts with and keeps.
+    public var version: Int { engine.version }
+    /// Every step, in declaration order (parallel branches in their group's place).
+    public var steps: [SagaStep<State>] { engine.steps.map(SagaStep.init(core:)) }
+    /// The sequence the saga walks: single steps and parallel groups.
+    public var nodes: [SagaNode] { engine.nodes }
+    /// How instances begin: API commands and domain events.
+    public var startTriggers: [StartTrigger] { engine.startTriggers }
+    /// Time from start after which a saga that has not passed its pivot is compensated.
+    public var deadline: Duration? { engine.deadline }
+    /// Retry policy of every compensation; exhausted means failed-needs-operator.
+    public var compensationRetry: RetryPolicy { engine.compensationRetry }
+    /// How long a compensation command may go unanswered before it counts as failed.
+    public var compensationTimeout: Duration { engine.compensationTimeout }
+    /// The topic saga-aware participants reply on.
+    public var replyTopic: String { engine.replyTopic }
 
     /// Defines a saga from its steps.
     ///
@@ -61,34 +61,40 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
 
     /// Defines a saga from elements assembled in code (generated or table-driven sagas).
     public init(_ name: String, version: Int = 1, state: State.Type = State.self, elements: [SagaElement<State>]) {
-        self.name = name
-        self.version = version
-        var flat: [SagaStep<State>] = []
+        var flat: [EngineStep] = []
         var nodes: [SagaNode] = []
         for element in elements {
             switch element {
             case .single(let step):
                 nodes.append(SagaNode(name: step.name, steps: [flat.count], isParallel: false))
-                flat.append(step)
+                flat.append(step.core)
             case .parallel(let groupName, let branches):
                 let indices = Array(flat.count..<(flat.count + branches.count))
                 nodes.append(SagaNode(name: groupName, steps: indices, isParallel: true))
-                flat.append(contentsOf: branches)
+                flat.append(contentsOf: branches.map(\.core))
             }
         }
         for nodeIndex in nodes.indices {
             for stepIndex in nodes[nodeIndex].steps { flat[stepIndex].node = nodeIndex }
         }
-        self.steps = flat
-        self.nodes = nodes
-        var index: [String: Int] = [:]
-        for (position, step) in flat.enumerated() where index[step.name] == nil { index[step.name] = position }
-        self.stepIndex = index
+        engine = EngineDefinition(
+            name: name, version: version, steps: flat, nodes: nodes,
+            decodeState: { payload in
+                let state = try payload.decode(State.self)
+                return state
+            },
+            decodeStateJSON: { decoder in Payload(try State(from: decoder)) },
+            encodeState: { state in
+                guard let typed = state as? State else {
+                    throw SagaError(.payloadTypeMismatch, "\(name): the saga state is not a \(State.self)")
+                }
+                return Array(try JSONCoding.encode(typed))
+            })
     }
 
     /// Index of the step called `name`, if there is one.
     public func stepIndex(named name: String) -> Int? {
-        stepIndex[name]
+        engine.stepIndex[name]
     }
 }
 
@@ -102,6 +108,48 @@ public struct SagaNode: Sendable, Hashable {
     public let isParallel: Bool
 }
 
+/// Everything the engine needs about a saga type, with the state type erased.
+struct EngineDefinition: Sendable {
+    let name: String
+    let version: Int
+    let steps: [EngineStep]
+    let nodes: [SagaNode]
+    let stepIndex: [String: Int]
+    var startTriggers: [StartTrigger] = []
+    var deadline: Duration?
+    var compensationRetry: RetryPolicy = .persistent
+    var compensationTimeout: Duration = .seconds(30)
+    var replyTopic = "skald.replies"
+    /// Reads the state recorded in `saga.started`.
+    let decodeState: @Sendable (Payload) throws -> AnyState
+    /// Reads that state straight from stored JSON.
+    let decodeStateJSON: @Sendable (any Decoder) throws -> Payload
+    /// Writes the state for the snapshot row.
+    let encodeState: @Sendable (AnyState) throws -> [UInt8]
+
+    init(
+        name: String, version: Int, steps: [EngineStep], nodes: [SagaNode],
+        decodeState: @escaping @Sendable (Payload) throws -> AnyState,
+        decodeStateJSON: @escaping @Sendable (any Decoder) throws -> Payload,
+        encodeState: @escaping @Sendable (AnyState) throws -> [UInt8]
+    ) {
+        self.name = name
+        self.version = version
+        self.steps = steps
+        self.nodes = nodes
+        var index: [String: Int] = [:]
+        for (position, step) in steps.enumerated() where index[step.name] == nil { index[step.name] = position }
+        self.stepIndex = index
+        self.decodeState = decodeState
+        self.decodeStateJSON = decodeStateJSON
+        self.encodeState = encodeState
+    }
+
+    func stepIndex(named name: String) -> Int? {
+        stepIndex[name]
+    }
+}
+
 // MARK: - Saga-level modifiers
 
 extension SagaDefinition {
@@ -111,11 +159,11 @@ extension SagaDefinition {
         _ makeState: @escaping @Sendable (Input) -> State
     ) -> Self {
         var copy = self
-        copy.startTriggers.append(
+        copy.engine.startTriggers.append(
             StartTrigger(
                 source: .command, messageType: Input.messageType,
                 decode: { try Payload(Input(from: $0)) },
-                makeState: { payload in makeState(try payload.decode(Input.self)) },
+                makeState: { payload in Payload(makeState(try payload.decode(Input.self))) },
                 key: nil))
         return copy
     }
@@ -131,11 +179,11 @@ extension SagaDefinition {
         _ makeState: @escaping @Sendable (Event) -> State
     ) -> Self {
         var copy = self
-        copy.startTriggers.append(
+        copy.engine.startTriggers.append(
             StartTrigger(
                 source: .event(topic: topic), messageType: Event.messageType,
                 decode: { try Payload(Event(from: $0)) },
-                makeState: { payload in makeState(try payload.decode(Event.self)) },
+                makeState: { payload in Payload(makeState(try payload.decode(Event.self))) },
                 key: { payload in (try? payload.decode(Event.self)).map(key) }))
         return copy
     }
@@ -143,7 +191,7 @@ extension SagaDefinition {
     /// A saga not past its pivot by `duration` after it started is compensated.
     public func deadline(_ duration: Duration) -> Self {
         var copy = self
-        copy.deadline = duration
+        copy.engine.deadline = duration
         return copy
     }
 
@@ -158,21 +206,21 @@ extension SagaDefinition {
     /// How compensations are retried and how long each may take.
     public func compensations(retry: RetryPolicy, timeout: Duration = .seconds(30)) -> Self {
         var copy = self
-        copy.compensationRetry = retry
-        copy.compensationTimeout = timeout
+        copy.engine.compensationRetry = retry
+        copy.engine.compensationTimeout = timeout
         return copy
     }
 
     /// The topic saga-aware participants reply on (default `skald.replies`).
     public func replies(on topic: String) -> Self {
         var copy = self
-        copy.replyTopic = topic
+        copy.engine.replyTopic = topic
         return copy
     }
 }
 
 /// How an instance comes into being.
-public struct StartTrigger<State: Sendable>: Sendable {
+public struct StartTrigger: Sendable {
     /// Where the starting message comes from.
     public enum Source: Sendable, Hashable {
         /// An API call or a command addressed to the orchestrator.
@@ -186,6 +234,7 @@ public struct StartTrigger<State: Sendable>: Sendable {
     /// The `ce_type` of the starting message.
     public let messageType: String
     let decode: @Sendable (any Decoder) throws -> Payload
-    let makeState: @Sendable (Payload) throws -> State
+    /// Builds the initial state (wrapped) from the start payload.
+    let makeState: @Sendable (Payload) throws -> Payload
     let key: (@Sendable (Payload) -> String?)?
 }

@@ -82,49 +82,92 @@ public struct StepProgress: Sendable, Hashable {
 ///
 /// It is exactly the fold of the instance's events (``SagaDefinition/evolve(_:_:)``),
 /// so the `sagas` snapshot row can always be rebuilt from `saga_events`.
-public struct SagaInstance<State: Codable & Sendable & Equatable>: Sendable, Equatable {
-    /// The saga id: key of every command and reply.
-    public let sagaId: String
-    /// Overall status.
-    public internal(set) var status: SagaStatus = .notStarted
-    /// The user's state (nil before the start event).
-    public internal(set) var data: State?
-    /// Sequence number of the last event applied (0 = none).
-    public internal(set) var lastSequence = 0
-    /// When the saga started.
-    public internal(set) var startedAt: Date?
-    /// Time of the last event.
-    public internal(set) var updatedAt: Date?
-    /// When the saga deadline falls, if it has one.
-    public internal(set) var deadline: Date?
-    /// Whether the deadline passed (after the pivot it is only recorded).
-    public internal(set) var deadlineExceeded = false
-    /// The node (single step or parallel group) the saga is at.
-    public internal(set) var currentNode = 0
-    /// Per-step progress, indexed like the definition's steps.
-    public internal(set) var steps: [StepProgress] = []
-    /// Steps that succeeded or may have taken effect, in the order that became known:
-    /// compensation walks this backwards.
-    public internal(set) var completionOrder: [Int] = []
-    /// Whether the pivot succeeded: from then on nothing is compensated.
-    public internal(set) var pivotPassed = false
-    /// Why compensation began.
-    public internal(set) var compensationReason: SagaEvent.CompensationReason?
-    /// What is stuck when the status is failed-needs-operator.
-    public internal(set) var stuck: Stuck?
+public struct SagaInstance<State: Codable & Sendable & Equatable>: Sendable {
+    var core: InstanceCore
 
-    /// What an operator must look at.
-    public struct Stuck: Sendable, Hashable {
-        /// The step index.
-        public var step: Int
-        /// Whether its compensation (rather than its command) is stuck.
-        public var compensating: Bool
-        /// Why.
-        public var reason: String
+    init(core: InstanceCore) {
+        self.core = core
     }
 
     /// An empty instance, before its start event.
     public init(sagaId: String) {
+        core = InstanceCore(sagaId: sagaId)
+    }
+
+    /// The saga id: key of every command and reply.
+    public var sagaId: String { core.sagaId }
+    /// Overall status.
+    public var status: SagaStatus { core.status }
+    /// The user's state (nil before the start event).
+    public var data: State? { core.data as? State }
+    /// Sequence number of the last event applied (0 = none).
+    public var lastSequence: Int { core.lastSequence }
+    /// When the saga started.
+    public var startedAt: Date? { core.startedAt }
+    /// Time of the last event.
+    public var updatedAt: Date? { core.updatedAt }
+    /// When the saga deadline falls, if it has one.
+    public var deadline: Date? { core.deadline }
+    /// Whether the deadline passed (after the pivot it is only recorded).
+    public var deadlineExceeded: Bool { core.deadlineExceeded }
+    /// The node (single step or parallel group) the saga is at.
+    public var currentNode: Int { core.currentNode }
+    /// Per-step progress, indexed like the definition's steps.
+    public var steps: [StepProgress] { core.steps }
+    /// Steps that succeeded or may have taken effect, in the order that became known:
+    /// compensation walks this backwards.
+    public var completionOrder: [Int] { core.completionOrder }
+    /// Whether the pivot succeeded: from then on nothing is compensated.
+    public var pivotPassed: Bool { core.pivotPassed }
+    /// Why compensation began.
+    public var compensationReason: SagaEvent.CompensationReason? { core.compensationReason }
+    /// What is stuck when the status is failed-needs-operator.
+    public var stuck: StuckStep? { core.stuck }
+}
+
+extension SagaInstance: Equatable {
+    /// Equal bookkeeping and equal user state.
+    public static func == (lhs: SagaInstance, rhs: SagaInstance) -> Bool {
+        lhs.core.sameBookkeeping(as: rhs.core) && lhs.data == rhs.data
+    }
+}
+
+/// What an operator must look at.
+public struct StuckStep: Sendable, Hashable {
+    /// The step index.
+    public var step: Int
+    /// Whether its compensation (rather than its command) is stuck.
+    public var compensating: Bool
+    /// Why.
+    public var reason: String
+}
+
+/// The instance as the engine core holds it: the user state type-erased.
+struct InstanceCore: Sendable {
+    let sagaId: String
+    var status: SagaStatus = .notStarted
+    var data: AnyState?
+    var lastSequence = 0
+    var startedAt: Date?
+    var updatedAt: Date?
+    var deadline: Date?
+    var deadlineExceeded = false
+    var currentNode = 0
+    var steps: [StepProgress] = []
+    var completionOrder: [Int] = []
+    var pivotPassed = false
+    var compensationReason: SagaEvent.CompensationReason?
+    var stuck: StuckStep?
+
+    init(sagaId: String) {
         self.sagaId = sagaId
+    }
+
+    func sameBookkeeping(as other: InstanceCore) -> Bool {
+        sagaId == other.sagaId && status == other.status && lastSequence == other.lastSequence
+            && startedAt == other.startedAt && updatedAt == other.updatedAt && deadline == other.deadline
+            && deadlineExceeded == other.deadlineExceeded && currentNode == other.currentNode && steps == other.steps
+            && completionOrder == other.completionOrder && pivotPassed == other.pivotPassed
+            && compensationReason == other.compensationReason && stuck == other.stuck && (data == nil) == (other.data == nil)
     }
 }

@@ -1,78 +1,98 @@
-import Foundation
+public import Foundation
+
+/// The state of a saga instance with its type erased, as the engine core holds it.
+///
+/// The engine is not generic over the user's state: generic code called across
+/// a module boundary runs unspecialized (every copy goes through value witnesses,
+/// every field access through metadata lookups), which is far too slow for a
+/// million transitions a second. The typed closures of the DSL are wrapped once,
+/// when the definition is built, into closures over this type.
+typealias AnyState = any Sendable
 
 /// One local transaction of a saga, as the engine sees it.
 ///
 /// Built by the DSL's ``Step``; every closure is pure, so replaying a log calls
 /// them again and gets the same answers.
 public struct SagaStep<State: Sendable>: Sendable {
+    var core: EngineStep
+
+    init(core: EngineStep) {
+        self.core = core
+    }
+
     /// The step's name, unique in its saga; `ce_sagastep` on its messages.
-    public let name: String
+    public var name: String { core.name }
     /// Compensatable, pivot or retriable.
-    public internal(set) var kind: StepKind
+    public var kind: StepKind { core.kind }
     /// How long one attempt may go unanswered.
-    public internal(set) var timeout: Duration = .seconds(30)
+    public var timeout: Duration { core.timeout }
     /// Retries of the command after a timeout or a retryable failure; nil = the kind's default.
-    public internal(set) var retry: RetryPolicy?
+    public var retry: RetryPolicy? { core.retry }
     /// The index of the node (single step or parallel group) holding this step.
-    public internal(set) var node: Int = 0
-
-    var command: CommandSpec<State>?
-    var successReplies: [ReplySpec<State>] = []
-    var failureReplies: [ReplySpec<State>] = []
-    var compensation: CompensationSpec<State>?
-    var condition: (@Sendable (State) -> Bool)?
-
+    public var node: Int { core.node }
     /// The retry policy in force: the step's own, or the kind's default
     /// (``RetryPolicy/standard`` forward, ``RetryPolicy/persistent`` for retriable steps).
-    public var effectiveRetry: RetryPolicy {
-        retry ?? (kind == .retriable ? .persistent : .standard)
-    }
-
+    public var effectiveRetry: RetryPolicy { core.effectiveRetry }
     /// Whether a predicate may skip the step.
-    public var isConditional: Bool { condition != nil }
-
+    public var isConditional: Bool { core.condition != nil }
     /// Whether the step has a compensation command.
-    public var hasCompensation: Bool { compensation != nil }
+    public var hasCompensation: Bool { core.compensation != nil }
+    /// The topic of the command.
+    public var commandTopic: String? { core.command?.topic }
 
-    /// The topic and type of the command, if any.
-    public var commandTopic: String? { command?.topic }
-
-    func successReply(_ messageType: String) -> ReplySpec<State>? {
-        for reply in successReplies where reply.messageType == messageType { return reply }
-        return nil
-    }
-
-    func failureReply(_ messageType: String) -> ReplySpec<State>? {
-        for reply in failureReplies where reply.messageType == messageType { return reply }
-        return nil
-    }
-}
-
-extension SagaStep {
     /// A copy with another attempt timeout.
     public func timeout(_ duration: Duration) -> Self {
         var copy = self
-        copy.timeout = duration
+        copy.core.timeout = duration
         return copy
     }
 
     /// A copy with another retry policy.
     public func retry(_ policy: RetryPolicy) -> Self {
         var copy = self
-        copy.retry = policy
+        copy.core.retry = policy
         return copy
     }
 }
 
+/// A step with its closures erased to ``AnyState``: what the engine core runs.
+struct EngineStep: Sendable {
+    let name: String
+    var kind: StepKind
+    var timeout: Duration = .seconds(30)
+    var retry: RetryPolicy?
+    var node: Int = 0
+    var command: CommandSpec?
+    var successReplies: [ReplySpec] = []
+    var failureReplies: [ReplySpec] = []
+    var compensation: CompensationSpec?
+    var condition: (@Sendable (AnyState) -> Bool)?
+
+    var effectiveRetry: RetryPolicy {
+        retry ?? (kind == .retriable ? .persistent : .standard)
+    }
+
+    func successReply(_ messageType: String) -> ReplySpec? {
+        for reply in successReplies where reply.messageType == messageType { return reply }
+        return nil
+    }
+
+    func failureReply(_ messageType: String) -> ReplySpec? {
+        for reply in failureReplies where reply.messageType == messageType { return reply }
+        return nil
+    }
+}
+
 /// The command a step (or compensation) sends, built from the state.
-struct CommandSpec<State: Sendable>: Sendable {
+struct CommandSpec: Sendable {
     let topic: String
     let messageType: String
-    let make: @Sendable (State) -> Payload
+    /// Nil only if handed a state of the wrong type.
+    let make: @Sendable (AnyState) -> Payload?
 }
 
 /// A reply a step waits for and what it does to the state.
-struct ReplySpec<State: Sendable>: Sendable {
+struct ReplySpec: Sendable {
     let messageType: String
     /// The topic it arrives on when it is a domain event rather than a saga reply.
     let topic: String?
@@ -80,17 +100,40 @@ struct ReplySpec<State: Sendable>: Sendable {
     /// Whether a payload is of this reply's type (checked before the handler runs).
     let accepts: @Sendable (Payload) -> Bool
     let decode: @Sendable (any Decoder) throws -> Payload
-    let apply: @Sendable (inout State, Payload) throws -> Void
+    let apply: @Sendable (inout AnyState, Payload) throws -> Void
     /// Reads the business key from the payload for services that know nothing of sagas.
     let correlationKey: (@Sendable (Payload) -> String?)?
 }
 
 /// The undo command of a compensatable step and the replies that confirm it.
-struct CompensationSpec<State: Sendable>: Sendable {
-    let command: CommandSpec<State>
+struct CompensationSpec: Sendable {
+    let command: CommandSpec
     let confirmations: [String]
     let rejections: [String]
     let topic: String?
     let decoders: [String: @Sendable (any Decoder) throws -> Payload]
     let correlationKey: [String: @Sendable (Payload) -> String?]
+}
+
+/// Wraps typed DSL closures into erased ones, once, when a definition is built.
+enum Erase {
+    static func command<State, Message: SagaMessage>(
+        _ topic: String, _ make: @escaping @Sendable (State) -> Message
+    ) -> CommandSpec {
+        CommandSpec(
+            topic: topic, messageType: Message.messageType,
+            make: { state in (state as? State).map { Payload(make($0)) } })
+    }
+
+    static func update<State: Sendable, Reply: Decodable>(
+        _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
+    ) -> @Sendable (inout AnyState, Payload) throws -> Void {
+        { state, payload in
+            guard var typed = state as? State else {
+                throw SagaError(.payloadTypeMismatch, "the saga state is not a \(State.self)")
+            }
+            update(&typed, try payload.decode(Reply.self))
+            state = typed
+        }
+    }
 }

@@ -15,6 +15,12 @@
 public struct Step<State: Sendable>: Sendable {
     var definition: SagaStep<State>
 
+    /// The step as the engine runs it.
+    var core: EngineStep {
+        get { definition.core }
+        set { definition.core = newValue }
+    }
+
     /// A step of the given kind (compensatable unless told otherwise).
     ///
     /// The body must contain exactly one ``Command``; the compiler rejects a step
@@ -24,7 +30,7 @@ public struct Step<State: Sendable>: Sendable {
         kind: StepKind = .compensatable,
         @StepBuilder<State> _ body: () -> StepParts<State>
     ) {
-        var step = SagaStep<State>(name: name, kind: kind)
+        var step = EngineStep(name: name, kind: kind)
         for part in body().parts {
             switch part {
             case .command(let command):
@@ -34,20 +40,20 @@ public struct Step<State: Sendable>: Sendable {
             case .compensation(let compensation): step.compensation = compensation.spec
             }
         }
-        definition = step
+        definition = SagaStep(core: step)
     }
 
     /// How long one attempt may go unanswered before it counts as timed out.
     public func timeout(_ duration: Duration) -> Self {
         var copy = self
-        copy.definition.timeout = duration
+        copy.core.timeout = duration
         return copy
     }
 
     /// How the command is retried after a timeout or a retryable failure.
     public func retry(_ policy: RetryPolicy) -> Self {
         var copy = self
-        copy.definition.retry = policy
+        copy.core.retry = policy
         return copy
     }
 
@@ -55,7 +61,7 @@ public struct Step<State: Sendable>: Sendable {
     /// otherwise it is recorded as skipped.
     public func when(_ predicate: @escaping @Sendable (State) -> Bool) -> Self {
         var copy = self
-        copy.definition.condition = predicate
+        copy.core.condition = { state in (state as? State).map(predicate) ?? false }
         return copy
     }
 }
@@ -82,17 +88,17 @@ public struct Parallel<State: Sendable>: Sendable {
 
 /// The command of a step or a compensation: where it goes and how it is built from the state.
 public struct Command<State: Sendable>: Sendable {
-    let spec: CommandSpec<State>
+    let spec: CommandSpec
 
     /// A command to `topic`, built from the saga state when it is sent.
     public init<Message: SagaMessage>(to topic: String, _ make: @escaping @Sendable (State) -> Message) {
-        spec = CommandSpec(topic: topic, messageType: Message.messageType, make: { Payload(make($0)) })
+        spec = Erase.command(topic, make)
     }
 }
 
 /// A reply that means the step succeeded, and how it updates the state.
 public struct OnSuccess<State: Sendable>: Sendable {
-    let spec: ReplySpec<State>
+    let spec: ReplySpec
 
     /// A reply correlated by the `ce_sagaid` header.
     public init<Reply: SagaMessage>(
@@ -103,7 +109,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
             messageType: Reply.messageType, topic: nil, retryable: false,
             accepts: { (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
-            apply: { state, payload in update(&state, try payload.decode(Reply.self)) },
+            apply: Erase.update(Reply.self, update),
             correlationKey: nil)
     }
 
@@ -119,7 +125,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
             messageType: Reply.messageType, topic: topic, retryable: false,
             accepts: { (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
-            apply: { state, payload in update(&state, try payload.decode(Reply.self)) },
+            apply: Erase.update(Reply.self, update),
             correlationKey: { (try? $0.decode(Reply.self)).map(key) })
     }
 }
@@ -130,7 +136,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
 /// case the step's retry policy sends the command again. Every failure of a
 /// retriable step is retried.
 public struct OnFailure<State: Sendable>: Sendable {
-    let spec: ReplySpec<State>
+    let spec: ReplySpec
 
     /// A failure reply correlated by the `ce_sagaid` header.
     public init<Reply: SagaMessage>(
@@ -142,7 +148,7 @@ public struct OnFailure<State: Sendable>: Sendable {
             messageType: Reply.messageType, topic: nil, retryable: retryable,
             accepts: { (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
-            apply: { state, payload in update(&state, try payload.decode(Reply.self)) },
+            apply: Erase.update(Reply.self, update),
             correlationKey: nil)
     }
 
@@ -158,7 +164,7 @@ public struct OnFailure<State: Sendable>: Sendable {
             messageType: Reply.messageType, topic: topic, retryable: retryable,
             accepts: { (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
-            apply: { state, payload in update(&state, try payload.decode(Reply.self)) },
+            apply: Erase.update(Reply.self, update),
             correlationKey: { (try? $0.decode(Reply.self)).map(key) })
     }
 }
@@ -169,7 +175,7 @@ public struct OnFailure<State: Sendable>: Sendable {
 /// and must tolerate "nothing to undo": a step whose outcome is unknown (timed
 /// out) is compensated too.
 public struct Compensation<State: Sendable>: Sendable {
-    let spec: CompensationSpec<State>
+    let spec: CompensationSpec
 
     /// A compensation whose confirmation is correlated by `ce_sagaid`.
     public init<Message: SagaMessage, Confirmation: SagaMessage>(
@@ -178,7 +184,7 @@ public struct Compensation<State: Sendable>: Sendable {
         _ make: @escaping @Sendable (State) -> Message
     ) {
         spec = CompensationSpec(
-            command: CommandSpec(topic: topic, messageType: Message.messageType, make: { Payload(make($0)) }),
+            command: Erase.command(topic, make),
             confirmations: [Confirmation.messageType], rejections: [], topic: nil,
             decoders: [Confirmation.messageType: { try Payload(Confirmation(from: $0)) }],
             correlationKey: [:])
@@ -193,7 +199,7 @@ public struct Compensation<State: Sendable>: Sendable {
         _ make: @escaping @Sendable (State) -> Message
     ) {
         spec = CompensationSpec(
-            command: CommandSpec(topic: topic, messageType: Message.messageType, make: { Payload(make($0)) }),
+            command: Erase.command(topic, make),
             confirmations: [Confirmation.messageType], rejections: [Rejection.messageType], topic: nil,
             decoders: [
                 Confirmation.messageType: { try Payload(Confirmation(from: $0)) },
@@ -211,7 +217,7 @@ public struct Compensation<State: Sendable>: Sendable {
         _ make: @escaping @Sendable (State) -> Message
     ) {
         spec = CompensationSpec(
-            command: CommandSpec(topic: topic, messageType: Message.messageType, make: { Payload(make($0)) }),
+            command: Erase.command(topic, make),
             confirmations: [Confirmation.messageType], rejections: [], topic: eventTopic,
             decoders: [Confirmation.messageType: { try Payload(Confirmation(from: $0)) }],
             correlationKey: [Confirmation.messageType: { (try? $0.decode(Confirmation.self)).map(key) }])
