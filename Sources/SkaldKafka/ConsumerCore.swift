@@ -46,7 +46,7 @@ final class ConsumerCore: @unchecked Sendable {
         let callbacks = RdKafkaCallbacks(logger: logger)
         handle = try RdKafkaHandle(
             type: RD_KAFKA_CONSUMER,
-            properties: configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults),
+            properties: configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults, logLevel: logger.logLevel),
             callbacks: callbacks,
             context: "KafkaConsumer"
         ) { conf in
@@ -333,16 +333,17 @@ final class ConsumerCore: @unchecked Sendable {
     private func teardown() {
         let rk = handle.pointer
         buffer.finish()
-        // Stored offsets are committed while nothing else can store more.
+        // No store, commit or metadata call may start from here on; let running ones finish.
+        liveness.withLock { $0.usable = false }
+        while liveness.withLock({ $0.users > 0 }) {
+            usleep(1000)
+        }
+        // Everything stored so far is committed before the group hears we leave.
         var result: Result<Void, KafkaError> = .success(())
         do throws(KafkaError) {
             try Self.commitStored(rk, context: "KafkaConsumer.close")
         } catch {
             result = .failure(error)
-        }
-        liveness.withLock { $0.usable = false }
-        while liveness.withLock({ $0.users > 0 }) {
-            usleep(1000)
         }
         // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
         let closeErr = rd_kafka_consumer_close(rk)

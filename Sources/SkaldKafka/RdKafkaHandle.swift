@@ -130,6 +130,18 @@ final class RdKafkaHandle: @unchecked Sendable {
 }
 
 extension Logger.Level {
+    /// The syslog level librdkafka should log up to for this swift-log level.
+    var syslogLevel: Int {
+        switch self {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
     /// Maps librdkafka's syslog levels onto swift-log's.
     init(syslogLevel: Int32) {
         switch syslogLevel {

@@ -75,11 +75,14 @@ import Testing
         try await second.close()
     }
 
-    @Test func rebalanceEventsReportAssignmentAndRevocation() async throws {
+    @Test(arguments: ["cooperative-sticky", "range"])
+    func rebalanceEventsReportAssignmentAndRevocation(strategy: String) async throws {
         let cluster = try MockCluster(brokers: 1)
         let topic = uniqueName("rebalance")
         try cluster.createTopic(topic, partitions: 3)
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: uniqueName("g")), topics: [topic], logger: testLogger)
+        var configuration = consumerConfiguration(cluster, group: uniqueName("g"))
+        configuration["partition.assignment.strategy"] = strategy
+        let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: testLogger)
         var iterator = consumer.rebalanceEvents.makeAsyncIterator()
         let assigned = await iterator.next()
         let expected = (0..<3).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
