@@ -30,6 +30,9 @@ final class ConsumerCore: @unchecked Sendable {
     private let rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation
     private let state = Mutex(State())
     private let liveness = Mutex(Liveness())
+    /// Set by the error callback when librdkafka raises a fatal error, so the poll loop
+    /// only asks for the fatal error when there is one.
+    private let fatalRaised = Atomic<Bool>(false)
     private let worker: BlockingWorker
 
     init(configuration: KafkaConfiguration, topics: [String], logger: Logger) throws(KafkaError) {
@@ -58,6 +61,9 @@ final class ConsumerCore: @unchecked Sendable {
         worker = BlockingWorker(name: "skald-kafka-consumer-worker")
         callbacks.onRebalance = { [weak self] rk, err, partitions in
             self?.rebalance(rk, err, partitions)
+        }
+        callbacks.onError = { [weak self] error in
+            if error.isFatal { self?.fatalRaised.store(true, ordering: .releasing) }
         }
 
         let rk = handle.pointer
@@ -205,7 +211,7 @@ final class ConsumerCore: @unchecked Sendable {
                 }
             }
             buffer.push(chunk)
-            if let fatal = handle.fatalError(context: "KafkaConsumer") {
+            if fatalRaised.load(ordering: .acquiring), let fatal = handle.fatalError(context: "KafkaConsumer") {
                 logger.error("consumer stopped: \(fatal)")
                 buffer.finish(error: fatal)
                 state.withLock { state in
