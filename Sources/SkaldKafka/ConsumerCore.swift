@@ -30,6 +30,9 @@ final class ConsumerCore: @unchecked Sendable {
     private let rebalanceContinuation: AsyncStream<KafkaRebalanceEvent>.Continuation
     private let state = Mutex(State())
     private let liveness = Mutex(Liveness())
+    /// Set by the error callback when librdkafka raises a fatal error, so the poll loop
+    /// only asks for the fatal error when there is one.
+    private let fatalRaised = Atomic<Bool>(false)
     private let worker: BlockingWorker
 
     init(configuration: KafkaConfiguration, topics: [String], logger: Logger) throws(KafkaError) {
@@ -46,7 +49,7 @@ final class ConsumerCore: @unchecked Sendable {
         let callbacks = RdKafkaCallbacks(logger: logger)
         handle = try RdKafkaHandle(
             type: RD_KAFKA_CONSUMER,
-            properties: configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults),
+            properties: configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults, logLevel: logger.logLevel),
             callbacks: callbacks,
             context: "KafkaConsumer"
         ) { conf in
@@ -58,6 +61,9 @@ final class ConsumerCore: @unchecked Sendable {
         worker = BlockingWorker(name: "skald-kafka-consumer-worker")
         callbacks.onRebalance = { [weak self] rk, err, partitions in
             self?.rebalance(rk, err, partitions)
+        }
+        callbacks.onError = { [weak self] error in
+            if error.isFatal { self?.fatalRaised.store(true, ordering: .releasing) }
         }
 
         let rk = handle.pointer
@@ -205,7 +211,7 @@ final class ConsumerCore: @unchecked Sendable {
                 }
             }
             buffer.push(chunk)
-            if let fatal = handle.fatalError(context: "KafkaConsumer") {
+            if fatalRaised.load(ordering: .acquiring), let fatal = handle.fatalError(context: "KafkaConsumer") {
                 logger.error("consumer stopped: \(fatal)")
                 buffer.finish(error: fatal)
                 state.withLock { state in
@@ -333,16 +339,17 @@ final class ConsumerCore: @unchecked Sendable {
     private func teardown() {
         let rk = handle.pointer
         buffer.finish()
-        // Stored offsets are committed while nothing else can store more.
+        // No store, commit or metadata call may start from here on; let running ones finish.
+        liveness.withLock { $0.usable = false }
+        while liveness.withLock({ $0.users > 0 }) {
+            usleep(1000)
+        }
+        // Everything stored so far is committed before the group hears we leave.
         var result: Result<Void, KafkaError> = .success(())
         do throws(KafkaError) {
             try Self.commitStored(rk, context: "KafkaConsumer.close")
         } catch {
             result = .failure(error)
-        }
-        liveness.withLock { $0.usable = false }
-        while liveness.withLock({ $0.users > 0 }) {
-            usleep(1000)
         }
         // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
         let closeErr = rd_kafka_consumer_close(rk)

@@ -1,3 +1,5 @@
+import Logging
+
 /// librdkafka properties for a producer or consumer, passed through unchanged.
 ///
 /// Every librdkafka property (see librdkafka's CONFIGURATION.md) can be set by
@@ -109,9 +111,14 @@ public struct KafkaConfiguration: Sendable, Hashable {
         "auto.offset.reset": "earliest",
     ]
 
-    /// The properties with `defaults` filled in where unset.
-    func properties(withDefaults defaults: [String: String]) -> [String: String] {
-        properties.merging(defaults) { mine, _ in mine }
+    /// The properties with `defaults` filled in where unset, and librdkafka's `log_level`
+    /// matched to the logger so it does not format lines the logger would drop.
+    func properties(withDefaults defaults: [String: String], logLevel: Logger.Level) -> [String: String] {
+        var merged = properties.merging(defaults) { mine, _ in mine }
+        if merged["log_level"] == nil {
+            merged["log_level"] = String(logLevel.syslogLevel)
+        }
+        return merged
     }
 }
 

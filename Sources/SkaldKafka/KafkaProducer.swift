@@ -110,7 +110,7 @@ final class ProducerCore: @unchecked Sendable {
         self.flushTimeout = configuration.shutdownFlushTimeout
         handle = try RdKafkaHandle(
             type: RD_KAFKA_PRODUCER,
-            properties: configuration.properties(withDefaults: KafkaConfiguration.producerDefaults),
+            properties: configuration.properties(withDefaults: KafkaConfiguration.producerDefaults, logLevel: logger.logLevel),
             callbacks: RdKafkaCallbacks(logger: logger),
             context: "KafkaProducer"
         ) { conf in

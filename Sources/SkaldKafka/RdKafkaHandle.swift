@@ -3,15 +3,16 @@ import Logging
 
 /// The callbacks a librdkafka handle calls back into Swift, found through the handle's opaque.
 ///
-/// librdkafka calls the log and error callbacks from its own threads, and the
-/// rebalance callback from inside `rd_kafka_consumer_poll` on the consumer's
-/// poll thread. The properties are set once before `rd_kafka_new` and never
-/// change afterwards, which is what makes the unchecked `Sendable` sound.
+/// librdkafka calls the log callback from its own threads (it only reads the
+/// immutable logger), and the error and rebalance callbacks from inside
+/// `rd_kafka_poll`/`rd_kafka_consumer_poll` on the client's poll thread. The
+/// closures are set before that thread starts and cleared only after the
+/// handle is destroyed, which is what makes the unchecked `Sendable` sound.
 final class RdKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
     /// Called on the consumer's poll thread for every rebalance event.
     var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
-    /// Called on a librdkafka thread for errors that are not tied to one message.
+    /// Called on the poll thread for errors that are not tied to one message.
     var onError: ((KafkaError) -> Void)?
 
     init(logger: Logger) {
@@ -130,6 +131,18 @@ final class RdKafkaHandle: @unchecked Sendable {
 }
 
 extension Logger.Level {
+    /// The syslog level librdkafka should log up to for this swift-log level.
+    var syslogLevel: Int {
+        switch self {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
     /// Maps librdkafka's syslog levels onto swift-log's.
     init(syslogLevel: Int32) {
         switch syslogLevel {

@@ -62,8 +62,12 @@ import Testing
         let reports = try await producer.send((0..<4).map { KafkaOutgoingMessage(topic: topic, partition: Int32($0), key: nil, value: "\($0)") })
         #expect(try reports.map { try $0.get().partition } == [0, 1, 2, 3])
 
-        let bad = try await producer.send([KafkaOutgoingMessage(topic: topic, partition: 99, key: nil, value: "x")])
+        let bad = try await producer.send([
+            KafkaOutgoingMessage(topic: topic, partition: 99, key: nil, value: "x"),
+            KafkaOutgoingMessage(topic: topic, partition: 1, key: nil, value: "fine"),
+        ])
         #expect(throws: KafkaError.self) { try bad[0].get() }
+        #expect(try bad[1].get().partition == 1)
         await producer.shutdown()
     }
 }
