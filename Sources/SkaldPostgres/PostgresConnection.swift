@@ -237,7 +237,7 @@ public actor PostgresConnection {
         if let failure = query.bindings.encodingFailure {
             throw PostgresError(code: .invalidArgument, message: "cannot encode \(failure)", statement: query.sql, statementIndex: index)
         }
-        if query.sql.utf8.contains(0) {
+        if query.sql.containsNUL {
             throw PostgresError(code: .invalidArgument, message: "the SQL text contains a NUL character", statement: query.sql, statementIndex: index)
         }
     }
@@ -364,6 +364,15 @@ func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafePoin
 }
 
 extension String {
+    /// Whether the text holds a NUL byte, which C strings (and Postgres text) cannot carry.
+    var containsNUL: Bool {
+        var text = self
+        return text.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            return memchr(base, 0, buffer.count) != nil
+        }
+    }
+
     func trimmingTrailingNewlines() -> String {
         var text = Substring(self)
         while let last = text.last, last.isNewline || last == " " { text.removeLast() }
