@@ -89,7 +89,7 @@ extension String: PostgresCodable {
     public static var postgresDataType: PostgresDataType { .unspecified }
     /// Writes the UTF-8 bytes; a NUL character cannot be sent and fails the statement.
     public func encode(into writer: inout PostgresTextWriter) {
-        if utf8.contains(0) {
+        if containsNUL {
             writer.fail("a string containing a NUL character cannot be stored in Postgres")
         }
         writer.write(self)

@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 
 extension PostgresConnection {
     /// Sends all `queries` in one round trip (libpq pipeline mode) and returns their rows in order.
@@ -11,7 +12,7 @@ extension PostgresConnection {
     public func pipeline(_ queries: [PostgresQuery]) throws -> [PostgresRows] {
         var results: [PostgresRows] = []
         results.reserveCapacity(queries.count)
-        try runPipeline(queries, begin: nil) { results.append($0) }
+        _ = try runPipeline(queries, begin: nil) { results.append($0) }
         return results
     }
 
@@ -25,7 +26,7 @@ extension PostgresConnection {
     ) throws -> [PostgresRows] {
         var results: [PostgresRows] = []
         results.reserveCapacity(queries.count)
-        try runPipeline(queries, begin: isolation.beginStatement) { results.append($0) }
+        _ = try runPipeline(queries, begin: isolation.beginStatement) { results.append($0) }
         return results
     }
 
@@ -36,9 +37,7 @@ extension PostgresConnection {
         _ queries: [PostgresQuery],
         isolation: PostgresIsolationLevel = .readCommitted
     ) throws -> Int {
-        var affected = 0
-        try runPipeline(queries, begin: isolation.beginStatement, discardingRows: true) { affected += $0.affectedRows }
-        return affected
+        try runPipeline(queries, begin: isolation.beginStatement, discardingRows: true) { _ in }
     }
 
     /// What was sent for one pipeline slot, to match results back to the caller's statements.
@@ -53,7 +52,7 @@ extension PostgresConnection {
         begin: String?,
         discardingRows: Bool = false,
         collect: (PostgresRows) -> Void
-    ) throws {
+    ) throws -> Int {
         let handle = try requireHandle(queries.first?.sql ?? "")
         for (index, query) in queries.enumerated() {
             try checkEncoding(query, index: index)
@@ -111,6 +110,7 @@ extension PostgresConnection {
         }
 
         var firstError: PostgresError?
+        var affectedRows = 0
         for slot in sent {
             guard let result = PQgetResult(handle) else {
                 // The connection died mid-pipeline.
@@ -141,8 +141,11 @@ extension PostgresConnection {
                 switch slot {
                 case .statement:
                     if discardingRows {
-                        let rows = PostgresRows(result: PostgresResult(handle: result, sql: ""))
-                        collect(rows)
+                        if let tuples = PQcmdTuples(result) {
+                            let bytes = UnsafeRawBufferPointer(start: tuples, count: strlen(tuples))
+                            affectedRows += parseInteger(bytes, as: Int.self) ?? 0
+                        }
+                        PQclear(result)
                     } else {
                         let index = sentIndex(slot)
                         collect(PostgresRows(result: PostgresResult(handle: result, sql: queries[index].sql)))
@@ -176,6 +179,7 @@ extension PostgresConnection {
             }
             throw firstError
         }
+        return affectedRows
     }
 
     private func sentIndex(_ slot: Sent) -> Int {

@@ -19,6 +19,9 @@ public actor PostgresConnection {
     /// How many statements the connection prepares automatically before it falls back to unnamed ones.
     public nonisolated let statementCacheCapacity: Int
     private let brokenFlag = Atomic<Bool>(false)
+    /// Set by libpq's notice receiver when the server sends FATAL outside a query: the
+    /// backend was terminated while the connection sat idle. Owned by this actor.
+    private nonisolated(unsafe) let fatalNotice: UnsafeMutablePointer<Bool>
     let logger: Logger
 
     /// The process id of the server backend serving this connection (for `pg_terminate_backend`, NOTIFY senders).
@@ -29,9 +32,16 @@ public actor PostgresConnection {
         executor.asUnownedSerialExecutor()
     }
 
-    private init(executor: PostgresThreadExecutor, handle: OpaquePointer, statementCacheCapacity: Int, logger: Logger) {
+    private init(
+        executor: PostgresThreadExecutor,
+        handle: OpaquePointer,
+        fatalNotice: UnsafeMutablePointer<Bool>,
+        statementCacheCapacity: Int,
+        logger: Logger
+    ) {
         self.executor = executor
         self.handle = handle
+        self.fatalNotice = fatalNotice
         self.statementCacheCapacity = statementCacheCapacity
         self.logger = logger
         self.backendPID = PQbackendPID(handle)
@@ -39,6 +49,7 @@ public actor PostgresConnection {
 
     deinit {
         if let handle { PQfinish(handle) }
+        fatalNotice.deallocate()
         executor.shutdown()
     }
 
@@ -57,24 +68,29 @@ public actor PostgresConnection {
         logger: Logger = Logger(label: "skald.postgres")
     ) async throws -> PostgresConnection {
         let executor = PostgresThreadExecutor(name: "skald-postgres")
+        let fatalNotice = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
+        fatalNotice.initialize(to: false)
+        let flag = FlagBox(pointer: fatalNotice)
         do {
             let handle = try await executor.run {
-                try HandleBox(open(urlOrConninfo, connectTimeout: connectTimeout))
+                try HandleBox(open(urlOrConninfo, connectTimeout: connectTimeout, fatalNotice: flag.pointer))
             }
             return PostgresConnection(
                 executor: executor,
                 handle: handle.pointer,
+                fatalNotice: fatalNotice,
                 statementCacheCapacity: statementCacheCapacity,
                 logger: logger
             )
         } catch {
+            fatalNotice.deallocate()
             executor.shutdown()
             throw error
         }
     }
 
     /// Connects and prepares the session; runs on the connection's thread.
-    static func open(_ target: String, connectTimeout: Int) throws -> OpaquePointer {
+    static func open(_ target: String, connectTimeout: Int, fatalNotice: UnsafeMutablePointer<Bool>? = nil) throws -> OpaquePointer {
         let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
         let values = [String(connectTimeout), "skald", target]
         let handle: OpaquePointer? = withCStrings(keywords) { keywordPointers in
@@ -91,7 +107,16 @@ public actor PostgresConnection {
             throw PostgresError(code: .connection, message: "cannot connect to \(redacted(target)): \(reason)")
         }
         // Server notices (e.g. "there is no transaction in progress") must not go to stderr.
-        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        // libpq also hands an error that arrives while idle to this receiver: a FATAL one
+        // means the backend is going away, which the flag records for checkAlive().
+        PQsetNoticeReceiver(handle, { context, result in
+            guard let context, let result,
+                  let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))) else { return }
+            let level = String(cString: severity)
+            if level == "FATAL" || level == "PANIC" {
+                context.assumingMemoryBound(to: Bool.self).pointee = true
+            }
+        }, fatalNotice.map { UnsafeMutableRawPointer($0) })
         // Dates are parsed from ISO text; make sure the session produces it whatever the server default.
         if let result = PQexec(handle, "SET DateStyle TO 'ISO, MDY'") {
             let ok = PQresultStatus(result) == PGRES_COMMAND_OK
@@ -130,12 +155,16 @@ public actor PostgresConnection {
         var reads = 0
         while reads < 8, poll(&descriptor, 1, 0) > 0 {
             reads += 1
-            if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK {
+            if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK || fatalNotice.pointee {
                 markBroken()
                 return false
             }
             while PQisBusy(handle) == 0, let result = PQgetResult(handle) {
                 PQclear(result)
+            }
+            if fatalNotice.pointee {
+                markBroken()
+                return false
             }
             descriptor.revents = 0
         }
@@ -237,7 +266,7 @@ public actor PostgresConnection {
         if let failure = query.bindings.encodingFailure {
             throw PostgresError(code: .invalidArgument, message: "cannot encode \(failure)", statement: query.sql, statementIndex: index)
         }
-        if query.sql.utf8.contains(0) {
+        if query.sql.containsNUL {
             throw PostgresError(code: .invalidArgument, message: "the SQL text contains a NUL character", statement: query.sql, statementIndex: index)
         }
     }
@@ -348,6 +377,11 @@ public actor PostgresConnection {
     }
 }
 
+/// Carries the fatal-notice flag's address to the connecting thread.
+struct FlagBox: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Bool>
+}
+
 /// Carries a `PGconn` pointer from the connecting thread to the actor's initialiser.
 struct HandleBox: @unchecked Sendable {
     let pointer: OpaquePointer
@@ -364,6 +398,15 @@ func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafePoin
 }
 
 extension String {
+    /// Whether the text holds a NUL byte, which C strings (and Postgres text) cannot carry.
+    var containsNUL: Bool {
+        var text = self
+        return text.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            return memchr(base, 0, buffer.count) != nil
+        }
+    }
+
     func trimmingTrailingNewlines() -> String {
         var text = Substring(self)
         while let last = text.last, last.isNewline || last == " " { text.removeLast() }

@@ -28,6 +28,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         /// The pool or connection has been closed.
         public static let closed = Code("closed")
 
+        /// The identifier, e.g. `query`.
         public var description: String { rawValue }
     }
 
@@ -83,6 +84,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         return sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
     }
 
+    /// One line with the code, SQLSTATE, message, detail, hint and statement.
     public var description: String {
         var text = "PostgresError.\(code)"
         if let sqlState { text += " [\(sqlState)]" }

@@ -22,7 +22,6 @@ final class PostgresThreadExecutor: SerialExecutor, @unchecked Sendable {
             self.runLoop()
         }
         thread.name = name
-        thread.stackSize = 1 << 20
         thread.start()
     }
 

@@ -115,3 +115,36 @@ struct ErrorTests {
         }
     }
 }
+
+@Suite("Prepared statements")
+struct PreparedStatementTests {
+    @Test func explicitPrepareAndExecute() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let name = TestDatabase.uniqueName("stmt")
+            try await connection.prepare(name: name, sql: "SELECT $1::int8 * 2, upper($2::text)")
+            var bindings = PostgresBindings()
+            bindings.append(21)
+            bindings.append("straße")
+            let row = try #require(try await connection.query(prepared: name, bindings).first)
+            #expect(try row.decode(Int.self, at: 0) == 42)
+            #expect(try row.decode(String.self, at: 1) == "STRASSE" || row.decode(String.self, at: 1) == "STRAßE")
+
+            let duplicate = await expectPostgresError { try await connection.prepare(name: name, sql: "SELECT 1") }
+            #expect(duplicate?.sqlState == "42P05")
+            let unknown = await expectPostgresError { try await connection.query(prepared: TestDatabase.uniqueName("nope")) }
+            #expect(unknown?.sqlState == "26000")
+        }
+    }
+
+    @Test func cachedStatementsAreReused() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            for value in 0..<5 {
+                #expect(try await connection.query("SELECT \(value)::int8 + 1").first?.decode(Int.self, at: 0) == value + 1)
+            }
+            let prepared = try await connection.query(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = \("SELECT $1::int8 + 1")"
+            ).first?.decode(Int.self, at: 0)
+            #expect(prepared == 1)
+        }
+    }
+}
