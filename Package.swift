@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SkaldPostgres", targets: ["SkaldPostgres"]),
         .library(name: "SkaldRuntime", targets: ["SkaldRuntime"]),
         .library(name: "SkaldCLI", targets: ["SkaldCLI"]),
+        .library(name: "SkaldExamples", targets: ["SkaldExamples"]),
         .executable(name: "skald", targets: ["skald"]),
     ],
     dependencies: [
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
         // MARK: C libraries, wrapped once at the module edge
@@ -77,6 +80,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: The example system: the PlaceOrder saga and its domain services
+        .target(
+            name: "SkaldExamples",
+            dependencies: ["Skald", "SkaldRuntime", "SkaldKafka", "SkaldPostgres"],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Commands and the executable
         .target(
             name: "SkaldCLI",
@@ -89,12 +99,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "skald",
-            dependencies: ["SkaldCLI"],
+            dependencies: ["SkaldCLI", "SkaldExamples"],
             swiftSettings: strictSettings
         ),
 

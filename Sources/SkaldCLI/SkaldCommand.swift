@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import Skald
 
 /// The root of the `skald` command line.
 ///
@@ -11,6 +12,7 @@ public struct SkaldCommand: AsyncParsableCommand {
         abstract: "An event-sourced saga orchestrator over Kafka and Postgres.",
         subcommands: [
             DemoCommand.self,
+            ServeCommand.self,
             MigrateCommand.self,
             KafkaCommand.self,
             BenchCommand.self,

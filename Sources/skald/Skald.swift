@@ -1,9 +1,18 @@
+import Skald
 import SkaldCLI
+import SkaldExamples
 
 /// The `skald` executable: the Skald commands with the example sagas registered.
 @main
 struct SkaldMain {
     static func main() async {
-        await SkaldCommand.main()
+        var sagas = SagaRegistry()
+        do {
+            try sagas.register(placeOrder)
+        } catch {
+            print("skald: the example sagas do not validate: \(error)")
+            return
+        }
+        await SkaldCommand.main(sagas: sagas)
     }
 }

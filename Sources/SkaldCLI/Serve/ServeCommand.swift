@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SkaldPostgres
+import SkaldRuntime
+
+/// `skald serve`: runs the orchestrator until SIGTERM or SIGINT.
+///
+/// On SIGTERM it finishes the batch in hand, commits, publishes what is committed,
+/// flushes the producer and exits 0. Several processes with the same group id share
+/// the partitions; when one dies the others take over its sagas.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the saga orchestrator (message pump, outbox relay, timers)."
+    )
+
+    @Option(help: "A JSON configuration file (keys under `skald.`; environment variables override it).")
+    var config: String?
+
+    @Option(name: .customLong("postgres"), help: "Postgres URL (overrides SKALD_POSTGRES_URL).")
+    var postgres: String?
+
+    @Option(name: .customLong("kafka"), help: "Kafka bootstrap servers (overrides SKALD_KAFKA_BOOTSTRAP_SERVERS).")
+    var kafka: String?
+
+    @Flag(help: "Apply the Postgres migrations before serving.")
+    var migrate = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let settings = try await ServeSettings.load(configFile: config, postgres: postgres, kafka: kafka)
+        var logger = Logger(label: "skald")
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown log level '\(logLevel)'")
+        }
+        logger.logLevel = level
+        if migrate || settings.migrateOnStart {
+            let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: settings.migrations))
+            let applied = try await migrator.migrate(url: settings.orchestrator.postgresURL)
+            logger.info("migrations applied", metadata: ["count": "\(applied.count)"])
+        }
+        let orchestrator = try Orchestrator(
+            registry: SagaCatalog.registry, configuration: settings.orchestrator, logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: orchestrator)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,84 @@
+import Configuration
+import Foundation
+import SkaldKafka
+import SkaldRuntime
+import SystemPackage
+
+/// How `skald serve` is configured: a JSON file, then environment variables, then flags.
+///
+/// Keys (environment variable in brackets):
+/// - `skald.postgres.url` (`SKALD_POSTGRES_URL`)
+/// - `skald.kafka.bootstrapServers` (`SKALD_KAFKA_BOOTSTRAP_SERVERS`), or
+///   `skald.kafka.bootstrapFile` (`SKALD_KAFKA_BOOTSTRAP_FILE`), the file `skald kafka mock` writes
+/// - `skald.kafka.properties` (`SKALD_KAFKA_PROPERTIES`): librdkafka properties as `name=value`
+///   items (a JSON array, or comma-separated in the environment), e.g. `security.protocol=SASL_SSL`
+/// - `skald.groupId`, `skald.deadLetterTopic`, `skald.pump.batchSize`, `skald.relay.batchSize`,
+///   `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
+/// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
+struct ServeSettings {
+    var orchestrator: OrchestratorConfiguration
+    var migrations: String
+    var migrateOnStart: Bool
+
+    /// Reads the settings; `postgres` and `kafka` (flags) win over everything else.
+    static func load(configFile: String?, postgres: String?, kafka: String?) async throws -> ServeSettings {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        if let configFile {
+            guard FileManager.default.fileExists(atPath: configFile) else {
+                throw SettingsError("the configuration file \(configFile) does not exist")
+            }
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+        }
+        let config = ConfigReader(providers: providers)
+
+        guard let postgresURL = postgres ?? config.string(forKey: "skald.postgres.url") else {
+            throw SettingsError("no Postgres URL: pass --postgres, set SKALD_POSTGRES_URL or skald.postgres.url")
+        }
+        var bootstrap = kafka ?? config.string(forKey: "skald.kafka.bootstrapServers")
+        if bootstrap == nil, let file = config.string(forKey: "skald.kafka.bootstrapFile") {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw SettingsError("cannot read the Kafka bootstrap file \(file) (is `skald kafka mock` running?)")
+            }
+            bootstrap = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let bootstrap, !bootstrap.isEmpty else {
+            throw SettingsError(
+                "no Kafka bootstrap servers: pass --kafka, set SKALD_KAFKA_BOOTSTRAP_SERVERS or SKALD_KAFKA_BOOTSTRAP_FILE")
+        }
+        var kafkaConfiguration = KafkaConfiguration(bootstrapServers: bootstrap)
+        for item in config.stringArray(forKey: "skald.kafka.properties", default: []) {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw SettingsError("bad Kafka property '\(item)': expected name=value")
+            }
+            let name = item[..<equals].trimmingCharacters(in: .whitespaces)
+            kafkaConfiguration[name] = String(item[item.index(after: equals)...])
+        }
+
+        var orchestrator = OrchestratorConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
+        orchestrator.groupID = config.string(forKey: "skald.groupId", default: orchestrator.groupID)
+        orchestrator.deadLetterTopic = config.string(forKey: "skald.deadLetterTopic", default: orchestrator.deadLetterTopic)
+        orchestrator.pumpBatchSize = try positive(config.int(forKey: "skald.pump.batchSize", default: orchestrator.pumpBatchSize), "skald.pump.batchSize")
+        orchestrator.relayBatchSize = try positive(config.int(forKey: "skald.relay.batchSize", default: orchestrator.relayBatchSize), "skald.relay.batchSize")
+        orchestrator.poolSize = try positive(config.int(forKey: "skald.pool.size", default: orchestrator.poolSize), "skald.pool.size")
+        orchestrator.instanceCacheCapacity = config.int(
+            forKey: "skald.instanceCache.capacity", default: orchestrator.instanceCacheCapacity)
+        let pollMs = try positive(config.int(forKey: "skald.timers.pollIntervalMs", default: 100), "skald.timers.pollIntervalMs")
+        orchestrator.timerPollInterval = .milliseconds(pollMs)
+        return ServeSettings(
+            orchestrator: orchestrator,
+            migrations: config.string(forKey: "skald.migrations", default: "schemas/postgres"),
+            migrateOnStart: config.bool(forKey: "skald.migrateOnStart", default: false)
+        )
+    }
+
+    private static func positive(_ value: Int, _ key: String) throws -> Int {
+        guard value > 0 else { throw SettingsError("\(key) must be positive, got \(value)") }
+        return value
+    }
+}
+
+/// A setting is missing or wrong; the message names it.
+struct SettingsError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = "skald: \(description)" }
+}
