@@ -128,6 +128,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SkaldEndToEndTests",
+            dependencies: ["SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SkaldPostgresTests",
             dependencies: ["SkaldPostgres"],
             resources: [.copy("Fixtures")],

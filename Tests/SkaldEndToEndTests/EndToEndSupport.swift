@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import SkaldExamples
+import SkaldKafka
+import SkaldPostgres
+import Testing
+
+/// Logs quiet unless SKALD_E2E_TEST_LOG is set.
+let e2eLogger: Logger = {
+    var logger = Logger(label: "skald.e2e.test")
+    logger.logLevel = ProcessInfo.processInfo.environment["SKALD_E2E_TEST_LOG"] == nil ? .critical : .debug
+    return logger
+}()
+
+/// The repository root (for `schemas/postgres`).
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+struct TestSetupError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A fresh schema in the test Postgres, migrated; returns a URL that uses it.
+func freshStore() async throws -> String {
+    guard let base = ProcessInfo.processInfo.environment["SKALD_TEST_POSTGRES_URL"], !base.isEmpty else {
+        Issue.record("SKALD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh (make test)")
+        throw TestSetupError(description: "SKALD_TEST_POSTGRES_URL is not set")
+    }
+    let schema = "e2e_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+    let connection = try await PostgresConnection.connect(to: base)
+    try await connection.query("CREATE SCHEMA \(identifier: schema)")
+    await connection.close()
+    let separator = base.contains("?") ? "&" : "?"
+    let url = "\(base)\(separator)options=-c%20search_path%3D\(schema)"
+    _ = try await PostgresMigrator(directory: repositoryRoot.appendingPathComponent("schemas/postgres")).migrate(url: url)
+    return url
+}
+
+func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
+    let connection = try await PostgresConnection.connect(to: url)
+    defer { Task { await connection.close() } }
+    return try await connection.query(query).first?.decode(Int.self, at: 0) ?? 0
+}
+
+/// A mock cluster with the PlaceOrder topics.
+func placeOrderCluster() throws -> MockCluster {
+    let cluster = try MockCluster(brokers: 1)
+    for topic in PlaceOrderParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
+        try cluster.createTopic(topic, partitions: 4)
+    }
+    return cluster
+}
+
+func mockKafka(_ bootstrap: String) -> KafkaConfiguration {
+    var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
+    configuration.sessionTimeout = .seconds(6)
+    configuration.fetchWaitMax = .milliseconds(5)
+    configuration.linger = .milliseconds(2)
+    configuration["heartbeat.interval.ms"] = "500"
+    return configuration
+}
+
+/// Publishes `OrderCreated` domain events for orders `range`: each starts a PlaceOrder saga.
+func publishOrders(_ range: Range<Int>, bootstrap: String) async throws {
+    let producer = try KafkaProducer(configuration: mockKafka(bootstrap), logger: e2eLogger)
+    var messages: [KafkaOutgoingMessage] = []
+    for number in range {
+        let event = OrderCreatedEvent(
+            orderId: "order-\(number)", customerId: "customer-\(number % 50)",
+            lines: [OrderLine(sku: "sku-\(number % 7)", quantity: 1 + number % 3)], amountCents: 500 + number)
+        let envelope = MessageEnvelope(
+            id: "order-created-\(number)", source: "order-service", type: OrderCreatedEvent.messageType, time: Date())
+        messages.append(
+            KafkaOutgoingMessage(
+                topic: "orders.events", key: Array(event.orderId.utf8), value: Array(try JSONEncoder().encode(event)),
+                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+    }
+    for result in try await producer.send(messages) { _ = try result.get() }
+    await producer.shutdown()
+}
+
+import Skald
+
+/// Polls `condition` until it holds; a guard against hangs, not a speed assertion.
+func eventually(_ what: String, timeout: Duration, condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+    Issue.record("never happened: \(what)")
+    throw TestSetupError(description: "never happened: \(what)")
+}
+
+/// A `skald serve` process of the built executable, started and killed by a test.
+final class OrchestratorProcess: @unchecked Sendable {
+    private let arguments: [String]
+    private var process: Process?
+    private let logFile: URL
+
+    init(postgresURL: String, bootstrap: String, group: String = "skald-orchestrator") {
+        arguments = [
+            "serve", "--postgres", postgresURL, "--kafka", bootstrap, "--log-level", "warning",
+        ]
+        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("skald-serve-\(UUID().uuidString).log")
+        environment = ProcessInfo.processInfo.environment.merging([
+            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=5,linger.ms=2",
+            "SKALD_GROUP_ID": group,
+        ]) { $1 }
+    }
+
+    private let environment: [String: String]
+
+    /// The `skald` executable next to the test bundle.
+    static func executable() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["SKALD_BINARY"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("skald")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        throw TestSetupError(description: "no skald executable near \(CommandLine.arguments[0]); build with `swift build --build-tests`")
+    }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = arguments
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: logFile)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+    }
+
+    /// SIGKILL: no graceful anything, as a crash or an OOM kill would be.
+    func kill() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, and waits for the exit status.
+    func terminate() -> Int32? {
+        guard let process, process.isRunning else { return nil }
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+}

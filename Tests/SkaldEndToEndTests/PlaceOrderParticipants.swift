@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import Skald
+import SkaldExamples
+import SkaldKafka
+import Synchronization
+
+/// In-process stand-ins for the order, inventory, payment and notification services.
+///
+/// Each applies an operation once per order (a second delivery of the same command,
+/// or a retry of it, changes nothing), records the effect in a ledger, and replies on
+/// `skald.replies` by a rule of the order number: `n % 20 == 7` is out of stock,
+/// `n % 10 == 3` has its payment declined, every other order succeeds.
+final class PlaceOrderParticipants: Sendable {
+    static let topics = ["orders.commands", "inventory.commands", "payments.commands", "notifications.commands"]
+
+    private let ledger = Mutex<[String: Int]>([:])
+    private let deliveries = Atomic<Int>(0)
+    private let absorbed = Atomic<Int>(0)
+
+    /// How the rule treats order `n`.
+    enum Fate: Equatable {
+        case completes, outOfStock, paymentDeclined
+
+        init(order number: Int) {
+            if number % 20 == 7 {
+                self = .outOfStock
+            } else if number % 10 == 3 {
+                self = .paymentDeclined
+            } else {
+                self = .completes
+            }
+        }
+    }
+
+    /// Effects of `operation` applied for `orderId` (0 or 1).
+    func effects(_ orderId: String, _ operation: String) -> Int {
+        ledger.withLock { $0["\(orderId)/\(operation)", default: 0] }
+    }
+
+    /// Commands received, and those that changed nothing because the order had them already.
+    var stats: (deliveries: Int, absorbed: Int) {
+        (deliveries.load(ordering: .relaxed), absorbed.load(ordering: .relaxed))
+    }
+
+    /// Consumes commands and replies until cancelled.
+    func run(kafka: KafkaConfiguration, group: String, logger: Logger) async throws {
+        var consumerConfiguration = kafka
+        consumerConfiguration.groupID = group
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: Self.topics, logger: logger)
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        try await withTaskCancellationHandler {
+            while let batch = try await consumer.nextBatch(maxCount: 500) {
+                var replies: [KafkaOutgoingMessage] = []
+                for message in batch {
+                    if let reply = try handle(message) { replies.append(reply) }
+                }
+                var pending = replies
+                while !pending.isEmpty {
+                    let results = try await producer.send(pending)
+                    pending = zip(pending, results).compactMap { message, result in
+                        if case .failure = result { return message } else { return nil }
+                    }
+                }
+                try consumer.storeOffsets(for: batch)
+                try await consumer.commit()
+            }
+        } onCancel: {
+            Task { try? await consumer.close() }
+        }
+        await producer.shutdown()
+    }
+
+    private func apply(_ orderId: String, _ operation: String) {
+        let first = ledger.withLock { ledger -> Bool in
+            let key = "\(orderId)/\(operation)"
+            if ledger[key] != nil { return false }
+            ledger[key] = 1
+            return true
+        }
+        if !first { absorbed.add(1, ordering: .relaxed) }
+    }
+
+    private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
+        deliveries.add(1, ordering: .relaxed)
+        let command = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
+        let body = Data(message.value)
+        let decoder = JSONDecoder()
+        let reply: any SagaMessage
+        switch command.type {
+        case CreateOrder.messageType:
+            let create = try decoder.decode(CreateOrder.self, from: body)
+            apply(create.orderId, "create")
+            reply = OrderCreated(orderId: create.orderId)
+        case CancelOrder.messageType:
+            let cancel = try decoder.decode(CancelOrder.self, from: body)
+            apply(cancel.orderId, "cancel")
+            reply = OrderCancelled(orderId: cancel.orderId)
+        case ConfirmOrder.messageType:
+            let confirm = try decoder.decode(ConfirmOrder.self, from: body)
+            apply(confirm.orderId, "confirm")
+            reply = OrderConfirmed(orderId: confirm.orderId)
+        case ReserveInventory.messageType:
+            let reserve = try decoder.decode(ReserveInventory.self, from: body)
+            if Fate(order: Self.number(reserve.orderId)) == .outOfStock {
+                reply = OutOfStock(orderId: reserve.orderId, sku: reserve.lines.first?.sku ?? "?")
+            } else {
+                apply(reserve.orderId, "reserve")
+                reply = InventoryReserved(orderId: reserve.orderId, reservationId: "r-\(reserve.orderId)")
+            }
+        case ReleaseInventory.messageType:
+            let release = try decoder.decode(ReleaseInventory.self, from: body)
+            apply(release.orderId, "release")
+            reply = InventoryReleased(orderId: release.orderId)
+        case ProcessPayment.messageType:
+            let payment = try decoder.decode(ProcessPayment.self, from: body)
+            if Fate(order: Self.number(payment.orderId)) == .paymentDeclined {
+                reply = PaymentDeclined(reason: "insufficient funds")
+            } else {
+                apply(payment.orderId, "pay")
+                reply = PaymentProcessed(paymentId: "p-\(payment.orderId)")
+            }
+        case RefundPayment.messageType:
+            let refund = try decoder.decode(RefundPayment.self, from: body)
+            apply(refund.orderId, "refund")
+            reply = PaymentRefunded(orderId: refund.orderId)
+        case NotifyCustomer.messageType:
+            // The notification carries no order id; the saga id is `PlaceOrder-<orderId>`.
+            guard let sagaId = command.sagaId, sagaId.hasPrefix("PlaceOrder-") else { return nil }
+            apply(String(sagaId.dropFirst("PlaceOrder-".count)), "notify")
+            reply = CustomerNotified()
+        default:
+            return nil
+        }
+        let envelope = MessageEnvelope(
+            id: "reply:\(command.id)", source: "test-participants", type: type(of: reply).messageType, time: Date(),
+            sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
+        )
+        return KafkaOutgoingMessage(
+            topic: "skald.replies", key: message.key, value: Array(try JSONEncoder().encode(reply)),
+            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+        )
+    }
+
+    /// The number in `order-<n>`.
+    static func number(_ orderId: String) -> Int {
+        Int(orderId.split(separator: "-").last ?? "") ?? -1
+    }
+}
