@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "Skald",
                 "SkaldRuntime",
+                "SkaldExamples",
                 "SkaldKafka",
                 "SkaldPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skald",
-            dependencies: ["SkaldCLI", "SkaldExamples"],
+            dependencies: ["SkaldCLI", "SkaldExamples", "Skald"],
             swiftSettings: strictSettings
         ),
 

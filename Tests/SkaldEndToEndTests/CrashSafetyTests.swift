@@ -15,20 +15,20 @@ struct CrashSafetyTests {
         var result: [Int: String] = [:]
         for row in try await connection.query("SELECT business_key, status FROM sagas") {
             let (key, status) = try row.decode((String, String).self)
-            result[PlaceOrderParticipants.number(key)] = status
+            result[InstantParticipants.number(key)] = status
         }
         return result
     }
 
     /// Checks every saga against the participants' ledger and replays every log.
-    private func verify(_ url: String, orders: Range<Int>, participants: PlaceOrderParticipants) async throws {
+    private func verify(_ url: String, orders: Range<Int>, participants: InstantParticipants) async throws {
         let statuses = try await statuses(url)
         #expect(statuses.count == orders.count, "sagas lost or extra: \(statuses.count) of \(orders.count)")
         for number in orders {
             let order = "order-\(number)"
             let ledger = ["create", "reserve", "pay", "confirm", "notify", "release", "refund", "cancel"]
                 .map { participants.effects(order, $0) }
-            switch PlaceOrderParticipants.Fate(order: number) {
+            switch InstantParticipants.Fate(order: number) {
             case .completes:
                 #expect(statuses[number] == "completed", "\(order)")
                 #expect(ledger == [1, 1, 1, 1, 1, 0, 0, 0], "\(order)")
@@ -66,7 +66,7 @@ struct CrashSafetyTests {
         let url = try await freshStore()
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let participants = PlaceOrderParticipants()
+        let participants = InstantParticipants()
         let kafka = mockKafka(cluster.bootstrapServers)
         let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
         defer { participating.cancel() }
@@ -96,7 +96,7 @@ struct CrashSafetyTests {
         let url = try await freshStore()
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let participants = PlaceOrderParticipants()
+        let participants = InstantParticipants()
         let kafka = mockKafka(cluster.bootstrapServers)
         let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
         defer { participating.cancel() }

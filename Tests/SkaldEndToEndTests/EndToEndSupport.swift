@@ -45,7 +45,7 @@ func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
 /// A mock cluster with the PlaceOrder topics.
 func placeOrderCluster() throws -> MockCluster {
     let cluster = try MockCluster(brokers: 1)
-    for topic in PlaceOrderParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
+    for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
         try cluster.createTopic(topic, partitions: 4)
     }
     return cluster

@@ -12,6 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
             KafkaBenchCommand.self,
             PostgresBenchCommand.self,
             CoreBenchCommand.self,
+            OrchestratorBenchCommand.self,
         ]
     )
 }

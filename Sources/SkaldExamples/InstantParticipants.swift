@@ -1,28 +1,37 @@
 import Foundation
-import Logging
+public import Logging
 import Skald
-import SkaldExamples
-import SkaldKafka
+public import SkaldKafka
 import Synchronization
 
-/// In-process stand-ins for the order, inventory, payment and notification services.
+/// In-process stand-ins for the order, inventory, payment and notification services,
+/// answering at once: for tests and benchmarks of the orchestrator alone.
 ///
 /// Each applies an operation once per order (a second delivery of the same command,
 /// or a retry of it, changes nothing), records the effect in a ledger, and replies on
-/// `skald.replies` by a rule of the order number: `n % 20 == 7` is out of stock,
-/// `n % 10 == 3` has its payment declined, every other order succeeds.
-final class PlaceOrderParticipants: Sendable {
-    static let topics = ["orders.commands", "inventory.commands", "payments.commands", "notifications.commands"]
+/// `skald.replies` by ``Fate/init(order:)``, a rule of the order number.
+public final class InstantParticipants: Sendable {
+    /// The command topics they consume.
+    public static let topics = ["orders.commands", "inventory.commands", "payments.commands", "notifications.commands"]
+
+    /// Creates participants with an empty ledger.
+    public init() {}
 
     private let ledger = Mutex<[String: Int]>([:])
     private let deliveries = Atomic<Int>(0)
     private let absorbed = Atomic<Int>(0)
 
-    /// How the rule treats order `n`.
-    enum Fate: Equatable {
-        case completes, outOfStock, paymentDeclined
+    /// How the rule treats an order.
+    public enum Fate: Equatable, Sendable {
+        /// Every step succeeds.
+        case completes
+        /// The inventory service answers OutOfStock.
+        case outOfStock
+        /// The payment service declines.
+        case paymentDeclined
 
-        init(order number: Int) {
+        /// `n % 20 == 7` is out of stock, `n % 10 == 3` has its payment declined, the rest complete.
+        public init(order number: Int) {
             if number % 20 == 7 {
                 self = .outOfStock
             } else if number % 10 == 3 {
@@ -33,18 +42,19 @@ final class PlaceOrderParticipants: Sendable {
         }
     }
 
-    /// Effects of `operation` applied for `orderId` (0 or 1).
-    func effects(_ orderId: String, _ operation: String) -> Int {
+    /// Effects of `operation` (`create`, `reserve`, `pay`, `confirm`, `notify`, `release`,
+    /// `refund`, `cancel`) applied for `orderId`: 0 or 1.
+    public func effects(_ orderId: String, _ operation: String) -> Int {
         ledger.withLock { $0["\(orderId)/\(operation)", default: 0] }
     }
 
     /// Commands received, and those that changed nothing because the order had them already.
-    var stats: (deliveries: Int, absorbed: Int) {
+    public var stats: (deliveries: Int, absorbed: Int) {
         (deliveries.load(ordering: .relaxed), absorbed.load(ordering: .relaxed))
     }
 
     /// Consumes commands and replies until cancelled.
-    func run(kafka: KafkaConfiguration, group: String, logger: Logger) async throws {
+    public func run(kafka: KafkaConfiguration, group: String, logger: Logger) async throws {
         var consumerConfiguration = kafka
         consumerConfiguration.groupID = group
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: Self.topics, logger: logger)
@@ -143,7 +153,7 @@ final class PlaceOrderParticipants: Sendable {
     }
 
     /// The number in `order-<n>`.
-    static func number(_ orderId: String) -> Int {
+    public static func number(_ orderId: String) -> Int {
         Int(orderId.split(separator: "-").last ?? "") ?? -1
     }
 }

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Skald
+import SkaldExamples
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+
+/// `skald bench orchestrator`: PlaceOrder sagas through the whole orchestrator — Kafka
+/// mock, message pump, Postgres with durable commits, outbox relay — with participants
+/// that answer at once, in this process.
+///
+/// It reports saga transitions per second (each start or reply applied to a saga is one
+/// transition) and, with `--in-flight N`, the resident memory of a separate `skald serve`
+/// process holding N sagas that wait for replies which never come.
+struct OrchestratorBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orchestrator",
+        abstract: "Saga transitions per second through the orchestrator, and its memory with many sagas in flight."
+    )
+
+    @OptionGroup var postgres: PostgresOptions
+
+    @Option(help: "PlaceOrder sagas to run to the end.")
+    var sagas: Int = 20_000
+
+    @Option(help: "Partitions of every topic.")
+    var partitions: Int = 16
+
+    @Option(help: "Messages per pump transaction.")
+    var batchSize: Int = 500
+
+    @Option(help: "Postgres connections of the orchestrator.")
+    var poolSize: Int = 4
+
+    @Option(help: "Instead of throughput: start this many sagas in a `skald serve` process with silent participants and report its memory.")
+    var inFlight: Int?
+
+    @Option(help: "The folder of NNNN_name.sql migration files.")
+    var migrations: String = "schemas/postgres"
+
+    func validate() throws {
+        guard sagas > 0, partitions > 0, batchSize > 0, poolSize > 0 else {
+            throw ValidationError("--sagas, --partitions, --batch-size and --pool-size must be positive")
+        }
+        if let inFlight, inFlight <= 0 { throw ValidationError("--in-flight must be positive") }
+    }
+
+    func run() async throws {
+        let baseURL = try postgres.requiredURL()
+        let url = try await BenchStore.fresh(baseURL: baseURL, migrations: migrations)
+        let cluster = try MockCluster(brokers: 1)
+        defer { cluster.shutdown() }
+        for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
+            try cluster.createTopic(topic, partitions: partitions)
+        }
+        var kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        kafka.sessionTimeout = .seconds(6)
+        kafka.fetchWaitMax = .milliseconds(5)
+        kafka.linger = .milliseconds(5)
+        var quiet = Logger(label: "skald.bench")
+        quiet.logLevel = .error
+
+        if let inFlight {
+            try await measureMemory(inFlight: inFlight, url: url, kafka: kafka)
+            return
+        }
+
+        var registry = SagaRegistry()
+        try registry.register(placeOrder)
+        var configuration = OrchestratorConfiguration(kafka: kafka, postgresURL: url)
+        configuration.pumpBatchSize = batchSize
+        configuration.poolSize = poolSize
+        let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: quiet)
+        let participants = InstantParticipants()
+        let running = Task { try await orchestrator.run() }
+        let participating = Task { try await participants.run(kafka: kafka, group: "bench-participants", logger: quiet) }
+        defer {
+            running.cancel()
+            participating.cancel()
+        }
+        // Let both consumer groups form before the clock starts.
+        try await Task.sleep(for: .seconds(4))
+
+        print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize)")
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await OrderEvents.publish(0..<sagas, kafka: kafka, logger: quiet)
+        var lastPrint = clock.now
+        while true {
+            let done = try await BenchStore.count(url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')")
+            if done >= sagas { break }
+            if clock.now - lastPrint > .seconds(2) {
+                lastPrint = clock.now
+                print("  \(done) of \(sagas) sagas finished")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let elapsed = clock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let transitions = try await BenchStore.count(url, "SELECT count(*)::bigint FROM inbox")
+        let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
+        print(String(format: "  %.1f s: %.0f sagas/s, %.0f transitions/s, %.0f events/s", seconds,
+                     Double(sagas) / seconds, Double(transitions) / seconds, Double(events) / seconds))
+        print("  transitions: \(transitions) (starts and replies applied), events: \(events)")
+        print("  peak resident memory of this process (mock cluster and participants included): \(ProcessMemory.peakMegabytes()) MB")
+        running.cancel()
+        participating.cancel()
+        _ = await running.result
+    }
+
+    /// Starts `inFlight` sagas in a `skald serve` child whose participants never answer.
+    private func measureMemory(inFlight: Int, url: String, kafka: KafkaConfiguration) async throws {
+        var quiet = Logger(label: "skald.bench")
+        quiet.logLevel = .error
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["serve", "--postgres", url, "--kafka", kafka.bootstrapServers ?? "", "--log-level", "error"]
+        child.environment = ProcessInfo.processInfo.environment.merging([
+            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,fetch.wait.max.ms=5,linger.ms=5",
+            "SKALD_PUMP_BATCH_SIZE": String(batchSize),
+        ]) { $1 }
+        try child.run()
+        defer {
+            if child.isRunning {
+                child.terminate()
+                child.waitUntilExit()
+            }
+        }
+        print("skald bench orchestrator --in-flight \(inFlight): `skald serve` pid \(child.processIdentifier), participants silent")
+        try await Task.sleep(for: .seconds(4))
+        let idle = ProcessMemory.residentMegabytes(pid: child.processIdentifier)
+        try await OrderEvents.publish(0..<inFlight, kafka: kafka, logger: quiet)
+        while try await BenchStore.count(url, "SELECT count(*)::bigint FROM sagas") < inFlight {
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        // Let the relay publish the first commands so outbox and producer buffers are in the picture.
+        try await Task.sleep(for: .seconds(3))
+        let loaded = ProcessMemory.residentMegabytes(pid: child.processIdentifier)
+        let peak = ProcessMemory.peakMegabytes(pid: child.processIdentifier)
+        print("  resident memory of skald serve: \(idle) MB idle, \(loaded) MB with \(inFlight) sagas in flight (peak \(peak) MB)")
+    }
+}
+
+/// A fresh, migrated schema for one benchmark run.
+enum BenchStore {
+    static func fresh(baseURL: String, migrations: String) async throws -> String {
+        let schema = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
+        let connection = try await PostgresConnection.connect(to: baseURL)
+        try await connection.query("CREATE SCHEMA \(identifier: schema)")
+        await connection.close()
+        let separator = baseURL.contains("?") ? "&" : "?"
+        let url = "\(baseURL)\(separator)options=-c%20search_path%3D\(schema)"
+        _ = try await PostgresMigrator(directory: URL(fileURLWithPath: migrations)).migrate(url: url)
+        return url
+    }
+
+    static func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        return try await connection.query(query).first?.decode(Int.self, at: 0) ?? 0
+    }
+}
+
+/// `OrderCreated` domain events, each of which starts a PlaceOrder saga.
+enum OrderEvents {
+    static func publish(_ orders: Range<Int>, kafka: KafkaConfiguration, logger: Logger) async throws {
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let encoder = JSONEncoder()
+        for first in stride(from: orders.lowerBound, to: orders.upperBound, by: 5_000) {
+            var messages: [KafkaOutgoingMessage] = []
+            for number in first..<min(first + 5_000, orders.upperBound) {
+                let event = OrderCreatedEvent(
+                    orderId: "order-\(number)", customerId: "customer-\(number % 500)",
+                    lines: [OrderLine(sku: "sku-\(number % 7)", quantity: 1)], amountCents: 500 + number % 1_000)
+                let envelope = MessageEnvelope(
+                    id: "order-created-\(number)", source: "bench", type: OrderCreatedEvent.messageType, time: Date())
+                messages.append(
+                    KafkaOutgoingMessage(
+                        topic: "orders.events", key: Array(event.orderId.utf8), value: Array(try encoder.encode(event)),
+                        headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+            }
+            for result in try await producer.send(messages) { _ = try result.get() }
+        }
+        await producer.shutdown()
+    }
+}
+
+/// Resident memory from /proc.
+enum ProcessMemory {
+    static func residentMegabytes(pid: Int32? = nil) -> Int { field("VmRSS", pid: pid) }
+    static func peakMegabytes(pid: Int32? = nil) -> Int { field("VmHWM", pid: pid) }
+
+    private static func field(_ name: String, pid: Int32?) -> Int {
+        let path = "/proc/\(pid.map(String.init) ?? "self")/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return -1 }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kilobytes / 1024
+        }
+        return -1
+    }
+}
