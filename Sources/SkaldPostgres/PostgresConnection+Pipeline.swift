@@ -127,6 +127,7 @@ extension PostgresConnection {
                     switch slot {
                     case .statement(let index):
                         error = Self.error(from: result, sql: queries[index].sql, handle: handle, index: index)
+                        forgetStaleStatement(sql: queries[index].sql, after: error)
                     case .prepare(let sql, _):
                         let index = queries.firstIndex { $0.sql == sql }
                         error = Self.error(from: result, sql: sql, handle: handle, index: index)
