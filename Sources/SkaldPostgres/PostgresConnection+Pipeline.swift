@@ -127,6 +127,7 @@ extension PostgresConnection {
                     switch slot {
                     case .statement(let index):
                         error = Self.error(from: result, sql: queries[index].sql, handle: handle, index: index)
+                        forgetStaleStatement(sql: queries[index].sql, after: error)
                     case .prepare(let sql, _):
                         let index = queries.firstIndex { $0.sql == sql }
                         error = Self.error(from: result, sql: sql, handle: handle, index: index)
@@ -164,7 +165,18 @@ extension PostgresConnection {
         if let sync = PQgetResult(handle) {
             PQclear(sync)
         }
-        PQexitPipelineMode(handle)
+        guard PQexitPipelineMode(handle) == 1 else {
+            // Results we did not expect are still pending: the session's state is unknown.
+            let error = firstError ?? pipelineError(handle: handle, message: Self.errorMessage(of: handle), index: nil, sql: nil)
+            close()
+            throw PostgresError(
+                code: .connectionLost,
+                message: "the pipeline ended in an unexpected state, so the connection was closed: \(error.message)",
+                sqlState: error.sqlState,
+                statement: error.statement,
+                statementIndex: error.statementIndex
+            )
+        }
 
         if let firstError {
             if firstError.isConnectionLost || PQstatus(handle) != CONNECTION_OK {

@@ -195,7 +195,12 @@ public actor PostgresConnection {
             let result = query.bindings.withCArrays { values, _ in
                 PQexecPrepared(handle, name, Int32(query.bindings.count), values, nil, nil, 0)
             }
-            return try rows(from: result, sql: query.sql, handle: handle)
+            do {
+                return try rows(from: result, sql: query.sql, handle: handle)
+            } catch let error as PostgresError {
+                forgetStaleStatement(sql: query.sql, after: error)
+                throw error
+            }
         }
         let result = query.bindings.withCArrays { values, types in
             PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
@@ -283,6 +288,14 @@ public actor PostgresConnection {
         _ = try rows(from: result, sql: query.sql, handle: handle)
         statementNames[query.sql] = name
         return name
+    }
+
+    /// Drops a cached statement the server no longer has (`DEALLOCATE`, `DISCARD ALL`: 26000)
+    /// or can no longer run (a table changed shape under it: 0A000), so the next call prepares afresh.
+    func forgetStaleStatement(sql: String, after error: PostgresError) {
+        if error.sqlState == "26000" || error.sqlState == "0A000" {
+            statementNames[sql] = nil
+        }
     }
 
     func makeStatementName() -> String {

@@ -19,7 +19,13 @@ public actor PostgresPool {
     private var idle: [PostgresConnection] = []
     /// Open connections, idle or borrowed, plus those being opened.
     private var openCount = 0
-    private var waiters: [CheckedContinuation<PostgresConnection?, any Error>] = []
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<PostgresConnection?, any Error>
+    }
+
+    private var waiters: [Waiter] = []
+    private var nextWaiterID: UInt64 = 0
     private var closed = false
 
     /// Creates a pool; connections open lazily (or with ``warmUp()``).
@@ -50,6 +56,8 @@ public actor PostgresPool {
     }
 
     /// Borrows a connection for `body` and returns it afterwards (or discards it if it broke).
+    ///
+    /// A caller cancelled while waiting for a connection stops waiting with `CancellationError`.
     public nonisolated func withConnection<Result>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
@@ -70,7 +78,7 @@ public actor PostgresPool {
         let waiting = waiters
         waiters.removeAll()
         for waiter in waiting {
-            waiter.resume(throwing: PostgresError(code: .closed, message: "the pool was closed"))
+            waiter.continuation.resume(throwing: PostgresError(code: .closed, message: "the pool was closed"))
         }
         let connections = idle
         idle.removeAll()
@@ -113,7 +121,14 @@ public actor PostgresPool {
                 }
             }
             // All busy: wait for a release. nil means "a slot freed up, try again".
-            let handed = try await withCheckedThrowingContinuation { waiters.append($0) }
+            try Task.checkCancellation()
+            nextWaiterID += 1
+            let id = nextWaiterID
+            let handed = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { waiters.append(Waiter(id: id, continuation: $0)) }
+            } onCancel: {
+                Task { await self.cancelWaiter(id) }
+            }
             if let handed { return handed }
         }
     }
@@ -142,7 +157,7 @@ public actor PostgresPool {
     /// Gives a healthy connection to the oldest waiter, or parks it as idle.
     private func hand(_ connection: PostgresConnection) {
         if !waiters.isEmpty {
-            waiters.removeFirst().resume(returning: connection)
+            waiters.removeFirst().continuation.resume(returning: connection)
         } else {
             idle.append(connection)
         }
@@ -151,7 +166,13 @@ public actor PostgresPool {
     /// A connection slot became free: let the oldest waiter open a new one.
     private func wakeOneWaiterToRetry() {
         if !waiters.isEmpty {
-            waiters.removeFirst().resume(returning: nil)
+            waiters.removeFirst().continuation.resume(returning: nil)
         }
+    }
+
+    /// A waiting caller's task was cancelled: stop waiting (if it has not been served yet).
+    private func cancelWaiter(_ id: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 }

@@ -148,3 +148,18 @@ struct PreparedStatementTests {
         }
     }
 }
+
+extension PreparedStatementTests {
+    @Test func discardedStatementsArePreparedAgain() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            #expect(try await connection.query("SELECT \(1)::int8").first?.decode(Int.self, at: 0) == 1)
+            try await connection.executeScript("DEALLOCATE ALL")
+            // The first call reports the vanished statement; the next one re-prepares it.
+            let error = await expectPostgresError { try await connection.query("SELECT \(2)::int8") }
+            #expect(error?.sqlState == "26000")
+            #expect(try await connection.query("SELECT \(3)::int8").first?.decode(Int.self, at: 0) == 3)
+            let batch = try await connection.pipeline(["SELECT \(4)::int8"])
+            #expect(try batch.first?.first?.decode(Int.self, at: 0) == 4)
+        }
+    }
+}

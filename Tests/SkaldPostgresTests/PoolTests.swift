@@ -125,3 +125,27 @@ actor ConcurrencyGauge {
     }
     func leave() { current -= 1 }
 }
+
+extension PoolTests {
+    @Test func cancelledWaiterStopsWaiting() async throws {
+        let pool = PostgresPool(url: try TestDatabase.url(), maximumConnections: 1)
+        let holding = Barrier(parties: 2)
+        let release = Barrier(parties: 2)
+        let holder = Task {
+            try await pool.withConnection { _ in
+                await holding.arrive()
+                await release.arrive()
+            }
+        }
+        await holding.arrive()
+        let waiter = Task { try await pool.withConnection { _ in 1 } }
+        while await pool.statistics.waiting == 0 { await Task.yield() }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(await pool.statistics.waiting == 0)
+        await release.arrive()
+        try await holder.value
+        #expect(try await pool.withConnection { _ in 2 } == 2)
+        await pool.close()
+    }
+}
