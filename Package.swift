@@ -112,6 +112,12 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(
+            name: "SkaldTestSupport",
+            dependencies: ["SkaldPostgres"],
+            path: "Tests/SkaldTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SkaldTests",
             dependencies: ["Skald"],
@@ -125,17 +131,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldRuntimeTests",
-            dependencies: ["SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres"],
+            dependencies: ["SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SkaldEndToEndTests",
-            dependencies: ["SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres"],
+            dependencies: ["SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SkaldPostgresTests",
-            dependencies: ["SkaldPostgres"],
+            dependencies: ["SkaldPostgres", "SkaldTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),

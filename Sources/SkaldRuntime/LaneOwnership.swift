@@ -33,8 +33,11 @@ struct LaneOwnership {
             }
             let held = Set(owned)
             for lane in 0..<OutboxRelay.laneCount where !held.contains(lane) {
-                let key = OutboxRelay.laneLockBase + Int64(lane)
-                let taken = try await session.query("SELECT pg_try_advisory_lock(\(key))").first?.decode(Bool.self, at: 0)
+                // Advisory locks are database-wide; the key includes the schema so two Skald
+                // deployments sharing a database (one schema each) never take each other's lanes.
+                let taken = try await session.query(
+                    "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || \(":skald-outbox-lane:\(lane)"), 0))"
+                ).first?.decode(Bool.self, at: 0)
                 if taken == true { owned.append(lane) }
             }
             owned.sort()

@@ -3,6 +3,8 @@ import Logging
 import SkaldExamples
 import SkaldKafka
 import SkaldPostgres
+import Skald
+import SkaldTestSupport
 import Testing
 
 /// Logs quiet unless SKALD_E2E_TEST_LOG is set.
@@ -12,34 +14,8 @@ let e2eLogger: Logger = {
     return logger
 }()
 
-/// The repository root (for `schemas/postgres`).
-let repositoryRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 struct TestSetupError: Error, CustomStringConvertible {
     var description: String
-}
-
-/// A fresh schema in the test Postgres, migrated; returns a URL that uses it.
-func freshStore() async throws -> String {
-    guard let base = ProcessInfo.processInfo.environment["SKALD_TEST_POSTGRES_URL"], !base.isEmpty else {
-        Issue.record("SKALD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh (make test)")
-        throw TestSetupError(description: "SKALD_TEST_POSTGRES_URL is not set")
-    }
-    let schema = "e2e_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-    let connection = try await PostgresConnection.connect(to: base)
-    try await connection.query("CREATE SCHEMA \(identifier: schema)")
-    await connection.close()
-    let separator = base.contains("?") ? "&" : "?"
-    let url = "\(base)\(separator)options=-c%20search_path%3D\(schema)"
-    _ = try await PostgresMigrator(directory: repositoryRoot.appendingPathComponent("schemas/postgres")).migrate(url: url)
-    return url
-}
-
-func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
-    let connection = try await PostgresConnection.connect(to: url)
-    defer { Task { await connection.close() } }
-    return try await connection.query(query).first?.decode(Int.self, at: 0) ?? 0
 }
 
 /// A mock cluster with the PlaceOrder topics.
@@ -77,19 +53,6 @@ func publishOrders(_ range: Range<Int>, bootstrap: String) async throws {
     }
     for result in try await producer.send(messages) { _ = try result.get() }
     await producer.shutdown()
-}
-
-import Skald
-
-/// Polls `condition` until it holds; a guard against hangs, not a speed assertion.
-func eventually(_ what: String, timeout: Duration, condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(250))
-    }
-    Issue.record("never happened: \(what)")
-    throw TestSetupError(description: "never happened: \(what)")
 }
 
 /// A `skald serve` process of the built executable, started and killed by a test.

@@ -3,6 +3,7 @@ import Skald
 import SkaldKafka
 import SkaldPostgres
 import SkaldRuntime
+import SkaldTestSupport
 import Testing
 
 @Suite("Orchestrator over the Kafka mock and a real Postgres")
@@ -13,7 +14,7 @@ struct OrchestratorTests {
         participants: TransferParticipants = TransferParticipants(),
         _ body: (Orchestrator, String, MockCluster) async throws -> Void
     ) async throws {
-        let url = try await RuntimeTestDatabase.freshStore()
+        let url = try await TestPostgres.freshStore("rt")
         let cluster = try transferCluster()
         defer { cluster.shutdown() }
         var registry = SagaRegistry()
@@ -53,17 +54,14 @@ struct OrchestratorTests {
             #expect(again == "Transfer-t0")
 
             try await eventually("every saga terminal") {
-                let open = try await RuntimeTestDatabase.query(
-                    url, "SELECT count(*)::bigint FROM sagas WHERE status NOT IN ('completed', 'compensated')", as: Int.self)
-                return open.first == 0
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM sagas WHERE status NOT IN ('completed', 'compensated')") == 0
             }
-            let total = try await RuntimeTestDatabase.query(url, "SELECT count(*)::bigint FROM sagas", as: Int.self)
-            #expect(total.first == count)
+            #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas") == count)
 
             for index in 0..<count {
                 let id = "t\(index)"
-                let status = try await RuntimeTestDatabase.query(
-                    url, "SELECT status FROM sagas WHERE saga_id = \("Transfer-\(id)")", as: String.self)
+                let status = try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = \("Transfer-\(id)")")
                 if index % 10 == 3 {
                     #expect(status.first == "compensated", "\(id)")
                     #expect(participants.effects(id, "debit") == 0)
@@ -82,15 +80,16 @@ struct OrchestratorTests {
                 }
             }
             // The snapshot is the fold of the log: its last sequence is the log's length.
-            let mismatched = try await RuntimeTestDatabase.query(
+            let mismatched = try await TestPostgres.count(
                 url,
                 """
                 SELECT count(*)::bigint FROM sagas s
                 WHERE s.last_sequence <> (SELECT max(sequence) FROM saga_events e WHERE e.saga_id = s.saga_id)
-                """, as: Int.self)
-            #expect(mismatched.first == 0)
-            let outbox = try await RuntimeTestDatabase.query(url, "SELECT count(*)::bigint FROM outbox", as: Int.self)
-            #expect(outbox.first == 0)
+                """)
+            #expect(mismatched == 0)
+            try await eventually("the outbox drains") {
+                try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0
+            }
         }
     }
 
@@ -103,14 +102,11 @@ struct OrchestratorTests {
                 "Transfer", input: StartTransfer(transferId: "slow", amount: 5, declineDebit: false, declineCredit: false),
                 idempotencyKey: "slow")
             try await eventually("the silent step ends the saga") {
-                let status = try await RuntimeTestDatabase.query(
-                    url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'", as: String.self)
+                let status = try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'")
                 return status.first.map { $0 != "running" && $0 != "compensating" } ?? false
             }
-            let status = try await RuntimeTestDatabase.query(
-                url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'", as: String.self)
-            let events = try await RuntimeTestDatabase.query(
-                url, "SELECT event_type FROM saga_events WHERE saga_id = 'Transfer-slow' ORDER BY sequence", as: String.self)
+            let status = try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-slow'")
+            let events = try await TestPostgres.strings(url, "SELECT event_type FROM saga_events WHERE saga_id = 'Transfer-slow' ORDER BY sequence")
             #expect(events.contains("step.timed-out"))
             // The pivot's outcome is unknown: the saga must not pretend it is compensated; it waits for a person.
             #expect(status.first == "failed_needs_operator" || status.first == "compensated", "\(events)")
@@ -167,8 +163,7 @@ struct OrchestratorTests {
             #expect(reasons.filter { $0.contains("not JSON") }.count == 50)
             #expect(reasons.filter { $0.contains("no saga has the id") }.count == 50)
             try await eventually("the good saga completes") {
-                try await RuntimeTestDatabase.query(
-                    url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-ok'", as: String.self).first == "completed"
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-ok'").first == "completed"
             }
         }
     }

@@ -4,42 +4,9 @@ import Skald
 import SkaldKafka
 import SkaldPostgres
 import SkaldRuntime
+import SkaldTestSupport
 import Synchronization
 import Testing
-
-/// The throwaway Postgres of `scripts/test.sh`, with a fresh migrated schema per test.
-enum RuntimeTestDatabase {
-    struct MissingDatabase: Error, CustomStringConvertible {
-        var description: String {
-            "SKALD_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh (make test)"
-        }
-    }
-
-    /// A URL whose sessions use a new schema holding Skald's migrated tables.
-    static func freshStore() async throws -> String {
-        guard let base = ProcessInfo.processInfo.environment["SKALD_TEST_POSTGRES_URL"], !base.isEmpty else {
-            Issue.record(Comment(rawValue: MissingDatabase().description))
-            throw MissingDatabase()
-        }
-        let schema = "rt_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
-        let connection = try await PostgresConnection.connect(to: base)
-        try await connection.query("CREATE SCHEMA \(identifier: schema)")
-        await connection.close()
-        let separator = base.contains("?") ? "&" : "?"
-        let url = "\(base)\(separator)options=-c%20search_path%3D\(schema)"
-        let migrations = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("schemas/postgres")
-        _ = try await PostgresMigrator(directory: migrations).migrate(url: url)
-        return url
-    }
-
-    static func query<T: PostgresDecodable>(_ url: String, _ query: PostgresQuery, as: T.Type) async throws -> [T] {
-        let connection = try await PostgresConnection.connect(to: url)
-        defer { Task { await connection.close() } }
-        return try await connection.query(query).decode(T.self)
-    }
-}
 
 /// Logs quiet unless SKALD_RUNTIME_TEST_LOG is set.
 let runtimeTestLogger: Logger = {
@@ -65,17 +32,6 @@ func mockKafka(_ cluster: MockCluster) -> KafkaConfiguration {
     configuration.linger = .milliseconds(2)
     configuration["heartbeat.interval.ms"] = "500"
     return configuration
-}
-
-/// Polls `condition` until it holds; a guard against hangs, not a speed assertion.
-func eventually(_ what: String, timeout: Duration = .seconds(120), condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    Issue.record("never happened: \(what)")
-    throw CancellationError()
 }
 
 /// The participants of the transfer saga: they apply each command once (deduped by

@@ -1,0 +1,76 @@
+import Foundation
+import Skald
+import SkaldExamples
+import SkaldPostgres
+import SkaldTestSupport
+import Testing
+
+/// Every saga's status, by order number.
+func statuses(_ url: String) async throws -> [Int: String] {
+    let connection = try await PostgresConnection.connect(to: url)
+    defer { Task { await connection.close() } }
+    var result: [Int: String] = [:]
+    for row in try await connection.query("SELECT business_key, status FROM sagas") {
+        let (key, status) = try row.decode((String, String).self)
+        result[InstantParticipants.number(key)] = status
+    }
+    return result
+}
+
+/// Checks every saga against the participants' ledger and replays every log.
+///
+/// A saga whose log shows no timeout must have met the fate its order number gives it,
+/// with exactly the expected effects. A saga that hit a timeout (a machine under load, an
+/// orchestrator down for a while) may legitimately have compensated instead: it must
+/// still leave no net effect, with every action that happened undone exactly once.
+func verifyPlaceOrderRun(_ url: String, orders: Range<Int>, participants: InstantParticipants) async throws {
+    let statuses = try await statuses(url)
+    #expect(statuses.count == orders.count, "sagas lost or extra: \(statuses.count) of \(orders.count)")
+    let timedOut = Set(
+        try await TestPostgres.strings(
+            url,
+            "SELECT DISTINCT s.business_key FROM sagas s JOIN saga_events e USING (saga_id) WHERE e.event_type = 'step.timed-out'"
+        ).map(InstantParticipants.number))
+    for number in orders {
+        let order = "order-\(number)"
+        let ledger = ["create", "reserve", "pay", "confirm", "notify", "release", "refund", "cancel"]
+            .map { participants.effects(order, $0) }
+        let status = statuses[number]
+        if timedOut.contains(number) && status == "compensated" {
+            #expect(ledger[3] == 0 && ledger[4] == 0, "\(order) compensated after its pivot: \(ledger)")
+            #expect(ledger[0] <= ledger[7] && ledger[1] <= ledger[5] && ledger[2] <= ledger[6], "\(order) left an effect: \(ledger)")
+            continue
+        }
+        switch InstantParticipants.Fate(order: number) {
+        case .completes:
+            #expect(status == "completed", "\(order)")
+            #expect(ledger == [1, 1, 1, 1, 1, 0, 0, 0], "\(order)")
+        case .outOfStock:
+            #expect(status == "compensated", "\(order)")
+            #expect(ledger == [1, 0, 0, 0, 0, 0, 0, 1], "\(order)")
+        case .paymentDeclined:
+            #expect(status == "compensated", "\(order)")
+            #expect(ledger == [1, 1, 0, 0, 0, 1, 0, 1], "\(order)")
+        }
+    }
+    #expect(timedOut.count < orders.count / 2, "most sagas timed out: the run says little about crash safety")
+    // The log of every saga replays against the definition with no divergence.
+    let connection = try await PostgresConnection.connect(to: url)
+    defer { Task { await connection.close() } }
+    let rows = try await connection.query(
+        "SELECT saga_id, event::text FROM saga_events ORDER BY saga_id, sequence")
+    var logs: [String: [[UInt8]]] = [:]
+    for row in rows {
+        let (sagaId, event) = try row.decode((String, String).self)
+        logs[sagaId, default: []].append(Array(event.utf8))
+    }
+    var diverged: [String] = []
+    for (sagaId, log) in logs {
+        let report = placeOrder.replayCheck(sagaId: sagaId, events: try placeOrder.decodeEvents(log))
+        if !report.isCompatible { diverged.append("\(report)") }
+    }
+    #expect(diverged.isEmpty, "\(diverged.prefix(3))")
+    try await eventually("the outbox drains", timeout: .seconds(60)) {
+        try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0
+    }
+}
