@@ -8,38 +8,10 @@ import Testing
 
 @Suite("Orchestrator over the Kafka mock and a real Postgres")
 struct OrchestratorTests {
-    /// Runs `body` with an orchestrator and the participants running against a fresh store.
-    private func withRunningSystem(
-        definition: SagaDefinition<TransferState> = transferSaga(),
-        participants: TransferParticipants = TransferParticipants(),
-        _ body: (Orchestrator, String, MockCluster) async throws -> Void
-    ) async throws {
-        let url = try await TestPostgres.freshStore("rt")
-        let cluster = try transferCluster()
-        defer { cluster.shutdown() }
-        var registry = SagaRegistry()
-        try registry.register(definition)
-        var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
-        configuration.groupID = "orchestrator-\(UUID().uuidString.prefix(8))"
-        let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
-        let kafka = mockKafka(cluster)
-        let running = Task { try await orchestrator.run() }
-        let participating = Task { try await participants.run(kafka: kafka, group: "participants-\(UUID().uuidString.prefix(8))") }
-        defer {
-            running.cancel()
-            participating.cancel()
-        }
-        try await body(orchestrator, url, cluster)
-        running.cancel()
-        participating.cancel()
-        _ = await running.result
-        _ = await participating.result
-    }
-
     @Test("sagas complete or compensate as the participants decide, each effect exactly once")
     func sagasRunToTheirEnd() async throws {
         let participants = TransferParticipants()
-        try await withRunningSystem(participants: participants) { orchestrator, url, _ in
+        try await withTransferSystem(participants: participants) { orchestrator, url, _ in
             let count = 300
             for index in 0..<count {
                 let input = StartTransfer(
@@ -96,7 +68,7 @@ struct OrchestratorTests {
     @Test("a participant that never answers: timeout, then compensation of what was done")
     func silentParticipantTimesOut() async throws {
         let participants = TransferParticipants(silentFor: [Credit.messageType])
-        try await withRunningSystem(definition: transferSaga(stepTimeout: .milliseconds(300)), participants: participants) {
+        try await withTransferSystem(definition: transferSaga(stepTimeout: .milliseconds(300)), participants: participants) {
             orchestrator, url, _ in
             try await orchestrator.start(
                 "Transfer", input: StartTransfer(transferId: "slow", amount: 5, declineDebit: false, declineCredit: false),
@@ -116,7 +88,7 @@ struct OrchestratorTests {
 
     @Test("malformed and unroutable messages land in the dead-letter topic with a reason")
     func deadLetters() async throws {
-        try await withRunningSystem { orchestrator, url, cluster in
+        try await withTransferSystem { orchestrator, url, cluster in
             let producer = try KafkaProducer(configuration: mockKafka(cluster), logger: runtimeTestLogger)
             defer { Task { await producer.shutdown() } }
             var bad: [KafkaOutgoingMessage] = []

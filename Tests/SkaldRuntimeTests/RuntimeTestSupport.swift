@@ -42,10 +42,19 @@ final class TransferParticipants: Sendable {
     private let applied = Mutex<Set<String>>([])
     /// Message types never answered (a participant that went silent).
     let silentFor: Set<String>
+    /// Message types answered only after this long (a slow participant).
+    let delays: [String: Duration]
+    /// Each reply is sent again with the same id, and once more with another id.
+    let duplicateReplies: Bool
+    /// Replies to these command types are delayed by a random 0–50 ms each.
+    let jitter: Bool
     private let redeliveries = Atomic<Int>(0)
 
-    init(silentFor: Set<String> = []) {
+    init(silentFor: Set<String> = [], delays: [String: Duration] = [:], duplicateReplies: Bool = false, jitter: Bool = false) {
         self.silentFor = silentFor
+        self.delays = delays
+        self.duplicateReplies = duplicateReplies
+        self.jitter = jitter
     }
 
     func effects(_ transferId: String, _ effect: String) -> Int {
@@ -70,7 +79,26 @@ final class TransferParticipants: Sendable {
             while let batch = try await consumer.nextBatch(maxCount: 500) {
                 var replies: [KafkaOutgoingMessage] = []
                 for message in batch {
-                    if let reply = try handle(message) { replies.append(reply) }
+                    guard let (type, reply) = try handle(message) else { continue }
+                    var copies = [reply]
+                    if duplicateReplies {
+                        var another = reply
+                        another.headers = reply.headers.map { header in
+                            header.name == "ce_id" ? KafkaHeader(name: "ce_id", value: "again:" + (header.stringValue ?? "")) : header
+                        }
+                        copies += [reply, another]
+                    }
+                    var delay = delays[type] ?? .zero
+                    if jitter { delay += .milliseconds(Int.random(in: 0...50)) }
+                    if delay > .zero {
+                        // Answer later, out of order with the rest of the batch.
+                        Task {
+                            try await Task.sleep(for: delay)
+                            for result in try await producer.send(copies) { _ = try result.get() }
+                        }
+                    } else {
+                        replies += copies
+                    }
                 }
                 if !replies.isEmpty {
                     for result in try await producer.send(replies) { _ = try result.get() }
@@ -83,7 +111,7 @@ final class TransferParticipants: Sendable {
         }
     }
 
-    private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
+    private func handle(_ message: KafkaMessage) throws -> (commandType: String, reply: KafkaOutgoingMessage)? {
         let command = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
         if silentFor.contains(command.type) { return nil }
         let decoder = JSONDecoder()
@@ -126,9 +154,40 @@ final class TransferParticipants: Sendable {
             id: "reply:\(command.id)", source: "test-participant", type: reply.type, time: Date(),
             sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
         )
-        return KafkaOutgoingMessage(
-            topic: "skald.replies", key: message.key, value: Array(reply.json),
-            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+        return (
+            command.type,
+            KafkaOutgoingMessage(
+                topic: "skald.replies", key: message.key, value: Array(reply.json),
+                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+            )
         )
     }
+}
+
+/// Runs `body` with an orchestrator and the participants running against a fresh store.
+func withTransferSystem(
+    definition: SagaDefinition<TransferState> = transferSaga(),
+    participants: TransferParticipants = TransferParticipants(),
+    _ body: (Orchestrator, String, MockCluster) async throws -> Void
+) async throws {
+    let url = try await TestPostgres.freshStore("rt")
+    let cluster = try transferCluster()
+    defer { cluster.shutdown() }
+    var registry = SagaRegistry()
+    try registry.register(definition)
+    var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
+    configuration.groupID = "orchestrator-\(UUID().uuidString.prefix(8))"
+    let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
+    let kafka = mockKafka(cluster)
+    let running = Task { try await orchestrator.run() }
+    let participating = Task { try await participants.run(kafka: kafka, group: "participants-\(UUID().uuidString.prefix(8))") }
+    defer {
+        running.cancel()
+        participating.cancel()
+    }
+    try await body(orchestrator, url, cluster)
+    running.cancel()
+    participating.cancel()
+    _ = await running.result
+    _ = await participating.result
 }

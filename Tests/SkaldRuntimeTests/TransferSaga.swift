@@ -50,7 +50,12 @@ enum TransferTopics {
     static let all = [debits, credits, notifications]
 }
 
-func transferSaga(stepTimeout: Duration = .seconds(10)) -> SagaDefinition<TransferState> {
+func transferSaga(
+    stepTimeout: Duration = .seconds(10),
+    stepRetry: RetryPolicy = .standard,
+    compensationRetry: RetryPolicy = .persistent,
+    compensationTimeout: Duration = .seconds(30)
+) -> SagaDefinition<TransferState> {
     SagaDefinition("Transfer", version: 1, state: TransferState.self) {
         Step("debit") {
             Command(to: TransferTopics.debits) { state in
@@ -63,6 +68,7 @@ func transferSaga(stepTimeout: Duration = .seconds(10)) -> SagaDefinition<Transf
             }
         }
         .timeout(stepTimeout)
+        .retry(stepRetry)
 
         Step("credit", kind: .pivot) {
             Command(to: TransferTopics.credits) { state in
@@ -84,4 +90,5 @@ func transferSaga(stepTimeout: Duration = .seconds(10)) -> SagaDefinition<Transf
             declineCredit: input.declineCredit)
     }
     .businessKey(\.transferId)
+    .compensations(retry: compensationRetry, timeout: compensationTimeout)
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Skald
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+import SkaldTestSupport
+import Testing
+
+@Suite("Orchestrator: what participants get wrong")
+struct OrchestratorFailureTests {
+    private func events(_ url: String, _ sagaId: String) async throws -> [String] {
+        try await TestPostgres.strings(url, "SELECT event_type FROM saga_events WHERE saga_id = \(sagaId) ORDER BY sequence")
+    }
+
+    @Test("a compensation that keeps failing ends in failed-needs-operator; an operator skip finishes the saga, audited")
+    func compensationNeedsOperator() async throws {
+        let definition = transferSaga(
+            stepTimeout: .milliseconds(200), stepRetry: .exponential(maxAttempts: 2, initial: .milliseconds(100)),
+            compensationRetry: .exponential(maxAttempts: 2, initial: .milliseconds(100)),
+            compensationTimeout: .milliseconds(200))
+        let participants = TransferParticipants(silentFor: [Debit.messageType, Refund.messageType])
+        try await withTransferSystem(definition: definition, participants: participants) { orchestrator, url, _ in
+            let sagaId = try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "stuck", amount: 9, declineDebit: false, declineCredit: false),
+                idempotencyKey: "stuck")
+            try await eventually("the saga asks for an operator") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = \(sagaId)") == ["failed_needs_operator"]
+            }
+            let log = try await events(url, sagaId)
+            #expect(log.filter { $0 == "step.timed-out" }.count == 2, "\(log)")
+            #expect(log.contains("compensation.started"))
+            #expect(log.filter { $0 == "compensation.command-sent" }.count == 2, "\(log)")
+            #expect(log.last == "saga.failed-needs-operator")
+            let reason = try await TestPostgres.strings(url, "SELECT stuck_reason FROM sagas WHERE saga_id = \(sagaId)")
+            #expect(reason.first?.isEmpty == false)
+
+            // The refund was made by hand: the operator skips the stuck compensation.
+            let outcome = try await orchestrator.operate(
+                sagaId: sagaId, command: OperatorCommand(.skip, actor: "ops@example.com", reason: "refunded by hand"))
+            #expect(outcome == .applied(sagaId: sagaId))
+            try await eventually("the saga finishes compensating") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = \(sagaId)") == ["compensated"]
+            }
+            let audit = try await TestPostgres.strings(
+                url, "SELECT action || ' by ' || actor || ': ' || reason FROM audit_log WHERE saga_id = \(sagaId)")
+            #expect(audit == ["skip by ops@example.com: refunded by hand"])
+        }
+    }
+
+    @Test("a reply after the step timed out: the late success is compensated too")
+    func lateReplyAfterTimeout() async throws {
+        let definition = transferSaga(stepTimeout: .milliseconds(300), stepRetry: .none)
+        let participants = TransferParticipants(delays: [Debit.messageType: .milliseconds(1_500)])
+        try await withTransferSystem(definition: definition, participants: participants) { orchestrator, url, _ in
+            let sagaId = try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "late", amount: 3, declineDebit: false, declineCredit: false),
+                idempotencyKey: "late")
+            try await eventually("the late debit is refunded") {
+                guard participants.effects("late", "refund") == 1 else { return false }
+                return try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = \(sagaId)") == ["compensated"]
+            }
+            let log = try await events(url, sagaId)
+            #expect(log.contains("step.timed-out"), "\(log)")
+            #expect(participants.effects("late", "debit") == 1)
+            #expect(participants.effects("late", "credit") == 0)
+        }
+    }
+
+    @Test("duplicate replies (the same id twice, and again under another id) change nothing")
+    func duplicateReplies() async throws {
+        let participants = TransferParticipants(duplicateReplies: true)
+        try await withTransferSystem(participants: participants) { orchestrator, url, _ in
+            for index in 0..<100 {
+                try await orchestrator.start(
+                    "Transfer",
+                    input: StartTransfer(transferId: "d\(index)", amount: 10, declineDebit: false, declineCredit: index % 4 == 1),
+                    idempotencyKey: "d\(index)")
+            }
+            try await eventually("every saga terminal") {
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')") == 100
+            }
+            for index in 0..<100 {
+                let id = "d\(index)"
+                #expect(participants.effects(id, "debit") == 1)
+                #expect(participants.effects(id, "refund") == (index % 4 == 1 ? 1 : 0))
+                #expect(participants.effects(id, "credit") == (index % 4 == 1 ? 0 : 1))
+            }
+            // The copies under other ids reached the sagas and were recorded as ignored.
+            let ignored = try await TestPostgres.count(
+                url, "SELECT count(*)::bigint FROM saga_events WHERE event_type = 'saga.input-ignored'")
+            #expect(ignored > 0)
+        }
+    }
+
+    @Test("10,000 sagas with random failures and delays: every saga terminal, counts equal the ledgers")
+    func tenThousandSagas() async throws {
+        let participants = TransferParticipants(jitter: true)
+        try await withTransferSystem(participants: participants) { orchestrator, url, _ in
+            var declinedDebit = 0
+            var declinedCredit = 0
+            var generator = SystemRandomNumberGenerator()
+            let fates: [(Bool, Bool)] = (0..<10_000).map { _ in
+                let debit = Int.random(in: 0..<10, using: &generator) == 0
+                let credit = !debit && Int.random(in: 0..<8, using: &generator) == 0
+                return (debit, credit)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<4 {
+                    group.addTask {
+                        for index in stride(from: worker, to: 10_000, by: 4) {
+                            let (debit, credit) = fates[index]
+                            try await orchestrator.start(
+                                "Transfer",
+                                input: StartTransfer(transferId: "s\(index)", amount: index, declineDebit: debit, declineCredit: credit),
+                                idempotencyKey: "s\(index)")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (debit, credit) in fates {
+                if debit { declinedDebit += 1 }
+                if credit { declinedCredit += 1 }
+            }
+            try await eventually("10,000 sagas terminal", timeout: .seconds(600), poll: .milliseconds(500)) {
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')") == 10_000
+            }
+            let completed = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE status = 'completed'")
+            let compensated = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE status = 'compensated'")
+            #expect(completed == 10_000 - declinedDebit - declinedCredit)
+            #expect(compensated == declinedDebit + declinedCredit)
+            var debits = 0, credits = 0, refunds = 0
+            for index in 0..<10_000 {
+                debits += participants.effects("s\(index)", "debit")
+                credits += participants.effects("s\(index)", "credit")
+                refunds += participants.effects("s\(index)", "refund")
+            }
+            #expect(credits == completed)
+            #expect(debits == completed + declinedCredit)
+            #expect(refunds == declinedCredit)
+        }
+    }
+}
