@@ -9,12 +9,14 @@ public struct Decision<State: Codable & Sendable & Equatable>: Sendable {
     public var commands: [OutgoingCommand]
     /// Timers to arm (idempotent by id).
     public var timers: [TimerRequest]
-    /// Ids of timers whose purpose is gone (a reply beat its timeout); firing them anyway is harmless.
-    public var cancelledTimers: [String]
+    /// Timers whose purpose is gone (a reply beat its timeout); firing them anyway is harmless.
+    /// Their ids are `kind.id(sagaId:)`.
+    public var cancelledTimers: [TimerKind]
     /// The instance after the events: equal to folding them into the input instance.
     public var instance: SagaInstance<State>
 
     init(_ decision: EngineDecision) {
+        // (the instance is wrapped, not copied)
         events = decision.events
         commands = decision.commands
         timers = decision.timers
@@ -56,25 +58,72 @@ public struct OutgoingCommand: Sendable, Equatable {
 
     /// The command id for a step, purpose and attempt.
     public static func id(sagaId: String, step: String, purpose: Purpose, attempt: Int) -> String {
-        "\(sagaId)/\(step)/\(purpose.rawValue)/\(attempt)"
+        // Built with one allocation: ids are made for every command on the hot path.
+        var id = String()
+        id.reserveCapacity(sagaId.utf8.count + step.utf8.count + 24)
+        id += sagaId
+        id += "/"
+        id += step
+        id += purpose == .action ? "/action/" : "/compensation/"
+        id += String(attempt)
+        return id
+    }
+
+    /// The parts of a command id as slices of it, without allocating; nil when it is not one.
+    static func split(id: String) -> (sagaId: Substring, step: Substring, purpose: Purpose, attempt: Int)? {
+        let utf8 = id.utf8
+        var index = utf8.endIndex
+        var found = 0
+        var last = utf8.endIndex
+        var middle = utf8.endIndex
+        var first = utf8.endIndex
+        while index > utf8.startIndex && found < 3 {
+            index = utf8.index(before: index)
+            if utf8[index] == UInt8(ascii: "/") {
+                switch found {
+                case 0: last = index
+                case 1: middle = index
+                default: first = index
+                }
+                found += 1
+            }
+        }
+        guard found == 3 else { return nil }
+        let purposeText = id[id.index(after: middle)..<last]
+        let purpose: Purpose
+        if purposeText == "action" {
+            purpose = .action
+        } else if purposeText == "compensation" {
+            purpose = .compensation
+        } else {
+            return nil
+        }
+        guard let attempt = Int(id[id.index(after: last)...]) else { return nil }
+        return (id[..<first], id[id.index(after: first)..<middle], purpose, attempt)
     }
 
     /// Parses an id made by ``id(sagaId:step:purpose:attempt:)`` (the saga id may itself contain `/`).
     public static func parse(id: String) -> (sagaId: String, step: String, purpose: Purpose, attempt: Int)? {
-        let parts = id.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 4, let attempt = Int(parts[parts.count - 1]),
-            let purpose = Purpose(rawValue: String(parts[parts.count - 2]))
-        else { return nil }
-        return (parts[0..<(parts.count - 3)].joined(separator: "/"), String(parts[parts.count - 3]), purpose, attempt)
+        split(id: id).map { (String($0.sagaId), String($0.step), $0.purpose, $0.attempt) }
     }
 }
 
 /// A durable timer to arm.
 public struct TimerRequest: Sendable, Hashable {
-    /// Deterministic id (see ``TimerKind/id(sagaId:)``).
-    public var id: String
+    /// The saga it belongs to.
+    public var sagaId: String
     /// When it fires.
     public var due: Date
     /// What it is for.
     public var kind: TimerKind
+
+    /// Deterministic id (see ``TimerKind/id(sagaId:)``), built on demand.
+    public var id: String { kind.id(sagaId: sagaId) }
+
+    /// A timer request.
+    public init(sagaId: String, due: Date, kind: TimerKind) {
+        self.sagaId = sagaId
+        self.due = due
+        self.kind = kind
+    }
 }

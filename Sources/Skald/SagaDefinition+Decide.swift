@@ -16,6 +16,40 @@ extension SagaDefinition {
     }
 }
 
+extension SagaDefinition {
+    /// `decide` and `evolve` in one step, in place: the fast path for a runtime that
+    /// owns the instance.
+    ///
+    /// Equivalent to `let d = try decide(instance, input, now: now); instance = d.instance`,
+    /// but the instance is moved into the engine and back rather than copied, so its
+    /// arrays are never duplicated. If it throws, `instance` may hold part of the
+    /// decision: discard it and load the instance again from its events.
+    public func transition(
+        _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date
+    ) throws -> Transition {
+        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        swap(&decider.decision.instance, &instance.core)
+        defer { swap(&decider.decision.instance, &instance.core) }
+        try decider.handle(input)
+        return Transition(
+            events: decider.decision.events, commands: decider.decision.commands, timers: decider.decision.timers,
+            cancelledTimers: decider.decision.cancelledTimers)
+    }
+}
+
+/// What one input produced, for ``SagaDefinition/transition(_:_:now:)``: a
+/// ``Decision`` without the instance (which was updated in place).
+public struct Transition: Sendable {
+    /// New events, numbered after the instance's last sequence.
+    public var events: [SagaEvent]
+    /// Commands for the outbox.
+    public var commands: [OutgoingCommand]
+    /// Timers to arm.
+    public var timers: [TimerRequest]
+    /// Timers no longer needed.
+    public var cancelledTimers: [TimerKind]
+}
+
 extension EngineDefinition {
     func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
@@ -29,7 +63,7 @@ struct EngineDecision: Sendable {
     var events: [SagaEvent] = []
     var commands: [OutgoingCommand] = []
     var timers: [TimerRequest] = []
-    var cancelledTimers: [String] = []
+    var cancelledTimers: [TimerKind] = []
     var instance: InstanceCore
 }
 
@@ -89,15 +123,15 @@ struct Decider {
     }
 
     mutating func cancelTimer(_ kind: TimerKind) {
-        decision.cancelledTimers.append(kind.id(sagaId: sagaId))
+        decision.cancelledTimers.append(kind)
     }
 
     mutating func arm(_ kind: TimerKind, after duration: Duration) {
-        decision.timers.append(TimerRequest(id: kind.id(sagaId: sagaId), due: now.adding(duration), kind: kind))
+        decision.timers.append(TimerRequest(sagaId: sagaId, due: now.adding(duration), kind: kind))
     }
 
     mutating func arm(_ kind: TimerKind, at due: Date) {
-        decision.timers.append(TimerRequest(id: kind.id(sagaId: sagaId), due: due, kind: kind))
+        decision.timers.append(TimerRequest(sagaId: sagaId, due: due, kind: kind))
     }
 
     // MARK: Start
@@ -225,8 +259,8 @@ struct Decider {
         var index: Int?
         var purpose: OutgoingCommand.Purpose?
         var attempt: Int?
-        if let causation = message.causationId, let parsed = OutgoingCommand.parse(id: causation), parsed.sagaId == sagaId {
-            index = definition.stepIndex(named: parsed.step)
+        if let causation = message.causationId, let parsed = OutgoingCommand.split(id: causation), parsed.sagaId == sagaId {
+            index = definition.steps.firstIndex { $0.name.utf8.elementsEqual(parsed.step.utf8) }
             purpose = parsed.purpose
             attempt = parsed.attempt
         } else if let stepName = message.step {

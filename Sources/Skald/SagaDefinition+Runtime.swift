@@ -134,7 +134,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         }
         return RuntimeDecision(
             events: try decision.events.map(StoredSagaEvent.init), commands: commands, timers: decision.timers,
-            cancelledTimers: decision.cancelledTimers, snapshot: try snapshot(of: decision.instance),
+            cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: try snapshot(of: decision.instance),
             instance: AnySagaInstance(decision.instance, sagaType: name, version: version))
     }
 

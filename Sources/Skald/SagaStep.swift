@@ -84,15 +84,55 @@ struct EngineStep: Sendable {
 }
 
 /// The command a step (or compensation) sends, built from the state.
+@usableFromInline
 struct CommandSpec: Sendable {
     let topic: String
     let messageType: String
     /// Nil only if handed a state of the wrong type.
-    let make: @Sendable (AnyState) -> Payload?
+    let make: @Sendable (any Sendable) -> Payload?
+
+    @usableFromInline
+    init(topic: String, messageType: String, make: @escaping @Sendable (any Sendable) -> Payload?) {
+        self.topic = topic
+        self.messageType = messageType
+        self.make = make
+    }
 }
 
-/// A reply a step waits for and what it does to the state.
-struct ReplySpec: Sendable {
+/// A step as the engine reads it on the hot path: a reference, so that looking
+/// a step up costs one retain instead of copying every closure and string in it.
+final class StepRuntime: Sendable {
+    let core: EngineStep
+
+    init(_ core: EngineStep) {
+        self.core = core
+    }
+
+    var name: String { core.name }
+    var kind: StepKind { core.kind }
+    var timeout: Duration { core.timeout }
+    var retry: RetryPolicy? { core.retry }
+    var node: Int { core.node }
+    var command: CommandSpec? { core.command }
+    var successReplies: [ReplySpec] { core.successReplies }
+    var failureReplies: [ReplySpec] { core.failureReplies }
+    var compensation: CompensationSpec? { core.compensation }
+    var condition: (@Sendable (AnyState) -> Bool)? { core.condition }
+    var effectiveRetry: RetryPolicy { core.effectiveRetry }
+
+    func successReply(_ messageType: String) -> ReplySpec? {
+        core.successReply(messageType)
+    }
+
+    func failureReply(_ messageType: String) -> ReplySpec? {
+        core.failureReply(messageType)
+    }
+}
+
+/// A reply a step waits for and what it does to the state (a reference: it is
+/// looked up for every reply).
+@usableFromInline
+final class ReplySpec: Sendable {
     let messageType: String
     /// The topic it arrives on when it is a domain event rather than a saga reply.
     let topic: String?
@@ -103,9 +143,26 @@ struct ReplySpec: Sendable {
     let apply: @Sendable (inout AnyState, Payload) throws -> Void
     /// Reads the business key from the payload for services that know nothing of sagas.
     let correlationKey: (@Sendable (Payload) -> String?)?
+
+    @usableFromInline
+    init(
+        messageType: String, topic: String?, retryable: Bool, accepts: @escaping @Sendable (Payload) -> Bool,
+        decode: @escaping @Sendable (any Decoder) throws -> Payload,
+        apply: @escaping @Sendable (inout any Sendable, Payload) throws -> Void,
+        correlationKey: (@Sendable (Payload) -> String?)?
+    ) {
+        self.messageType = messageType
+        self.topic = topic
+        self.retryable = retryable
+        self.accepts = accepts
+        self.decode = decode
+        self.apply = apply
+        self.correlationKey = correlationKey
+    }
 }
 
 /// The undo command of a compensatable step and the replies that confirm it.
+@usableFromInline
 struct CompensationSpec: Sendable {
     let command: CommandSpec
     let confirmations: [String]
@@ -113,10 +170,29 @@ struct CompensationSpec: Sendable {
     let topic: String?
     let decoders: [String: @Sendable (any Decoder) throws -> Payload]
     let correlationKey: [String: @Sendable (Payload) -> String?]
+
+    @usableFromInline
+    init(
+        command: CommandSpec, confirmations: [String], rejections: [String], topic: String?,
+        decoders: [String: @Sendable (any Decoder) throws -> Payload],
+        correlationKey: [String: @Sendable (Payload) -> String?]
+    ) {
+        self.command = command
+        self.confirmations = confirmations
+        self.rejections = rejections
+        self.topic = topic
+        self.decoders = decoders
+        self.correlationKey = correlationKey
+    }
 }
 
 /// Wraps typed DSL closures into erased ones, once, when a definition is built.
+///
+/// Inlinable, with the DSL initializers that call it, so the closures are
+/// specialized for the user's concrete types in the user's module.
+@usableFromInline
 enum Erase {
+    @inlinable
     static func command<State, Message: SagaMessage>(
         _ topic: String, _ make: @escaping @Sendable (State) -> Message
     ) -> CommandSpec {
@@ -125,13 +201,12 @@ enum Erase {
             make: { state in (state as? State).map { Payload(make($0)) } })
     }
 
+    @inlinable
     static func update<State: Sendable, Reply: Decodable>(
         _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
-    ) -> @Sendable (inout AnyState, Payload) throws -> Void {
+    ) -> @Sendable (inout any Sendable, Payload) throws -> Void {
         { state, payload in
-            guard var typed = state as? State else {
-                throw SagaError(.payloadTypeMismatch, "the saga state is not a \(State.self)")
-            }
+            guard var typed = state as? State else { throw SagaError.stateTypeMismatch(State.self) }
             update(&typed, try payload.decode(Reply.self))
             state = typed
         }
