@@ -69,37 +69,59 @@ public struct OutgoingCommand: Sendable, Equatable {
         return id
     }
 
-    /// The parts of a command id as slices of it, without allocating; nil when it is not one.
-    static func split(id: String) -> (sagaId: Substring, step: Substring, purpose: Purpose, attempt: Int)? {
-        let utf8 = id.utf8
-        var index = utf8.endIndex
+    /// Where the parts of a command id lie, as byte offsets; nil when it is not one.
+    ///
+    /// Works on the raw UTF-8 bytes: it runs for every reply, on the hot path.
+    static func locate(
+        _ bytes: UnsafeBufferPointer<UInt8>
+    ) -> (sagaIdEnd: Int, stepEnd: Int, purpose: Purpose, attempt: Int)? {
+        var slashes = (0, 0, 0)
         var found = 0
-        var last = utf8.endIndex
-        var middle = utf8.endIndex
-        var first = utf8.endIndex
-        while index > utf8.startIndex && found < 3 {
-            index = utf8.index(before: index)
-            if utf8[index] == UInt8(ascii: "/") {
+        var position = bytes.count
+        while position > 0 && found < 3 {
+            position -= 1
+            if bytes[position] == UInt8(ascii: "/") {
                 switch found {
-                case 0: last = index
-                case 1: middle = index
-                default: first = index
+                case 0: slashes.0 = position
+                case 1: slashes.1 = position
+                default: slashes.2 = position
                 }
                 found += 1
             }
         }
         guard found == 3 else { return nil }
-        let purposeText = id[id.index(after: middle)..<last]
+        var attempt = 0
+        var index = slashes.0 + 1
+        guard index < bytes.count, bytes.count - index <= 18 else { return nil }
+        while index < bytes.count {
+            let digit = bytes[index]
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            attempt = attempt * 10 + Int(digit - UInt8(ascii: "0"))
+            index += 1
+        }
+        let purposeLength = slashes.0 - slashes.1 - 1
         let purpose: Purpose
-        if purposeText == "action" {
+        if purposeLength == 6 && bytes[slashes.1 + 1] == UInt8(ascii: "a") {
             purpose = .action
-        } else if purposeText == "compensation" {
+        } else if purposeLength == 12 && bytes[slashes.1 + 1] == UInt8(ascii: "c") {
             purpose = .compensation
         } else {
             return nil
         }
-        guard let attempt = Int(id[id.index(after: last)...]) else { return nil }
-        return (id[..<first], id[id.index(after: first)..<middle], purpose, attempt)
+        return (slashes.2, slashes.1, purpose, attempt)
+    }
+
+    /// Splits an id into its parts.
+    static func split(id: String) -> (sagaId: Substring, step: Substring, purpose: Purpose, attempt: Int)? {
+        var copy = id
+        guard let found = copy.withUTF8({ locate($0) }) else { return nil }
+        let utf8 = id.utf8
+        let sagaEnd = utf8.index(utf8.startIndex, offsetBy: found.sagaIdEnd)
+        let stepStart = utf8.index(after: sagaEnd)
+        let stepEnd = utf8.index(utf8.startIndex, offsetBy: found.stepEnd)
+        let purposeText = id[utf8.index(after: stepEnd)..<utf8.index(stepEnd, offsetBy: found.purpose == .action ? 7 : 13)]
+        guard purposeText == found.purpose.rawValue else { return nil }
+        return (id[..<sagaEnd], id[stepStart..<stepEnd], found.purpose, found.attempt)
     }
 
     /// Parses an id made by ``id(sagaId:step:purpose:attempt:)`` (the saga id may itself contain `/`).

@@ -51,6 +51,29 @@ public struct Transition: Sendable {
 }
 
 extension EngineDefinition {
+    /// The step, purpose and attempt of a command id of saga `sagaId`; nil when the
+    /// id is not one of this saga's (another saga's, or not a command id at all).
+    func matchCommandId(_ id: String, sagaId: String) -> (step: Int?, purpose: OutgoingCommand.Purpose, attempt: Int)? {
+        var id = id
+        var sagaId = sagaId
+        return id.withUTF8 { bytes -> (step: Int?, purpose: OutgoingCommand.Purpose, attempt: Int)? in
+            guard let found = OutgoingCommand.locate(bytes) else { return nil }
+            let sameSaga = sagaId.withUTF8 { saga in
+                saga.count == found.sagaIdEnd && (saga.count == 0 || memcmp(saga.baseAddress!, bytes.baseAddress!, saga.count) == 0)
+            }
+            guard sameSaga else { return nil }
+            let stepStart = found.sagaIdEnd + 1
+            let stepLength = found.stepEnd - stepStart
+            for (index, step) in steps.enumerated() where step.nameBytes.count == stepLength {
+                let same = step.nameBytes.withUnsafeBufferPointer { name in
+                    stepLength == 0 || memcmp(name.baseAddress!, bytes.baseAddress! + stepStart, stepLength) == 0
+                }
+                if same { return (index, found.purpose, found.attempt) }
+            }
+            return (nil, found.purpose, found.attempt)
+        }
+    }
+
     func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
         try decider.handle(input)
@@ -259,8 +282,8 @@ struct Decider {
         var index: Int?
         var purpose: OutgoingCommand.Purpose?
         var attempt: Int?
-        if let causation = message.causationId, let parsed = OutgoingCommand.split(id: causation), parsed.sagaId == sagaId {
-            index = definition.steps.firstIndex { $0.name.utf8.elementsEqual(parsed.step.utf8) }
+        if let causation = message.causationId, let parsed = definition.matchCommandId(causation, sagaId: sagaId) {
+            index = parsed.step
             purpose = parsed.purpose
             attempt = parsed.attempt
         } else if let stepName = message.step {

@@ -103,9 +103,12 @@ struct CommandSpec: Sendable {
 /// a step up costs one retain instead of copying every closure and string in it.
 final class StepRuntime: Sendable {
     let core: EngineStep
+    /// The name's UTF-8, compared against command ids without building strings.
+    let nameBytes: [UInt8]
 
     init(_ core: EngineStep) {
         self.core = core
+        self.nameBytes = Array(core.name.utf8)
     }
 
     var name: String { core.name }

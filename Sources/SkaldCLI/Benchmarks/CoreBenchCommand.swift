@@ -23,6 +23,9 @@ struct CoreBenchCommand: AsyncParsableCommand {
     @Option(help: "Number of sagas for the JSON and runtime-path measurements.")
     var storedSagas = 20_000
 
+    @Flag(help: "Measure decide + evolve only (for profiling).")
+    var decideOnly = false
+
     func run() async throws {
         guard sagas > 0, storedSagas > 0 else { throw ValidationError("--sagas and --stored-sagas must be positive") }
         let definition = BenchSaga.definition
@@ -52,6 +55,11 @@ struct CoreBenchCommand: AsyncParsableCommand {
         }
         let decideTime = ContinuousClock.now - decideClock
         guard completed == sagas else { throw ValidationError("only \(completed) of \(sagas) sagas finished") }
+        if decideOnly {
+            let rate = Double(transitions) / max(decideTime.secondsDouble, 1e-9)
+            print("decide + evolve \(Int(rate)) transitions/s (\(transitions) in \(decideTime), \(emitted) events and commands)")
+            return
+        }
 
         // The logs to replay, collected outside the clock.
         var logs: [[SagaEvent]] = []
