@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension SagaDefinition {
     /// The instance after one more event: `evolve(state, event) -> state`.

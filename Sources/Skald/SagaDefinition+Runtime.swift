@@ -189,12 +189,12 @@ extension SagaDefinition: RuntimeSagaDefinition {
     }
 
     func typed(_ erased: AnySagaInstance) throws -> InstanceCore {
-        guard erased.sagaType == name, erased.version == version, let instance = erased.base as? InstanceCore else {
+        guard erased.sagaType == name, erased.version == version else {
             throw SagaError(
                 .unknownDefinition,
                 "instance \(erased.sagaId) is \(erased.sagaType) v\(erased.version), not \(name) v\(version)")
         }
-        return instance
+        return erased.base
     }
 
     func expects(messageType: String) -> Bool {

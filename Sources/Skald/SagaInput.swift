@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Something that happens to a saga: the engine's only way in.
 public enum SagaInput: Sendable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The state of a saga instance with its type erased, as the engine core holds it.
 ///
@@ -205,7 +205,7 @@ enum Erase {
     }
 
     @inlinable
-    static func update<State: Sendable, Reply: Decodable>(
+    static func update<State: Sendable, Reply: Decodable & Sendable>(
         _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
     ) -> @Sendable (inout any Sendable, Payload) throws -> Void {
         { state, payload in
