@@ -167,7 +167,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         }
         return SagaSnapshot(
             sagaId: instance.sagaId, sagaType: name, version: version, status: instance.status, currentStep: current,
-            businessKey: (instance.data as? State).map(businessKey) ?? "", lastSequence: instance.lastSequence,
+            businessKey: (instance.data as? StateBox<State>).map { businessKey($0.value) } ?? "", lastSequence: instance.lastSequence,
             startedAt: instance.startedAt, updatedAt: instance.updatedAt, stuckReason: instance.stuck?.reason,
             state: state,
             steps: steps.indices.map { index in

@@ -79,16 +79,13 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
         }
         engine = EngineDefinition(
             name: name, version: version, steps: flat, nodes: nodes,
-            decodeState: { payload in
-                let state = try payload.decode(State.self)
-                return state
-            },
+            decodeState: { payload in StateBox(try payload.decode(State.self)) },
             decodeStateJSON: { decoder in Payload(try State(from: decoder)) },
             encodeState: { state in
-                guard let typed = state as? State else {
+                guard let box = state as? StateBox<State> else {
                     throw SagaError(.payloadTypeMismatch, "\(name): the saga state is not a \(State.self)")
                 }
-                return Array(try JSONCoding.encode(typed))
+                return Array(try JSONCoding.encode(box.value))
             })
     }
 

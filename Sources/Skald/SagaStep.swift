@@ -9,6 +9,28 @@ import Foundation
 /// when the definition is built, into closures over this type.
 typealias AnyState = any Sendable
 
+/// The user state in a reference the engine mutates in place when it is the only
+/// owner, and copies first when it is not (copy-on-write by hand): an update by a
+/// reply handler then costs no allocation on the runtime's in-place path.
+///
+/// `@unchecked Sendable` is sound because `value` is only written after
+/// `isKnownUniquelyReferenced` proved no other instance (on any thread) sees it.
+@usableFromInline
+final class StateBox<State: Sendable>: @unchecked Sendable {
+    @usableFromInline var value: State
+
+    @usableFromInline
+    init(_ value: State) {
+        self.value = value
+    }
+}
+
+/// Holds the place of the state while its box is checked for unique ownership.
+@usableFromInline
+struct NoState: Sendable {
+    @usableFromInline init() {}
+}
+
 /// One local transaction of a saga, as the engine sees it.
 ///
 /// Built by the DSL's ``Step``; every closure is pure, so replaying a log calls
@@ -196,12 +218,12 @@ struct CompensationSpec: Sendable {
 @usableFromInline
 enum Erase {
     @inlinable
-    static func command<State, Message: SagaMessage>(
+    static func command<State: Sendable, Message: SagaMessage>(
         _ topic: String, _ make: @escaping @Sendable (State) -> Message
     ) -> CommandSpec {
         CommandSpec(
             topic: topic, messageType: Message.messageType,
-            make: { state in (state as? State).map { Payload(make($0)) } })
+            make: { state in (state as? StateBox<State>).map { Payload(make($0.value)) } })
     }
 
     @inlinable
@@ -209,9 +231,12 @@ enum Erase {
         _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
     ) -> @Sendable (inout any Sendable, Payload) throws -> Void {
         { state, payload in
-            guard var typed = state as? State else { throw SagaError.stateTypeMismatch(State.self) }
-            update(&typed, try payload.decode(Reply.self))
-            state = typed
+            guard var box = state as? StateBox<State> else { throw SagaError.stateTypeMismatch(State.self) }
+            let reply = try payload.decode(Reply.self)
+            state = NoState()
+            if !isKnownUniquelyReferenced(&box) { box = StateBox(box.value) }
+            update(&box.value, reply)
+            state = box
         }
     }
 }

@@ -61,7 +61,7 @@ public struct Step<State: Sendable>: Sendable {
     /// otherwise it is recorded as skipped.
     public func when(_ predicate: @escaping @Sendable (State) -> Bool) -> Self {
         var copy = self
-        copy.core.condition = { state in (state as? State).map(predicate) ?? false }
+        copy.core.condition = { state in (state as? StateBox<State>).map { predicate($0.value) } ?? false }
         return copy
     }
 }
