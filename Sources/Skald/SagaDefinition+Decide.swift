@@ -188,9 +188,9 @@ struct Decider {
                 if instance.deadline != nil { cancelTimer(.deadline) }
                 return
             }
-            let node = definition.nodes[instance.currentNode]
+            let nodeSteps = definition.nodes[instance.currentNode].steps
             var allPending = true
-            for index in node.steps where instance.steps[index].phase != .pending {
+            for index in nodeSteps where instance.steps[index].phase != .pending {
                 allPending = false
                 let phase = instance.steps[index].phase
                 if phase == .failed || phase == .timedOut {
@@ -199,7 +199,7 @@ struct Decider {
             }
             guard allPending else { return }
             guard let data = instance.data else { return }
-            for index in node.steps {
+            for index in nodeSteps {
                 if let condition = definition.steps[index].condition, !condition(data) {
                     try emit(.stepSkipped(step: ref(index), reason: .condition))
                 } else {

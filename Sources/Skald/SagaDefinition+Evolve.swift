@@ -57,6 +57,7 @@ extension EngineDefinition {
             instance.startedAt = event.time
             instance.deadline = deadline
             instance.steps = Array(repeating: StepProgress(), count: steps.count)
+            instance.completionOrder.reserveCapacity(steps.count)
 
         case .stepCommandSent(let ref, let attempt, _):
             let index = try resolve(ref)

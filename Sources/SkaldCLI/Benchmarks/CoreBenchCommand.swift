@@ -47,8 +47,9 @@ struct CoreBenchCommand: AsyncParsableCommand {
         let decideClock = ContinuousClock.now
         for index in 0..<sagas {
             var instance = SagaInstance<BenchSaga.State>(sagaId: "saga-\(index)")
-            for input in inputs[index] {
-                let transition = try definition.transition(&instance, input, now: now)
+            let sagaInputs = inputs[index]
+            for position in sagaInputs.indices {
+                let transition = try definition.transition(&instance, sagaInputs[position], now: now)
                 emitted &+= transition.events.count &+ transition.commands.count
                 transitions += 1
             }
