@@ -37,9 +37,49 @@ extension SagaDefinition {
     }
 }
 
+extension SagaDefinition {
+    /// ``transition(_:_:now:)`` writing into a buffer the caller reuses: its arrays
+    /// are emptied and refilled, keeping their capacity, so a runtime that handles
+    /// a batch of inputs allocates them once, not once per input.
+    public func transition(
+        _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date, into output: inout Transition
+    ) throws {
+        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        output.events.removeAll(keepingCapacity: true)
+        output.commands.removeAll(keepingCapacity: true)
+        output.timers.removeAll(keepingCapacity: true)
+        output.cancelledTimers.removeAll(keepingCapacity: true)
+        swap(&decider.decision.events, &output.events)
+        swap(&decider.decision.commands, &output.commands)
+        swap(&decider.decision.timers, &output.timers)
+        swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
+        swap(&decider.decision.instance, &instance.core)
+        defer {
+            swap(&decider.decision.instance, &instance.core)
+            swap(&decider.decision.events, &output.events)
+            swap(&decider.decision.commands, &output.commands)
+            swap(&decider.decision.timers, &output.timers)
+            swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
+        }
+        try decider.handle(input)
+    }
+}
+
 /// What one input produced, for ``SagaDefinition/transition(_:_:now:)``: a
 /// ``Decision`` without the instance (which was updated in place).
 public struct Transition: Sendable {
+    /// An empty buffer for ``SagaDefinition/transition(_:_:now:into:)``.
+    public init() {
+        self.init(events: [], commands: [], timers: [], cancelledTimers: [])
+    }
+
+    init(events: [SagaEvent], commands: [OutgoingCommand], timers: [TimerRequest], cancelledTimers: [TimerKind]) {
+        self.events = events
+        self.commands = commands
+        self.timers = timers
+        self.cancelledTimers = cancelledTimers
+    }
+
     /// New events, numbered after the instance's last sequence.
     public var events: [SagaEvent]
     /// Commands for the outbox.

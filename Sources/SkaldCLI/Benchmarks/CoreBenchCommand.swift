@@ -43,13 +43,14 @@ struct CoreBenchCommand: AsyncParsableCommand {
         var transitions = 0
         var emitted = 0
         var completed = 0
+        var transition = Transition()
         let decideCPU = threadCPUSeconds()
         let decideClock = ContinuousClock.now
         for index in 0..<sagas {
             var instance = SagaInstance<BenchSaga.State>(sagaId: "saga-\(index)")
             let sagaInputs = inputs[index]
             for position in sagaInputs.indices {
-                let transition = try definition.transition(&instance, sagaInputs[position], now: now)
+                try definition.transition(&instance, sagaInputs[position], now: now, into: &transition)
                 emitted &+= transition.events.count &+ transition.commands.count
                 transitions += 1
             }
