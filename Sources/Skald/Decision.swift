@@ -9,12 +9,14 @@ public struct Decision<State: Codable & Sendable & Equatable>: Sendable {
     public var commands: [OutgoingCommand]
     /// Timers to arm (idempotent by id).
     public var timers: [TimerRequest]
-    /// Ids of timers whose purpose is gone (a reply beat its timeout); firing them anyway is harmless.
-    public var cancelledTimers: [String]
+    /// Timers whose purpose is gone (a reply beat its timeout); firing them anyway is harmless.
+    /// Their ids are `kind.id(sagaId:)`.
+    public var cancelledTimers: [TimerKind]
     /// The instance after the events: equal to folding them into the input instance.
     public var instance: SagaInstance<State>
 
     init(_ decision: EngineDecision) {
+        // (the instance is wrapped, not copied)
         events = decision.events
         commands = decision.commands
         timers = decision.timers
@@ -56,25 +58,94 @@ public struct OutgoingCommand: Sendable, Equatable {
 
     /// The command id for a step, purpose and attempt.
     public static func id(sagaId: String, step: String, purpose: Purpose, attempt: Int) -> String {
-        "\(sagaId)/\(step)/\(purpose.rawValue)/\(attempt)"
+        // Built with one allocation: ids are made for every command on the hot path.
+        var id = String()
+        id.reserveCapacity(sagaId.utf8.count + step.utf8.count + 24)
+        id += sagaId
+        id += "/"
+        id += step
+        id += purpose == .action ? "/action/" : "/compensation/"
+        id += String(attempt)
+        return id
+    }
+
+    /// Where the parts of a command id lie, as byte offsets; nil when it is not one.
+    ///
+    /// Works on the raw UTF-8 bytes: it runs for every reply, on the hot path.
+    static func locate(
+        _ bytes: UnsafeBufferPointer<UInt8>
+    ) -> (sagaIdEnd: Int, stepEnd: Int, purpose: Purpose, attempt: Int)? {
+        var slashes = (0, 0, 0)
+        var found = 0
+        var position = bytes.count
+        while position > 0 && found < 3 {
+            position -= 1
+            if bytes[position] == UInt8(ascii: "/") {
+                switch found {
+                case 0: slashes.0 = position
+                case 1: slashes.1 = position
+                default: slashes.2 = position
+                }
+                found += 1
+            }
+        }
+        guard found == 3 else { return nil }
+        var attempt = 0
+        var index = slashes.0 + 1
+        guard index < bytes.count, bytes.count - index <= 18 else { return nil }
+        while index < bytes.count {
+            let digit = bytes[index]
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            attempt = attempt * 10 + Int(digit - UInt8(ascii: "0"))
+            index += 1
+        }
+        let purposeLength = slashes.0 - slashes.1 - 1
+        let purpose: Purpose
+        if purposeLength == 6 && bytes[slashes.1 + 1] == UInt8(ascii: "a") {
+            purpose = .action
+        } else if purposeLength == 12 && bytes[slashes.1 + 1] == UInt8(ascii: "c") {
+            purpose = .compensation
+        } else {
+            return nil
+        }
+        return (slashes.2, slashes.1, purpose, attempt)
+    }
+
+    /// Splits an id into its parts.
+    static func split(id: String) -> (sagaId: Substring, step: Substring, purpose: Purpose, attempt: Int)? {
+        var copy = id
+        guard let found = copy.withUTF8({ locate($0) }) else { return nil }
+        let utf8 = id.utf8
+        let sagaEnd = utf8.index(utf8.startIndex, offsetBy: found.sagaIdEnd)
+        let stepStart = utf8.index(after: sagaEnd)
+        let stepEnd = utf8.index(utf8.startIndex, offsetBy: found.stepEnd)
+        let purposeText = id[utf8.index(after: stepEnd)..<utf8.index(stepEnd, offsetBy: found.purpose == .action ? 7 : 13)]
+        guard purposeText == found.purpose.rawValue else { return nil }
+        return (id[..<sagaEnd], id[stepStart..<stepEnd], found.purpose, found.attempt)
     }
 
     /// Parses an id made by ``id(sagaId:step:purpose:attempt:)`` (the saga id may itself contain `/`).
     public static func parse(id: String) -> (sagaId: String, step: String, purpose: Purpose, attempt: Int)? {
-        let parts = id.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 4, let attempt = Int(parts[parts.count - 1]),
-            let purpose = Purpose(rawValue: String(parts[parts.count - 2]))
-        else { return nil }
-        return (parts[0..<(parts.count - 3)].joined(separator: "/"), String(parts[parts.count - 3]), purpose, attempt)
+        split(id: id).map { (String($0.sagaId), String($0.step), $0.purpose, $0.attempt) }
     }
 }
 
 /// A durable timer to arm.
 public struct TimerRequest: Sendable, Hashable {
-    /// Deterministic id (see ``TimerKind/id(sagaId:)``).
-    public var id: String
+    /// The saga it belongs to.
+    public var sagaId: String
     /// When it fires.
     public var due: Date
     /// What it is for.
     public var kind: TimerKind
+
+    /// Deterministic id (see ``TimerKind/id(sagaId:)``), built on demand.
+    public var id: String { kind.id(sagaId: sagaId) }
+
+    /// A timer request.
+    public init(sagaId: String, due: Date, kind: TimerKind) {
+        self.sagaId = sagaId
+        self.due = due
+        self.kind = kind
+    }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The outcome of re-running a recorded history against a (possibly newer) definition.
 public struct ReplayReport: Sendable, CustomStringConvertible {

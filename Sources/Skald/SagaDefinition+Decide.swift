@@ -16,7 +16,104 @@ extension SagaDefinition {
     }
 }
 
+extension SagaDefinition {
+    /// `decide` and `evolve` in one step, in place: the fast path for a runtime that
+    /// owns the instance.
+    ///
+    /// Equivalent to `let d = try decide(instance, input, now: now); instance = d.instance`,
+    /// but the instance is moved into the engine and back rather than copied, so its
+    /// arrays are never duplicated. If it throws, `instance` may hold part of the
+    /// decision: discard it and load the instance again from its events.
+    public func transition(
+        _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date
+    ) throws -> Transition {
+        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        swap(&decider.decision.instance, &instance.core)
+        defer { swap(&decider.decision.instance, &instance.core) }
+        try decider.handle(input)
+        return Transition(
+            events: decider.decision.events, commands: decider.decision.commands, timers: decider.decision.timers,
+            cancelledTimers: decider.decision.cancelledTimers)
+    }
+}
+
+extension SagaDefinition {
+    /// ``transition(_:_:now:)`` writing into a buffer the caller reuses: its arrays
+    /// are emptied and refilled, keeping their capacity, so a runtime that handles
+    /// a batch of inputs allocates them once, not once per input.
+    public func transition(
+        _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date, into output: inout Transition
+    ) throws {
+        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        output.events.removeAll(keepingCapacity: true)
+        output.commands.removeAll(keepingCapacity: true)
+        output.timers.removeAll(keepingCapacity: true)
+        output.cancelledTimers.removeAll(keepingCapacity: true)
+        swap(&decider.decision.events, &output.events)
+        swap(&decider.decision.commands, &output.commands)
+        swap(&decider.decision.timers, &output.timers)
+        swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
+        swap(&decider.decision.instance, &instance.core)
+        defer {
+            swap(&decider.decision.instance, &instance.core)
+            swap(&decider.decision.events, &output.events)
+            swap(&decider.decision.commands, &output.commands)
+            swap(&decider.decision.timers, &output.timers)
+            swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
+        }
+        try decider.handle(input)
+    }
+}
+
+/// What one input produced, for ``SagaDefinition/transition(_:_:now:)``: a
+/// ``Decision`` without the instance (which was updated in place).
+public struct Transition: Sendable {
+    /// An empty buffer for ``SagaDefinition/transition(_:_:now:into:)``.
+    public init() {
+        self.init(events: [], commands: [], timers: [], cancelledTimers: [])
+    }
+
+    init(events: [SagaEvent], commands: [OutgoingCommand], timers: [TimerRequest], cancelledTimers: [TimerKind]) {
+        self.events = events
+        self.commands = commands
+        self.timers = timers
+        self.cancelledTimers = cancelledTimers
+    }
+
+    /// New events, numbered after the instance's last sequence.
+    public var events: [SagaEvent]
+    /// Commands for the outbox.
+    public var commands: [OutgoingCommand]
+    /// Timers to arm.
+    public var timers: [TimerRequest]
+    /// Timers no longer needed.
+    public var cancelledTimers: [TimerKind]
+}
+
 extension EngineDefinition {
+    /// The step, purpose and attempt of a command id of saga `sagaId`; nil when the
+    /// id is not one of this saga's (another saga's, or not a command id at all).
+    func matchCommandId(_ id: String, sagaId: String) -> (step: Int?, purpose: OutgoingCommand.Purpose, attempt: Int)? {
+        var id = id
+        var sagaId = sagaId
+        return id.withUTF8 { bytes -> (step: Int?, purpose: OutgoingCommand.Purpose, attempt: Int)? in
+            guard let found = OutgoingCommand.locate(bytes) else { return nil }
+            let sameSaga = sagaId.withUTF8 { saga in
+                saga.count == found.sagaIdEnd && (saga.count == 0 || memcmp(saga.baseAddress!, bytes.baseAddress!, saga.count) == 0)
+            }
+            guard sameSaga else { return nil }
+            let stepStart = found.sagaIdEnd + 1
+            let stepLength = found.stepEnd - stepStart
+            for (index, step) in steps.enumerated() where step.nameBytes.count == stepLength {
+                let same = step.nameBytes.withUnsafeBufferPointer { name in
+                    stepLength == 0 || memcmp(name.baseAddress!, bytes.baseAddress! + stepStart, stepLength) == 0
+                }
+                if same { return (index, found.purpose, found.attempt) }
+            }
+            return (nil, found.purpose, found.attempt)
+        }
+    }
+
     func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
         try decider.handle(input)
@@ -29,7 +126,7 @@ struct EngineDecision: Sendable {
     var events: [SagaEvent] = []
     var commands: [OutgoingCommand] = []
     var timers: [TimerRequest] = []
-    var cancelledTimers: [String] = []
+    var cancelledTimers: [TimerKind] = []
     var instance: InstanceCore
 }
 
@@ -89,15 +186,15 @@ struct Decider {
     }
 
     mutating func cancelTimer(_ kind: TimerKind) {
-        decision.cancelledTimers.append(kind.id(sagaId: sagaId))
+        decision.cancelledTimers.append(kind)
     }
 
     mutating func arm(_ kind: TimerKind, after duration: Duration) {
-        decision.timers.append(TimerRequest(id: kind.id(sagaId: sagaId), due: now.adding(duration), kind: kind))
+        decision.timers.append(TimerRequest(sagaId: sagaId, due: now.adding(duration), kind: kind))
     }
 
     mutating func arm(_ kind: TimerKind, at due: Date) {
-        decision.timers.append(TimerRequest(id: kind.id(sagaId: sagaId), due: due, kind: kind))
+        decision.timers.append(TimerRequest(sagaId: sagaId, due: due, kind: kind))
     }
 
     // MARK: Start
@@ -131,9 +228,9 @@ struct Decider {
                 if instance.deadline != nil { cancelTimer(.deadline) }
                 return
             }
-            let node = definition.nodes[instance.currentNode]
+            let nodeSteps = definition.nodes[instance.currentNode].steps
             var allPending = true
-            for index in node.steps where instance.steps[index].phase != .pending {
+            for index in nodeSteps where instance.steps[index].phase != .pending {
                 allPending = false
                 let phase = instance.steps[index].phase
                 if phase == .failed || phase == .timedOut {
@@ -142,7 +239,7 @@ struct Decider {
             }
             guard allPending else { return }
             guard let data = instance.data else { return }
-            for index in node.steps {
+            for index in nodeSteps {
                 if let condition = definition.steps[index].condition, !condition(data) {
                     try emit(.stepSkipped(step: ref(index), reason: .condition))
                 } else {
@@ -225,8 +322,8 @@ struct Decider {
         var index: Int?
         var purpose: OutgoingCommand.Purpose?
         var attempt: Int?
-        if let causation = message.causationId, let parsed = OutgoingCommand.parse(id: causation), parsed.sagaId == sagaId {
-            index = definition.stepIndex(named: parsed.step)
+        if let causation = message.causationId, let parsed = definition.matchCommandId(causation, sagaId: sagaId) {
+            index = parsed.step
             purpose = parsed.purpose
             attempt = parsed.attempt
         } else if let stepName = message.step {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension SagaDefinition {
     /// The instance after one more event: `evolve(state, event) -> state`.
@@ -57,6 +57,7 @@ extension EngineDefinition {
             instance.startedAt = event.time
             instance.deadline = deadline
             instance.steps = Array(repeating: StepProgress(), count: steps.count)
+            instance.completionOrder.reserveCapacity(steps.count)
 
         case .stepCommandSent(let ref, let attempt, _):
             let index = try resolve(ref)
@@ -183,6 +184,9 @@ extension EngineDefinition {
         _ reply: ReplySpec?, _ payload: Payload, index: Int, to instance: inout InstanceCore
     ) throws {
         guard let reply, var data = instance.data else { return }
+        // Moved out, so the state's box can be updated in place when this instance owns it.
+        instance.data = nil
+        defer { instance.data = data }
         do {
             try reply.apply(&data, payload)
         } catch {
@@ -190,7 +194,6 @@ extension EngineDefinition {
                 .payloadTypeMismatch,
                 "\(name) step '\(steps[index].name)': the \(reply.messageType) payload does not decode: \(error)")
         }
-        instance.data = data
     }
 
     /// Records that a step may have taken effect, once, in the order it became known.

@@ -134,7 +134,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         }
         return RuntimeDecision(
             events: try decision.events.map(StoredSagaEvent.init), commands: commands, timers: decision.timers,
-            cancelledTimers: decision.cancelledTimers, snapshot: try snapshot(of: decision.instance),
+            cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: try snapshot(of: decision.instance),
             instance: AnySagaInstance(decision.instance, sagaType: name, version: version))
     }
 
@@ -167,7 +167,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         }
         return SagaSnapshot(
             sagaId: instance.sagaId, sagaType: name, version: version, status: instance.status, currentStep: current,
-            businessKey: (instance.data as? State).map(businessKey) ?? "", lastSequence: instance.lastSequence,
+            businessKey: (instance.data as? StateBox<State>).map { businessKey($0.value) } ?? "", lastSequence: instance.lastSequence,
             startedAt: instance.startedAt, updatedAt: instance.updatedAt, stuckReason: instance.stuck?.reason,
             state: state,
             steps: steps.indices.map { index in
@@ -189,12 +189,12 @@ extension SagaDefinition: RuntimeSagaDefinition {
     }
 
     func typed(_ erased: AnySagaInstance) throws -> InstanceCore {
-        guard erased.sagaType == name, erased.version == version, let instance = erased.base as? InstanceCore else {
+        guard erased.sagaType == name, erased.version == version else {
             throw SagaError(
                 .unknownDefinition,
                 "instance \(erased.sagaId) is \(erased.sagaType) v\(erased.version), not \(name) v\(version)")
         }
-        return instance
+        return erased.base
     }
 
     func expects(messageType: String) -> Bool {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension SagaDefinition {
     /// Reads stored events (one JSON object each, as in `saga_events`) with this
@@ -51,7 +51,7 @@ extension EngineDefinition {
                     let reply =
                         eventType == "step.succeeded"
                         ? steps[index].successReply(messageType) : steps[index].failureReply(messageType)
-                    return try reply.flatMap { try? $0.decode(decoder) }
+                    return reply.flatMap { try? $0.decode(decoder) }
                 default:
                     return nil
                 }

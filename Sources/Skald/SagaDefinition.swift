@@ -29,7 +29,7 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
     /// The definition version an instance starts with and keeps.
     public var version: Int { engine.version }
     /// Every step, in declaration order (parallel branches in their group's place).
-    public var steps: [SagaStep<State>] { engine.steps.map(SagaStep.init(core:)) }
+    public var steps: [SagaStep<State>] { engine.steps.map { SagaStep(core: $0.core) } }
     /// The sequence the saga walks: single steps and parallel groups.
     public var nodes: [SagaNode] { engine.nodes }
     /// How instances begin: API commands and domain events.
@@ -79,16 +79,13 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
         }
         engine = EngineDefinition(
             name: name, version: version, steps: flat, nodes: nodes,
-            decodeState: { payload in
-                let state = try payload.decode(State.self)
-                return state
-            },
+            decodeState: { payload in StateBox(try payload.decode(State.self)) },
             decodeStateJSON: { decoder in Payload(try State(from: decoder)) },
             encodeState: { state in
-                guard let typed = state as? State else {
+                guard let box = state as? StateBox<State> else {
                     throw SagaError(.payloadTypeMismatch, "\(name): the saga state is not a \(State.self)")
                 }
-                return Array(try JSONCoding.encode(typed))
+                return Array(try JSONCoding.encode(box.value))
             })
     }
 
@@ -112,7 +109,7 @@ public struct SagaNode: Sendable, Hashable {
 struct EngineDefinition: Sendable {
     let name: String
     let version: Int
-    let steps: [EngineStep]
+    let steps: [StepRuntime]
     let nodes: [SagaNode]
     let stepIndex: [String: Int]
     var startTriggers: [StartTrigger] = []
@@ -135,7 +132,7 @@ struct EngineDefinition: Sendable {
     ) {
         self.name = name
         self.version = version
-        self.steps = steps
+        self.steps = steps.map(StepRuntime.init)
         self.nodes = nodes
         var index: [String: Int] = [:]
         for (position, step) in steps.enumerated() where index[step.name] == nil { index[step.name] = position }

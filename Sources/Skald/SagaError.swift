@@ -32,6 +32,12 @@ public struct SagaError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The state handed to a closure is not the definition's state type.
+    @usableFromInline
+    static func stateTypeMismatch(_ type: Any.Type) -> SagaError {
+        SagaError(.payloadTypeMismatch, "the saga state is not a \(type)")
+    }
+
     /// `message (code)`.
     public var description: String { "\(message) (\(code.rawValue))" }
 }

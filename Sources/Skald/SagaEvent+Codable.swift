@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The schema version written into every event; readers accept this and older.
 public let sagaEventSchemaVersion = 1

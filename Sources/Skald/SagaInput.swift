@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Something that happens to a saga: the engine's only way in.
 public enum SagaInput: Sendable {
@@ -131,10 +131,19 @@ public enum TimerKind: Sendable, Hashable {
     /// The deterministic timer id for saga `sagaId`.
     public func id(sagaId: String) -> String {
         switch self {
-        case .deadline: "\(sagaId)/deadline"
+        case .deadline: return sagaId + "/deadline"
         case .stepTimeout(let step, let attempt), .stepRetry(let step, let attempt),
             .compensationTimeout(let step, let attempt), .compensationRetry(let step, let attempt):
-            "\(sagaId)/\(step)/\(name)/\(attempt)"
+            var id = String()
+            id.reserveCapacity(sagaId.utf8.count + step.utf8.count + 32)
+            id += sagaId
+            id += "/"
+            id += step
+            id += "/"
+            id += name
+            id += "/"
+            id += String(attempt)
+            return id
         }
     }
 }

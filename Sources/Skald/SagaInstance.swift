@@ -99,7 +99,7 @@ public struct SagaInstance<State: Codable & Sendable & Equatable>: Sendable {
     /// Overall status.
     public var status: SagaStatus { core.status }
     /// The user's state (nil before the start event).
-    public var data: State? { core.data as? State }
+    public var data: State? { (core.data as? StateBox<State>)?.value }
     /// Sequence number of the last event applied (0 = none).
     public var lastSequence: Int { core.lastSequence }
     /// When the saga started.

@@ -33,8 +33,15 @@ public struct Payload: Sendable {
 
     /// The value as `T`: a cast when it is already typed, a JSON round trip when it
     /// was read generically.
+    @inlinable
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         if let typed = value as? T { return typed }
+        return try decodeConverting(T.self)
+    }
+
+    /// The slow path of ``decode(_:)``: a payload read generically goes through JSON.
+    @usableFromInline
+    func decodeConverting<T: Decodable>(_ type: T.Type) throws -> T {
         let data = try JSONCoding.encode(AnyEncodable(value))
         return try JSONDecoder().decode(T.self, from: data)
     }

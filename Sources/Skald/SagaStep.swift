@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The state of a saga instance with its type erased, as the engine core holds it.
 ///
@@ -8,6 +8,28 @@ public import Foundation
 /// million transitions a second. The typed closures of the DSL are wrapped once,
 /// when the definition is built, into closures over this type.
 typealias AnyState = any Sendable
+
+/// The user state in a reference the engine mutates in place when it is the only
+/// owner, and copies first when it is not (copy-on-write by hand): an update by a
+/// reply handler then costs no allocation on the runtime's in-place path.
+///
+/// `@unchecked Sendable` is sound because `value` is only written after
+/// `isKnownUniquelyReferenced` proved no other instance (on any thread) sees it.
+@usableFromInline
+final class StateBox<State: Sendable>: @unchecked Sendable {
+    @usableFromInline var value: State
+
+    @usableFromInline
+    init(_ value: State) {
+        self.value = value
+    }
+}
+
+/// Holds the place of the state while its box is checked for unique ownership.
+@usableFromInline
+struct NoState: Sendable {
+    @usableFromInline init() {}
+}
 
 /// One local transaction of a saga, as the engine sees it.
 ///
@@ -84,15 +106,58 @@ struct EngineStep: Sendable {
 }
 
 /// The command a step (or compensation) sends, built from the state.
+@usableFromInline
 struct CommandSpec: Sendable {
     let topic: String
     let messageType: String
     /// Nil only if handed a state of the wrong type.
-    let make: @Sendable (AnyState) -> Payload?
+    let make: @Sendable (any Sendable) -> Payload?
+
+    @usableFromInline
+    init(topic: String, messageType: String, make: @escaping @Sendable (any Sendable) -> Payload?) {
+        self.topic = topic
+        self.messageType = messageType
+        self.make = make
+    }
 }
 
-/// A reply a step waits for and what it does to the state.
-struct ReplySpec: Sendable {
+/// A step as the engine reads it on the hot path: a reference, so that looking
+/// a step up costs one retain instead of copying every closure and string in it.
+final class StepRuntime: Sendable {
+    let core: EngineStep
+    /// The name's UTF-8, compared against command ids without building strings.
+    let nameBytes: [UInt8]
+
+    init(_ core: EngineStep) {
+        self.core = core
+        self.nameBytes = Array(core.name.utf8)
+    }
+
+    var name: String { core.name }
+    var kind: StepKind { core.kind }
+    var timeout: Duration { core.timeout }
+    var retry: RetryPolicy? { core.retry }
+    var node: Int { core.node }
+    var command: CommandSpec? { core.command }
+    var successReplies: [ReplySpec] { core.successReplies }
+    var failureReplies: [ReplySpec] { core.failureReplies }
+    var compensation: CompensationSpec? { core.compensation }
+    var condition: (@Sendable (AnyState) -> Bool)? { core.condition }
+    var effectiveRetry: RetryPolicy { core.effectiveRetry }
+
+    func successReply(_ messageType: String) -> ReplySpec? {
+        core.successReply(messageType)
+    }
+
+    func failureReply(_ messageType: String) -> ReplySpec? {
+        core.failureReply(messageType)
+    }
+}
+
+/// A reply a step waits for and what it does to the state (a reference: it is
+/// looked up for every reply).
+@usableFromInline
+final class ReplySpec: Sendable {
     let messageType: String
     /// The topic it arrives on when it is a domain event rather than a saga reply.
     let topic: String?
@@ -103,9 +168,26 @@ struct ReplySpec: Sendable {
     let apply: @Sendable (inout AnyState, Payload) throws -> Void
     /// Reads the business key from the payload for services that know nothing of sagas.
     let correlationKey: (@Sendable (Payload) -> String?)?
+
+    @usableFromInline
+    init(
+        messageType: String, topic: String?, retryable: Bool, accepts: @escaping @Sendable (Payload) -> Bool,
+        decode: @escaping @Sendable (any Decoder) throws -> Payload,
+        apply: @escaping @Sendable (inout any Sendable, Payload) throws -> Void,
+        correlationKey: (@Sendable (Payload) -> String?)?
+    ) {
+        self.messageType = messageType
+        self.topic = topic
+        self.retryable = retryable
+        self.accepts = accepts
+        self.decode = decode
+        self.apply = apply
+        self.correlationKey = correlationKey
+    }
 }
 
 /// The undo command of a compensatable step and the replies that confirm it.
+@usableFromInline
 struct CompensationSpec: Sendable {
     let command: CommandSpec
     let confirmations: [String]
@@ -113,27 +195,48 @@ struct CompensationSpec: Sendable {
     let topic: String?
     let decoders: [String: @Sendable (any Decoder) throws -> Payload]
     let correlationKey: [String: @Sendable (Payload) -> String?]
+
+    @usableFromInline
+    init(
+        command: CommandSpec, confirmations: [String], rejections: [String], topic: String?,
+        decoders: [String: @Sendable (any Decoder) throws -> Payload],
+        correlationKey: [String: @Sendable (Payload) -> String?]
+    ) {
+        self.command = command
+        self.confirmations = confirmations
+        self.rejections = rejections
+        self.topic = topic
+        self.decoders = decoders
+        self.correlationKey = correlationKey
+    }
 }
 
 /// Wraps typed DSL closures into erased ones, once, when a definition is built.
+///
+/// Inlinable, with the DSL initializers that call it, so the closures are
+/// specialized for the user's concrete types in the user's module.
+@usableFromInline
 enum Erase {
-    static func command<State, Message: SagaMessage>(
+    @inlinable
+    static func command<State: Sendable, Message: SagaMessage>(
         _ topic: String, _ make: @escaping @Sendable (State) -> Message
     ) -> CommandSpec {
         CommandSpec(
             topic: topic, messageType: Message.messageType,
-            make: { state in (state as? State).map { Payload(make($0)) } })
+            make: { state in (state as? StateBox<State>).map { Payload(make($0.value)) } })
     }
 
-    static func update<State: Sendable, Reply: Decodable>(
+    @inlinable
+    static func update<State: Sendable, Reply: Decodable & Sendable>(
         _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
-    ) -> @Sendable (inout AnyState, Payload) throws -> Void {
+    ) -> @Sendable (inout any Sendable, Payload) throws -> Void {
         { state, payload in
-            guard var typed = state as? State else {
-                throw SagaError(.payloadTypeMismatch, "the saga state is not a \(State.self)")
-            }
-            update(&typed, try payload.decode(Reply.self))
-            state = typed
+            guard var box = state as? StateBox<State> else { throw SagaError.stateTypeMismatch(State.self) }
+            let reply = try payload.decode(Reply.self)
+            state = NoState()
+            if !isKnownUniquelyReferenced(&box) { box = StateBox(box.value) }
+            update(&box.value, reply)
+            state = box
         }
     }
 }

@@ -47,6 +47,7 @@ struct Driver<State: Codable & Sendable & Equatable> {
                 IncomingMessage(message, messageId: "m-\(messageCounter)", step: step, causationId: command?.id)))
     }
 
+    @discardableResult
     mutating func fire(_ kind: TimerKind) throws -> Decision<State> {
         try send(.timer(kind))
     }

@@ -101,3 +101,26 @@ import Testing
         #expect(try !MessageEnvelope(headers: headers(minimal + [("content-type", "application/avro")])).isJSON)
     }
 }
+
+@Suite struct CommandIdTests {
+    @Test func idsRoundTrip() throws {
+        let id = OutgoingCommand.id(sagaId: "tenant/42", step: "reserve-inventory", purpose: .compensation, attempt: 12)
+        #expect(id == "tenant/42/reserve-inventory/compensation/12")
+        let parsed = try #require(OutgoingCommand.parse(id: id))
+        #expect(parsed.sagaId == "tenant/42" && parsed.step == "reserve-inventory")
+        #expect(parsed.purpose == .compensation && parsed.attempt == 12)
+        #expect(OutgoingCommand.parse(id: "s/step/action/1")?.purpose == .action)
+    }
+
+    @Test(arguments: ["", "a/b/c", "s/step/undo/1", "s/step/action/x", "s/step/action/", "s/step/actions/1", "////"])
+    func garbageIsNotAnId(_ text: String) {
+        #expect(OutgoingCommand.parse(id: text) == nil)
+    }
+
+    @Test func timerIdsAreDeterministic() {
+        #expect(TimerKind.stepTimeout(step: "pay", attempt: 2).id(sagaId: "s-1") == "s-1/pay/step-timeout/2")
+        #expect(TimerKind.deadline.id(sagaId: "s-1") == "s-1/deadline")
+        #expect(TimerKind(name: "compensation-retry", step: "pay", attempt: 3) == .compensationRetry(step: "pay", attempt: 3))
+        #expect(TimerKind(name: "step-retry", step: nil, attempt: 3) == nil)
+    }
+}

@@ -234,3 +234,28 @@ import Testing
         #expect(never.events.map(\.kind.typeName) == ["saga.input-ignored"])
     }
 }
+
+@Suite struct InPlaceTransitionTests {
+    @Test func reusedBufferGivesWhatDecideGives() throws {
+        let request = PlaceOrderRequest(orderId: "o-1", customerId: "c-1", lines: [], amountCents: 1)
+        var reference = Driver(placeOrder)
+        var instance = SagaInstance<PlaceOrderState>(sagaId: "saga-1")
+        var buffer = Transition()
+        func check(_ input: SagaInput) throws {
+            let decision = try reference.send(input)
+            try placeOrder.transition(&instance, input, now: reference.now, into: &buffer)
+            #expect(instance == decision.instance)
+            #expect(buffer.events == decision.events)
+            #expect(buffer.commands == decision.commands)
+            #expect(buffer.timers == decision.timers)
+            #expect(buffer.cancelledTimers == decision.cancelledTimers)
+        }
+        try check(.start(StartMessage(request, messageId: "start-1")))
+        try check(.message(IncomingMessage(OrderCreated(orderId: "o-1"), messageId: "m1", causationId: "saga-1/create-order/action/1")))
+        try check(.message(IncomingMessage(OutOfStock(orderId: "o-1", sku: "x"), messageId: "m2", step: "reserve-inventory")))
+        try check(.message(IncomingMessage(OrderCancelled(orderId: "o-1"), messageId: "m3", causationId: "saga-1/create-order/compensation/1")))
+        #expect(instance.status == .compensated)
+        try check(.message(IncomingMessage(OrderCancelled(orderId: "o-1"), messageId: "m3", causationId: "saga-1/create-order/compensation/1")))
+        #expect(buffer.commands.isEmpty && buffer.events.count == 1)
+    }
+}

@@ -48,6 +48,19 @@ struct Simulation {
                 && again.timers == decision.timers && again.instance == decision.instance
             if !same { fail("decide is not deterministic for \(input)") }
         }
+        if checkDeterminism {
+            // The in-place fast path must decide exactly what `decide` does.
+            var inPlace = instance
+            if let transition = try? definition.transition(&inPlace, input, now: now) {
+                if inPlace != decision.instance || transition.events.map(\.kind.typeName) != decision.events.map(\.kind.typeName)
+                    || transition.commands.map(\.id) != decision.commands.map(\.id) || transition.timers != decision.timers
+                {
+                    fail("transition(_:_:now:) differs from decide for \(input)")
+                }
+            } else {
+                fail("transition(_:_:now:) threw where decide did not")
+            }
+        }
         if instance.status.isFinal {
             if !decision.commands.isEmpty || !decision.timers.isEmpty {
                 fail("commands or timers after the saga was \(instance.status)")
@@ -64,7 +77,7 @@ struct Simulation {
             answer(command)
         }
         for timer in decision.timers { armed[timer.id] = timer }
-        for id in decision.cancelledTimers where random.chance(50) { armed[id] = nil }
+        for kind in decision.cancelledTimers where random.chance(50) { armed[kind.id(sagaId: instance.sagaId)] = nil }
     }
 
     /// Decides now what the participant will answer (or whether the answer is lost).

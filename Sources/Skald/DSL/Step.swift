@@ -61,7 +61,7 @@ public struct Step<State: Sendable>: Sendable {
     /// otherwise it is recorded as skipped.
     public func when(_ predicate: @escaping @Sendable (State) -> Bool) -> Self {
         var copy = self
-        copy.core.condition = { state in (state as? State).map(predicate) ?? false }
+        copy.core.condition = { state in (state as? StateBox<State>).map { predicate($0.value) } ?? false }
         return copy
     }
 }
@@ -88,9 +88,10 @@ public struct Parallel<State: Sendable>: Sendable {
 
 /// The command of a step or a compensation: where it goes and how it is built from the state.
 public struct Command<State: Sendable>: Sendable {
-    let spec: CommandSpec
+    @usableFromInline let spec: CommandSpec
 
     /// A command to `topic`, built from the saga state when it is sent.
+    @inlinable
     public init<Message: SagaMessage>(to topic: String, _ make: @escaping @Sendable (State) -> Message) {
         spec = Erase.command(topic, make)
     }
@@ -98,9 +99,10 @@ public struct Command<State: Sendable>: Sendable {
 
 /// A reply that means the step succeeded, and how it updates the state.
 public struct OnSuccess<State: Sendable>: Sendable {
-    let spec: ReplySpec
+    @usableFromInline let spec: ReplySpec
 
     /// A reply correlated by the `ce_sagaid` header.
+    @inlinable
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
         _ update: @escaping @Sendable (inout State, Reply) -> Void = { _, _ in }
@@ -115,6 +117,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
 
     /// A domain event from a service that knows nothing of sagas, found by a payload
     /// field equal to the saga's business key (e.g. `correlatedBy: \.orderId`).
+    @inlinable
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
         on topic: String,
@@ -136,9 +139,10 @@ public struct OnSuccess<State: Sendable>: Sendable {
 /// case the step's retry policy sends the command again. Every failure of a
 /// retriable step is retried.
 public struct OnFailure<State: Sendable>: Sendable {
-    let spec: ReplySpec
+    @usableFromInline let spec: ReplySpec
 
     /// A failure reply correlated by the `ce_sagaid` header.
+    @inlinable
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
         retryable: Bool = false,
@@ -153,6 +157,7 @@ public struct OnFailure<State: Sendable>: Sendable {
     }
 
     /// A failure event from a service that knows nothing of sagas, found by a payload field.
+    @inlinable
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
         on topic: String,
@@ -175,9 +180,10 @@ public struct OnFailure<State: Sendable>: Sendable {
 /// and must tolerate "nothing to undo": a step whose outcome is unknown (timed
 /// out) is compensated too.
 public struct Compensation<State: Sendable>: Sendable {
-    let spec: CompensationSpec
+    @usableFromInline let spec: CompensationSpec
 
     /// A compensation whose confirmation is correlated by `ce_sagaid`.
+    @inlinable
     public init<Message: SagaMessage, Confirmation: SagaMessage>(
         to topic: String,
         confirmedBy confirmation: Confirmation.Type,
@@ -192,6 +198,7 @@ public struct Compensation<State: Sendable>: Sendable {
 
     /// A compensation that may also be refused (`rejectedBy`), which counts as a
     /// failed attempt and is retried.
+    @inlinable
     public init<Message: SagaMessage, Confirmation: SagaMessage, Rejection: SagaMessage>(
         to topic: String,
         confirmedBy confirmation: Confirmation.Type,
@@ -209,6 +216,7 @@ public struct Compensation<State: Sendable>: Sendable {
     }
 
     /// A compensation confirmed by a domain event of a service that knows nothing of sagas.
+    @inlinable
     public init<Message: SagaMessage, Confirmation: SagaMessage>(
         to topic: String,
         confirmedBy confirmation: Confirmation.Type,

@@ -23,6 +23,9 @@ struct CoreBenchCommand: AsyncParsableCommand {
     @Option(help: "Number of sagas for the JSON and runtime-path measurements.")
     var storedSagas = 20_000
 
+    @Flag(help: "Measure decide + evolve only (for profiling).")
+    var decideOnly = false
+
     func run() async throws {
         guard sagas > 0, storedSagas > 0 else { throw ValidationError("--sagas and --stored-sagas must be positive") }
         let definition = BenchSaga.definition
@@ -36,31 +39,53 @@ struct CoreBenchCommand: AsyncParsableCommand {
             inputs.append(BenchSaga.happyPath(sagaId: "saga-\(index)", compensate: index % 5 == 0))
         }
 
-        // 1. decide + evolve
-        var logs: [[SagaEvent]] = []
-        logs.reserveCapacity(sagas)
+        // 1. decide + evolve (events are handed on and dropped, as the runtime does after its commit)
         var transitions = 0
+        var emitted = 0
         var completed = 0
+        var transition = Transition()
+        let decideCPU = threadCPUSeconds()
         let decideClock = ContinuousClock.now
         for index in 0..<sagas {
             var instance = SagaInstance<BenchSaga.State>(sagaId: "saga-\(index)")
+            let sagaInputs = inputs[index]
+            for position in sagaInputs.indices {
+                try definition.transition(&instance, sagaInputs[position], now: now, into: &transition)
+                emitted &+= transition.events.count &+ transition.commands.count
+                transitions += 1
+            }
+            if instance.status.isFinal { completed += 1 }
+        }
+        let decideTime = ContinuousClock.now - decideClock
+        let decideCPUTime = threadCPUSeconds() - decideCPU
+        guard completed == sagas else { throw ValidationError("only \(completed) of \(sagas) sagas finished") }
+        if decideOnly {
+            let rate = Double(transitions) / max(decideTime.secondsDouble, 1e-9)
+            let cpuRate = Double(transitions) / max(decideCPUTime, 1e-9)
+            print(
+                "decide + evolve \(Int(rate)) transitions/s wall, \(Int(cpuRate)) per CPU-second "
+                    + "(\(transitions) in \(decideTime), \(emitted) events and commands)")
+            return
+        }
+
+        // The logs to replay, collected outside the clock.
+        var logs: [[SagaEvent]] = []
+        logs.reserveCapacity(sagas)
+        for index in 0..<sagas {
+            var instance = SagaInstance<BenchSaga.State>(sagaId: "saga-\(index)")
             var events: [SagaEvent] = []
-            events.reserveCapacity(16)
             for input in inputs[index] {
                 let decision = try definition.decide(instance, input, now: now)
                 instance = decision.instance
                 events.append(contentsOf: decision.events)
-                transitions += 1
             }
-            if instance.status.isFinal { completed += 1 }
             logs.append(events)
         }
-        let decideTime = ContinuousClock.now - decideClock
-        guard completed == sagas else { throw ValidationError("only \(completed) of \(sagas) sagas finished") }
 
         // 2. replay: fold in-memory events
         var folded = 0
         var checksum = 0
+        let foldCPU = threadCPUSeconds()
         let foldClock = ContinuousClock.now
         for (index, events) in logs.enumerated() {
             var instance = SagaInstance<BenchSaga.State>(sagaId: "saga-\(index)")
@@ -69,22 +94,26 @@ struct CoreBenchCommand: AsyncParsableCommand {
             checksum &+= instance.lastSequence
         }
         let foldTime = ContinuousClock.now - foldClock
+        let foldCPUTime = threadCPUSeconds() - foldCPU
 
         // 3. decode stored JSON rows + fold
         let stored = try logs.prefix(storedSagas).map { try $0.map { try $0.jsonBytes() } }
         let storedCount = stored.reduce(0) { $0 + $1.count }
         let storedBytes = stored.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+        let jsonCPU = threadCPUSeconds()
         let jsonClock = ContinuousClock.now
         for (index, rows) in stored.enumerated() {
             let instance = try definition.fold(sagaId: "saga-\(index)", events: definition.decodeEvents(rows))
             checksum &+= instance.lastSequence
         }
         let jsonTime = ContinuousClock.now - jsonClock
+        let jsonCPUTime = threadCPUSeconds() - jsonCPU
 
         // 4. the runtime path: bytes in, JSON rows + commands out
         let erased: any RuntimeSagaDefinition = definition
         let runtimeInputs = (0..<storedSagas).map { BenchSaga.runtimePath(sagaId: "rt-\($0)", compensate: $0 % 5 == 0) }
         var runtimeTransitions = 0
+        let runtimeCPU = threadCPUSeconds()
         let runtimeClock = ContinuousClock.now
         for (index, sagaInputs) in runtimeInputs.enumerated() {
             var instance = erased.newInstance(sagaId: "rt-\(index)")
@@ -95,17 +124,31 @@ struct CoreBenchCommand: AsyncParsableCommand {
             }
         }
         let runtimeTime = ContinuousClock.now - runtimeClock
+        let runtimeCPUTime = threadCPUSeconds() - runtimeCPU
 
-        func rate(_ count: Int, _ duration: Duration) -> String {
-            let seconds = duration.secondsDouble
-            return Int(Double(count) / max(seconds, 1e-9)).formatted(.number.grouping(.automatic))
+        func rate(_ count: Int, _ seconds: Double) -> String {
+            Int(Double(count) / max(seconds, 1e-9)).formatted(.number.grouping(.automatic))
         }
-        print("skald bench core  (one thread, \(sagas) PlaceOrder sagas, 1 in 5 compensated; checksum \(checksum))")
-        print("  decide + evolve      \(rate(transitions, decideTime)) transitions/s  (\(transitions) in \(decideTime))")
-        print("  replay (fold)        \(rate(folded, foldTime)) events/s  (\(folded) in \(foldTime))")
-        print("  stored JSON + fold   \(rate(storedCount, jsonTime)) events/s  (\(storedCount) rows, \(storedBytes / max(storedCount, 1)) B avg, in \(jsonTime))")
-        print("  runtime path (bytes) \(rate(runtimeTransitions, runtimeTime)) transitions/s  (\(runtimeTransitions) in \(runtimeTime))")
+        func line(_ label: String, _ count: Int, _ unit: String, _ wall: Duration, _ cpu: Double, _ note: String) {
+            let padded = label.padding(toLength: 22, withPad: " ", startingAt: 0)
+            print("  \(padded)\(rate(count, wall.secondsDouble)) \(unit)/s wall, \(rate(count, cpu)) per CPU-second  (\(note))")
+        }
+        print("skald bench core  (one thread, \(sagas) PlaceOrder sagas, 1 in 5 compensated; checksum \(checksum &+ emitted))")
+        line("decide + evolve", transitions, "transitions", decideTime, decideCPUTime, "\(transitions) inputs, \(emitted) events + commands")
+        line("replay (fold)", folded, "events", foldTime, foldCPUTime, "\(folded) events")
+        line(
+            "stored JSON + fold", storedCount, "events", jsonTime, jsonCPUTime,
+            "\(storedCount) rows, \(storedBytes / max(storedCount, 1)) B avg")
+        line("runtime path (bytes)", runtimeTransitions, "transitions", runtimeTime, runtimeCPUTime, "JSON in, rows + commands out")
     }
+}
+
+/// CPU time of the calling thread: on a shared machine, wall time also counts the
+/// time other processes held the core, so both are reported.
+private func threadCPUSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
 extension Duration {
