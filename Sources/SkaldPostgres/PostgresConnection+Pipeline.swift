@@ -24,6 +24,7 @@ extension PostgresConnection {
         _ queries: [PostgresQuery],
         isolation: PostgresIsolationLevel = .readCommitted
     ) throws -> [PostgresRows] {
+        try refuseInsideTransaction()
         var results: [PostgresRows] = []
         results.reserveCapacity(queries.count)
         _ = try runPipeline(queries, begin: isolation.beginStatement) { results.append($0) }
@@ -37,7 +38,8 @@ extension PostgresConnection {
         _ queries: [PostgresQuery],
         isolation: PostgresIsolationLevel = .readCommitted
     ) throws -> Int {
-        try runPipeline(queries, begin: isolation.beginStatement, discardingRows: true) { _ in }
+        try refuseInsideTransaction()
+        return try runPipeline(queries, begin: isolation.beginStatement, discardingRows: true) { _ in }
     }
 
     /// What was sent for one pipeline slot, to match results back to the caller's statements.
@@ -106,6 +108,7 @@ extension PostgresConnection {
         if sendFailed || PQpipelineSync(handle) != 1 {
             let error = pipelineError(handle: handle, message: Self.errorMessage(of: handle), index: nil, sql: nil)
             abandonPipeline(handle, syncSent: false)
+            endAbandonedTransaction(handle, began: begin != nil)
             throw error
         }
 
@@ -116,6 +119,7 @@ extension PostgresConnection {
                 // The connection died mid-pipeline.
                 var error = firstError ?? pipelineError(handle: handle, message: Self.errorMessage(of: handle), index: nil, sql: nil)
                 abandonPipeline(handle, syncSent: true)
+                endAbandonedTransaction(handle, began: begin != nil)
                 if isBroken { error.code = .connectionLost }
                 throw error
             }
@@ -192,6 +196,28 @@ extension PostgresConnection {
             throw firstError
         }
         return affectedRows
+    }
+
+    /// A BEGIN … COMMIT batch that the pipeline abandoned part-way may have left its
+    /// transaction open with some statements applied: roll it back, and give the
+    /// connection up if even that fails, so nothing half-done can be committed later.
+    private func endAbandonedTransaction(_ handle: OpaquePointer, began: Bool) {
+        guard began, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
+        let rollback = PQexec(handle, "ROLLBACK")
+        let rolledBack = rollback.map { PQresultStatus($0) == PGRES_COMMAND_OK } ?? false
+        if let rollback { PQclear(rollback) }
+        if !rolledBack { close() }
+    }
+
+    /// The explicit-transaction batches send their own BEGIN and COMMIT: inside a caller's
+    /// transaction that COMMIT would end the caller's transaction early.
+    private func refuseInsideTransaction() throws {
+        if isInTransaction {
+            throw PostgresError(
+                code: .invalidArgument,
+                message: "pipelineTransaction sends its own BEGIN and COMMIT; inside an open transaction use pipeline(_:)"
+            )
+        }
     }
 
     private func sentIndex(_ slot: Sent) -> Int {

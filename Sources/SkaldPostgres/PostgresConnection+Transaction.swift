@@ -41,7 +41,20 @@ extension PostgresConnection {
             throw error
         }
         do {
-            try await query("COMMIT")
+            // A body that caught a statement's error and carried on leaves the transaction
+            // aborted; Postgres would answer COMMIT with ROLLBACK and no error, and the caller
+            // would believe writes that never happened.
+            if await transactionIsAborted {
+                throw PostgresError(
+                    code: .query,
+                    message: "the transaction was aborted by an earlier failed statement; it was rolled back, not committed"
+                )
+            }
+            let commit = try await query("COMMIT")
+            if commit.commandTag != "COMMIT" {
+                throw PostgresError(
+                    code: .query, message: "COMMIT ended the transaction with \(commit.commandTag): nothing was committed")
+            }
         } catch {
             await rollbackQuietly()
             throw error

@@ -91,8 +91,13 @@ public actor PostgresConnection {
 
     /// Connects and prepares the session; runs on the connection's thread.
     static func open(_ target: String, connectTimeout: Int, fatalNotice: UnsafeMutablePointer<Bool>? = nil) throws -> OpaquePointer {
-        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
-        let values = [String(connectTimeout), "skald", target]
+        // Defaults a URL may override. Keepalives make a dead network (a half-open TCP
+        // connection) surface as an error in about a minute instead of ~15 minutes.
+        let keywords = [
+            "connect_timeout", "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+            "keepalives_count", "dbname",
+        ]
+        let values = [String(connectTimeout), "skald", "1", "30", "10", "3", target]
         let handle: OpaquePointer? = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -240,6 +245,12 @@ public actor PostgresConnection {
         let handle = try requireHandle(sql)
         let result = PQexec(handle, sql)
         _ = try rows(from: result, sql: sql, handle: handle)
+    }
+
+    /// Whether the open transaction failed and can only be rolled back.
+    var transactionIsAborted: Bool {
+        guard let handle else { return false }
+        return PQtransactionStatus(handle) == PQTRANS_INERROR
     }
 
     /// Whether the session is inside a transaction block (open or failed).

@@ -26,6 +26,35 @@ struct TransactionTests {
         }
     }
 
+    @Test func aSwallowedStatementErrorIsNotReportedAsACommit() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let table = try await Self.makeTable(connection, "tx_swallowed")
+            let error = await #expect(throws: PostgresError.self) {
+                try await connection.withTransaction { tx in
+                    try await tx.query("INSERT INTO \(identifier: table) VALUES (\(1), \("one"))")
+                    // A caller that catches a failed statement and carries on.
+                    _ = try? await tx.query("INSERT INTO \(identifier: table) VALUES (\(1), \("duplicate"))")
+                }
+            }
+            #expect(error?.message.contains("rolled back") == true)
+            #expect(try await connection.query("SELECT count(*) FROM \(identifier: table)").first?.decode(Int.self, at: 0) == 0)
+            #expect(await connection.isInTransaction == false)
+        }
+    }
+
+    @Test func aTransactionalPipelineIsRefusedInsideATransaction() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let table = try await Self.makeTable(connection, "tx_nested_pipeline")
+            let error = await #expect(throws: PostgresError.self) {
+                try await connection.withTransaction { tx in
+                    try await tx.pipelineTransaction(["INSERT INTO \(identifier: table) VALUES (\(1), \("one"))"])
+                }
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(try await connection.query("SELECT count(*) FROM \(identifier: table)").first?.decode(Int.self, at: 0) == 0)
+        }
+    }
+
     @Test func rollsBackWhenTheBodyThrows() async throws {
         try await TestDatabase.withConnection { connection async throws in
             let table = try await Self.makeTable(connection, "tx_throw")
