@@ -374,30 +374,73 @@ public actor PostgresConnection {
 
     /// `message` with the password of `target` (if any) replaced by `***`: libpq quotes the URL in some errors.
     static func redactingPassword(in message: String, of target: String) -> String {
-        guard let scheme = target.range(of: "://"), let at = target[scheme.upperBound...].lastIndex(of: "@") else {
-            return message
-        }
-        let userInfo = target[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return message }
-        let password = String(userInfo[userInfo.index(after: colon)...])
-        guard !password.isEmpty else { return message }
-        return message.replacingOccurrences(of: password, with: "***")
-    }
-
-    /// The target with any password replaced by `***`, safe to put in errors and logs.
-    static func redacted(_ target: String) -> String {
-        var text = target
-        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") {
-            let userInfo = text[scheme.upperBound..<at]
-            if let colon = userInfo.firstIndex(of: ":") {
-                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-            }
-        }
-        if let range = text.range(of: "password=") {
-            let end = text[range.upperBound...].firstIndex(where: { $0 == " " || $0 == "&" }) ?? text.endIndex
-            text.replaceSubrange(range.upperBound..<end, with: "***")
+        var text = message
+        for secret in secrets(of: target) where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: "***")
         }
         return text
+    }
+
+    /// The target as `user@host:port/dbname`, safe to put in errors and logs: parsed by libpq
+    /// itself, so no spelling of a password (URL user info, `password=`, quoted, spaced,
+    /// `sslpassword=`) can slip through. A target libpq cannot parse is not echoed at all.
+    static func redacted(_ target: String) -> String {
+        guard let options = PQconninfoParse(target, nil) else { return "<unparseable connection string>" }
+        defer { PQconninfoFree(options) }
+        var fields: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val {
+                fields[String(cString: keyword)] = String(cString: value)
+            }
+            option = option.advanced(by: 1)
+        }
+        let user = fields["user"].map { "\($0)@" } ?? ""
+        let host = fields["host"] ?? fields["hostaddr"] ?? "localhost"
+        let port = fields["port"].map { ":\($0)" } ?? ""
+        let database = fields["dbname"].map { "/\($0)" } ?? ""
+        return "\(user)\(host)\(port)\(database)"
+    }
+
+    /// Every password-like value in the target, to scrub from libpq's own messages.
+    private static func secrets(of target: String) -> [String] {
+        guard let options = PQconninfoParse(target, nil) else { return guessedSecrets(of: target) }
+        defer { PQconninfoFree(options) }
+        var values: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let name = String(cString: keyword)
+            if name.contains("password"), let value = option.pointee.val {
+                values.append(String(cString: value))
+            }
+            option = option.advanced(by: 1)
+        }
+        return values
+    }
+}
+
+extension PostgresConnection {
+    /// Password-like parts of a target libpq cannot parse (whose error may quote it): the
+    /// URL's user-info password and every `…password=` value, quoted or not.
+    fileprivate static func guessedSecrets(of target: String) -> [String] {
+        var secrets: [String] = []
+        if let scheme = target.range(of: "://"), let at = target[scheme.upperBound...].lastIndex(of: "@") {
+            let userInfo = target[scheme.upperBound..<at]
+            if let colon = userInfo.firstIndex(of: ":") {
+                secrets.append(String(userInfo[userInfo.index(after: colon)...]))
+            }
+        }
+        var rest = target[...]
+        while let key = rest.range(of: "password") {
+            var index = key.upperBound
+            while index < rest.endIndex, rest[index] == " " || rest[index] == "=" { index = rest.index(after: index) }
+            let quoted = index < rest.endIndex && rest[index] == "'"
+            if quoted { index = rest.index(after: index) }
+            let end = rest[index...].firstIndex(where: { quoted ? $0 == "'" : ($0 == " " || $0 == "&") }) ?? rest.endIndex
+            secrets.append(String(rest[index..<end]))
+            rest = rest[end...]
+        }
+        return secrets
     }
 }
 

@@ -79,6 +79,19 @@ struct ErrorTests {
         let conninfo = await expectPostgresError { _ = try await PostgresConnection.connect(to: "this is not a conninfo") }
         #expect(conninfo?.code == .connection)
         #expect(conninfo?.message.isEmpty == false)
+
+        // Every spelling of a password stays out of the message.
+        for target in [
+            "host=127.0.0.1 port=1 sslpassword=first password=hunter2 connect_timeout=2",
+            "host=127.0.0.1 port=1 password = 'two words' connect_timeout=2",
+            "host=127.0.0.1 port=1 password='unterminated",
+        ] {
+            let error = await expectPostgresError { _ = try await PostgresConnection.connect(to: target) }
+            #expect(error?.code == .connection)
+            for secret in ["first", "hunter2", "two words", "unterminated"] {
+                #expect(error?.message.contains(secret) == false, "\(error?.message ?? "")")
+            }
+        }
     }
 
     @Test func unreachableServer() async throws {
