@@ -22,7 +22,7 @@ public import ServiceLifecycle
 /// }
 /// ```
 public final class KafkaConsumer: Sendable, Service {
-    private let core: ConsumerCore
+    let core: ConsumerCore
 
     /// Joins the group in `configuration.groupID` and subscribes to `topics`.
     ///
@@ -97,7 +97,12 @@ public final class KafkaConsumer: Sendable, Service {
     /// Commits the stored offsets to the group coordinator and waits for the result.
     ///
     /// Runs librdkafka's synchronous commit on a worker thread; having nothing
-    /// new to commit is not an error.
+    /// new to commit is not an error. During a rebalance it fails with a
+    /// retriable error (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`,
+    /// `UNKNOWN_MEMBER_ID`, `_ASSIGNMENT_LOST`, or `_TIMED_OUT` after ``KafkaConfiguration/commitTimeout``;
+    /// see ``KafkaError/isRetriable``): keep consuming — the
+    /// offsets stay stored for the next commit, and whatever a partition's new
+    /// owner reads again is absorbed by the inbox.
     public func commit() async throws(KafkaError) {
         try await core.commit()
     }
@@ -112,7 +117,8 @@ public final class KafkaConsumer: Sendable, Service {
     ///
     /// Partitions are released at once. Buffered messages that were not stored are
     /// dropped (they are read again by the next owner). Safe to call more than once.
-    /// - Throws: ``KafkaError`` when the final commit failed.
+    /// - Throws: ``KafkaError`` when the final commit failed for a reason other than a
+    ///   rebalance (those are logged: the next owner reads the uncommitted messages again).
     public func close() async throws(KafkaError) {
         try await core.close()
     }
