@@ -250,7 +250,7 @@ final class ConsumerCore: @unchecked Sendable {
         while state.withLock({ $0.phase == .running }) {
             // Events first, whatever the buffer holds: rebalances, errors, commit results.
             var early: [KafkaMessage] = []
-            while let event = rd_kafka_consumer_poll(rk, 0) {
+            while early.count < 1000, let event = rd_kafka_consumer_poll(rk, 0) {
                 defer { rd_kafka_message_destroy(event) }
                 if event.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     // Fetched before its partition was forwarded; rare, and kept so nothing is skipped.
