@@ -56,7 +56,7 @@ import Testing
         try await eventually("the buffer fills") { consumer.core.buffer.bufferedCount >= 100 }
         // Nobody reads for a while: the poll thread must not take more.
         try await Task.sleep(for: .seconds(1))
-        #expect(consumer.core.buffer.bufferedCount == 100)
+        #expect(consumer.core.buffer.bufferedCount <= 100)
 
         let tally = Tally()
         async let done: Void = consumeAndCommit(consumer, into: tally)
