@@ -5,6 +5,9 @@ import Foundation
 /// The poll thread blocks (on its own thread, never the cooperative pool)
 /// while the buffer is full, so a slow reader back-pressures fetching instead
 /// of growing memory. Readers suspend on a continuation while it is empty.
+///
+/// Blocking rather than pausing partitions is deliberate: librdkafka before
+/// 2.1.0 can skip messages when partitions are paused and resumed repeatedly.
 final class ConsumerBuffer: @unchecked Sendable {
     let capacity: Int
     private let condition = NSCondition()
@@ -30,6 +33,13 @@ final class ConsumerBuffer: @unchecked Sendable {
             _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
         }
         return finished ? 0 : max(0, capacity - count)
+    }
+
+    /// How many messages wait to be read.
+    var bufferedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return count
     }
 
     /// Appends messages polled from librdkafka and wakes waiting readers.

@@ -5,6 +5,15 @@ import Synchronization
 
 /// The consumer's handle, poll thread and state; ``KafkaConsumer`` is its public face.
 ///
+/// Messages and events travel on separate librdkafka queues: every assigned
+/// partition is forwarded to `messageQueue`, so the consumer queue carries only
+/// rebalances, errors and commit results. The poll thread serves events on every
+/// turn and takes messages only while the buffer has room; a full buffer can
+/// therefore never hold up a rebalance (which a blocking commit may be waiting
+/// for). Partitions are not paused for back-pressure: librdkafka before 2.1.0
+/// can skip messages on repeated pause/resume. librdkafka's own prefetch limits
+/// (`queued.max.messages.kbytes`) bound what waits in `messageQueue`.
+///
 /// Lifetime of the librdkafka handle: only the poll thread destroys it, and
 /// only after `liveness` says no other thread is inside a librdkafka call.
 final class ConsumerCore: @unchecked Sendable {
@@ -34,6 +43,11 @@ final class ConsumerCore: @unchecked Sendable {
     /// only asks for the fatal error when there is one.
     private let fatalRaised = Atomic<Bool>(false)
     private let worker: BlockingWorker
+    private let commitTimeout: Duration
+    /// Where the messages of every assigned partition are forwarded.
+    private let messageQueue: RdKafkaPointer
+    // Touched only by the poll thread (in the loop and in callbacks it serves).
+    private var lastCommitError: KafkaError?
 
     init(configuration: KafkaConfiguration, topics: [String], logger: Logger) throws(KafkaError) {
         guard let group = configuration.groupID, !group.isEmpty else {
@@ -43,6 +57,7 @@ final class ConsumerCore: @unchecked Sendable {
             throw KafkaError(code: .invalidArgument, message: "a consumer needs at least one non-empty topic name, got \(topics)", context: "KafkaConsumer", isRetriable: false)
         }
         self.logger = logger
+        self.commitTimeout = configuration.commitTimeout
         self.buffer = ConsumerBuffer(capacity: configuration.consumerBufferCapacity)
         (rebalanceEvents, rebalanceContinuation) = AsyncStream.makeStream(of: KafkaRebalanceEvent.self, bufferingPolicy: .bufferingNewest(4096))
 
@@ -57,10 +72,17 @@ final class ConsumerCore: @unchecked Sendable {
                 guard let rk, let partitions, let callbacks = RdKafkaCallbacks.from(rk) else { return }
                 callbacks.onRebalance?(rk, err, partitions)
             }
+            rd_kafka_conf_set_offset_commit_cb(conf) { rk, err, _, _ in
+                RdKafkaCallbacks.from(rk)?.onCommit?(err)
+            }
         }
         worker = BlockingWorker(name: "skald-kafka-consumer-worker")
+        messageQueue = RdKafkaPointer(pointer: rd_kafka_queue_new(handle.pointer))
         callbacks.onRebalance = { [weak self] rk, err, partitions in
             self?.rebalance(rk, err, partitions)
+        }
+        callbacks.onCommit = { [weak self] err in
+            self?.commitCompleted(err)
         }
         callbacks.onError = { [weak self] error in
             if error.isFatal { self?.fatalRaised.store(true, ordering: .releasing) }
@@ -77,6 +99,7 @@ final class ConsumerCore: @unchecked Sendable {
         rd_kafka_topic_partition_list_destroy(subscription)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             rd_kafka_consumer_close(rk)
+            rd_kafka_queue_destroy(messageQueue.pointer)
             handle.destroy()
             worker.stop()
             throw KafkaError(err, context: "KafkaConsumer.subscribe \(topics)")
@@ -135,18 +158,46 @@ final class ConsumerCore: @unchecked Sendable {
         }
         guard usable else { throw KafkaError.state("the consumer is closed", context: "KafkaConsumer.commit") }
         let rk = RdKafkaPointer(pointer: handle.pointer)
+        let timeout = commitTimeout
         defer { liveness.withLock { $0.users -= 1 } }
         try await worker.run { () throws(KafkaError) in
-            try Self.commitStored(rk.pointer, context: "KafkaConsumer.commit")
+            try Self.commitStored(rk.pointer, timeout: timeout, context: "KafkaConsumer.commit")
         }
     }
 
-    /// Synchronous commit of the stored offsets; blocks, so only on the worker or poll thread.
-    static func commitStored(_ rk: OpaquePointer, context: String) throws(KafkaError) {
-        let err = rd_kafka_commit(rk, nil, 0)
-        // Nothing stored since the last commit is success, not failure.
-        guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
-        throw KafkaError(err, context: context)
+    /// Commits the stored offsets and waits up to `timeout` for the coordinator's answer;
+    /// blocks, so only on the worker thread.
+    ///
+    /// Not `rd_kafka_commit(…, async: 0)`: in librdkafka 2.0.2 a synchronous commit
+    /// issued while the group rebalances can wait forever. The result comes back on
+    /// a queue of its own instead, and the wait is bounded.
+    static func commitStored(_ rk: OpaquePointer, timeout: Duration, context: String) throws(KafkaError) {
+        guard let queue = rd_kafka_queue_new(rk) else {
+            throw KafkaError(code: .failure, message: "cannot create a queue for the commit result", context: context)
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        let err = rd_kafka_commit_queue(rk, nil, queue, nil, nil)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+            throw KafkaError(err, context: context)
+        }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            let remaining = deadline - ContinuousClock.now
+            guard let event = rd_kafka_queue_poll(queue, max(1, remaining.clampedMilliseconds)) else { continue }
+            defer { rd_kafka_event_destroy(event) }
+            guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT else { continue }
+            let result = rd_kafka_event_error(event)
+            // Nothing stored since the last commit is success, not failure.
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+            throw KafkaError(result, context: context)
+        }
+        throw KafkaError(
+            code: .timedOut,
+            message: "the commit got no answer within \(timeout) (the group may be rebalancing); the offsets stay stored",
+            context: context,
+            isRetriable: true
+        )
     }
 
     func metadata(topic: String?, timeout: Duration) async throws(KafkaError) -> KafkaClusterMetadata {
@@ -194,14 +245,29 @@ final class ConsumerCore: @unchecked Sendable {
 
     private func pollLoop() {
         let rk = handle.pointer
+        let messages = messageQueue.pointer
         var topicNames: [OpaquePointer: String] = [:]
         while state.withLock({ $0.phase == .running }) {
-            let room = buffer.waitForSpace(timeout: 0.1)
+            // Events first, whatever the buffer holds: rebalances, errors, commit results.
+            var early: [KafkaMessage] = []
+            while early.count < 1000, let event = rd_kafka_consumer_poll(rk, 0) {
+                defer { rd_kafka_message_destroy(event) }
+                if event.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    // Fetched before its partition was forwarded; rare, and kept so nothing is skipped.
+                    early.append(Self.makeMessage(event, topicNames: &topicNames))
+                } else {
+                    handleConsumeError(event)
+                }
+            }
+            buffer.push(early)
+
+            // Then messages, only as many as fit: a full buffer back-pressures fetching.
+            let room = buffer.waitForSpace(timeout: 0.02)
             guard room > 0 else { continue }
             var chunk: [KafkaMessage] = []
-            var timeout: Int32 = 100
+            var timeout: Int32 = 20
             while chunk.count < min(room, 1000) {
-                guard let message = rd_kafka_consumer_poll(rk, timeout) else { break }
+                guard let message = rd_kafka_consume_queue(messages, timeout) else { break }
                 timeout = 0
                 defer { rd_kafka_message_destroy(message) }
                 if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -220,6 +286,25 @@ final class ConsumerCore: @unchecked Sendable {
             }
         }
         teardown()
+    }
+
+    /// Sends the messages of newly assigned partitions to `messageQueue` instead of the consumer queue.
+    private func forwardToMessageQueue(_ rk: OpaquePointer, _ partitions: [KafkaTopicPartition]) {
+        for partition in partitions {
+            guard let queue = rd_kafka_queue_get_partition(rk, partition.topic, partition.partition) else {
+                logger.warning("no queue for \(partition): its messages arrive with the events")
+                continue
+            }
+            rd_kafka_queue_forward(queue, messageQueue.pointer)
+            rd_kafka_queue_destroy(queue)
+        }
+    }
+
+    private func commitCompleted(_ err: rd_kafka_resp_err_t) {
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+        let error = KafkaError(err, context: "KafkaConsumer commit")
+        lastCommitError = error
+        logger.warning("\(error)")
     }
 
     private func handleConsumeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
@@ -288,6 +373,8 @@ final class ConsumerCore: @unchecked Sendable {
 
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            // Before fetching starts, so every message of these partitions takes the message queue.
+            forwardToMessageQueue(rk, partitions)
             if cooperative {
                 if let error = rd_kafka_incremental_assign(rk, list) {
                     logger.error("\(KafkaError(consuming: error, context: "KafkaConsumer.rebalance assign"))")
@@ -308,11 +395,9 @@ final class ConsumerCore: @unchecked Sendable {
             let lost = rd_kafka_assignment_lost(rk) != 0
             if !lost {
                 // Hand over cleanly: what the caller finished is committed before the partitions go.
-                do throws(KafkaError) {
-                    try Self.commitStored(rk, context: "KafkaConsumer.rebalance commit")
-                } catch {
-                    logger.warning("\(error)")
-                }
+                // Asynchronous, because a blocking commit inside a rebalance can wait on the
+                // rebalance itself; librdkafka finishes outstanding commits before leaving.
+                _ = rd_kafka_commit(rk, nil, 1)
             }
             buffer.removeMessages(of: Set(partitions))
             if cooperative {
@@ -344,20 +429,36 @@ final class ConsumerCore: @unchecked Sendable {
         while liveness.withLock({ $0.users > 0 }) {
             usleep(1000)
         }
-        // Everything stored so far is committed before the group hears we leave.
-        var result: Result<Void, KafkaError> = .success(())
-        do throws(KafkaError) {
-            try Self.commitStored(rk, context: "KafkaConsumer.close")
-        } catch {
-            result = .failure(error)
+        // Everything stored so far is committed before the group hears we leave: the commit is
+        // asynchronous (a blocking one could wait on a pending rebalance nobody serves any more),
+        // and rd_kafka_consumer_close waits for it, serving its result and the revocation.
+        lastCommitError = nil
+        var failures: [KafkaError] = []
+        let commitErr = rd_kafka_commit(rk, nil, 1)
+        if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR, commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            failures.append(KafkaError(commitErr, context: "KafkaConsumer.close commit"))
         }
         // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
         let closeErr = rd_kafka_consumer_close(rk)
-        if closeErr != RD_KAFKA_RESP_ERR_NO_ERROR, case .success = result {
-            result = .failure(KafkaError(closeErr, context: "KafkaConsumer.close"))
+        if let lastCommitError { failures.append(lastCommitError) }
+        if closeErr != RD_KAFKA_RESP_ERR_NO_ERROR {
+            failures.append(KafkaError(closeErr, context: "KafkaConsumer.close"))
         }
+        // A commit lost to a rebalance only means the next owner reads those messages again;
+        // close reports what the caller could act on.
+        var result: Result<Void, KafkaError> = .success(())
+        for failure in failures {
+            if failure.isRetriable {
+                logger.warning("closing: \(failure)")
+            } else if case .success = result {
+                result = .failure(failure)
+            }
+        }
+        rd_kafka_queue_destroy(messageQueue.pointer)
         handle.destroy()
         handle.callbacks.onRebalance = nil
+        handle.callbacks.onCommit = nil
+        handle.callbacks.onError = nil
         worker.stop()
         rebalanceContinuation.finish()
         let waiters = state.withLock { state in

@@ -21,6 +21,10 @@ public struct KafkaConfiguration: Sendable, Hashable {
     /// within `max.poll.interval.ms`, or the group will consider the member dead.
     public var consumerBufferCapacity: Int = 20_000
 
+    /// The longest `KafkaConsumer.commit()` waits for the coordinator's answer before
+    /// throwing a retriable `_TIMED_OUT` (the offsets stay stored for the next commit).
+    public var commitTimeout: Duration = .seconds(10)
+
     /// How long `KafkaProducer.run()` and `shutdown()` wait for queued messages to be delivered.
     public var shutdownFlushTimeout: Duration = .seconds(10)
 

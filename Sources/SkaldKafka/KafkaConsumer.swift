@@ -22,7 +22,7 @@ public import ServiceLifecycle
 /// }
 /// ```
 public final class KafkaConsumer: Sendable, Service {
-    private let core: ConsumerCore
+    let core: ConsumerCore
 
     /// Joins the group in `configuration.groupID` and subscribes to `topics`.
     ///
@@ -97,7 +97,12 @@ public final class KafkaConsumer: Sendable, Service {
     /// Commits the stored offsets to the group coordinator and waits for the result.
     ///
     /// Runs librdkafka's synchronous commit on a worker thread; having nothing
-    /// new to commit is not an error.
+    /// new to commit is not an error. During a rebalance it fails with a
+    /// retriable error (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`,
+    /// `UNKNOWN_MEMBER_ID`, `_ASSIGNMENT_LOST`, or `_TIMED_OUT` after ``KafkaConfiguration/commitTimeout``;
+    /// see ``KafkaError/isRetriable``): keep consuming — the
+    /// offsets stay stored for the next commit, and whatever a partition's new
+    /// owner reads again is absorbed by the inbox.
     public func commit() async throws(KafkaError) {
         try await core.commit()
     }
@@ -112,7 +117,8 @@ public final class KafkaConsumer: Sendable, Service {
     ///
     /// Partitions are released at once. Buffered messages that were not stored are
     /// dropped (they are read again by the next owner). Safe to call more than once.
-    /// - Throws: ``KafkaError`` when the final commit failed.
+    /// - Throws: ``KafkaError`` when the final commit failed for a reason other than a
+    ///   rebalance (those are logged: the next owner reads the uncommitted messages again).
     public func close() async throws(KafkaError) {
         try await core.close()
     }
@@ -121,65 +127,5 @@ public final class KafkaConsumer: Sendable, Service {
     public func run() async throws {
         try? await gracefulShutdown()
         try await close()
-    }
-}
-
-/// An `AsyncSequence` of single consumed messages; see ``KafkaConsumer/messages``.
-public struct KafkaMessageSequence: AsyncSequence, Sendable {
-    /// Consumed messages.
-    public typealias Element = KafkaMessage
-    /// Only fatal client errors end the sequence with an error.
-    public typealias Failure = KafkaError
-
-    let core: ConsumerCore
-
-    /// Iterates messages, taking them from the consumer's buffer a chunk at a time.
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let core: ConsumerCore
-        var pending: [KafkaMessage] = []
-        var index = 0
-
-        /// The next message, or `nil` once the consumer is closed.
-        public mutating func next() async throws(KafkaError) -> KafkaMessage? {
-            if index == pending.count {
-                guard let chunk = try await core.buffer.take(maxCount: 256) else { return nil }
-                pending = chunk
-                index = 0
-            }
-            defer { index += 1 }
-            return pending[index]
-        }
-    }
-
-    /// Starts iterating.
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(core: core)
-    }
-}
-
-/// An `AsyncSequence` of message batches; see ``KafkaConsumer/batches(maxCount:)``.
-public struct KafkaBatchSequence: AsyncSequence, Sendable {
-    /// A non-empty batch of consumed messages.
-    public typealias Element = [KafkaMessage]
-    /// Only fatal client errors end the sequence with an error.
-    public typealias Failure = KafkaError
-
-    let core: ConsumerCore
-    let maxCount: Int
-
-    /// Iterates batches of at most `maxCount` messages.
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let core: ConsumerCore
-        let maxCount: Int
-
-        /// The next batch, or `nil` once the consumer is closed.
-        public mutating func next() async throws(KafkaError) -> [KafkaMessage]? {
-            try await core.buffer.take(maxCount: maxCount)
-        }
-    }
-
-    /// Starts iterating.
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(core: core, maxCount: maxCount)
     }
 }

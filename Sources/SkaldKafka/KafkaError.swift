@@ -70,6 +70,8 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let leaderNotAvailable = Code(rawValue: 5)
         /// Too few in-sync replicas (retriable).
         public static let notEnoughReplicas = Code(rawValue: 19)
+        /// The group is rebalancing; a commit now fails and may be repeated after it.
+        public static let rebalanceInProgress = Code(rawValue: 27)
     }
 
     /// librdkafka's code for this error.
@@ -110,6 +112,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         -180,  // _WAIT_COORD
         -166,  // _TIMED_OUT_QUEUE
         -153,  // _RETRY
+        -142,  // _ASSIGNMENT_LOST (a commit while the assignment was lost; the member rejoins)
         5,  // LEADER_NOT_AVAILABLE
         6,  // NOT_LEADER_FOR_PARTITION
         7,  // REQUEST_TIMED_OUT
@@ -119,6 +122,9 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         16,  // NOT_COORDINATOR
         19,  // NOT_ENOUGH_REPLICAS
         20,  // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        22,  // ILLEGAL_GENERATION (a commit from before a rebalance)
+        25,  // UNKNOWN_MEMBER_ID (a commit after the member was dropped; it rejoins)
+        27,  // REBALANCE_IN_PROGRESS (a commit during a rebalance)
     ]
 }
 

@@ -38,6 +38,9 @@ public final class KafkaProducer: Sendable, Service {
     }
 
     /// Sends one message and returns where the broker stored it.
+    ///
+    /// Not cancellable: once queued, a message is delivered or fails within
+    /// `message.timeout.ms`, and the call returns then.
     /// - Throws: ``KafkaError`` when the message cannot be delivered (after librdkafka's own retries).
     public func send(_ message: KafkaOutgoingMessage) async throws(KafkaError) -> KafkaDeliveryReport {
         let results = try await core.send([message])
@@ -51,7 +54,8 @@ public final class KafkaProducer: Sendable, Service {
     ///
     /// A full local queue is waited out, not reported. Failures of single
     /// messages come back as `.failure` entries; the call itself only throws
-    /// when the producer is shut down.
+    /// when the producer is shut down. Like the single form, it is not
+    /// cancellable and returns within `message.timeout.ms` of the last message queued.
     public func send(
         _ messages: [KafkaOutgoingMessage]
     ) async throws(KafkaError) -> [Result<KafkaDeliveryReport, KafkaError>] {

@@ -12,6 +12,8 @@ final class RdKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
     /// Called on the consumer's poll thread for every rebalance event.
     var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
+    /// Called on the poll thread with the result of every offset commit.
+    var onCommit: ((rd_kafka_resp_err_t) -> Void)?
     /// Called on the poll thread for errors that are not tied to one message.
     var onError: ((KafkaError) -> Void)?
 

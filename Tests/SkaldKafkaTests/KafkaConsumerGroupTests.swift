@@ -43,6 +43,39 @@ import Testing
         print("consumer group: \(total) messages, \(tally.duplicates) duplicates")
     }
 
+    @Test func theRemainingMemberTakesOverWhenOneClosesMidStream() async throws {
+        let cluster = try MockCluster(brokers: 3)
+        let topic = uniqueName("takeover")
+        let group = uniqueName("g")
+        let total = 40_000
+        try cluster.createTopic(topic, partitions: 8)
+        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
+        let results = try await producer.send((0..<total).map { KafkaOutgoingMessage(topic: topic, key: "\($0)", value: "\($0)") })
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        await producer.shutdown()
+
+        var small = consumerConfiguration(cluster, group: group)
+        small.consumerBufferCapacity = 500  // keeps most messages unread when the member leaves
+        let leaving = try KafkaConsumer(configuration: small, topics: [topic], logger: testLogger)
+        let staying = try KafkaConsumer(configuration: small, topics: [topic], logger: testLogger)
+        let tally = Tally()
+        async let leavingDone: Void = consumeAndCommit(leaving, into: tally, pause: .milliseconds(20))
+        async let stayingDone: Void = consumeAndCommit(staying, into: tally, pause: .milliseconds(20))
+        try await eventually("both members own partitions") {
+            !leaving.assignment.isEmpty && !staying.assignment.isEmpty
+        }
+        try await leaving.close()
+        try await leavingDone
+        #expect(tally.distinct < total)
+
+        try await eventually("the remaining member owns every partition") { staying.assignment.count == 8 }
+        try await eventually("every message consumed") { tally.distinct == total }
+        try await staying.close()
+        try await stayingDone
+        #expect(tally.missing(from: 0..<total).isEmpty)
+        print("takeover: \(total) messages, \(tally.duplicates) duplicates")
+    }
+
     @Test func aNewMemberResumesFromCommittedOffsets() async throws {
         let cluster = try MockCluster(brokers: 1)
         let topic = uniqueName("resume")

@@ -1,4 +1,4 @@
-import SkaldKafka
+@testable import SkaldKafka
 import Testing
 
 @Suite struct KafkaLifecycleTests {
@@ -39,6 +39,31 @@ import Testing
         #expect(error?.code == .timedOut)
         await #expect(throws: KafkaError.self) { _ = try await sending.value }
         await producer.shutdown()
+    }
+
+    @Test func aSlowReaderStopsFetchingInsteadOfGrowingTheBuffer() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        let topic = uniqueName("backpressure")
+        try cluster.createTopic(topic, partitions: 4)
+        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
+        let results = try await producer.send((0..<5_000).map { KafkaOutgoingMessage(topic: topic, key: "\($0)", value: "\($0)") })
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        await producer.shutdown()
+
+        var configuration = consumerConfiguration(cluster, group: uniqueName("g"))
+        configuration.consumerBufferCapacity = 100
+        let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: testLogger)
+        try await eventually("the buffer fills") { consumer.core.buffer.bufferedCount >= 100 }
+        // Nobody reads for a while: the poll thread must not take more.
+        try await Task.sleep(for: .seconds(1))
+        #expect(consumer.core.buffer.bufferedCount <= 100)
+
+        let tally = Tally()
+        async let done: Void = consumeAndCommit(consumer, into: tally)
+        try await eventually("every message consumed after resuming") { tally.distinct == 5_000 }
+        #expect(tally.duplicates == 0)
+        try await consumer.close()
+        try await done
     }
 
     @Test func runClosesTheClientsWhenCancelled() async throws {

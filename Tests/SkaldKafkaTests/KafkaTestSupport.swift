@@ -12,7 +12,7 @@ func uniqueName(_ prefix: String) -> String {
 /// Quiet logs unless SKALD_KAFKA_TEST_LOG is set.
 let testLogger: Logger = {
     var logger = Logger(label: "skald.kafka.test")
-    logger.logLevel = ProcessInfo.processInfo.environment["SKALD_KAFKA_TEST_LOG"] == nil ? .critical : .debug
+    logger.logLevel = ProcessInfo.processInfo.environment["SKALD_KAFKA_TEST_LOG"].map { Logger.Level(rawValue: $0) ?? .debug } ?? .critical
     return logger
 }()
 
@@ -31,6 +31,9 @@ func consumerConfiguration(_ cluster: MockCluster, group: String) -> KafkaConfig
     configuration.sessionTimeout = .seconds(6)
     configuration.fetchWaitMax = .milliseconds(5)
     configuration["heartbeat.interval.ms"] = "500"
+    if let debug = ProcessInfo.processInfo.environment["SKALD_KAFKA_TEST_DEBUG"] {
+        configuration["debug"] = debug  // librdkafka debug contexts, e.g. "cgrp,fetch"
+    }
     return configuration
 }
 
@@ -73,15 +76,19 @@ extension KafkaMessage {
 }
 
 /// Consumes until the consumer closes, recording ids and committing each batch.
-func consumeAndCommit(_ consumer: KafkaConsumer, into tally: Tally) async throws {
+func consumeAndCommit(_ consumer: KafkaConsumer, into tally: Tally, pause: Duration? = nil) async throws {
     while let batch = try await consumer.nextBatch(maxCount: 2000) {
+        testLogger.trace("read \(batch.count)")
+        if let pause { try await Task.sleep(for: pause) }  // a slow processor
         tally.record(batch.map(\.id))
         do {
             try consumer.storeOffsets(for: batch)
             try await consumer.commit()
+            testLogger.trace("committed")
         } catch {
             if error.code == .invalidState { return }  // closed meanwhile
-            throw error
+            // A commit during a rebalance fails; the offsets stay stored for the next one.
+            guard error.isRetriable else { throw error }
         }
     }
 }
