@@ -56,6 +56,15 @@ final class ConsumerCore: @unchecked Sendable {
         guard !topics.isEmpty, topics.allSatisfy({ !$0.isEmpty }) else {
             throw KafkaError(code: .invalidArgument, message: "a consumer needs at least one non-empty topic name, got \(topics)", context: "KafkaConsumer", isRetriable: false)
         }
+        // The whole point of this consumer is that only what the caller marked done is ever
+        // committed; librdkafka's automatic offset store would commit fetched, unprocessed
+        // messages, and a crash would then lose them.
+        if let store = configuration["enable.auto.offset.store"], store.lowercased() != "false" {
+            throw KafkaError(
+                code: .invalidValue,
+                message: "enable.auto.offset.store must stay false: offsets are stored only for messages the caller marks done",
+                context: "KafkaConfiguration: enable.auto.offset.store", isRetriable: false)
+        }
         self.logger = logger
         self.commitTimeout = configuration.commitTimeout
         self.buffer = ConsumerBuffer(capacity: configuration.consumerBufferCapacity)
@@ -277,7 +286,7 @@ final class ConsumerCore: @unchecked Sendable {
                 }
             }
             buffer.push(chunk)
-            if fatalRaised.load(ordering: .acquiring), let fatal = handle.fatalError(context: "KafkaConsumer") {
+            if fatalRaised.load(ordering: .acquiring), let fatal = handle.fatalClientError(context: "KafkaConsumer") {
                 logger.error("consumer stopped: \(fatal)")
                 buffer.finish(error: fatal)
                 state.withLock { state in

@@ -122,7 +122,7 @@ final class RdKafkaHandle: @unchecked Sendable {
     }
 
     /// The fatal error raised on this handle, if any.
-    func fatalError(context: String) -> KafkaError? {
+    func fatalClientError(context: String) -> KafkaError? {
         var text = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(pointer, &text, text.count)
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }

@@ -24,6 +24,17 @@ import Testing
         #expect(error.description.contains("session.timeout.ms"))
     }
 
+    @Test func automaticOffsetStoreIsRefused() throws {
+        var configuration = KafkaConfiguration(bootstrapServers: "127.0.0.1:9092")
+        configuration.groupID = "group"
+        configuration["enable.auto.offset.store"] = "true"
+        let error = try #require(throws: KafkaError.self) {
+            _ = try KafkaConsumer(configuration: configuration, topics: ["t"])
+        }
+        #expect(error.code == .invalidValue)
+        #expect(error.description.contains("enable.auto.offset.store"))
+    }
+
     @Test func typedPropertiesWriteLibrdkafkaNames() {
         var configuration = KafkaConfiguration(bootstrapServers: "a:1,b:2")
         configuration.clientID = "skald"
