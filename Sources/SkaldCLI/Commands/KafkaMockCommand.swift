@@ -44,6 +44,8 @@ struct KafkaMockCommand: AsyncParsableCommand {
         try Data((cluster.bootstrapServers + "\n").utf8).write(to: file, options: .atomic)
         print(cluster.bootstrapServers)
         print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
+        // A supervisor reading our output through a pipe or a file needs the address now.
+        fflush(stdout)
         await ShutdownSignal.wait()
         try? FileManager.default.removeItem(at: file)
     }
