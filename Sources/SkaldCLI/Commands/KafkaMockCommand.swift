@@ -45,7 +45,7 @@ struct KafkaMockCommand: AsyncParsableCommand {
         print(cluster.bootstrapServers)
         print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
         // A supervisor reading our output through a pipe or a file needs the address now.
-        fflush(stdout)
+        fflush(nil)
         await ShutdownSignal.wait()
         try? FileManager.default.removeItem(at: file)
     }
