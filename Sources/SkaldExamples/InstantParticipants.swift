@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import Skald
+import SkaldRuntime
 public import SkaldKafka
 import Synchronization
 
@@ -57,14 +58,24 @@ public final class InstantParticipants: Sendable {
     public func run(kafka: KafkaConfiguration, group: String, logger: Logger) async throws {
         var consumerConfiguration = kafka
         consumerConfiguration.groupID = group
+        // Offsets stored after the replies are delivered go out with the auto-commit; an
+        // awaited commit per batch would only add a broker round trip to every batch.
+        consumerConfiguration.properties["enable.auto.commit"] = "true"
+        consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: Self.topics, logger: logger)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         try await withTaskCancellationHandler {
+            let profile = PhaseProfile.shared
+            var phase = profile.start()
             while let batch = try await consumer.nextBatch(maxCount: 500) {
+                profile.record("participants.wait", since: phase, size: batch.count)
+                phase = profile.start()
                 var replies: [KafkaOutgoingMessage] = []
                 for message in batch {
                     if let reply = try handle(message) { replies.append(reply) }
                 }
+                profile.record("participants.handle", since: phase, size: batch.count)
+                phase = profile.start()
                 var pending = replies
                 while !pending.isEmpty {
                     let results = try await producer.send(pending)
@@ -72,8 +83,10 @@ public final class InstantParticipants: Sendable {
                         if case .failure = result { return message } else { return nil }
                     }
                 }
+                profile.record("participants.produce", since: phase, size: replies.count)
+                phase = profile.start()
                 try consumer.storeOffsets(for: batch)
-                try await consumer.commit()
+                phase = profile.start()
             }
         } onCancel: {
             Task { try? await consumer.close() }

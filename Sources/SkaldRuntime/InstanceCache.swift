@@ -24,6 +24,11 @@ final class InstanceCache: Sendable {
         }
     }
 
+    /// The cached instance of `sagaId`, at whatever sequence it is.
+    func instance(_ sagaId: String) -> AnySagaInstance? {
+        entries.withLock { $0[sagaId] }
+    }
+
     /// Remembers instances after their transaction committed; final ones are dropped.
     func store(_ instances: some Sequence<(instance: AnySagaInstance, isFinal: Bool)>) {
         entries.withLock { entries in

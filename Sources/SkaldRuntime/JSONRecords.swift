@@ -60,6 +60,32 @@ struct JSONRecords {
         return writer.text
     }
 
+    /// Builds one JSON object with keys known only at run time (`{"saga-1": 4, …}`).
+    struct ObjectWriter {
+        private var writer = JSONRecords()
+        private var empty = true
+
+        init() {}
+
+        /// An integer member.
+        mutating func field(_ name: String, _ value: Int) {
+            writer.bytes.append(UInt8(ascii: empty ? "{" : ","))
+            empty = false
+            writer.appendString(name)
+            writer.bytes.append(UInt8(ascii: ":"))
+            writer.bytes.append(contentsOf: String(value).utf8)
+        }
+
+        /// The finished object.
+        var text: String {
+            if empty { return "{}" }
+            var bytes = writer.bytes
+            bytes.removeFirst()  // the array bracket JSONRecords starts with
+            bytes.append(UInt8(ascii: "}"))
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     private mutating func key(_ name: StaticString) {
         if fieldsInRecord > 0 { bytes.append(UInt8(ascii: ",")) }
         fieldsInRecord += 1

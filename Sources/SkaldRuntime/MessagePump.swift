@@ -8,8 +8,10 @@ public import SkaldPostgres
 ///
 /// For each batch: route every message (dead letters for what cannot be routed),
 /// apply the rest in one ``SagaProcessor`` transaction, publish the dead letters and
-/// await their delivery, then store and commit the offsets. A crash at any point
-/// re-delivers the batch; the inbox turns the re-delivery into no-ops.
+/// await their delivery, then store the offsets, which the consumer's auto-commit (and
+/// its final commit on close) sends to Kafka. A crash at any point re-delivers what was
+/// not committed; the inbox turns the re-delivery into no-ops. Several workers run
+/// batches at once, each for its own share of the partitions (see ``PumpLanes``).
 public final class MessagePump: Service {
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
@@ -18,6 +20,7 @@ public final class MessagePump: Service {
     private let router: MessageRouter
     private let deadLetterTopic: String
     private let batchSize: Int
+    private let workers: Int
     private let afterCommit: @Sendable (Bool) -> Void
     private let metrics: OrchestratorMetrics
     private let logger: Logger
@@ -25,6 +28,8 @@ public final class MessagePump: Service {
     /// Creates a pump.
     ///
     /// - Parameters:
+    ///   - workers: batches in progress at once, each for its own share of the partitions
+    ///     (one saga's messages always go to the same worker, in order).
     ///   - afterCommit: called after each batch commits, with whether it wrote commands
     ///     (the orchestrator wakes its relay with it).
     public init(
@@ -34,6 +39,7 @@ public final class MessagePump: Service {
         processor: SagaProcessor,
         deadLetterTopic: String = "skald.dead-letter",
         batchSize: Int = 500,
+        workers: Int = 2,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.pump"),
         afterCommit: @escaping @Sendable (Bool) -> Void = { _ in }
@@ -45,6 +51,7 @@ public final class MessagePump: Service {
         self.router = MessageRouter(registry: processor.registry)
         self.deadLetterTopic = deadLetterTopic
         self.batchSize = max(1, batchSize)
+        self.workers = max(1, workers)
         self.metrics = metrics
         self.logger = logger
         self.afterCommit = afterCommit
@@ -54,9 +61,32 @@ public final class MessagePump: Service {
     /// consumer leaves its group so the partitions move to another instance at once.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            while let batch = try await consumer.nextBatch(maxCount: batchSize) {
-                if batch.isEmpty { continue }
-                try await handle(batch)
+            let lanes = PumpLanes(count: workers, batchSize: batchSize)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<lanes.count {
+                    group.addTask {
+                        do {
+                            let profile = PhaseProfile.shared
+                            var waiting = profile.start()
+                            while let batch = await lanes.take(lane: index) {
+                                profile.record("pump.wait", since: waiting)
+                                try await self.handle(batch)
+                                waiting = profile.start()
+                            }
+                        } catch {
+                            lanes.finish()
+                            throw error
+                        }
+                    }
+                }
+                group.addTask {
+                    defer { lanes.finish() }
+                    while let batch = try await self.consumer.nextBatch(maxCount: self.batchSize) {
+                        if batch.isEmpty { continue }
+                        await lanes.feed(batch)
+                    }
+                }
+                try await group.waitForAll()
             }
         } onGracefulShutdown: {
             Task { try? await self.consumer.close() }
@@ -84,6 +114,8 @@ public final class MessagePump: Service {
             }
         }
 
+        let profile = PhaseProfile.shared
+        var phase = profile.start()
         var result = SagaBatchResult(work: [], outcomes: [], wroteCommands: false)
         var attempt = 0
         while !work.isEmpty {
@@ -108,14 +140,18 @@ public final class MessagePump: Service {
                 break
             }
         }
+        profile.record("pump.process", since: phase, size: batch.count)
         afterCommit(result.wroteCommands)
 
         if !deadLetters.isEmpty {
             metrics.deadLetters.increment(by: deadLetters.count)
             try await publishDeadLetters(deadLetters)
         }
+        phase = profile.start()
+        // Only now, after the commit, may these offsets be committed to Kafka: librdkafka's
+        // auto-commit (and the final commit of `close()`) commits stored offsets only.
         try consumer.storeOffsets(for: batch)
-        try await consumer.commit()
+        profile.record("pump.offsets", since: phase)
         metrics.batchDuration.record(duration: clock.now - started)
     }
 

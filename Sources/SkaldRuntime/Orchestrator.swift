@@ -74,6 +74,14 @@ public final class Orchestrator: Service {
         try await pool.warmUp()
         var consumerConfiguration = configuration.kafka
         if consumerConfiguration.groupID == nil { consumerConfiguration.groupID = configuration.groupID }
+        // The pump stores offsets after each Postgres commit and lets the auto-commit send them:
+        // a commit awaited per batch would add a broker round trip to every batch.
+        if consumerConfiguration.properties["enable.auto.commit"] == nil {
+            consumerConfiguration.properties["enable.auto.commit"] = "true"
+        }
+        if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
+            consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
+        }
         let topics = registry.topics
         guard !topics.isEmpty else {
             throw SagaRuntimeError("no saga is registered, so there is nothing to consume")
@@ -83,7 +91,7 @@ public final class Orchestrator: Service {
         let pump = MessagePump(
             consumer: consumer, producer: producer, pool: pool, processor: processor,
             deadLetterTopic: configuration.deadLetterTopic, batchSize: configuration.pumpBatchSize,
-            metrics: metrics, logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+            workers: configuration.pumpWorkers, metrics: metrics, logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
         defer { logger.info("orchestrator stopped") }

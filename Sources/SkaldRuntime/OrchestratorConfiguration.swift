@@ -12,6 +12,9 @@ public struct OrchestratorConfiguration: Sendable {
     public var deadLetterTopic = "skald.dead-letter"
     /// Messages per pump transaction.
     public var pumpBatchSize = 500
+    /// Pump batches in progress at once (each for its own share of the partitions): one
+    /// batch's Swift work overlaps another's time in Postgres.
+    public var pumpWorkers = 2
     /// Outbox rows per publish round.
     public var relayBatchSize = 1_000
     /// Postgres connections in the pool (pump, relay and timers share it).

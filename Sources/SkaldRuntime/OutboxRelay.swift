@@ -96,6 +96,8 @@ public final class OutboxRelay: Service {
                 }
             }
             if published < batchSize {
+                let waiting = PhaseProfile.shared.start()
+                defer { PhaseProfile.shared.record("relay.idle", since: waiting) }
                 await wakeup.wait(timeout: lanes.owned.isEmpty ? .seconds(1) : pollInterval)
             }
         }
@@ -107,6 +109,8 @@ public final class OutboxRelay: Service {
 
     /// Publishes up to one batch of the owned lanes; returns how many rows left the outbox.
     func relayOnce(lanes: [Int]) async throws -> Int {
+        let profile = PhaseProfile.shared
+        var phase = profile.start()
         let laneList = "[" + lanes.map(String.init).joined(separator: ",") + "]"
         let rows = try await pool.withConnection { connection in
             try await connection.query(
@@ -117,27 +121,31 @@ public final class OutboxRelay: Service {
                 """
             )
         }
+        profile.record("relay.select", since: phase, size: rows.count)
         if rows.isEmpty { return 0 }
+        phase = profile.start()
         var ids: [Int64] = []
         var messages: [KafkaOutgoingMessage] = []
         ids.reserveCapacity(rows.count)
         messages.reserveCapacity(rows.count)
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
-            let headerPairs = try JSONDecoder().decode([[String]].self, from: Data(try row.decode(String.self, at: 3).utf8))
+            let headers = try HeaderPairs.parse(try row.decode(String.self, at: 3))
             ids.append(id)
             messages.append(
                 KafkaOutgoingMessage(
                     topic: try row.decode(String.self, at: 1),
                     key: Array(try row.decode(String.self, at: 2).utf8),
                     value: Array(try row.decode(String.self, at: 4).utf8),
-                    headers: headerPairs.compactMap { pair in
-                        pair.count == 2 ? KafkaHeader(name: pair[0], value: pair[1]) : nil
-                    }
+                    headers: headers
                 )
             )
         }
+        profile.record("relay.decode", since: phase, size: rows.count)
+        phase = profile.start()
         let results = try await producer.send(messages)
+        profile.record("relay.produce", since: phase, size: messages.count)
+        phase = profile.start()
         var delivered: [Int64] = []
         delivered.reserveCapacity(ids.count)
         for (id, result) in zip(ids, results) {
@@ -157,6 +165,7 @@ public final class OutboxRelay: Service {
                 )
             }
         }
+        profile.record("relay.delete", since: phase, size: delivered.count)
         counters.published(delivered.count, failed: ids.count - delivered.count)
         return delivered.count
     }

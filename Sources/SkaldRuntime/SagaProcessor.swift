@@ -33,11 +33,16 @@ public final class SagaProcessor: Sendable {
     /// Applies `work` in one transaction on `connection`, retrying the whole batch on a
     /// deadlock, a serialization failure or a concurrent first write of the same saga.
     ///
+    /// The transaction takes two round trips: `BEGIN`, the row locks, the inbox and the
+    /// event logs of uncached instances in one pipeline; every write and `COMMIT` in another.
+    ///
     /// - Returns: one outcome per item, in order, and whether any command went to the outbox.
     public func process(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date
     ) async throws -> SagaBatchResult {
-        try await process(on: connection, now: now) { _ in work }
+        try await retrying(on: connection) {
+            (work, try await self.apply(work, on: connection, now: now, begin: true))
+        }
     }
 
     /// Like ``process(_:on:now:)``, with the work gathered inside the transaction by
@@ -48,22 +53,46 @@ public final class SagaProcessor: Sendable {
         now: Date,
         collect: (PostgresConnection) async throws -> [SagaWork]
     ) async throws -> SagaBatchResult {
-        var attempt = 0
+        try await retrying(on: connection) {
+            try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED")
+            let work = try await collect(connection)
+            return (work, try await self.apply(work, on: connection, now: now, begin: false))
+        }
+    }
+
+    /// Runs one transaction attempt after another until one commits or fails for good;
+    /// a failed attempt is rolled back before the error goes on.
+    private func retrying(
+        on connection: PostgresConnection,
+        _ attempt: () async throws -> ([SagaWork], Applied)
+    ) async throws -> SagaBatchResult {
+        var attempts = 0
         while true {
-            attempt += 1
+            attempts += 1
             do {
-                let result = try await connection.withTransaction { connection in
-                    let work = try await collect(connection)
-                    return (work, try await self.apply(work, on: connection, now: now))
-                }
-                cache.store(result.1.instances)
-                return SagaBatchResult(work: result.0, outcomes: result.1.outcomes, wroteCommands: result.1.wroteCommands)
-            } catch let error as PostgresError
-                where attempt < 5 && (error.isDeadlock || error.isSerializationFailure || error.sqlState == "23505")
-            {
-                logger.debug("saga batch conflicted; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(5 * attempt))
+                let transaction = PhaseProfile.shared.start()
+                let (work, applied) = try await attempt()
+                PhaseProfile.shared.record("pg.transaction", since: transaction, size: work.count)
+                cache.store(applied.instances)
+                return SagaBatchResult(work: work, outcomes: applied.outcomes, wroteCommands: applied.wroteCommands)
+            } catch {
+                await Self.rollback(connection)
+                guard let error = error as? PostgresError,
+                    attempts < 5 && (error.isDeadlock || error.isSerializationFailure || error.sqlState == "23505")
+                else { throw error }
+                logger.debug("saga batch conflicted; retrying", metadata: ["attempt": "\(attempts)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(5 * attempts))
             }
+        }
+    }
+
+    /// Ends a failed transaction; a connection that cannot even roll back is closed.
+    private static func rollback(_ connection: PostgresConnection) async {
+        guard await connection.isInTransaction else { return }
+        do {
+            try await connection.query("ROLLBACK")
+        } catch {
+            await connection.close()
         }
     }
 
@@ -81,36 +110,160 @@ public final class SagaProcessor: Sendable {
         var lastSequence: Int
     }
 
-    private func apply(_ work: [SagaWork], on connection: PostgresConnection, now: Date) async throws -> Applied {
-        if work.isEmpty { return Applied(outcomes: [], instances: [], wroteCommands: false) }
+    /// The sagas a batch names, by id ($1) or also by business key ($2): the same subquery
+    /// locks them and reads their logs, so both see exactly the rows this transaction locked.
+    private static func involvedSagas(byKey: Bool) -> String {
+        if !byKey { return "SELECT jsonb_array_elements_text($1::jsonb)" }
+        return """
+            SELECT jsonb_array_elements_text($1::jsonb)
+            UNION SELECT c.saga_id FROM correlations c
+              JOIN jsonb_to_recordset($2::jsonb) AS x(t text, k text) ON c.saga_type = x.t AND c.correlation_key = x.k
+            """
+    }
+
+    private func apply(
+        _ work: [SagaWork], on connection: PostgresConnection, now: Date, begin: Bool
+    ) async throws -> Applied {
+        if work.isEmpty {
+            if !begin { try await connection.query("COMMIT") }
+            return Applied(outcomes: [], instances: [], wroteCommands: false)
+        }
+        let profile = PhaseProfile.shared
+        var phase = profile.start()
         var outcomes = [SagaWorkOutcome?](repeating: nil, count: work.count)
 
-        // 1. Business keys → saga ids.
-        var correlated: [String: String] = [:]  // "type\u{0}key" → saga id
+        // 1. What the batch names: saga ids, business keys, message ids.
+        var knownIds: Set<String> = []
         var keysToResolve = JSONRecords()
+        var seenKeys: Set<String> = []
         for item in work {
-            if case .correlated(let type, let key) = item.target {
-                keysToResolve.beginRecord()
-                keysToResolve.field("t", type)
-                keysToResolve.field("k", key)
-                keysToResolve.endRecord()
+            switch item.target {
+            case .saga(let id), .start(_, let id, _):
+                knownIds.insert(id)
+            case .correlated(let type, let key):
+                if seenKeys.insert(type + "\u{0}" + key).inserted {
+                    keysToResolve.beginRecord()
+                    keysToResolve.field("t", type)
+                    keysToResolve.field("k", key)
+                    keysToResolve.endRecord()
+                }
             }
         }
+        // Every message id goes into the inbox now; those of messages that turn out to be
+        // unroutable are deleted again before the commit, so a redelivery after a crash is
+        // still new and reaches the dead letters.
+        var seenInBatch: Set<String> = []
+        var inboxRecords = JSONRecords()
+        for (index, item) in work.enumerated() {
+            guard let inboxId = item.inboxId else { continue }
+            if !seenInBatch.insert(inboxId).inserted {
+                outcomes[index] = .duplicate(sagaId: nil)
+                continue
+            }
+            inboxRecords.beginRecord()
+            inboxRecords.field("id", inboxId)
+            inboxRecords.field("source", item.source)
+            inboxRecords.endRecord()
+        }
+        // The instances cached now: the log of a saga is read only when its locked
+        // sequence differs from the cached one.
+        var cachedNow: [String: AnySagaInstance] = [:]
+        var cachedSequences = JSONRecords.ObjectWriter()
+        for id in knownIds {
+            if let cached = cache.instance(id) {
+                cachedNow[id] = cached
+                cachedSequences.field(id, cached.lastSequence)
+            }
+        }
+        let idsText = JSONRecords.array(knownIds)
+        let keysText = keysToResolve.text
+        let involvedSagas = Self.involvedSagas(byKey: keysToResolve.count > 0)
+        let involvedBindings = [PostgresValue(idsText)] + (keysToResolve.count > 0 ? [PostgresValue(keysText)] : [])
+
+        // 2. One round trip: BEGIN, lock (ids in order, so batches never wait in a cycle),
+        // resolve business keys, record the inbox, read the logs of uncached instances.
+        var statements: [PostgresQuery] = []
+        if begin { statements.append("BEGIN ISOLATION LEVEL READ COMMITTED") }
+        statements.append(
+            PostgresQuery(
+                """
+                    SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas
+                    WHERE saga_id IN (\(involvedSagas)) ORDER BY saga_id FOR UPDATE
+                    """,
+                involvedBindings))
+        let lockIndex = statements.count - 1
+        var correlateIndex: Int?
         if keysToResolve.count > 0 {
-            let rows = try await connection.query(
+            statements.append(
                 """
                 SELECT c.saga_type, c.correlation_key, c.saga_id FROM correlations c
-                JOIN jsonb_to_recordset(\(keysToResolve.text)::jsonb) AS x(t text, k text)
+                JOIN jsonb_to_recordset(\(keysText)::jsonb) AS x(t text, k text)
                   ON c.saga_type = x.t AND c.correlation_key = x.k
                 """
             )
-            for row in rows {
+            correlateIndex = statements.count - 1
+        }
+        var inboxIndex: Int?
+        if inboxRecords.count > 0 {
+            statements.append(
+                """
+                INSERT INTO inbox (message_id, source)
+                SELECT x.id, x.source FROM jsonb_to_recordset(\(inboxRecords.text)::jsonb) AS x(id text, source text)
+                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+                """
+            )
+            inboxIndex = statements.count - 1
+        }
+        statements.append(
+            PostgresQuery(
+                """
+                    SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text
+                    FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id
+                    WHERE s.saga_id IN (\(involvedSagas))
+                      AND s.last_sequence IS DISTINCT FROM ($\(involvedBindings.count + 1)::jsonb ->> s.saga_id)::integer
+                    ORDER BY e.saga_id, e.sequence
+                    """,
+                involvedBindings + [PostgresValue(cachedSequences.text)]))
+        let loadIndex = statements.count - 1
+        let results = try await connection.pipeline(statements)
+        profile.record("pg.read", since: phase, size: work.count)
+        phase = profile.start()
+
+        var locked: [String: LockedRow] = [:]
+        for row in results[lockIndex] {
+            locked[try row.decode(String.self, at: 0)] = LockedRow(
+                sagaType: try row.decode(String.self, at: 1),
+                version: try row.decode(Int.self, at: 2),
+                status: try row.decode(String.self, at: 3),
+                lastSequence: try row.decode(Int.self, at: 4)
+            )
+        }
+        var correlated: [String: String] = [:]  // "type\u{0}key" → saga id
+        if let correlateIndex {
+            for row in results[correlateIndex] {
                 correlated[try row.decode(String.self, at: 0) + "\u{0}" + row.decode(String.self, at: 1)] =
                     try row.decode(String.self, at: 2)
             }
         }
+        var fresh: Set<String> = []
+        if let inboxIndex {
+            for row in results[inboxIndex] { fresh.insert(try row.decode(String.self, at: 0)) }
+        }
+        var logs: [String: [StoredSagaEvent]] = [:]
+        for row in results[loadIndex] {
+            logs[try row.decode(String.self, at: 0), default: []].append(
+                StoredSagaEvent(
+                    sequence: try row.decode(Int.self, at: 1),
+                    type: try row.decode(String.self, at: 2),
+                    time: try row.decode(Date.self, at: 3),
+                    data: Array(try row.decode(String.self, at: 4).utf8)
+                )
+            )
+        }
+
+        // 3. Route: saga ids for business keys; inputs for sagas that do not exist.
         var sagaIds = [String?](repeating: nil, count: work.count)
-        for (index, item) in work.enumerated() {
+        for (index, item) in work.enumerated() where outcomes[index] == nil {
             switch item.target {
             case .saga(let id): sagaIds[index] = id
             case .start(_, let id, _): sagaIds[index] = id
@@ -121,27 +274,6 @@ public final class SagaProcessor: Sendable {
                 }
             }
         }
-
-        // 2. Lock the rows, in id order so two batches never wait on each other in a cycle.
-        let involved = Set(sagaIds.compactMap { $0 }).sorted()
-        var locked: [String: LockedRow] = [:]
-        if !involved.isEmpty {
-            let rows = try await connection.query(
-                """
-                SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas
-                WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(involved))::jsonb))
-                ORDER BY saga_id FOR UPDATE
-                """
-            )
-            for row in rows {
-                locked[try row.decode(String.self, at: 0)] = LockedRow(
-                    sagaType: try row.decode(String.self, at: 1),
-                    version: try row.decode(Int.self, at: 2),
-                    status: try row.decode(String.self, at: 3),
-                    lastSequence: try row.decode(Int.self, at: 4)
-                )
-            }
-        }
         for (index, item) in work.enumerated() where outcomes[index] == nil {
             guard let id = sagaIds[index] else { continue }
             if case .start = item.target { continue }
@@ -149,41 +281,19 @@ public final class SagaProcessor: Sendable {
                 outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
             }
         }
-
-        // 3. The inbox: only routable messages are recorded, so an unroutable one is
-        // still new when it is redelivered after a crash and reaches the dead letters.
-        var seenInBatch: Set<String> = []
-        var inboxRecords = JSONRecords()
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
-            guard let inboxId = item.inboxId else { continue }
-            if !seenInBatch.insert(inboxId).inserted {
-                outcomes[index] = .duplicate(sagaId: sagaIds[index])
+        // A message the inbox had seen is a duplicate, whatever else is true of it now.
+        var duplicates = 0
+        for (index, item) in work.enumerated() {
+            guard let inboxId = item.inboxId, !fresh.contains(inboxId) else { continue }
+            if case .duplicate = outcomes[index] {
+                duplicates += 1
                 continue
             }
-            inboxRecords.beginRecord()
-            inboxRecords.field("id", inboxId)
-            inboxRecords.field("source", item.source)
-            inboxRecords.endRecord()
-        }
-        var fresh: Set<String> = []
-        if inboxRecords.count > 0 {
-            let rows = try await connection.query(
-                """
-                INSERT INTO inbox (message_id, source)
-                SELECT x.id, x.source FROM jsonb_to_recordset(\(inboxRecords.text)::jsonb) AS x(id text, source text)
-                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-                """
-            )
-            for row in rows { fresh.insert(try row.decode(String.self, at: 0)) }
-        }
-        var duplicates = 0
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
-            if let inboxId = item.inboxId, !fresh.contains(inboxId) {
-                outcomes[index] = .duplicate(sagaId: sagaIds[index])
-                duplicates += 1
-            }
+            outcomes[index] = .duplicate(sagaId: sagaIds[index])
+            duplicates += 1
         }
         if duplicates > 0 { metrics.inboxDuplicates.increment(by: duplicates) }
+        let involved = Set(sagaIds.compactMap { $0 }).sorted()
 
         // 4. Instances: from the cache when it is at the locked sequence, else folded from the log.
         var instances: [String: AnySagaInstance] = [:]
@@ -192,7 +302,7 @@ public final class SagaProcessor: Sendable {
         for id in involved {
             guard let row = locked[id] else { continue }
             if SagaStatus(rawValue: row.status)?.isFinal == true { finished.insert(id) }
-            if let cached = cache.instance(id, atSequence: row.lastSequence), cached.sagaType == row.sagaType,
+            if let cached = cachedNow[id], cached.lastSequence == row.lastSequence, cached.sagaType == row.sagaType,
                 cached.version == row.version
             {
                 instances[id] = cached
@@ -200,15 +310,17 @@ public final class SagaProcessor: Sendable {
                 toLoad.append(id)
             }
         }
-        if !toLoad.isEmpty {
+        // Rare: a cached instance at the right sequence but of another type or version (or a
+        // saga found by key that was cached): its log was not read above.
+        let unread = toLoad.filter { logs[$0] == nil && locked[$0].map { $0.lastSequence > 0 } == true }
+        if !unread.isEmpty {
             let rows = try await connection.query(
                 """
                 SELECT saga_id, sequence, event_type, recorded_at, event::text FROM saga_events
-                WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(toLoad))::jsonb))
+                WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(unread))::jsonb))
                 ORDER BY saga_id, sequence
                 """
             )
-            var logs: [String: [StoredSagaEvent]] = [:]
             for row in rows {
                 logs[try row.decode(String.self, at: 0), default: []].append(
                     StoredSagaEvent(
@@ -219,19 +331,21 @@ public final class SagaProcessor: Sendable {
                     )
                 )
             }
-            for id in toLoad {
-                guard let row = locked[id] else { continue }
-                guard let saga = try? registry.definition(name: row.sagaType, version: row.version) else {
-                    for index in work.indices where sagaIds[index] == id && outcomes[index] == nil {
-                        outcomes[index] = .unroutable(
-                            reason: "saga \(id) is a \(row.sagaType) v\(row.version), which is not registered here"
-                        )
-                    }
-                    continue
-                }
-                instances[id] = try saga.load(sagaId: id, events: logs[id] ?? [])
-            }
         }
+        for id in toLoad {
+            guard let row = locked[id] else { continue }
+            guard let saga = try? registry.definition(name: row.sagaType, version: row.version) else {
+                for index in work.indices where sagaIds[index] == id && outcomes[index] == nil {
+                    outcomes[index] = .unroutable(
+                        reason: "saga \(id) is a \(row.sagaType) v\(row.version), which is not registered here"
+                    )
+                }
+                continue
+            }
+            instances[id] = try saga.load(sagaId: id, events: logs[id] ?? [])
+        }
+        profile.record("load", since: phase, size: toLoad.count)
+        phase = profile.start()
 
         // 5. Decide, in the order the inputs arrived.
         var writes = BatchWrites()
@@ -282,11 +396,25 @@ public final class SagaProcessor: Sendable {
             }
         }
 
-        // 6. Write everything in one round trip; the caller's transaction commits it.
-        let statements = writes.statements()
-        if !statements.isEmpty {
-            _ = try await connection.pipeline(statements)
+        // 6. Write everything and commit, in one round trip. Inbox rows of unroutable
+        // messages go again: they are dead-lettered, and must stay new for a redelivery.
+        var unroutableIds: [String] = []
+        for (index, item) in work.enumerated() {
+            if case .unroutable = outcomes[index], let inboxId = item.inboxId, fresh.contains(inboxId) {
+                unroutableIds.append(inboxId)
+            }
         }
+        var writeStatements = writes.statements()
+        if !unroutableIds.isEmpty {
+            writeStatements.append(
+                "DELETE FROM inbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(unroutableIds))::jsonb))"
+            )
+        }
+        profile.record("decide", since: phase, size: writes.decisions)
+        phase = profile.start()
+        writeStatements.append("COMMIT")
+        _ = try await connection.pipeline(writeStatements)
+        profile.record("pg.write+commit", since: phase, size: writeStatements.count)
         metrics.transitions.increment(by: writes.decisions)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },

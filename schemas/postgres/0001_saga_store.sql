@@ -28,12 +28,12 @@ CREATE TABLE sagas (
     created_at         timestamptz NOT NULL,
     updated_at         timestamptz NOT NULL
 );
+-- Every transition rewrites the row and so every index entry of it: keep the indexes few.
+-- Stuck sagas (not terminal and quiet for long, the admin API's `stuck=` filter) are found
+-- through sagas_by_status too, one range per non-terminal status.
 CREATE INDEX sagas_by_status ON sagas (status, updated_at DESC);
 CREATE INDEX sagas_by_type ON sagas (saga_type, status, updated_at DESC);
 CREATE INDEX sagas_by_business_key ON sagas (business_key) WHERE business_key IS NOT NULL;
--- Stuck sagas: not terminal and quiet for long, found by the admin API's `stuck=` filter.
-CREATE INDEX sagas_active_by_update ON sagas (updated_at)
-    WHERE status NOT IN ('completed', 'compensated');
 
 -- Consumed message ids: a message seen twice is skipped in the transaction that would apply it.
 CREATE TABLE inbox (
