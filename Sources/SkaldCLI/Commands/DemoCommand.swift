@@ -32,6 +32,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Extra share of payments (0…1) the payment service declines at random.")
     var declineRate: Double = 0
 
+    @Option(help: "Orders placed per second; 0 places them all at once (a burst).")
+    var rate: Int = 0
+
     @Option(help: "Seconds without progress after which the demo gives up.")
     var stallTimeout: Int = 120
 
@@ -39,11 +42,12 @@ struct DemoCommand: AsyncParsableCommand {
     var serve = false
 
     @Option(help: "Log level of the orchestrator and services: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "warning"
+    var logLevel: String = "error"
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be positive") }
         guard partitions > 0 else { throw ValidationError("--partitions must be positive") }
+        guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard stallTimeout > 0 else { throw ValidationError("--stall-timeout must be positive") }
         guard (0...1).contains(declineRate) else { throw ValidationError("--decline-rate must be between 0 and 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
@@ -54,7 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let demo = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: kafka, orders: orders,
-            partitions: partitions, declineRate: declineRate, stallTimeout: .seconds(stallTimeout), serve: serve,
+            partitions: partitions, declineRate: declineRate, rate: rate, stallTimeout: .seconds(stallTimeout), serve: serve,
             logger: logger
         )
         let report = try await demo.run()

@@ -16,6 +16,7 @@ struct DemoRun {
     var orders: Int
     var partitions: Int
     var declineRate: Double
+    var rate: Int
     var stallTimeout: Duration
     var serve: Bool
     var logger: Logger
@@ -81,11 +82,42 @@ struct DemoRun {
         }
         say("orchestrator and services order, inventory, payment, notification started")
 
+        // One order first: it completes once every consumer group has joined, so the
+        // measured run below is not the time Kafka takes to assign partitions.
         let check = ConsistencyCheck(storeURL: postgresURL, servicesURL: postgresURL)
         let clock = ContinuousClock()
+        let warmUp = ExampleWorkload(runID: runID + "w", orders: 1)
+        try await warmUp.seed(servicesURL: postgresURL)
+        try await warmUp.place(0..<1, servicesURL: postgresURL)
+        let warmUpStarted = clock.now
+        while try await check.progress(of: warmUp).terminal < 1 {
+            if stopped.load(ordering: .relaxed) || clock.now - warmUpStarted > stallTimeout {
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                throw DemoFailure(message: "the first order did not finish; is Kafka reachable at \(bootstrap)?")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        say("warm: a first order went through every service in \(format(clock.now - warmUpStarted)) (consumer groups joined)")
+
         let started = clock.now
-        try await workload.place(0..<orders, servicesURL: postgresURL)
-        say("placed \(orders) orders (expected: \(workload.expected.completed) complete, \(workload.expected.compensated) compensated)")
+        let placing = Task {
+            if rate <= 0 {
+                try await workload.place(0..<orders, servicesURL: postgresURL)
+                return
+            }
+            // A steady rate: a tenth of a second's worth of orders every 100 ms.
+            let perTick = max(1, rate / 10)
+            var next = 0
+            while next < orders {
+                let end = min(orders, next + perTick)
+                try await workload.place(next..<end, servicesURL: postgresURL)
+                next = end
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        if rate <= 0 { try await placing.value }
+        say("placing \(orders) orders\(rate > 0 ? " at \(rate)/s" : "") (expected: \(workload.expected.completed) complete, \(workload.expected.compensated) compensated)")
 
         var lastTerminal = -1
         var lastProgress = clock.now
@@ -114,6 +146,7 @@ struct DemoRun {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        try await placing.value
         let elapsed = finished - started
         let report = try await check.run(workload)
         print(summary(report, elapsed: elapsed, runID: runID))
@@ -127,6 +160,11 @@ struct DemoRun {
         }
         say("stopped cleanly")
         return report
+    }
+
+    private func format(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%.1f s", seconds)
     }
 
     private func say(_ text: String) {
