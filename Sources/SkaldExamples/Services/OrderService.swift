@@ -45,6 +45,7 @@ public struct OrderService: CommandHandler {
     /// Placing an order id twice changes nothing the second time.
     public static func place(_ orders: [OrderCreatedEvent], on connection: PostgresConnection) async throws {
         try await connection.withTransaction { connection in
+            var events: [ServiceOutbox.Row] = []
             for order in orders {
                 let lines = String(decoding: try JSONEncoder().encode(order.lines), as: UTF8.self)
                 let inserted = try await connection.execute(
@@ -59,11 +60,10 @@ public struct OrderService: CommandHandler {
                     id: "order-created:\(order.orderId)", source: "//order-service", type: OrderCreatedEvent.messageType,
                     time: Date()
                 )
-                try await ServiceOutbox.write(
-                    order, envelope: envelope, topic: eventsTopic, key: order.orderId, laneKey: order.orderId,
-                    on: connection
-                )
+                events.append(
+                    try ServiceOutbox.Row(order, envelope: envelope, topic: eventsTopic, key: order.orderId, laneKey: order.orderId))
             }
+            try await ServiceOutbox.write(events, on: connection)
             _ = try await connection.query("SELECT pg_notify('skald_outbox', '')")
         }
     }

@@ -118,9 +118,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
             do {
                 try await pool.withConnection { connection in
                     try await connection.withTransaction { connection in
-                        for message in batch {
-                            try await self.apply(message, on: connection, behaviour: behaviour)
-                        }
+                        try await self.apply(batch, on: connection, behaviour: behaviour)
                     }
                 }
                 relay.wake()
@@ -133,44 +131,66 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         }
     }
 
-    private func apply(_ message: KafkaMessage, on connection: PostgresConnection, behaviour: ServiceBehaviour) async throws {
-        let envelope: MessageEnvelope
-        do {
-            envelope = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
-        } catch {
-            // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
-            logger.warning(
-                "skipping a message without CloudEvents headers",
-                metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)"]
-            )
-            return
+    /// Records the batch's command ids in the inbox (one statement), applies the new ones in
+    /// order, and writes their replies to the outbox (one statement).
+    private func apply(_ batch: [KafkaMessage], on connection: PostgresConnection, behaviour: ServiceBehaviour) async throws {
+        var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
+        for message in batch {
+            do {
+                commands.append((message, try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })))
+            } catch {
+                // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
+                logger.warning(
+                    "skipping a message without CloudEvents headers",
+                    metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)"]
+                )
+            }
         }
-        let fresh = try await connection.execute(
-            "INSERT INTO inbox (message_id) VALUES (\(envelope.id)) ON CONFLICT DO NOTHING"
-        )
-        guard fresh == 1 else { return }
+        guard !commands.isEmpty else { return }
+        let ids = String(decoding: try JSONEncoder().encode(commands.map(\.envelope.id)), as: UTF8.self)
+        var fresh = Set(
+            try await connection.query(
+                """
+                INSERT INTO inbox (message_id) SELECT DISTINCT jsonb_array_elements_text(\(ids)::jsonb)
+                ON CONFLICT DO NOTHING RETURNING message_id
+                """
+            ).decode(String.self))
+        var replies: [ServiceOutbox.Row] = []
+        for (message, envelope) in commands {
+            // The first delivery in the batch is applied; a duplicate (here or earlier) is not.
+            guard fresh.remove(envelope.id) != nil else { continue }
+            if let reply = try await apply(message, envelope: envelope, on: connection, behaviour: behaviour) {
+                replies.append(reply)
+            }
+        }
+        try await ServiceOutbox.write(replies, on: connection)
+    }
+
+    private func apply(
+        _ message: KafkaMessage, envelope: MessageEnvelope, on connection: PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> ServiceOutbox.Row? {
         let command = ServiceCommand(envelope: envelope, payload: message.value)
         let reply: (any SagaMessage)?
         do {
             reply = try await handler.handle(command, on: connection, behaviour: behaviour)
         } catch let error as ExampleServiceError {
             logger.warning("skipping an unreadable command", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
-            return
+            return nil
         }
         guard let reply else {
             logger.warning("no handler for command type", metadata: ["type": "\(envelope.type)"])
-            return
+            return nil
         }
-        if behaviour.silent { return }
+        if behaviour.silent { return nil }
         let sagaKey = envelope.sagaId ?? message.keyString ?? envelope.id
         let replyEnvelope = MessageEnvelope(
             id: "reply:\(envelope.id)", source: "//\(handler.serviceName)-service", type: type(of: reply).messageType,
             time: Date(), sagaId: envelope.sagaId, sagaType: envelope.sagaType, sagaStep: envelope.sagaStep,
             causationId: envelope.id, traceparent: envelope.traceparent
         )
-        try await ServiceOutbox.write(
+        return try ServiceOutbox.Row(
             reply, envelope: replyEnvelope, topic: configuration.repliesTopic, key: message.keyString ?? sagaKey,
-            laneKey: sagaKey, on: connection
+            laneKey: sagaKey
         )
     }
 }
