@@ -15,6 +15,7 @@ public struct SkaldCommand: AsyncParsableCommand {
             ServeCommand.self,
             MigrateCommand.self,
             KafkaCommand.self,
+            ExamplesCommand.self,
             BenchCommand.self,
         ]
     )

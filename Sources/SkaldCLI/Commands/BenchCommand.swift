@@ -13,6 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
             PostgresBenchCommand.self,
             CoreBenchCommand.self,
             OrchestratorBenchCommand.self,
+            E2EBenchCommand.self,
         ]
     )
 }

@@ -1,89 +1,74 @@
 import ArgumentParser
 import Foundation
-import SkaldKafka
-import SkaldPostgres
+import Logging
+import SkaldExamples
 
-/// `skald demo`: the README's main job.
+/// `skald demo`: the README's main job — the PlaceOrder system running for real.
 ///
-/// At this stage it proves the wiring end to end: it starts the Kafka mock
-/// cluster in-process, migrates Postgres, produces a batch of messages with
-/// awaited delivery reports, consumes them through a consumer group, records
-/// each one in Postgres exactly once (an inbox keyed by message id, in the same
-/// transaction as the effect) and commits offsets only after that transaction.
-/// It ends with a summary a person can check.
+/// It starts the Kafka mock cluster in-process (or uses `--kafka`), migrates Postgres,
+/// starts the orchestrator and the four example services, places orders (some fail by
+/// stock, some by payment), shows progress, and ends with a summary a person can check.
+/// It exits non-zero when the consistency check fails.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the demo: Kafka mock cluster, Postgres, and messages round-tripped through both."
+        abstract: "Run the PlaceOrder demo: orchestrator, four services, Kafka and Postgres, with a checked summary."
     )
 
     @OptionGroup var postgres: PostgresOptions
 
-    @Option(help: "The folder of NNNN_name.sql migration files.")
+    @Option(help: "The folder of the orchestrator's NNNN_name.sql migration files.")
     var migrations: String = "schemas/postgres"
 
     @Option(help: "Kafka bootstrap servers; when absent the demo starts a mock cluster in-process.")
     var kafka: String?
 
-    @Option(help: "How many messages to round-trip.")
-    var messages: Int = 20_000
+    @Option(help: "How many orders to place (5% ask for a sold-out SKU, 10% belong to customers who cannot pay).")
+    var orders: Int = 1_000
 
-    @Option(help: "How many partitions the demo topic has.")
-    var partitions: Int = 8
+    @Option(help: "Partitions per topic of the in-process mock cluster.")
+    var partitions: Int = 4
+
+    @Option(help: "Extra share of payments (0…1) the payment service declines at random.")
+    var declineRate: Double = 0
+
+    @Option(help: "Orders placed per second; 0 places them all at once (a burst).")
+    var rate: Int = 0
+
+    @Option(help: "Seconds without progress after which the demo gives up.")
+    var stallTimeout: Int = 120
+
+    @Flag(help: "Keep everything running after the summary, until Ctrl-C.")
+    var serve = false
+
+    @Option(help: "Log level of the orchestrator and services: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "error"
 
     func validate() throws {
-        guard messages > 0 else { throw ValidationError("--messages must be positive") }
+        guard orders > 0 else { throw ValidationError("--orders must be positive") }
         guard partitions > 0 else { throw ValidationError("--partitions must be positive") }
+        guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
+        guard stallTimeout > 0 else { throw ValidationError("--stall-timeout must be positive") }
+        guard (0...1).contains(declineRate) else { throw ValidationError("--decline-rate must be between 0 and 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
     }
 
     func run() async throws {
-        let url = try postgres.requiredURL()
-        let runID = UUID().uuidString.prefix(8).lowercased()
-        let topic = "skald.demo-\(runID)"
-
-        let cluster: MockCluster?
-        let bootstrap: String
-        if let kafka {
-            cluster = nil
-            bootstrap = kafka
-            print("skald demo: using Kafka at \(kafka)")
-        } else {
-            let mock = try MockCluster(brokers: 3)
-            try mock.createTopic(topic, partitions: partitions)
-            cluster = mock
-            bootstrap = mock.bootstrapServers
-            print("skald demo: started a Kafka mock cluster (3 brokers) at \(bootstrap)")
-        }
-        defer { cluster?.shutdown() }
-
-        let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: migrations))
-        let applied = try await migrator.migrate(url: url)
-        print("skald demo: Postgres migrated (\(applied.count) applied now, \(migrator.migrations.count) in all)")
-
-        let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
-        defer { Task { await pool.close() } }
-        try await pool.withConnection { connection in
-            try await connection.execute(
-                """
-                CREATE TABLE IF NOT EXISTS demo_roundtrip (
-                    run_id text NOT NULL, message_id text NOT NULL, partition integer NOT NULL,
-                    kafka_offset bigint NOT NULL, PRIMARY KEY (run_id, message_id))
-                """
-            )
-        }
-
-        let round = DemoRoundTrip(
-            bootstrap: bootstrap, topic: topic, runID: String(runID), count: messages, pool: pool
+        var logger = Logger(label: "skald.demo")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        let demo = DemoRun(
+            postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: kafka, orders: orders,
+            partitions: partitions, declineRate: declineRate, rate: rate, stallTimeout: .seconds(stallTimeout), serve: serve,
+            logger: logger
         )
-        let summary = try await round.run()
-        summary.print()
-        guard summary.isConsistent else {
-            throw DemoFailure(message: "the round trip lost or duplicated messages; see the summary above")
+        let report = try await demo.run()
+        guard report.isConsistent else {
+            throw DemoFailure(message: "the consistency check failed; see the summary above")
         }
     }
 }
 
-/// The demo found an inconsistency: it says so and exits non-zero.
+/// The demo found an inconsistency or could not finish: it says so and exits non-zero.
 struct DemoFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { "skald demo: \(message)" }

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Skald
+import SkaldExamples
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+import Synchronization
+
+/// One run of the demo: sets everything up, places the orders, waits, checks and reports.
+struct DemoRun {
+    var postgresURL: String
+    var migrations: String
+    var kafka: String?
+    var orders: Int
+    var partitions: Int
+    var declineRate: Double
+    var rate: Int
+    var stallTimeout: Duration
+    var serve: Bool
+    var logger: Logger
+
+    /// The topics of the PlaceOrder system.
+    static let topics = [
+        "orders.commands", "inventory.commands", "payments.commands", "notifications.commands", "orders.events",
+        "skald.replies", "skald.dead-letter",
+    ]
+
+    func run() async throws -> ConsistencyReport {
+        let cluster: MockCluster?
+        let bootstrap: String
+        if let kafka {
+            cluster = nil
+            bootstrap = kafka
+            say("using Kafka at \(kafka)")
+        } else {
+            let mock = try MockCluster(brokers: 1)
+            for topic in Self.topics { try mock.createTopic(topic, partitions: partitions) }
+            cluster = mock
+            bootstrap = mock.bootstrapServers
+            say("started a Kafka mock cluster at \(bootstrap) (\(Self.topics.count) topics × \(partitions) partitions)")
+        }
+        defer { cluster?.shutdown() }
+        var kafkaConfiguration = KafkaConfiguration(bootstrapServers: bootstrap)
+        kafkaConfiguration.sessionTimeout = .seconds(6)
+        kafkaConfiguration.fetchWaitMax = .milliseconds(5)
+        kafkaConfiguration.linger = .milliseconds(2)
+        kafkaConfiguration["heartbeat.interval.ms"] = "500"
+
+        let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: migrations))
+        let applied = try await migrator.migrate(url: postgresURL)
+        try await ExampleServices.migrateAll(postgresURL: postgresURL)
+        say("Postgres migrated: the saga store (\(applied.count) applied now) and the schemas orders, inventory, payments, notifications")
+
+        let runID = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(6).lowercased())
+        let workload = ExampleWorkload(runID: runID, orders: orders)
+        try await workload.seed(servicesURL: postgresURL)
+        say("run \(runID): stock for 8 SKUs (one sold out), 60 accounts (10 of them nearly empty)")
+
+        let orchestrator = try Orchestrator(
+            registry: SagaCatalog.registry,
+            configuration: OrchestratorConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL),
+            logger: logger
+        )
+        var services: [any Service] = [orchestrator]
+        for name in ExampleServices.names {
+            var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
+            if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
+            services.append(try ExampleServices.make(name, configuration: configuration, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        let stopped = Atomic<Bool>(false)
+        let running = Task {
+            defer { stopped.store(true, ordering: .relaxed) }
+            try await group.run()
+        }
+        say("orchestrator and services order, inventory, payment, notification started")
+
+        // One order first: it completes once every consumer group has joined, so the
+        // measured run below is not the time Kafka takes to assign partitions.
+        let check = ConsistencyCheck(storeURL: postgresURL, servicesURL: postgresURL)
+        let clock = ContinuousClock()
+        let warmUp = ExampleWorkload(runID: runID + "w", orders: 1)
+        try await warmUp.seed(servicesURL: postgresURL)
+        try await warmUp.place(0..<1, servicesURL: postgresURL)
+        let warmUpStarted = clock.now
+        while try await check.progress(of: warmUp).terminal < 1 {
+            if stopped.load(ordering: .relaxed) || clock.now - warmUpStarted > stallTimeout {
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                throw DemoFailure(message: "the first order did not finish; is Kafka reachable at \(bootstrap)?")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        say("warm: a first order went through every service in \(format(clock.now - warmUpStarted)) (consumer groups joined)")
+
+        let started = clock.now
+        let placing = Task {
+            if rate <= 0 {
+                try await workload.place(0..<orders, servicesURL: postgresURL)
+                return
+            }
+            // A steady rate: a tenth of a second's worth of orders every 100 ms.
+            let perTick = max(1, rate / 10)
+            var next = 0
+            while next < orders {
+                let end = min(orders, next + perTick)
+                try await workload.place(next..<end, servicesURL: postgresURL)
+                next = end
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        if rate <= 0 { try await placing.value }
+        say("placing \(orders) orders\(rate > 0 ? " at \(rate)/s" : "") (expected: \(workload.expected.completed) complete, \(workload.expected.compensated) compensated)")
+
+        var lastTerminal = -1
+        var lastProgress = clock.now
+        var lastPrint = clock.now
+        var finished = clock.now
+        while true {
+            if stopped.load(ordering: .relaxed) {
+                _ = try? await running.value
+                throw DemoFailure(message: "stopped before every order finished")
+            }
+            let (terminal, total) = try await check.progress(of: workload)
+            finished = clock.now
+            if terminal != lastTerminal {
+                lastTerminal = terminal
+                lastProgress = clock.now
+            }
+            if terminal >= orders { break }
+            if clock.now - lastPrint >= .seconds(1) {
+                lastPrint = clock.now
+                say("  \(terminal)/\(orders) sagas finished, \(total) started")
+            }
+            if clock.now - lastProgress > stallTimeout {
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                throw DemoFailure(message: "no progress for \(stallTimeout) with \(terminal)/\(orders) sagas finished")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await placing.value
+        let elapsed = finished - started
+        let report = try await check.run(workload)
+        print(summary(report, elapsed: elapsed, runID: runID))
+
+        if serve {
+            say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
+            try await running.value
+        } else {
+            await group.triggerGracefulShutdown()
+            try await running.value
+        }
+        say("stopped cleanly")
+        return report
+    }
+
+    private func format(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%.1f s", seconds)
+    }
+
+    private func say(_ text: String) {
+        print("skald demo: \(text)")
+    }
+
+    private func summary(_ report: ConsistencyReport, elapsed: Duration, runID: String) -> String {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let throughput = seconds > 0 ? Double(orders) / seconds : 0
+        func mark(_ ok: Bool) -> String { ok ? "ok" : "FAILED" }
+        var lines = [
+            "",
+            "── summary of run \(runID) ─────────────────────────────────────",
+            "  orders placed           \(orders)",
+            "  sagas completed         \(report.completed)   (expected \(report.expected.completed))",
+            "  sagas compensated       \(report.compensated)   (expected \(report.expected.compensated): sold out or payment declined)",
+            "  sagas failed            \(report.failed)   (need an operator)",
+            "  steps timed out         \(report.timedOut) sagas",
+            String(format: "  throughput              %.0f sagas/s (%.2f s from the first order to the last saga's end)", throughput, seconds),
+            String(format: "  saga latency            p50 %.1f ms, p99 %.1f ms (saga start to its last step)", report.latencyP50, report.latencyP99),
+            "  consistency",
+            "    stock = available + reserved, per SKU             \(mark(!report.problems.contains { $0.hasPrefix("stock") }))",
+            "    balance + charged = initial, per account          \(mark(!report.problems.contains { $0.hasPrefix("account") }))",
+            "    completed orders confirmed, reserved, paid, notified; compensated orders left no net effect   \(mark(!report.problems.contains { $0.hasPrefix("order") }))",
+            "    every order ended as its fate says                \(report.unexpected.isEmpty ? "ok" : "\(report.unexpected.count) differ")",
+        ]
+        for problem in report.problems.prefix(10) { lines.append("    ! \(problem)") }
+        for difference in report.unexpected.prefix(5) { lines.append("    ~ \(difference)") }
+        lines.append(report.isConsistent ? "  result: CONSISTENT" : "  result: INCONSISTENT (\(report.problems.count) problems)")
+        lines.append("")
+        return lines.joined(separator: "\n")
+    }
+}

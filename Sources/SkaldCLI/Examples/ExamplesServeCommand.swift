@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SkaldExamples
+import SkaldKafka
+
+/// `skald examples serve`: runs example services as a process, until SIGTERM or SIGINT.
+///
+/// Each service owns its schema (created on start), consumes `<service>.commands` in its
+/// own consumer group and replies on `skald.replies`. SIGTERM commits the batch in hand,
+/// publishes what is committed and exits 0.
+struct ExamplesServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run example services (order, inventory, payment, notification) as one process."
+    )
+
+    @Option(help: "Which services: order, inventory, payment, notification, a comma-separated list, or all.")
+    var service: String = "all"
+
+    @OptionGroup var postgres: PostgresOptions
+
+    @Option(help: "Kafka bootstrap servers (default: $SKALD_KAFKA_BOOTSTRAP_SERVERS, or the file in $SKALD_KAFKA_BOOTSTRAP_FILE).")
+    var kafka: String?
+
+    @Option(name: .customLong("kafka-property"), help: "A librdkafka property name=value (repeatable; also $SKALD_KAFKA_PROPERTIES, comma-separated).")
+    var kafkaProperties: [String] = []
+
+    @Option(help: "Prefix for the services' schema names (e.g. `t1_` gives t1_orders, t1_payments, …).")
+    var schemaPrefix: String = ""
+
+    @Option(help: "Share of commands (0…1) answered with a failure: payments declined, reservations refused, notifications failed.")
+    var failureRate: Double = 0
+
+    @Option(help: "Milliseconds each command takes before it is handled.")
+    var delayMs: Int = 0
+
+    @Flag(help: "Apply commands but send no replies (a participant gone quiet).")
+    var noReply = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
+        guard delayMs >= 0 else { throw ValidationError("--delay-ms must not be negative") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        _ = try serviceNames()
+    }
+
+    func serviceNames() throws -> [String] {
+        let names = service == "all" ? ExampleServices.names : service.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        for name in names where !ExampleServices.names.contains(name) {
+            throw ValidationError("unknown service '\(name)': expected \(ExampleServices.names.joined(separator: ", ")) or all")
+        }
+        guard !names.isEmpty else { throw ValidationError("--service names no service") }
+        return names
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "skald.examples")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let kafkaConfiguration = try KafkaSettings.resolve(bootstrap: kafka, properties: kafkaProperties)
+        var configuration = ServiceConfiguration(
+            kafka: kafkaConfiguration, postgresURL: try postgres.requiredURL(), schemaPrefix: schemaPrefix,
+            behaviour: ServiceBehaviour(failureRate: failureRate, delay: .milliseconds(delayMs), silent: noReply)
+        )
+        configuration.batchSize = 200
+        let services = try serviceNames().map { name in
+            try ExampleServices.make(name, configuration: configuration, logger: logger)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

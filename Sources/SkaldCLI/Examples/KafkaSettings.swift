@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import SkaldKafka
+
+/// Kafka settings of the commands that are not `serve`: a flag, or the environment `serve` reads.
+enum KafkaSettings {
+    /// The configuration from `bootstrap` (or `SKALD_KAFKA_BOOTSTRAP_SERVERS`, or the file named by
+    /// `SKALD_KAFKA_BOOTSTRAP_FILE`) and `name=value` properties (plus `SKALD_KAFKA_PROPERTIES`).
+    static func resolve(bootstrap: String?, properties: [String]) throws -> KafkaConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        var servers = bootstrap ?? environment["SKALD_KAFKA_BOOTSTRAP_SERVERS"]
+        if servers == nil, let file = environment["SKALD_KAFKA_BOOTSTRAP_FILE"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read the Kafka bootstrap file \(file) (is `skald kafka mock` running?)")
+            }
+            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let servers, !servers.isEmpty else {
+            throw ValidationError("no Kafka to talk to: pass --kafka BOOTSTRAP or set SKALD_KAFKA_BOOTSTRAP_SERVERS")
+        }
+        var configuration = KafkaConfiguration(bootstrapServers: servers)
+        let fromEnvironment = (environment["SKALD_KAFKA_PROPERTIES"] ?? "").split(separator: ",").map(String.init)
+        for item in fromEnvironment + properties where !item.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("bad Kafka property '\(item)': expected name=value")
+            }
+            configuration[item[..<equals].trimmingCharacters(in: .whitespaces)] = String(item[item.index(after: equals)...])
+        }
+        return configuration
+    }
+}

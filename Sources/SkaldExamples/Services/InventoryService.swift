@@ -1,0 +1,131 @@
+public import Skald
+public import SkaldPostgres
+
+/// inventory-service: owns stock levels per SKU and the reservations held against them.
+///
+/// `ReserveInventory` takes every line of an order or none (OutOfStock when any SKU is
+/// short); `ReleaseInventory` gives a reservation back. For every SKU at any moment:
+/// `initial_quantity = available + reserved quantities`.
+public struct InventoryService: CommandHandler {
+    /// Creates the handler.
+    public init() {}
+
+    /// `inventory`.
+    public var serviceName: String { "inventory" }
+    /// `inventory`.
+    public var defaultSchema: String { "inventory" }
+    /// `inventory.commands`.
+    public var commandsTopic: String { "inventory.commands" }
+
+    /// Stock and reservations.
+    public var tablesSQL: String {
+        """
+        CREATE TABLE stock (
+            sku              text    PRIMARY KEY,
+            initial_quantity integer NOT NULL CHECK (initial_quantity >= 0),
+            available        integer NOT NULL CHECK (available >= 0)
+        );
+
+        -- One row per order and SKU; sku '*' with quantity 0 is the tombstone of a release
+        -- that came before any reservation, so a late reserve cannot take stock.
+        CREATE TABLE reservations (
+            order_id   text        NOT NULL,
+            sku        text        NOT NULL,
+            quantity   integer     NOT NULL CHECK (quantity >= 0),
+            status     text        NOT NULL CHECK (status IN ('reserved', 'released')),
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (order_id, sku)
+        );
+        CREATE INDEX reservations_by_sku ON reservations (sku) WHERE status = 'reserved';
+        """
+    }
+
+    /// Sets the stock of SKUs that have none yet (for demos and tests).
+    public static func seed(stock: [String: Int], on connection: PostgresConnection) async throws {
+        try await connection.withTransaction { connection in
+            for (sku, quantity) in stock.sorted(by: { $0.key < $1.key }) {
+                _ = try await connection.execute(
+                    """
+                    INSERT INTO stock (sku, initial_quantity, available) VALUES (\(sku), \(quantity), \(quantity))
+                    ON CONFLICT (sku) DO NOTHING
+                    """
+                )
+            }
+        }
+    }
+
+    /// Handles ReserveInventory and ReleaseInventory.
+    public func handle(
+        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> (any SagaMessage)? {
+        switch command.envelope.type {
+        case ReserveInventory.messageType:
+            return try await reserve(try command.decode(ReserveInventory.self), on: connection, behaviour: behaviour)
+        case ReleaseInventory.messageType:
+            let release = try command.decode(ReleaseInventory.self)
+            let released = try await connection.query(
+                """
+                UPDATE reservations SET status = 'released', updated_at = now()
+                WHERE order_id = \(release.orderId) AND status = 'reserved'
+                RETURNING sku, quantity
+                """
+            )
+            for row in released {
+                let (sku, quantity) = try row.decode((String, Int).self)
+                _ = try await connection.execute(
+                    "UPDATE stock SET available = available + \(quantity) WHERE sku = \(sku)"
+                )
+            }
+            _ = try await connection.execute(
+                """
+                INSERT INTO reservations (order_id, sku, quantity, status)
+                SELECT \(release.orderId), '*', 0, 'released'
+                WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE order_id = \(release.orderId))
+                """
+            )
+            return InventoryReleased(orderId: release.orderId)
+        default:
+            return nil
+        }
+    }
+
+    private func reserve(
+        _ reserve: ReserveInventory, on connection: PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> any SagaMessage {
+        let existing = try await connection.query(
+            "SELECT status FROM reservations WHERE order_id = \(reserve.orderId) LIMIT 1"
+        ).first?.decode(String.self, at: 0)
+        if let existing {
+            // A retry after a lost reply: answer as before; a released order stays released.
+            return existing == "reserved"
+                ? InventoryReserved(orderId: reserve.orderId, reservationId: "res-\(reserve.orderId)")
+                : OutOfStock(orderId: reserve.orderId, sku: "released")
+        }
+        if behaviour.fails(reserve.orderId) {
+            return OutOfStock(orderId: reserve.orderId, sku: reserve.lines.first?.sku ?? "?")
+        }
+        var wanted: [String: Int] = [:]
+        for line in reserve.lines where line.quantity > 0 { wanted[line.sku, default: 0] += line.quantity }
+        // Lock in SKU order so two reservations of the same SKUs cannot deadlock.
+        let skus = wanted.keys.sorted()
+        for sku in skus {
+            let available = try await connection.query(
+                "SELECT available FROM stock WHERE sku = \(sku) FOR UPDATE"
+            ).first?.decode(Int.self, at: 0)
+            if (available ?? 0) < wanted[sku, default: 0] {
+                return OutOfStock(orderId: reserve.orderId, sku: sku)
+            }
+        }
+        for sku in skus {
+            let quantity = wanted[sku, default: 0]
+            _ = try await connection.execute("UPDATE stock SET available = available - \(quantity) WHERE sku = \(sku)")
+            _ = try await connection.execute(
+                """
+                INSERT INTO reservations (order_id, sku, quantity, status)
+                VALUES (\(reserve.orderId), \(sku), \(quantity), 'reserved')
+                """
+            )
+        }
+        return InventoryReserved(orderId: reserve.orderId, reservationId: "res-\(reserve.orderId)")
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Skald
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+
+/// Runs one example service: consumes its command topic in a consumer group and answers
+/// each command effectively once.
+///
+/// Per batch of commands, one Postgres transaction in the service's own schema: each
+/// command id goes into the inbox (a re-delivered command changes nothing), the handler
+/// applies it to the service's tables, and its reply goes into the outbox. Offsets are
+/// committed after that transaction; SkaldRuntime's ``OutboxRelay``, run on the same
+/// schema, publishes the replies to `skald.replies`. A SIGKILL anywhere loses nothing.
+public final class ParticipantService<Handler: CommandHandler>: Service {
+    /// The domain logic.
+    public let handler: Handler
+    /// Its configuration.
+    public let configuration: ServiceConfiguration
+    /// The schema it owns.
+    public let schema: String
+    /// The Postgres URL whose sessions use ``schema``.
+    public let schemaURL: String
+    private let pool: PostgresPool
+    private let producer: KafkaProducer
+    private let relay: OutboxRelay
+    private let logger: Logger
+
+    /// Creates the service; nothing connects until ``run()``.
+    ///
+    /// - Throws: ``ExampleServiceError`` for a schema name that is not a plain identifier,
+    ///   ``KafkaError`` for a bad Kafka property.
+    public init(handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil) throws {
+        let schema = configuration.schemaPrefix + (configuration.schema ?? handler.defaultSchema)
+        guard PostgresSearchPath.isPlainIdentifier(schema) else {
+            throw ExampleServiceError("schema '\(schema)' is not a plain lower-case identifier")
+        }
+        self.handler = handler
+        self.configuration = configuration
+        self.schema = schema
+        self.schemaURL = PostgresSearchPath.url(configuration.postgresURL, schema: schema)
+        var logger = logger ?? Logger(label: "skald.examples.\(handler.serviceName)")
+        logger[metadataKey: "service"] = "\(handler.serviceName)"
+        self.logger = logger
+        pool = PostgresPool(url: schemaURL, minimumConnections: 1, maximumConnections: 3, logger: logger)
+        var producerConfiguration = configuration.kafka
+        if producerConfiguration.clientID == nil { producerConfiguration.clientID = "\(handler.serviceName)-service" }
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        relay = OutboxRelay(
+            postgresURL: schemaURL, pool: pool, producer: producer, batchSize: 1_000,
+            pollInterval: .milliseconds(100), logger: logger
+        )
+    }
+
+    /// Creates the schema and applies its migrations (each once, safe from several processes).
+    public func migrate() async throws {
+        try await Self.migrate(handler: handler, postgresURL: configuration.postgresURL, schema: schema)
+    }
+
+    /// Creates `schema` in `postgresURL`'s database and applies `handler`'s migrations in it.
+    public static func migrate(handler: Handler, postgresURL: String, schema: String) async throws {
+        let connection = try await PostgresConnection.connect(to: postgresURL)
+        do {
+            _ = try await connection.execute("CREATE SCHEMA IF NOT EXISTS \(identifier: schema)")
+        } catch let error as PostgresError where error.sqlState == "23505" || error.sqlState == "42P06" {
+            // Another process created it at the same moment.
+        }
+        await connection.close()
+        let migrator = try PostgresMigrator(migrations: try ServiceSchema.migrations(for: handler))
+        try await migrator.migrate(url: PostgresSearchPath.url(postgresURL, schema: schema))
+    }
+
+    /// Migrates, then consumes and relays until graceful shutdown (SIGTERM): the batch in
+    /// hand is committed, the relay publishes what is committed, the producer flushes.
+    public func run() async throws {
+        try await migrate()
+        try await pool.warmUp()
+        var consumerConfiguration = configuration.kafka
+        if consumerConfiguration.groupID == nil {
+            consumerConfiguration.groupID = configuration.groupID ?? "\(handler.serviceName)-service"
+        }
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration, topics: [handler.commandsTopic], logger: logger
+        )
+        logger.info("service running", metadata: ["schema": "\(schema)", "topic": "\(handler.commandsTopic)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.relay.run() }
+            group.addTask {
+                try await withGracefulShutdownHandler {
+                    while let batch = try await consumer.nextBatch(maxCount: self.configuration.batchSize) {
+                        if batch.isEmpty { continue }
+                        try await self.handle(batch)
+                        try consumer.storeOffsets(for: batch)
+                        try await consumer.commit()
+                    }
+                } onGracefulShutdown: {
+                    Task { try? await consumer.close() }
+                }
+                try? await consumer.close()
+            }
+        }
+        await producer.shutdown()
+        await pool.close()
+        logger.info("service stopped")
+    }
+
+    /// Applies one batch in one transaction; retries while Postgres is unavailable.
+    func handle(_ batch: [KafkaMessage]) async throws {
+        let behaviour = configuration.behaviour
+        if behaviour.delay > .zero {
+            try await Task.sleep(for: behaviour.delay * batch.count)
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await pool.withConnection { connection in
+                    try await connection.withTransaction { connection in
+                        try await self.apply(batch, on: connection, behaviour: behaviour)
+                    }
+                }
+                relay.wake()
+                return
+            } catch {
+                logger.warning("command batch failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    /// Records the batch's command ids in the inbox (one statement), applies the new ones in
+    /// order, and writes their replies to the outbox (one statement).
+    private func apply(_ batch: [KafkaMessage], on connection: PostgresConnection, behaviour: ServiceBehaviour) async throws {
+        var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
+        for message in batch {
+            do {
+                commands.append((message, try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })))
+            } catch {
+                // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
+                logger.warning(
+                    "skipping a message without CloudEvents headers",
+                    metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)"]
+                )
+            }
+        }
+        guard !commands.isEmpty else { return }
+        let ids = String(decoding: try JSONEncoder().encode(commands.map(\.envelope.id)), as: UTF8.self)
+        var fresh = Set(
+            try await connection.query(
+                """
+                INSERT INTO inbox (message_id) SELECT DISTINCT jsonb_array_elements_text(\(ids)::jsonb)
+                ON CONFLICT DO NOTHING RETURNING message_id
+                """
+            ).decode(String.self))
+        var replies: [ServiceOutbox.Row] = []
+        for (message, envelope) in commands {
+            // The first delivery in the batch is applied; a duplicate (here or earlier) is not.
+            guard fresh.remove(envelope.id) != nil else { continue }
+            if let reply = try await apply(message, envelope: envelope, on: connection, behaviour: behaviour) {
+                replies.append(reply)
+            }
+        }
+        try await ServiceOutbox.write(replies, on: connection)
+    }
+
+    private func apply(
+        _ message: KafkaMessage, envelope: MessageEnvelope, on connection: PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> ServiceOutbox.Row? {
+        let command = ServiceCommand(envelope: envelope, payload: message.value)
+        let reply: (any SagaMessage)?
+        do {
+            reply = try await handler.handle(command, on: connection, behaviour: behaviour)
+        } catch let error as ExampleServiceError {
+            logger.warning("skipping an unreadable command", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
+            return nil
+        }
+        guard let reply else {
+            logger.warning("no handler for command type", metadata: ["type": "\(envelope.type)"])
+            return nil
+        }
+        if behaviour.silent { return nil }
+        let sagaKey = envelope.sagaId ?? message.keyString ?? envelope.id
+        let replyEnvelope = MessageEnvelope(
+            id: "reply:\(envelope.id)", source: "//\(handler.serviceName)-service", type: type(of: reply).messageType,
+            time: Date(), sagaId: envelope.sagaId, sagaType: envelope.sagaType, sagaStep: envelope.sagaStep,
+            causationId: envelope.id, traceparent: envelope.traceparent
+        )
+        return try ServiceOutbox.Row(
+            reply, envelope: replyEnvelope, topic: configuration.repliesTopic, key: message.keyString ?? sagaKey,
+            laneKey: sagaKey
+        )
+    }
+}

@@ -1,0 +1,40 @@
+public import SkaldPostgres
+
+/// The tables every example service has besides its own: an inbox and an outbox.
+///
+/// The outbox has the columns SkaldRuntime's ``OutboxRelay`` reads, so each service
+/// reuses that relay on its own schema (lanes are per schema).
+public enum ServiceSchema {
+    /// The migrations of `handler`'s schema: the inbox and outbox, then its own tables.
+    ///
+    /// - Throws: a `PostgresError` when the embedded SQL cannot be read as a migration.
+    public static func migrations(for handler: some CommandHandler) throws -> [PostgresMigration] {
+        [
+            try PostgresMigrator.parse(fileName: "0001_inbox_outbox.sql", bytes: Array(plumbingSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0002_\(handler.serviceName)_tables.sql", bytes: Array(handler.tablesSQL.utf8)),
+        ]
+    }
+
+    /// The inbox and outbox, the same in every service.
+    public static let plumbingSQL = """
+        -- Command ids already handled: a command delivered twice is applied once.
+        CREATE TABLE inbox (
+            message_id  text        PRIMARY KEY,
+            received_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- Replies and events waiting to be published, written in the transaction of their cause.
+        CREATE TABLE outbox (
+            id          bigserial   PRIMARY KEY,
+            lane        smallint    NOT NULL,
+            message_id  text        NOT NULL UNIQUE,
+            saga_id     text        NOT NULL,
+            topic       text        NOT NULL,
+            message_key text        NOT NULL,
+            headers     jsonb       NOT NULL,
+            payload     jsonb       NOT NULL,
+            created_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX outbox_by_lane ON outbox (lane, id);
+        """
+}

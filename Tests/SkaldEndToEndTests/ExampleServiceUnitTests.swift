@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import SkaldExamples
+import Testing
+
+/// The parts of the example services that need no Kafka or Postgres.
+@Suite("Example services: configuration and rules")
+struct ExampleServiceUnitTests {
+    @Test("failure choices are deterministic and follow the rate")
+    func deterministicFailures() {
+        let behaviour = ServiceBehaviour(failureRate: 0.1)
+        let keys = (0..<10_000).map { "order-\($0)" }
+        let failing = keys.filter(behaviour.fails)
+        #expect(failing == keys.filter(behaviour.fails))
+        #expect((800...1_200).contains(failing.count))
+        #expect(!keys.contains(where: ServiceBehaviour().fails))
+        #expect(keys.allSatisfy(ServiceBehaviour(failureRate: 1).fails))
+        #expect(ServiceBehaviour(failureRate: 7).failureRate == 1)
+        #expect(ServiceBehaviour(failureRate: -1).failureRate == 0)
+    }
+
+    @Test("search paths are added to URLs and conninfo strings")
+    func searchPaths() {
+        #expect(PostgresSearchPath.url("postgres://u@h:1/db", schema: "orders") == "postgres://u@h:1/db?options=-c%20search_path%3Dorders")
+        #expect(PostgresSearchPath.url("postgres://u@h:1/db?sslmode=disable", schema: "x").hasSuffix("&options=-c%20search_path%3Dx"))
+        #expect(PostgresSearchPath.url("host=h dbname=db", schema: "p") == "host=h dbname=db options='-c search_path=p'")
+        #expect(PostgresSearchPath.isPlainIdentifier("t1_orders"))
+        #expect(!PostgresSearchPath.isPlainIdentifier("Orders"))
+        #expect(!PostgresSearchPath.isPlainIdentifier("1x"))
+        #expect(!PostgresSearchPath.isPlainIdentifier("a;drop"))
+    }
+
+    @Test("bad service names and schemas are clear errors")
+    func badConfiguration() throws {
+        let configuration = ServiceConfiguration(kafka: .init(bootstrapServers: "127.0.0.1:1"), postgresURL: "postgres://x/y")
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        #expect(throws: ExampleServiceError.self) {
+            try ExampleServices.make("shipping", configuration: configuration, logger: quiet)
+        }
+        var bad = configuration
+        bad.schemaPrefix = "Bad-"
+        #expect(throws: ExampleServiceError.self) { try ExampleServices.make("order", configuration: bad, logger: quiet) }
+        _ = try ExampleServices.make("payment", configuration: configuration, logger: quiet)
+    }
+
+    @Test("the workload has 5% out of stock and 10% declined orders")
+    func workloadFates() {
+        let workload = ExampleWorkload(runID: "abc", orders: 1_000)
+        #expect(workload.expected == (850, 150))
+        #expect(workload.order(7).lines.first?.sku == "sold-out-abc")
+        #expect(workload.order(3).customerId.hasPrefix("broke-"))
+        #expect(workload.stock["sold-out-abc"] == 0)
+        #expect(workload.accounts.filter { $0.key.hasPrefix("broke-") }.allSatisfy { $0.value < 500 })
+    }
+}

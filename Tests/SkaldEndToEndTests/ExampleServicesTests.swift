@@ -1,0 +1,99 @@
+import Foundation
+import SkaldExamples
+import SkaldTestSupport
+import Testing
+
+/// The example services as real processes, with the orchestrator as a real process:
+/// 1,000 orders, 10% declined by payment and 5% short of stock.
+@Suite("Example services: PlaceOrder through real processes", .serialized)
+struct ExampleServicesTests {
+    @Test("1,000 orders: exact completed and compensated counts, every ledger consistent")
+    func thousandOrders() async throws {
+        let run = try await ExampleSystemRun.prepare(orders: 1_000)
+        let cluster = try placeOrderCluster()
+        defer { cluster.shutdown() }
+        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let services = run.services("all", bootstrap: cluster.bootstrapServers)
+        try orchestrator.start()
+        defer { orchestrator.kill() }
+        try services.start()
+        defer { services.kill() }
+
+        try await run.place(0..<1_000)
+        try await run.waitUntilAllTerminal()
+        let report = try await run.check.run(run.workload)
+        #expect(report.expected == (850, 150))
+        #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
+        #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
+        #expect(report.completed == 850 && report.compensated == 150 && report.failed == 0)
+        #expect(report.timedOut == 0)
+        #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
+        #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+    }
+
+    @Test("the payment service killed with SIGKILL and restarted mid-run: same counts, no payment twice")
+    func paymentServiceKilled() async throws {
+        let run = try await ExampleSystemRun.prepare(orders: 1_000)
+        let cluster = try placeOrderCluster()
+        defer { cluster.shutdown() }
+        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let others = run.services("order,inventory,notification", bootstrap: cluster.bootstrapServers)
+        let payment = run.services("payment", bootstrap: cluster.bootstrapServers)
+        try orchestrator.start()
+        defer { orchestrator.kill() }
+        try others.start()
+        defer { others.kill() }
+        try payment.start()
+        defer { payment.kill() }
+
+        for wave in 0..<4 {
+            try await run.place(wave * 250..<(wave + 1) * 250)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 500...2_000)))
+            payment.kill()
+            try payment.start()
+        }
+        try await run.waitUntilAllTerminal()
+        let report = try await run.check.run(run.workload)
+        #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
+        #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
+        #expect(report.completed + report.compensated == 1_000 && report.failed == 0)
+        if report.timedOut == 0 {
+            #expect(report.completed == 850 && report.compensated == 150)
+        }
+        #expect(report.timedOut < 100, "most sagas timed out: the run says little")
+        #expect(payment.terminate() == 0, "payment service did not exit cleanly:\n\(payment.log.suffix(2_000))")
+        #expect(others.terminate() == 0)
+        #expect(orchestrator.terminate() == 0)
+    }
+
+    @Test("the orchestrator killed with SIGKILL and restarted mid-run: same counts, every ledger consistent")
+    func orchestratorKilled() async throws {
+        let run = try await ExampleSystemRun.prepare(orders: 1_000)
+        let cluster = try placeOrderCluster()
+        defer { cluster.shutdown() }
+        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let services = run.services("all", bootstrap: cluster.bootstrapServers)
+        try orchestrator.start()
+        defer { orchestrator.kill() }
+        try services.start()
+        defer { services.kill() }
+
+        for wave in 0..<4 {
+            try await run.place(wave * 250..<(wave + 1) * 250)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 500...2_000)))
+            orchestrator.kill()
+            try orchestrator.start()
+        }
+        try await run.waitUntilAllTerminal()
+        let report = try await run.check.run(run.workload)
+        #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
+        #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
+        #expect(report.completed + report.compensated == 1_000 && report.failed == 0)
+        if report.timedOut == 0 {
+            #expect(report.completed == 850 && report.compensated == 150)
+        }
+        #expect(report.timedOut < 100, "most sagas timed out: the run says little")
+        #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+        #expect(services.terminate() == 0)
+    }
+}
