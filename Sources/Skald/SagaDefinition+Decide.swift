@@ -114,6 +114,7 @@ extension EngineDefinition {
         }
     }
 
+
     func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
         try decider.handle(input)
@@ -133,6 +134,7 @@ struct EngineDecision: Sendable {
 /// The working memory of one `decide` call: events are applied as they are
 /// emitted so each later choice sees the state they produce.
 struct Decider {
+    /// A reference: one retain per input, not one per field of the definition.
     let definition: EngineDefinition
     let now: Date
     var decision: EngineDecision
@@ -261,7 +263,10 @@ struct Decider {
                 id: id, topic: command.topic, key: sagaId, messageType: command.messageType, sagaType: definition.name,
                 step: step.name, purpose: .action, attempt: attempt, causationId: causationId,
                 payload: payload))
-        arm(.stepTimeout(step: step.name, attempt: attempt), after: step.timeout)
+        decision.timers.append(
+            TimerRequest(
+                sagaId: sagaId, due: now.adding(microseconds: step.timeoutMicroseconds),
+                kind: .stepTimeout(step: step.name, attempt: attempt)))
     }
 
     func exhaustedReason(_ index: Int) -> String {

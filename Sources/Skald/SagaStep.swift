@@ -127,10 +127,13 @@ final class StepRuntime: Sendable {
     let core: EngineStep
     /// The name's UTF-8, compared against command ids without building strings.
     let nameBytes: [UInt8]
+    /// The attempt timeout in microseconds, computed once.
+    let timeoutMicroseconds: Double
 
     init(_ core: EngineStep) {
         self.core = core
         self.nameBytes = Array(core.name.utf8)
+        self.timeoutMicroseconds = core.timeout.engineMicroseconds
     }
 
     var name: String { core.name }
