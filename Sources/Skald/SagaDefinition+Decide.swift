@@ -44,18 +44,26 @@ extension SagaDefinition {
     public func transition(
         _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date, into output: inout Transition
     ) throws {
-        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
-        output.events.removeAll(keepingCapacity: true)
-        output.commands.removeAll(keepingCapacity: true)
-        output.timers.removeAll(keepingCapacity: true)
-        output.cancelledTimers.removeAll(keepingCapacity: true)
+        try engine.transition(&instance.core, input, now: now, into: &output)
+    }
+}
+
+extension EngineDefinition {
+    /// The body of ``SagaDefinition/transition(_:_:now:into:)``, outside the generic
+    /// type so that no metadata is looked up per input.
+    func transition(_ instance: inout InstanceCore, _ input: SagaInput, now: Date, into output: inout Transition) throws {
+        var decider = Decider(definition: self, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        if !output.events.isEmpty { output.events.removeAll(keepingCapacity: true) }
+        if !output.commands.isEmpty { output.commands.removeAll(keepingCapacity: true) }
+        if !output.timers.isEmpty { output.timers.removeAll(keepingCapacity: true) }
+        if !output.cancelledTimers.isEmpty { output.cancelledTimers.removeAll(keepingCapacity: true) }
         swap(&decider.decision.events, &output.events)
         swap(&decider.decision.commands, &output.commands)
         swap(&decider.decision.timers, &output.timers)
         swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
-        swap(&decider.decision.instance, &instance.core)
+        swap(&decider.decision.instance, &instance)
         defer {
-            swap(&decider.decision.instance, &instance.core)
+            swap(&decider.decision.instance, &instance)
             swap(&decider.decision.events, &output.events)
             swap(&decider.decision.commands, &output.commands)
             swap(&decider.decision.timers, &output.timers)
