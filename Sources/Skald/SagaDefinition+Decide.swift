@@ -41,9 +41,12 @@ extension SagaDefinition {
     /// ``transition(_:_:now:)`` writing into a buffer the caller reuses: its arrays
     /// are emptied and refilled, keeping their capacity, so a runtime that handles
     /// a batch of inputs allocates them once, not once per input.
+    @inlinable
     public func transition(
         _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date, into output: inout Transition
     ) throws {
+        // Inlinable, so the caller's specialization reaches the instance's fields
+        // directly instead of through generic metadata and a temporary copy.
         try engine.transition(&instance.core, input, now: now, into: &output)
     }
 }
@@ -51,12 +54,15 @@ extension SagaDefinition {
 extension EngineDefinition {
     /// The body of ``SagaDefinition/transition(_:_:now:into:)``, outside the generic
     /// type so that no metadata is looked up per input.
+    @usableFromInline
     func transition(_ instance: inout InstanceCore, _ input: SagaInput, now: Date, into output: inout Transition) throws {
         var decider = Decider(definition: self, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
-        if !output.events.isEmpty { output.events.removeAll(keepingCapacity: true) }
-        if !output.commands.isEmpty { output.commands.removeAll(keepingCapacity: true) }
-        if !output.timers.isEmpty { output.timers.removeAll(keepingCapacity: true) }
-        if !output.cancelledTimers.isEmpty { output.cancelledTimers.removeAll(keepingCapacity: true) }
+        // One or two elements each: `removeLast()` is far cheaper than the generic
+        // `replaceSubrange` behind `removeAll(keepingCapacity:)`, and keeps the capacity too.
+        while !output.events.isEmpty { output.events.removeLast() }
+        while !output.commands.isEmpty { output.commands.removeLast() }
+        while !output.timers.isEmpty { output.timers.removeLast() }
+        while !output.cancelledTimers.isEmpty { output.cancelledTimers.removeLast() }
         swap(&decider.decision.events, &output.events)
         swap(&decider.decision.commands, &output.commands)
         swap(&decider.decision.timers, &output.timers)
@@ -178,10 +184,11 @@ struct Decider {
 
     // MARK: Emitting
 
-    mutating func emit(_ kind: SagaEvent.Kind) throws {
+    mutating func emit(_ kind: consuming SagaEvent.Kind) throws {
+        // Consumed and moved along: the event is built once, never copied.
         let event = SagaEvent(sequence: decision.instance.lastSequence + 1, time: now, kind: kind)
         try definition.apply(event, to: &decision.instance)
-        decision.events.append(event)
+        decision.events.append(consume event)
     }
 
     mutating func ignore(

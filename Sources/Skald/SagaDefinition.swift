@@ -19,7 +19,7 @@ import Foundation
 /// .startedBy(command: PlaceOrderRequest.self) { request in PlaceOrderState(request) }
 /// ```
 public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
-    var engine: EngineDefinition
+    @usableFromInline var engine: EngineDefinition
     /// The business key (e.g. `\.orderId`) of an instance, for lookups and for
     /// correlating domain events that carry no saga id.
     public private(set) var businessKey: @Sendable (State) -> String = { _ in "" }
@@ -119,6 +119,7 @@ struct EngineSettings: Sendable {
 /// A class, immutable once made: the engine holds it for every input, and a
 /// struct this size cost a retain and a release of each of its fields per copy.
 /// A modifier makes a new one (``with(_:)``).
+@usableFromInline
 final class EngineDefinition: Sendable {
     let name: String
     let version: Int
