@@ -58,15 +58,8 @@ public struct OutgoingCommand: Sendable, Equatable {
 
     /// The command id for a step, purpose and attempt.
     public static func id(sagaId: String, step: String, purpose: Purpose, attempt: Int) -> String {
-        // Built with one allocation: ids are made for every command on the hot path.
-        var id = String()
-        id.reserveCapacity(sagaId.utf8.count + step.utf8.count + 24)
-        id += sagaId
-        id += "/"
-        id += step
-        id += purpose == .action ? "/action/" : "/compensation/"
-        id += String(attempt)
-        return id
+        // Written straight into one buffer: ids are made for every command on the hot path.
+        IdBuilder.make(sagaId, step, purpose == .action ? "/action/" : "/compensation/", attempt)
     }
 
     /// Where the parts of a command id lie, as byte offsets; nil when it is not one.
@@ -147,5 +140,46 @@ public struct TimerRequest: Sendable, Hashable {
         self.sagaId = sagaId
         self.due = due
         self.kind = kind
+    }
+}
+
+/// Builds the deterministic ids of commands and timers (`<sagaId>/<step><middle><attempt>`)
+/// with one allocation and no intermediate strings.
+enum IdBuilder {
+    static func make(_ sagaId: String, _ step: String, _ middle: StaticString, _ attempt: Int) -> String {
+        guard attempt >= 0 else {
+            return sagaId + "/" + step + middle.description + String(attempt)
+        }
+        var digits = 1
+        var rest = attempt / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var sagaId = sagaId
+        var step = step
+        let sagaCount = sagaId.utf8.count
+        let stepCount = step.utf8.count
+        let middleCount = middle.utf8CodeUnitCount
+        let total = sagaCount + 1 + stepCount + middleCount + digits
+        return String(unsafeUninitializedCapacity: total) { buffer in
+            guard let base = buffer.baseAddress else { return 0 }
+            sagaId.withUTF8 { bytes in
+                if let source = bytes.baseAddress { (base).update(from: source, count: sagaCount) }
+            }
+            base[sagaCount] = UInt8(ascii: "/")
+            step.withUTF8 { bytes in
+                if let source = bytes.baseAddress { (base + sagaCount + 1).update(from: source, count: stepCount) }
+            }
+            (base + sagaCount + 1 + stepCount).update(from: middle.utf8Start, count: middleCount)
+            var position = total
+            var value = attempt
+            repeat {
+                position -= 1
+                base[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10)
+                value /= 10
+            } while value > 0
+            return total
+        }
     }
 }

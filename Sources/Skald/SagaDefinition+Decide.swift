@@ -41,21 +41,35 @@ extension SagaDefinition {
     /// ``transition(_:_:now:)`` writing into a buffer the caller reuses: its arrays
     /// are emptied and refilled, keeping their capacity, so a runtime that handles
     /// a batch of inputs allocates them once, not once per input.
+    @inlinable
     public func transition(
         _ instance: inout SagaInstance<State>, _ input: SagaInput, now: Date, into output: inout Transition
     ) throws {
-        var decider = Decider(definition: engine, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
-        output.events.removeAll(keepingCapacity: true)
-        output.commands.removeAll(keepingCapacity: true)
-        output.timers.removeAll(keepingCapacity: true)
-        output.cancelledTimers.removeAll(keepingCapacity: true)
+        // Inlinable, so the caller's specialization reaches the instance's fields
+        // directly instead of through generic metadata and a temporary copy.
+        try engine.transition(&instance.core, input, now: now, into: &output)
+    }
+}
+
+extension EngineDefinition {
+    /// The body of ``SagaDefinition/transition(_:_:now:into:)``, outside the generic
+    /// type so that no metadata is looked up per input.
+    @usableFromInline
+    func transition(_ instance: inout InstanceCore, _ input: SagaInput, now: Date, into output: inout Transition) throws {
+        var decider = Decider(definition: self, instance: InstanceCore(sagaId: instance.sagaId), now: Timestamp.truncate(now))
+        // One or two elements each: `removeLast()` is far cheaper than the generic
+        // `replaceSubrange` behind `removeAll(keepingCapacity:)`, and keeps the capacity too.
+        while !output.events.isEmpty { output.events.removeLast() }
+        while !output.commands.isEmpty { output.commands.removeLast() }
+        while !output.timers.isEmpty { output.timers.removeLast() }
+        while !output.cancelledTimers.isEmpty { output.cancelledTimers.removeLast() }
         swap(&decider.decision.events, &output.events)
         swap(&decider.decision.commands, &output.commands)
         swap(&decider.decision.timers, &output.timers)
         swap(&decider.decision.cancelledTimers, &output.cancelledTimers)
-        swap(&decider.decision.instance, &instance.core)
+        swap(&decider.decision.instance, &instance)
         defer {
-            swap(&decider.decision.instance, &instance.core)
+            swap(&decider.decision.instance, &instance)
             swap(&decider.decision.events, &output.events)
             swap(&decider.decision.commands, &output.commands)
             swap(&decider.decision.timers, &output.timers)
@@ -114,6 +128,7 @@ extension EngineDefinition {
         }
     }
 
+
     func decide(_ instance: InstanceCore, _ input: SagaInput, now: Date) throws -> EngineDecision {
         var decider = Decider(definition: self, instance: instance, now: Timestamp.truncate(now))
         try decider.handle(input)
@@ -133,6 +148,7 @@ struct EngineDecision: Sendable {
 /// The working memory of one `decide` call: events are applied as they are
 /// emitted so each later choice sees the state they produce.
 struct Decider {
+    /// A reference: one retain per input, not one per field of the definition.
     let definition: EngineDefinition
     let now: Date
     var decision: EngineDecision
@@ -168,10 +184,11 @@ struct Decider {
 
     // MARK: Emitting
 
-    mutating func emit(_ kind: SagaEvent.Kind) throws {
+    mutating func emit(_ kind: consuming SagaEvent.Kind) throws {
+        // Consumed and moved along: the event is built once, never copied.
         let event = SagaEvent(sequence: decision.instance.lastSequence + 1, time: now, kind: kind)
         try definition.apply(event, to: &decision.instance)
-        decision.events.append(event)
+        decision.events.append(consume event)
     }
 
     mutating func ignore(
@@ -261,7 +278,10 @@ struct Decider {
                 id: id, topic: command.topic, key: sagaId, messageType: command.messageType, sagaType: definition.name,
                 step: step.name, purpose: .action, attempt: attempt, causationId: causationId,
                 payload: payload))
-        arm(.stepTimeout(step: step.name, attempt: attempt), after: step.timeout)
+        decision.timers.append(
+            TimerRequest(
+                sagaId: sagaId, due: now.adding(microseconds: step.timeoutMicroseconds),
+                kind: .stepTimeout(step: step.name, attempt: attempt)))
     }
 
     func exhaustedReason(_ index: Int) -> String {

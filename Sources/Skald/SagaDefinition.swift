@@ -19,7 +19,7 @@ import Foundation
 /// .startedBy(command: PlaceOrderRequest.self) { request in PlaceOrderState(request) }
 /// ```
 public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
-    var engine: EngineDefinition
+    @usableFromInline var engine: EngineDefinition
     /// The business key (e.g. `\.orderId`) of an instance, for lookups and for
     /// correlating domain events that carry no saga id.
     public private(set) var businessKey: @Sendable (State) -> String = { _ in "" }
@@ -105,18 +105,28 @@ public struct SagaNode: Sendable, Hashable {
     public let isParallel: Bool
 }
 
-/// Everything the engine needs about a saga type, with the state type erased.
-struct EngineDefinition: Sendable {
-    let name: String
-    let version: Int
-    let steps: [StepRuntime]
-    let nodes: [SagaNode]
-    let stepIndex: [String: Int]
+/// The saga-level settings of a definition, changed by the modifiers while it is built.
+struct EngineSettings: Sendable {
     var startTriggers: [StartTrigger] = []
     var deadline: Duration?
     var compensationRetry: RetryPolicy = .persistent
     var compensationTimeout: Duration = .seconds(30)
     var replyTopic = "skald.replies"
+}
+
+/// Everything the engine needs about a saga type, with the state type erased.
+///
+/// A class, immutable once made: the engine holds it for every input, and a
+/// struct this size cost a retain and a release of each of its fields per copy.
+/// A modifier makes a new one (``with(_:)``).
+@usableFromInline
+final class EngineDefinition: Sendable {
+    let name: String
+    let version: Int
+    let steps: [StepRuntime]
+    let nodes: [SagaNode]
+    let stepIndex: [String: Int]
+    let settings: EngineSettings
     /// Reads the state recorded in `saga.started`.
     let decodeState: @Sendable (Payload) throws -> AnyState
     /// Reads that state straight from stored JSON.
@@ -124,22 +134,51 @@ struct EngineDefinition: Sendable {
     /// Writes the state for the snapshot row.
     let encodeState: @Sendable (AnyState) throws -> [UInt8]
 
-    init(
+    var startTriggers: [StartTrigger] { settings.startTriggers }
+    var deadline: Duration? { settings.deadline }
+    var compensationRetry: RetryPolicy { settings.compensationRetry }
+    var compensationTimeout: Duration { settings.compensationTimeout }
+    var replyTopic: String { settings.replyTopic }
+
+    convenience init(
         name: String, version: Int, steps: [EngineStep], nodes: [SagaNode],
+        decodeState: @escaping @Sendable (Payload) throws -> AnyState,
+        decodeStateJSON: @escaping @Sendable (any Decoder) throws -> Payload,
+        encodeState: @escaping @Sendable (AnyState) throws -> [UInt8]
+    ) {
+        var index: [String: Int] = [:]
+        for (position, step) in steps.enumerated() where index[step.name] == nil { index[step.name] = position }
+        self.init(
+            name: name, version: version, steps: steps.map(StepRuntime.init), nodes: nodes, stepIndex: index,
+            settings: EngineSettings(), decodeState: decodeState, decodeStateJSON: decodeStateJSON,
+            encodeState: encodeState)
+    }
+
+    private init(
+        name: String, version: Int, steps: [StepRuntime], nodes: [SagaNode], stepIndex: [String: Int],
+        settings: EngineSettings,
         decodeState: @escaping @Sendable (Payload) throws -> AnyState,
         decodeStateJSON: @escaping @Sendable (any Decoder) throws -> Payload,
         encodeState: @escaping @Sendable (AnyState) throws -> [UInt8]
     ) {
         self.name = name
         self.version = version
-        self.steps = steps.map(StepRuntime.init)
+        self.steps = steps
         self.nodes = nodes
-        var index: [String: Int] = [:]
-        for (position, step) in steps.enumerated() where index[step.name] == nil { index[step.name] = position }
-        self.stepIndex = index
+        self.stepIndex = stepIndex
+        self.settings = settings
         self.decodeState = decodeState
         self.decodeStateJSON = decodeStateJSON
         self.encodeState = encodeState
+    }
+
+    /// A copy with changed settings (the steps are shared).
+    func with(_ change: (inout EngineSettings) -> Void) -> EngineDefinition {
+        var settings = self.settings
+        change(&settings)
+        return EngineDefinition(
+            name: name, version: version, steps: steps, nodes: nodes, stepIndex: stepIndex, settings: settings,
+            decodeState: decodeState, decodeStateJSON: decodeStateJSON, encodeState: encodeState)
     }
 
     func stepIndex(named name: String) -> Int? {
@@ -156,12 +195,12 @@ extension SagaDefinition {
         _ makeState: @escaping @Sendable (Input) -> State
     ) -> Self {
         var copy = self
-        copy.engine.startTriggers.append(
-            StartTrigger(
-                source: .command, messageType: Input.messageType,
-                decode: { try Payload(Input(from: $0)) },
-                makeState: { payload in Payload(makeState(try payload.decode(Input.self))) },
-                key: nil))
+        let trigger = StartTrigger(
+            source: .command, messageType: Input.messageType,
+            decode: { try Payload(Input(from: $0)) },
+            makeState: { payload in Payload(makeState(try payload.decode(Input.self))) },
+            key: nil)
+        copy.engine = copy.engine.with { $0.startTriggers.append(trigger) }
         return copy
     }
 
@@ -176,19 +215,19 @@ extension SagaDefinition {
         _ makeState: @escaping @Sendable (Event) -> State
     ) -> Self {
         var copy = self
-        copy.engine.startTriggers.append(
-            StartTrigger(
-                source: .event(topic: topic), messageType: Event.messageType,
-                decode: { try Payload(Event(from: $0)) },
-                makeState: { payload in Payload(makeState(try payload.decode(Event.self))) },
-                key: { payload in (try? payload.decode(Event.self)).map(key) }))
+        let trigger = StartTrigger(
+            source: .event(topic: topic), messageType: Event.messageType,
+            decode: { try Payload(Event(from: $0)) },
+            makeState: { payload in Payload(makeState(try payload.decode(Event.self))) },
+            key: { payload in (try? payload.decode(Event.self)).map(key) })
+        copy.engine = copy.engine.with { $0.startTriggers.append(trigger) }
         return copy
     }
 
     /// A saga not past its pivot by `duration` after it started is compensated.
     public func deadline(_ duration: Duration) -> Self {
         var copy = self
-        copy.engine.deadline = duration
+        copy.engine = copy.engine.with { $0.deadline = duration }
         return copy
     }
 
@@ -203,15 +242,17 @@ extension SagaDefinition {
     /// How compensations are retried and how long each may take.
     public func compensations(retry: RetryPolicy, timeout: Duration = .seconds(30)) -> Self {
         var copy = self
-        copy.engine.compensationRetry = retry
-        copy.engine.compensationTimeout = timeout
+        copy.engine = copy.engine.with {
+            $0.compensationRetry = retry
+            $0.compensationTimeout = timeout
+        }
         return copy
     }
 
     /// The topic saga-aware participants reply on (default `skald.replies`).
     public func replies(on topic: String) -> Self {
         var copy = self
-        copy.engine.replyTopic = topic
+        copy.engine = copy.engine.with { $0.replyTopic = topic }
         return copy
     }
 }

@@ -128,22 +128,24 @@ public enum TimerKind: Sendable, Hashable {
         }
     }
 
+    /// `/<name>/`, between the step and the attempt in an id.
+    private var middle: StaticString {
+        switch self {
+        case .stepTimeout: "/step-timeout/"
+        case .stepRetry: "/step-retry/"
+        case .compensationTimeout: "/compensation-timeout/"
+        case .compensationRetry: "/compensation-retry/"
+        case .deadline: "/deadline/"
+        }
+    }
+
     /// The deterministic timer id for saga `sagaId`.
     public func id(sagaId: String) -> String {
         switch self {
         case .deadline: return sagaId + "/deadline"
         case .stepTimeout(let step, let attempt), .stepRetry(let step, let attempt),
             .compensationTimeout(let step, let attempt), .compensationRetry(let step, let attempt):
-            var id = String()
-            id.reserveCapacity(sagaId.utf8.count + step.utf8.count + 32)
-            id += sagaId
-            id += "/"
-            id += step
-            id += "/"
-            id += name
-            id += "/"
-            id += String(attempt)
-            return id
+            return IdBuilder.make(sagaId, step, middle, attempt)
         }
     }
 }

@@ -83,7 +83,7 @@ public struct StepProgress: Sendable, Hashable {
 /// It is exactly the fold of the instance's events (``SagaDefinition/evolve(_:_:)``),
 /// so the `sagas` snapshot row can always be rebuilt from `saga_events`.
 public struct SagaInstance<State: Codable & Sendable & Equatable>: Sendable {
-    var core: InstanceCore
+    @usableFromInline var core: InstanceCore
 
     init(core: InstanceCore) {
         self.core = core
@@ -143,6 +143,7 @@ public struct StuckStep: Sendable, Hashable {
 }
 
 /// The instance as the engine core holds it: the user state type-erased.
+@usableFromInline
 struct InstanceCore: Sendable {
     let sagaId: String
     var status: SagaStatus = .notStarted

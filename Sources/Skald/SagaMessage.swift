@@ -35,8 +35,25 @@ public struct Payload: Sendable {
     /// was read generically.
     @inlinable
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if let typed = Payload.exactly(value, T.self) { return typed }
         if let typed = value as? T { return typed }
         return try decodeConverting(T.self)
+    }
+
+    /// Whether the value is exactly a `T`: a comparison of type pointers, far cheaper
+    /// than the general dynamic cast (it runs for every reply).
+    @inlinable
+    func holdsExactly<T>(_ type: T.Type) -> Bool {
+        ObjectIdentifier(Swift.type(of: value)) == ObjectIdentifier(T.self)
+    }
+
+    /// The value as `T` when its dynamic type is exactly `T`; nil otherwise. The
+    /// constraint on `Value` makes Swift open the existential (an unconstrained
+    /// parameter would bind to the existential type itself), so no dynamic cast runs.
+    @inlinable
+    static func exactly<Value: Encodable & Sendable, T>(_ value: Value, _ type: T.Type) -> T? {
+        guard Value.self == T.self else { return nil }
+        return withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: T.self) }
     }
 
     /// The slow path of ``decode(_:)``: a payload read generically goes through JSON.

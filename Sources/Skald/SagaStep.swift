@@ -7,7 +7,20 @@ import Foundation
 /// every field access through metadata lookups), which is far too slow for a
 /// million transitions a second. The typed closures of the DSL are wrapped once,
 /// when the definition is built, into closures over this type.
-typealias AnyState = any Sendable
+typealias AnyState = AnyStateBox
+
+/// The base of every ``StateBox``: holding the state as a class reference (not an
+/// `any Sendable` existential) makes reading it back a class cast, which is a
+/// pointer comparison, instead of a general dynamic cast on every reply and command.
+///
+/// `@unchecked Sendable`: it has no stored properties.
+@usableFromInline
+class AnyStateBox: @unchecked Sendable {
+    @usableFromInline init() {}
+
+    /// Holds the place of the state while its box is checked for unique ownership.
+    @usableFromInline static let placeholder = AnyStateBox()
+}
 
 /// The user state in a reference the engine mutates in place when it is the only
 /// owner, and copies first when it is not (copy-on-write by hand): an update by a
@@ -16,19 +29,13 @@ typealias AnyState = any Sendable
 /// `@unchecked Sendable` is sound because `value` is only written after
 /// `isKnownUniquelyReferenced` proved no other instance (on any thread) sees it.
 @usableFromInline
-final class StateBox<State: Sendable>: @unchecked Sendable {
+final class StateBox<State: Sendable>: AnyStateBox, @unchecked Sendable {
     @usableFromInline var value: State
 
     @usableFromInline
     init(_ value: State) {
         self.value = value
     }
-}
-
-/// Holds the place of the state while its box is checked for unique ownership.
-@usableFromInline
-struct NoState: Sendable {
-    @usableFromInline init() {}
 }
 
 /// One local transaction of a saga, as the engine sees it.
@@ -111,10 +118,10 @@ struct CommandSpec: Sendable {
     let topic: String
     let messageType: String
     /// Nil only if handed a state of the wrong type.
-    let make: @Sendable (any Sendable) -> Payload?
+    let make: @Sendable (AnyStateBox) -> Payload?
 
     @usableFromInline
-    init(topic: String, messageType: String, make: @escaping @Sendable (any Sendable) -> Payload?) {
+    init(topic: String, messageType: String, make: @escaping @Sendable (AnyStateBox) -> Payload?) {
         self.topic = topic
         self.messageType = messageType
         self.make = make
@@ -127,10 +134,13 @@ final class StepRuntime: Sendable {
     let core: EngineStep
     /// The name's UTF-8, compared against command ids without building strings.
     let nameBytes: [UInt8]
+    /// The attempt timeout in microseconds, computed once.
+    let timeoutMicroseconds: Double
 
     init(_ core: EngineStep) {
         self.core = core
         self.nameBytes = Array(core.name.utf8)
+        self.timeoutMicroseconds = core.timeout.engineMicroseconds
     }
 
     var name: String { core.name }
@@ -173,7 +183,7 @@ final class ReplySpec: Sendable {
     init(
         messageType: String, topic: String?, retryable: Bool, accepts: @escaping @Sendable (Payload) -> Bool,
         decode: @escaping @Sendable (any Decoder) throws -> Payload,
-        apply: @escaping @Sendable (inout any Sendable, Payload) throws -> Void,
+        apply: @escaping @Sendable (inout AnyStateBox, Payload) throws -> Void,
         correlationKey: (@Sendable (Payload) -> String?)?
     ) {
         self.messageType = messageType
@@ -229,11 +239,11 @@ enum Erase {
     @inlinable
     static func update<State: Sendable, Reply: Decodable & Sendable>(
         _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
-    ) -> @Sendable (inout any Sendable, Payload) throws -> Void {
+    ) -> @Sendable (inout AnyStateBox, Payload) throws -> Void {
         { state, payload in
             guard var box = state as? StateBox<State> else { throw SagaError.stateTypeMismatch(State.self) }
             let reply = try payload.decode(Reply.self)
-            state = NoState()
+            state = AnyStateBox.placeholder
             if !isKnownUniquelyReferenced(&box) { box = StateBox(box.value) }
             update(&box.value, reply)
             state = box

@@ -122,9 +122,21 @@ public enum Timestamp {
 extension Date {
     /// `self` plus a Swift `Duration`, truncated to microseconds like every engine time.
     func adding(_ duration: Duration) -> Date {
-        let (seconds, attoseconds) = duration.components
-        let micros = Double(seconds) * 1_000_000 + Double(attoseconds / 1_000_000_000_000)
+        adding(microseconds: duration.engineMicroseconds)
+    }
+
+    /// `self` plus whole microseconds (``Swift/Duration/engineMicroseconds``), truncated to microseconds.
+    func adding(microseconds micros: Double) -> Date {
         let base = (timeIntervalSince1970 * 1_000_000).rounded(.down)
         return Date(timeIntervalSince1970: (base + micros) / 1_000_000)
+    }
+}
+
+extension Duration {
+    /// The duration in whole microseconds, as the engine adds it to times; steps
+    /// compute it once, since splitting a `Duration` costs 128-bit arithmetic.
+    var engineMicroseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1_000_000 + Double(attoseconds / 1_000_000_000_000)
     }
 }

@@ -109,7 +109,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: nil, retryable: false,
-            accepts: { (try? $0.decode(Reply.self)) != nil },
+            accepts: { $0.holdsExactly(Reply.self) || (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
             apply: Erase.update(Reply.self, update),
             correlationKey: nil)
@@ -126,7 +126,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: topic, retryable: false,
-            accepts: { (try? $0.decode(Reply.self)) != nil },
+            accepts: { $0.holdsExactly(Reply.self) || (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
             apply: Erase.update(Reply.self, update),
             correlationKey: { (try? $0.decode(Reply.self)).map(key) })
@@ -150,7 +150,7 @@ public struct OnFailure<State: Sendable>: Sendable {
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: nil, retryable: retryable,
-            accepts: { (try? $0.decode(Reply.self)) != nil },
+            accepts: { $0.holdsExactly(Reply.self) || (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
             apply: Erase.update(Reply.self, update),
             correlationKey: nil)
@@ -167,7 +167,7 @@ public struct OnFailure<State: Sendable>: Sendable {
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: topic, retryable: retryable,
-            accepts: { (try? $0.decode(Reply.self)) != nil },
+            accepts: { $0.holdsExactly(Reply.self) || (try? $0.decode(Reply.self)) != nil },
             decode: { try Payload(Reply(from: $0)) },
             apply: Erase.update(Reply.self, update),
             correlationKey: { (try? $0.decode(Reply.self)).map(key) })
