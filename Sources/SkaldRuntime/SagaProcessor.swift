@@ -396,12 +396,16 @@ public final class SagaProcessor: Sendable {
             }
         }
 
-        // 6. Write everything and commit, in one round trip. Inbox rows of unroutable
-        // messages go again: they are dead-lettered, and must stay new for a redelivery.
+        // 6. Write everything and commit, in one round trip. Inbox rows of unroutable and
+        // rejected messages go again: they are dead-lettered after the commit, and must stay
+        // new so that a redelivery (after a crash before the dead letter was acknowledged)
+        // reaches the dead letters again instead of being skipped as a duplicate.
         var unroutableIds: [String] = []
         for (index, item) in work.enumerated() {
-            if case .unroutable = outcomes[index], let inboxId = item.inboxId, fresh.contains(inboxId) {
-                unroutableIds.append(inboxId)
+            guard let inboxId = item.inboxId, fresh.contains(inboxId) else { continue }
+            switch outcomes[index] {
+            case .unroutable, .rejected: unroutableIds.append(inboxId)
+            default: break
             }
         }
         var writeStatements = writes.statements()
