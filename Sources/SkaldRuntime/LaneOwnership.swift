@@ -33,8 +33,12 @@ struct LaneOwnership {
             }
             let held = Set(owned)
             for lane in 0..<OutboxRelay.laneCount where !held.contains(lane) {
-                let key = OutboxRelay.laneLockBase + Int64(lane)
-                let taken = try await session.query("SELECT pg_try_advisory_lock(\(key))").first?.decode(Bool.self, at: 0)
+                // Keyed by the schema too: orchestrators of different stores in one database
+                // (tests, side-by-side deployments) must not take each other's lanes.
+                let key = Int(OutboxRelay.laneLockBase32) + lane
+                let taken = try await session.query(
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema()), \(key)::integer)"
+                ).first?.decode(Bool.self, at: 0)
                 if taken == true { owned.append(lane) }
             }
             owned.sort()

@@ -19,8 +19,8 @@ public import SkaldPostgres
 public final class OutboxRelay: Service {
     /// How many lanes rows are spread over; every process must use the same number.
     public static let laneCount = 16
-    /// The first advisory lock key of the lanes (lane `n` uses `base + n`).
-    static let laneLockBase: Int64 = 0x534B_414C_0000_0100
+    /// The first advisory lock key of the lanes: lane `n` locks (hash of the schema, `base + n`).
+    static let laneLockBase32: Int32 = 0x534B_0100
     /// The channel the message pump notifies after it commits new rows.
     public static let notificationChannel = "skald_outbox"
 
