@@ -32,17 +32,13 @@ struct BatchWrites {
             events.endRecord()
         }
         for command in decision.commands {
-            var pairs: [String] = []
-            for header in command.envelope.headers() {
-                pairs.append(JSONRecords.array([header.name, String(decoding: header.value, as: UTF8.self)]))
-            }
             outbox.beginRecord()
             outbox.field("lane", OutboxRelay.lane(ofSaga: sagaId))
             outbox.field("message_id", command.id)
             outbox.field("saga_id", sagaId)
             outbox.field("topic", command.topic)
             outbox.field("message_key", command.key)
-            outbox.field("headers", json: Array(("[" + pairs.joined(separator: ",") + "]").utf8))
+            outbox.field("headers", pairs: command.envelope.headers())
             outbox.field("payload", json: command.payload)
             outbox.endRecord()
             commandCount += 1

@@ -41,6 +41,21 @@ struct JSONRecords {
         bytes.append(contentsOf: json)
     }
 
+    /// A field holding `[[name, value], …]` (the outbox's headers), written in place.
+    mutating func field(_ name: StaticString, pairs: [(name: String, value: [UInt8])]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, pair) in pairs.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "["))
+            appendString(pair.name)
+            bytes.append(UInt8(ascii: ","))
+            appendString(String(decoding: pair.value, as: UTF8.self))
+            bytes.append(UInt8(ascii: "]"))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// The finished array, as the text of a `jsonb` bind.
     var text: String {
         var closed = bytes

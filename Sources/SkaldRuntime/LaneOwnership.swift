@@ -33,10 +33,11 @@ struct LaneOwnership {
             }
             let held = Set(owned)
             for lane in 0..<OutboxRelay.laneCount where !held.contains(lane) {
-                // Advisory locks are database-wide; the key includes the schema so two Skald
-                // deployments sharing a database (one schema each) never take each other's lanes.
+                // Keyed by the schema too: orchestrators of different stores in one database
+                // (tests, side-by-side deployments) must not take each other's lanes.
+                let key = Int(OutboxRelay.laneLockBase32) + lane
                 let taken = try await session.query(
-                    "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || \(":skald-outbox-lane:\(lane)"), 0))"
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema()), \(key)::integer)"
                 ).first?.decode(Bool.self, at: 0)
                 if taken == true { owned.append(lane) }
             }

@@ -23,8 +23,10 @@ public struct OrchestratorConfiguration: Sendable {
     public var timerPollInterval: Duration = .milliseconds(100)
     /// How often the relay looks at the outbox when no notification arrives.
     public var relayPollInterval: Duration = .milliseconds(250)
-    /// Saga instances kept folded in memory.
-    public var instanceCacheCapacity = 100_000
+    /// Saga instances kept folded in memory (about 1.3 KB each for PlaceOrder): a miss only
+    /// costs reading that saga's log. 20,000 keeps a process with 100,000 sagas in flight
+    /// well under 150 MB.
+    public var instanceCacheCapacity = 20_000
 
     /// A configuration with defaults for everything but the two addresses.
     public init(kafka: KafkaConfiguration, postgresURL: String) {

@@ -19,6 +19,8 @@ public import SkaldPostgres
 public final class OutboxRelay: Service {
     /// How many lanes rows are spread over; every process must use the same number.
     public static let laneCount = 16
+    /// The first advisory lock key of the lanes: lane `n` locks (hash of the schema, `base + n`).
+    static let laneLockBase32: Int32 = 0x534B_0100
     /// The channel the message pump notifies after it commits new rows.
     public static let notificationChannel = "skald_outbox"
 
@@ -111,12 +113,15 @@ public final class OutboxRelay: Service {
     func relayOnce(lanes: [Int]) async throws -> Int {
         let profile = PhaseProfile.shared
         var phase = profile.start()
-        let laneList = "[" + lanes.map(String.init).joined(separator: ",") + "]"
+        // `lane = ANY(array)` lets the planner walk outbox_by_lane for just these lanes; an
+        // `IN (SELECT …)` over a JSON list made it scan the primary key from the oldest id,
+        // through every dead row the relay's deletes left behind.
+        let laneList = "{" + lanes.map(String.init).joined(separator: ",") + "}"
         let rows = try await pool.withConnection { connection in
             try await connection.query(
                 """
                 SELECT id, topic, message_key, headers::text, payload::text FROM outbox
-                WHERE lane IN (SELECT jsonb_array_elements_text(\(laneList)::jsonb)::smallint)
+                WHERE lane = ANY(\(laneList)::smallint[])
                 ORDER BY id LIMIT \(batchSize)
                 """
             )

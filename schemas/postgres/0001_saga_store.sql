@@ -58,6 +58,10 @@ CREATE TABLE outbox (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX outbox_by_lane ON outbox (lane, id);
+-- A queue: every row is deleted soon after it is written. Vacuum it often, so the relay's
+-- index scans do not wade through dead rows.
+ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 5000,
+                        autovacuum_vacuum_cost_delay = 0);
 
 -- Durable timers: step timeouts, retry backoffs and saga deadlines.
 CREATE TABLE timers (

@@ -37,6 +37,9 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
     @Option(help: "Pump batches in progress at once.")
     var workers: Int = 2
 
+    @Option(name: .customLong("window"), help: "Sagas in flight at most (0: all at once).")
+    var inFlightWindow: Int = 5_000
+
     @Option(help: "Seconds of the pgbench ceiling run after the orchestrator's (0: none).")
     var pgbenchSeconds: Int = 15
 
@@ -90,14 +93,22 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         // Let both consumer groups form before the clock starts.
         try await Task.sleep(for: .seconds(4))
 
-        print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers)")
+        print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers), window \(inFlightWindow)")
         let clock = ContinuousClock()
         let started = clock.now
-        try await OrderEvents.publish(0..<sagas, kafka: kafka, logger: quiet)
+        // Sagas start as others finish, at most `window` in flight: a backlog deeper than the
+        // step timeouts (10 s) would measure timeouts and retries, not the orchestrator.
+        let window = inFlightWindow > 0 ? inFlightWindow : sagas
+        var published = 0
         var lastPrint = clock.now
         while true {
             let done = try await BenchStore.count(url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')")
             if done >= sagas { break }
+            if published < sagas, published - done <= window - min(window, 1_000) {
+                let next = min(sagas, done + window)
+                try await OrderEvents.publish(published..<next, kafka: kafka, logger: quiet)
+                published = next
+            }
             if clock.now - lastPrint > .seconds(2) {
                 lastPrint = clock.now
                 print("  \(done) of \(sagas) sagas finished")
@@ -229,38 +240,40 @@ enum PGBenchCeiling {
     /// six, notify, commit; then the relay's round: read that many outbox rows, delete them.
     /// Each client works on its own sagas (`pgb-<client>-<n>`), `slots` batches of them.
     static func script(batch: Int, slots: Int) -> String {
+        // Colons inside JSON strings are written `\u003a`: pgbench would read `:name` as a variable.
         let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
         let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
-        let succeeded = #"{"step": "reserve-inventory", "time": "2026-11-25T18:46:34.439577Z", "type": "step.succeeded", "reply": "com.example.inventory.InventoryReserved", "schema": 1, "attempt": 1, "payload": {"orderId": "order-4", "reservationId": "r-order-4"}, "messageId": "reply:PlaceOrder-order-4/reserve-inventory/action/1"}"#
-        let sent = #"{"step": "process-payment", "time": "2026-11-25T18:46:34.439577Z", "type": "step.command-sent", "schema": 1, "attempt": 1, "commandId": "PlaceOrder-order-4/process-payment/action/1"}"#
-        let headers = #"[["ce_specversion", "1.0"], ["ce_id", "PlaceOrder-order-4/process-payment/action/1"], ["ce_source", "skald/PlaceOrder"], ["ce_type", "com.example.payments.ProcessPayment"], ["ce_time", "2026-11-25T18:46:34.439Z"], ["content-type", "application/json"], ["ce_sagaid", "PlaceOrder-order-4"], ["ce_sagatype", "PlaceOrder"], ["ce_sagastep", "process-payment"]]"#
+        let succeeded = #"{"step": "reserve-inventory", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.succeeded", "reply": "com.example.inventory.InventoryReserved", "schema": 1, "attempt": 1, "payload": {"orderId": "order-4", "reservationId": "r-order-4"}, "messageId": "reply\u003aPlaceOrder-order-4/reserve-inventory/action/1"}"#
+        let sent = #"{"step": "process-payment", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.command-sent", "schema": 1, "attempt": 1, "commandId": "PlaceOrder-order-4/process-payment/action/1"}"#
+        let headers = #"[["ce_specversion", "1.0"], ["ce_id", "PlaceOrder-order-4/process-payment/action/1"], ["ce_source", "skald/PlaceOrder"], ["ce_type", "com.example.payments.ProcessPayment"], ["ce_time", "2026-11-25T18\u003a46\u003a34.439Z"], ["content-type", "application/json"], ["ce_sagaid", "PlaceOrder-order-4"], ["ce_sagatype", "PlaceOrder"], ["ce_sagastep", "process-payment"]]"#
         let payload = #"{"orderId": "order-4", "amountCents": 504, "customerId": "customer-4"}"#
-        let saga = "'pgb-' || :client_id || '-' || (:slot * :n + g)"
-        let lanes = "(SELECT jsonb_array_elements_text(('[' || (:client_id % 16) || ']')::jsonb)::smallint)"
+        let saga = "'pgb-' || :client_id || '-' || (:base::int + g)"
+        let lanes = "ANY(('{' || (:client_id::int % 16) || '}')::smallint[])"
         let lines = [
             "\\set n \(batch)",
             "\\set nout \(batch) * 5 / 6",
             "\\set nstart \(batch) / 6",
             "\\set slot random(0, \(max(1, slots) - 1))",
             "\\set seq :seq + 2",
+            "\\set base :slot * :n",
             "\\startpipeline",
             "BEGIN ISOLATION LEVEL READ COMMITTED;",
-            "SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas WHERE saga_id IN (SELECT \(saga) FROM generate_series(1, :n) g) ORDER BY saga_id FOR UPDATE;",
-            "INSERT INTO inbox (message_id, source) SELECT 'pgb-' || :client_id || '-' || :seq || '-' || g, 'skald.replies/0/' || g FROM generate_series(1, :n) g ON CONFLICT (message_id) DO NOTHING RETURNING message_id;",
-            "SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id WHERE s.saga_id IN (SELECT \(saga) FROM generate_series(1, :n) g) AND s.last_sequence IS DISTINCT FROM s.last_sequence ORDER BY e.saga_id, e.sequence;",
+            "SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas WHERE saga_id IN (SELECT \(saga) FROM generate_series(1, :n::int) g) ORDER BY saga_id FOR UPDATE;",
+            "INSERT INTO inbox (message_id, source) SELECT 'pgb-' || :client_id || '-' || :seq || '-' || g, 'skald.replies/0/' || g FROM generate_series(1, :n::int) g ON CONFLICT (message_id) DO NOTHING RETURNING message_id;",
+            "SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id WHERE s.saga_id IN (SELECT \(saga) FROM generate_series(1, :n::int) g) AND s.last_sequence IS DISTINCT FROM s.last_sequence ORDER BY e.saga_id, e.sequence;",
             "\\endpipeline",
             "\\startpipeline",
-            "INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event) SELECT \(saga), :seq + k, CASE k WHEN 0 THEN 'step.succeeded' ELSE 'step.command-sent' END, now(), CASE k WHEN 0 THEN '\(succeeded)'::jsonb ELSE '\(sent)'::jsonb END FROM generate_series(1, :n) g, generate_series(0, 1) k;",
-            "INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps, business_key, stuck_reason, last_sequence, created_at, updated_at) SELECT \(saga), 'PlaceOrder', 1, 'running', 'process-payment', '\(state)'::jsonb, '\(steps)'::jsonb, 'order-' || g, NULL, :seq + 1, now(), now() FROM generate_series(1, :n) g ON CONFLICT (saga_id) DO UPDATE SET status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state, steps = EXCLUDED.steps, business_key = EXCLUDED.business_key, stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence, updated_at = EXCLUDED.updated_at;",
-            "INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload) SELECT :client_id % 16, 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga), 'payments.commands', \(saga), '\(headers)'::jsonb, '\(payload)'::jsonb FROM generate_series(1, :nout) g ON CONFLICT (message_id) DO NOTHING;",
-            "DELETE FROM timers WHERE timer_id IN (SELECT 'pgb-' || :client_id || '-' || (:seq - 2) || '-' || g FROM generate_series(1, :n) g);",
-            "INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at) SELECT 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga), 'PlaceOrder', 'step-timeout', 'process-payment', 1, now() + interval '30 seconds' FROM generate_series(1, :n) g ON CONFLICT (timer_id) DO NOTHING;",
-            "INSERT INTO correlations (saga_type, correlation_key, saga_id) SELECT 'PlaceOrder', 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga) FROM generate_series(1, :nstart) g ON CONFLICT DO NOTHING;",
+            "INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event) SELECT \(saga), :seq::int + k, CASE k WHEN 0 THEN 'step.succeeded' ELSE 'step.command-sent' END, now(), CASE k WHEN 0 THEN '\(succeeded)'::jsonb ELSE '\(sent)'::jsonb END FROM generate_series(1, :n::int) g, generate_series(0, 1) k;",
+            "INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps, business_key, stuck_reason, last_sequence, created_at, updated_at) SELECT \(saga), 'PlaceOrder', 1, 'running', 'process-payment', '\(state)'::jsonb, '\(steps)'::jsonb, 'order-' || g, NULL, :seq::int + 1, now(), now() FROM generate_series(1, :n::int) g ON CONFLICT (saga_id) DO UPDATE SET status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state, steps = EXCLUDED.steps, business_key = EXCLUDED.business_key, stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence, updated_at = EXCLUDED.updated_at;",
+            "INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload) SELECT :client_id::int % 16, 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga), 'payments.commands', \(saga), '\(headers)'::jsonb, '\(payload)'::jsonb FROM generate_series(1, :nout::int) g ON CONFLICT (message_id) DO NOTHING;",
+            "DELETE FROM timers WHERE timer_id IN (SELECT 'pgb-' || :client_id || '-' || (:seq::int - 2) || '-' || g FROM generate_series(1, :n::int) g);",
+            "INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at) SELECT 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga), 'PlaceOrder', 'step-timeout', 'process-payment', 1, now() + interval '30 seconds' FROM generate_series(1, :n::int) g ON CONFLICT (timer_id) DO NOTHING;",
+            "INSERT INTO correlations (saga_type, correlation_key, saga_id) SELECT 'PlaceOrder', 'pgb-' || :client_id || '-' || :seq || '-' || g, \(saga) FROM generate_series(1, :nstart::int) g ON CONFLICT DO NOTHING;",
             "SELECT pg_notify('skald_outbox_pgbench', '');",
             "COMMIT;",
             "\\endpipeline",
-            "SELECT id, topic, message_key, headers::text, payload::text FROM outbox WHERE lane IN \(lanes) ORDER BY id LIMIT :nout;",
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE lane IN \(lanes) ORDER BY id LIMIT :nout);",
+            "SELECT id, topic, message_key, headers::text, payload::text FROM outbox WHERE lane = \(lanes) ORDER BY id LIMIT :nout::int;",
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE lane = \(lanes) ORDER BY id LIMIT :nout::int);",
         ]
         return lines.joined(separator: "\n") + "\n"
     }
