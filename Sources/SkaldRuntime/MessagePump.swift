@@ -57,41 +57,56 @@ public final class MessagePump: Service {
         self.afterCommit = afterCommit
     }
 
-    /// Pumps until graceful shutdown: the batch in hand is finished and committed, then the
-    /// consumer leaves its group so the partitions move to another instance at once.
+    /// Pumps until graceful shutdown: the batches in hand are finished and their offsets
+    /// stored, then the consumer commits them and leaves its group, so the partitions move
+    /// to another instance at once and nothing finished here is processed again there.
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            let lanes = PumpLanes(count: workers, batchSize: batchSize)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<lanes.count {
-                    group.addTask {
-                        do {
-                            let profile = PhaseProfile.shared
-                            var waiting = profile.start()
-                            while let batch = await lanes.take(lane: index) {
-                                profile.record("pump.wait", since: waiting)
-                                try await self.handle(batch)
-                                waiting = profile.start()
-                            }
-                        } catch {
-                            lanes.finish()
-                            throw error
-                        }
-                    }
-                }
-                group.addTask {
-                    defer { lanes.finish() }
-                    while let batch = try await self.consumer.nextBatch(maxCount: self.batchSize) {
-                        if batch.isEmpty { continue }
-                        await lanes.feed(batch)
-                    }
-                }
-                try await group.waitForAll()
+        let lanes = PumpLanes(count: workers, batchSize: batchSize)
+        // The feeder is the only part that stops at once on shutdown: the workers drain
+        // what it already handed them.
+        let feeder = Task {
+            defer { lanes.finish() }
+            while !Task.isCancelled, let batch = try await self.consumer.nextBatch(maxCount: self.batchSize) {
+                if batch.isEmpty { continue }
+                await lanes.feed(batch)
             }
-        } onGracefulShutdown: {
-            Task { try? await self.consumer.close() }
         }
-        try? await consumer.close()
+        do {
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<lanes.count {
+                            group.addTask {
+                                do {
+                                    let profile = PhaseProfile.shared
+                                    var waiting = profile.start()
+                                    while let batch = await lanes.take(lane: index) {
+                                        profile.record("pump.wait", since: waiting)
+                                        try await self.handle(batch)
+                                        waiting = profile.start()
+                                    }
+                                } catch {
+                                    feeder.cancel()
+                                    lanes.finish()
+                                    throw error
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                } onCancel: {
+                    feeder.cancel()
+                }
+            } onGracefulShutdown: {
+                feeder.cancel()
+            }
+            try await feeder.value
+        } catch {
+            feeder.cancel()
+            try? await consumer.close()
+            throw error
+        }
+        try await consumer.close()
     }
 
     /// Applies one batch and commits its offsets; retries Postgres failures until they pass.
@@ -116,22 +131,29 @@ public final class MessagePump: Service {
 
         let profile = PhaseProfile.shared
         var phase = profile.start()
-        var result = SagaBatchResult(work: [], outcomes: [], wroteCommands: false)
-        var attempt = 0
-        while !work.isEmpty {
-            attempt += 1
-            do {
-                result = try await pool.withConnection { connection in
-                    try await self.processor.process(work, on: connection, now: Date())
+        var outcomes: [SagaWorkOutcome] = []
+        var wroteCommands = false
+        do {
+            let result = try await processRetryingTransientFailures(work)
+            outcomes = result.outcomes
+            wroteCommands = result.wroteCommands
+        } catch let error where !(error is CancellationError) {
+            // Something in the batch fails for good (a value Postgres refuses, a log that no
+            // longer folds). Apply the messages one by one so that only the poison ones go
+            // to the dead letters and the rest of the batch, and the partition, move on.
+            logger.error("saga batch fails for good; isolating the failing messages", metadata: ["error": "\(error)"])
+            outcomes = []
+            for item in work {
+                do {
+                    let single = try await processRetryingTransientFailures([item])
+                    outcomes.append(single.outcomes.first ?? .unroutable(reason: "not processed"))
+                    wroteCommands = wroteCommands || single.wroteCommands
+                } catch let error where !(error is CancellationError) {
+                    outcomes.append(.rejected(reason: "processing failed: \(error)"))
                 }
-                break
-            } catch {
-                // Postgres is down or restarting: keep the batch and try again; offsets stay put.
-                logger.warning("saga batch failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
-                try Task.checkCancellation()
             }
         }
+        let result = SagaBatchResult(work: work, outcomes: outcomes, wroteCommands: wroteCommands)
         for (message, outcome) in zip(workMessages, result.outcomes) {
             switch outcome {
             case .unroutable(let reason), .rejected(let reason):
@@ -155,6 +177,37 @@ public final class MessagePump: Service {
         metrics.batchDuration.record(duration: clock.now - started)
     }
 
+    /// Runs one transaction for `work`, retrying while Postgres is down, restarting or
+    /// reports a conflict; any other failure is thrown to the caller.
+    private func processRetryingTransientFailures(_ work: [SagaWork]) async throws -> SagaBatchResult {
+        guard !work.isEmpty else { return SagaBatchResult(work: [], outcomes: [], wroteCommands: false) }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await pool.withConnection { connection in
+                    try await self.processor.process(work, on: connection, now: Date())
+                }
+            } catch let error where Self.isTransient(error) {
+                // Postgres is down or restarting: keep the batch and try again; offsets stay put.
+                logger.warning("saga batch failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    /// Whether a failure may pass by itself: the server is unreachable, restarting, out of
+    /// resources, or the transaction lost a conflict. Bad data fails the same way every time.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        if error.isConnectionLost || error.isDeadlock || error.isSerializationFailure { return true }
+        if error.code == .connection || error.code == .connectionLost || error.code == .closed { return true }
+        guard let state = error.sqlState else { return false }
+        // 08: connection, 53: insufficient resources, 57: operator intervention (shutdown), 40: conflicts.
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57") || state.hasPrefix("40")
+    }
+
     private func publishDeadLetters(_ messages: [KafkaOutgoingMessage]) async throws {
         var pending = messages
         var attempt = 0
@@ -165,7 +218,16 @@ public final class MessagePump: Service {
             for (message, result) in zip(pending, results) {
                 if case .failure(let error) = result {
                     logger.warning("dead letter not delivered; retrying", metadata: ["error": "\(error)"])
-                    failed.append(message)
+                    if error.isRetriable || message.value.isEmpty {
+                        failed.append(message)
+                    } else {
+                        // Refused for good (too large, say): keep the headers and the reason,
+                        // say why the payload is missing, and send that instead.
+                        var stripped = message
+                        stripped.value = []
+                        stripped.headers.append(KafkaHeader(name: "skald_dlq_payload_dropped", value: error.description))
+                        failed.append(stripped)
+                    }
                 }
             }
             pending = failed

@@ -115,6 +115,14 @@ struct OrchestratorTests {
             try await orchestrator.start(
                 "Transfer", input: StartTransfer(transferId: "ok", amount: 1, declineDebit: false, declineCredit: false),
                 idempotencyKey: "ok")
+            // A poison message: routable, but Postgres refuses its id (jsonb has no NUL) every time.
+            // It must end in the dead letters without stopping the pump.
+            let poison = KafkaOutgoingMessage(
+                topic: "skald.replies", key: "x", value: #"{"transferId":"ok"}"#,
+                headers: MessageEnvelope(id: "poison\u{0}id", source: "t", type: Debited.messageType, sagaId: "Transfer-ok")
+                    .headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+            _ = try await producer.send(poison)
+            bad.append(poison)
 
             var configuration = mockKafka(cluster)
             configuration.groupID = "dead-letter-reader"
@@ -134,6 +142,7 @@ struct OrchestratorTests {
             #expect(reasons.filter { $0.contains("ce_") || $0.contains("header") }.count >= 50)
             #expect(reasons.filter { $0.contains("not JSON") }.count == 50)
             #expect(reasons.filter { $0.contains("no saga has the id") }.count == 50)
+            #expect(reasons.filter { $0.contains("processing failed") }.count == 1, "\(reasons.filter { !$0.contains("no saga") }.prefix(3))")
             try await eventually("the good saga completes") {
                 try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-ok'").first == "completed"
             }
