@@ -82,17 +82,6 @@ public final class Orchestrator: Service {
         if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
             consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
         }
-        // librdkafka prefetches up to 100,000 messages per partition (64 MB) by default, and
-        // the Swift-side buffer holds 20,000: with many sagas in flight that is most of the
-        // process's memory. A few batches ahead keep the pump just as busy.
-        if consumerConfiguration.properties["queued.min.messages"] == nil {
-            consumerConfiguration.properties["queued.min.messages"] = String(max(1_000, 2 * configuration.pumpBatchSize))
-        }
-        if consumerConfiguration.properties["queued.max.messages.kbytes"] == nil {
-            consumerConfiguration.properties["queued.max.messages.kbytes"] = "8192"
-        }
-        consumerConfiguration.consumerBufferCapacity = min(
-            consumerConfiguration.consumerBufferCapacity, max(2_000, 4 * configuration.pumpBatchSize))
         let topics = registry.topics
         guard !topics.isEmpty else {
             throw SagaRuntimeError("no saga is registered, so there is nothing to consume")

@@ -24,9 +24,9 @@ public struct OrchestratorConfiguration: Sendable {
     /// How often the relay looks at the outbox when no notification arrives.
     public var relayPollInterval: Duration = .milliseconds(250)
     /// Saga instances kept folded in memory (about 1.3 KB each for PlaceOrder): a miss only
-    /// costs reading that saga's log. 20,000 keeps a process with 100,000 sagas in flight
+    /// costs reading that saga's log. 10,000 keeps a process with 100,000 sagas in flight
     /// well under 150 MB.
-    public var instanceCacheCapacity = 20_000
+    public var instanceCacheCapacity = 10_000
 
     /// A configuration with defaults for everything but the two addresses.
     public init(kafka: KafkaConfiguration, postgresURL: String) {

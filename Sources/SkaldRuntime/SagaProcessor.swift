@@ -20,7 +20,7 @@ public final class SagaProcessor: Sendable {
     /// Creates a processor for the sagas in `registry`.
     public init(
         registry: SagaRegistry,
-        cacheCapacity: Int = 20_000,
+        cacheCapacity: Int = 10_000,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.processor")
     ) {
