@@ -157,4 +157,21 @@ struct ParticipantServiceTests {
         let after = try await fixture.replies(expected: 2, timeout: .seconds(5))
         #expect(after.map(\.causationId) == ["c6"])
     }
+
+    @Test("a command the data rejects is skipped unanswered; the rest of its batch is applied")
+    func poisonCommand() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        // A negative amount breaks the payments table's CHECK: a bug in the sender, not an outage.
+        try await fixture.send(ProcessPayment(orderId: "bad", customerId: "alice", amountCents: -100), id: "c-bad", saga: "s1")
+        try await fixture.send(ProcessPayment(orderId: "good", customerId: "alice", amountCents: 100), id: "c-good", saga: "s1")
+        let service = try fixture.service()
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        let replies = try await fixture.replies(expected: 1)
+        #expect(replies.map(\.causationId) == ["c-good"])
+        #expect(try await fixture.count("SELECT count(*)::bigint FROM inbox WHERE message_id IN ('c-bad', 'c-good')") == 2)
+        #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'alice'") == 9_900)
+        #expect(try await fixture.count("SELECT count(*)::bigint FROM payments WHERE order_id = 'bad'") == 0)
+    }
 }
