@@ -189,7 +189,8 @@ struct DemoRun {
             "    stock = available + reserved, per SKU             \(mark(!report.problems.contains { $0.hasPrefix("stock") }))",
             "    balance + charged = initial, per account          \(mark(!report.problems.contains { $0.hasPrefix("account") }))",
             "    completed orders confirmed, reserved, paid, notified; compensated orders left no net effect   \(mark(!report.problems.contains { $0.hasPrefix("order") }))",
-            "    every order ended as its fate says                \(report.unexpected.isEmpty ? "ok" : "\(report.unexpected.count) differ")",
+            "    every order ended as its fate says                \(report.unexpected.isEmpty ? "ok" : "\(report.unexpected.count) differ")"
+                + (declineRate > 0 ? " (--decline-rate declines some payments at random: differences expected)" : ""),
         ]
         for problem in report.problems.prefix(10) { lines.append("    ! \(problem)") }
         for difference in report.unexpected.prefix(5) { lines.append("    ~ \(difference)") }

@@ -5,6 +5,6 @@ struct ExamplesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "examples",
         abstract: "The example order, inventory, payment and notification services.",
-        subcommands: [ExamplesServeCommand.self]
+        subcommands: [ExamplesServeCommand.self, ExamplesPlaceCommand.self]
     )
 }

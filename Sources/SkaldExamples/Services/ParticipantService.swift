@@ -112,6 +112,16 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         if behaviour.delay > .zero {
             try await Task.sleep(for: behaviour.delay * batch.count)
         }
+        try await commit(batch, behaviour: behaviour)
+    }
+
+    /// Commits `batch` in one transaction, retrying while Postgres is unavailable.
+    ///
+    /// A command the data rejects (SQLSTATE class 22 or 23: a bug, not an outage) must not
+    /// block its partition forever: the batch is split and applied one command at a time,
+    /// and a command that fails alone is recorded in the inbox unanswered, with an error log;
+    /// its saga's step timeout takes over.
+    private func commit(_ batch: [KafkaMessage], behaviour: ServiceBehaviour) async throws {
         var attempt = 0
         while true {
             attempt += 1
@@ -123,10 +133,39 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 }
                 relay.wake()
                 return
+            } catch let error as PostgresError where Self.isRejectedByData(error) {
+                if batch.count > 1 {
+                    for message in batch { try await commit([message], behaviour: behaviour) }
+                    return
+                }
+                try await skip(batch, because: error)
+                return
             } catch {
                 logger.warning("command batch failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
                 try Task.checkCancellation()
+            }
+        }
+    }
+
+    static func isRejectedByData(_ error: PostgresError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
+    private func skip(_ batch: [KafkaMessage], because error: PostgresError) async throws {
+        for message in batch {
+            guard let envelope = try? MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) }) else {
+                continue
+            }
+            logger.error(
+                "command rejected by the data; recorded unanswered",
+                metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(error)"]
+            )
+            try await pool.withConnection { connection in
+                _ = try await connection.execute(
+                    "INSERT INTO inbox (message_id) VALUES (\(envelope.id)) ON CONFLICT DO NOTHING"
+                )
             }
         }
     }

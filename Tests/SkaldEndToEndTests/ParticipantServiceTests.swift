@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import Skald
+import SkaldExamples
+import SkaldKafka
+import SkaldPostgres
+import SkaldTestSupport
+import Testing
+
+/// One example service in-process, fed commands by hand: idempotency, replies and misbehaviour.
+@Suite("Example services: one service fed by hand", .serialized)
+struct ParticipantServiceTests {
+    /// A payment service on a fresh schema and its own mock cluster.
+    struct Fixture {
+        let cluster: MockCluster
+        let baseURL: String
+        let prefix: String
+        let schemaURL: String
+
+        init() async throws {
+            cluster = try placeOrderCluster()
+            baseURL = try TestPostgres.url()
+            prefix = "ps" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased() + "_"
+            schemaURL = PostgresSearchPath.url(baseURL, schema: prefix + "payments")
+            try await ExampleServices.migrateAll(postgresURL: baseURL, schemaPrefix: prefix)
+            let connection = try await PostgresConnection.connect(to: schemaURL)
+            try await PaymentService.seed(accounts: ["alice": 10_000, "bob": 100], on: connection)
+            await connection.close()
+        }
+
+        func service(_ behaviour: ServiceBehaviour = ServiceBehaviour()) throws -> ParticipantService<PaymentService> {
+            try ParticipantService(handler: PaymentService(), configuration: configuration(behaviour), logger: e2eLogger)
+        }
+
+        func configuration(_ behaviour: ServiceBehaviour) -> ServiceConfiguration {
+            ServiceConfiguration(
+                kafka: mockKafka(cluster.bootstrapServers), postgresURL: baseURL, schemaPrefix: prefix, behaviour: behaviour)
+        }
+
+        /// Sends `message` as command `id` of saga `saga` to payments.commands, `copies` times.
+        func send(_ message: some SagaMessage, id: String, saga: String, copies: Int = 1) async throws {
+            let producer = try KafkaProducer(configuration: mockKafka(cluster.bootstrapServers), logger: e2eLogger)
+            let envelope = MessageEnvelope(
+                id: id, source: "test", type: type(of: message).messageType, time: Date(), sagaId: saga,
+                sagaType: "PlaceOrder", sagaStep: "process-payment")
+            let outgoing = KafkaOutgoingMessage(
+                topic: "payments.commands", key: Array(saga.utf8), value: Array(try JSONEncoder().encode(message)),
+                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+            for result in try await producer.send(Array(repeating: outgoing, count: copies)) { _ = try result.get() }
+            await producer.shutdown()
+        }
+
+        func count(_ query: PostgresQuery) async throws -> Int {
+            try await TestPostgres.count(schemaURL, query)
+        }
+
+        /// The replies on skald.replies, read until `expected` arrived and a moment more.
+        func replies(expected: Int, timeout: Duration = .seconds(60)) async throws -> [MessageEnvelope] {
+            var configuration = mockKafka(cluster.bootstrapServers)
+            configuration.groupID = "reader-\(UUID().uuidString)"
+            let consumer = try KafkaConsumer(configuration: configuration, topics: ["skald.replies"], logger: e2eLogger)
+            var envelopes: [MessageEnvelope] = []
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            var settleUntil: ContinuousClock.Instant?
+            while ContinuousClock.now < deadline {
+                if let settleUntil, ContinuousClock.now > settleUntil { break }
+                let batch = try await withThrowingTaskGroup(of: [KafkaMessage]?.self) { group in
+                    group.addTask { try await consumer.nextBatch(maxCount: 100) }
+                    group.addTask { try await Task.sleep(for: .milliseconds(500)); return [] }
+                    let first = try await group.next() ?? nil
+                    group.cancelAll()
+                    return first
+                }
+                for message in batch ?? [] {
+                    envelopes.append(try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) }))
+                }
+                if envelopes.count >= expected && settleUntil == nil {
+                    settleUntil = ContinuousClock.now.advanced(by: .seconds(2))
+                }
+            }
+            try await consumer.close()
+            return envelopes
+        }
+    }
+
+    @Test("a command delivered three times is applied once and answered once, with the saga headers")
+    func duplicateDeliveries() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let service = try fixture.service()
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+
+        try await fixture.send(
+            ProcessPayment(orderId: "o1", customerId: "alice", amountCents: 700), id: "cmd-1", saga: "PlaceOrder-o1",
+            copies: 3)
+        try await eventually("the payment is recorded") {
+            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 1
+        }
+        let replies = try await fixture.replies(expected: 1)
+        #expect(replies.count == 1)
+        let reply = try #require(replies.first)
+        #expect(reply.type == PaymentProcessed.messageType)
+        #expect(reply.causationId == "cmd-1")
+        #expect(reply.sagaId == "PlaceOrder-o1" && reply.sagaType == "PlaceOrder" && reply.sagaStep == "process-payment")
+        #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'alice'") == 9_300)
+    }
+
+    @Test("short balance declines; a refund undoes a charge once; a refund before its payment blocks it")
+    func declinesAndRefunds() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let service = try fixture.service()
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+
+        try await fixture.send(ProcessPayment(orderId: "o2", customerId: "bob", amountCents: 500), id: "c2", saga: "s2")
+        try await fixture.send(ProcessPayment(orderId: "o3", customerId: "alice", amountCents: 400), id: "c3", saga: "s3")
+        try await fixture.send(RefundPayment(orderId: "o3", paymentId: nil), id: "c3r", saga: "s3", copies: 2)
+        try await fixture.send(RefundPayment(orderId: "o4", paymentId: nil), id: "c4r", saga: "s4")
+        try await fixture.send(ProcessPayment(orderId: "o4", customerId: "alice", amountCents: 300), id: "c4", saga: "s4")
+        try await fixture.send(ProcessPayment(orderId: "o5", customerId: "nobody", amountCents: 1), id: "c5", saga: "s5")
+        let replies = try await fixture.replies(expected: 6)
+        let byCause = Dictionary(replies.map { ($0.causationId ?? "", $0.type) }, uniquingKeysWith: { first, _ in first })
+        #expect(replies.count == 6)
+        #expect(byCause["c2"] == PaymentDeclined.messageType)
+        #expect(byCause["c3"] == PaymentProcessed.messageType)
+        #expect(byCause["c3r"] == PaymentRefunded.messageType)
+        #expect(byCause["c4r"] == PaymentRefunded.messageType)
+        #expect(byCause["c4"] == PaymentDeclined.messageType)
+        #expect(byCause["c5"] == PaymentDeclined.messageType)
+        #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'alice'") == 10_000)
+        #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'bob'") == 100)
+        #expect(try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 0)
+    }
+
+    @Test("told to fail every payment it declines them; told to stay silent it applies but never answers")
+    func misbehaviour() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let declining = try fixture.service(ServiceBehaviour(failureRate: 1))
+        let running = Task { try await declining.run() }
+        try await fixture.send(ProcessPayment(orderId: "o6", customerId: "alice", amountCents: 1), id: "c6", saga: "s6")
+        let replies = try await fixture.replies(expected: 1)
+        #expect(replies.map(\.type) == [PaymentDeclined.messageType])
+        running.cancel()
+        _ = try? await running.value
+
+        let silent = try fixture.service(ServiceBehaviour(silent: true))
+        let silentRun = Task { try await silent.run() }
+        defer { silentRun.cancel() }
+        try await fixture.send(ProcessPayment(orderId: "o7", customerId: "alice", amountCents: 1), id: "c7", saga: "s7")
+        try await eventually("the silent service applies the payment") {
+            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE order_id = 'o7' AND status = 'charged'") == 1
+        }
+        // Only the first service's reply is on the topic: the silent one sent none.
+        let after = try await fixture.replies(expected: 2, timeout: .seconds(5))
+        #expect(after.map(\.causationId) == ["c6"])
+    }
+
+    @Test("a command the data rejects is skipped unanswered; the rest of its batch is applied")
+    func poisonCommand() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        // A negative amount breaks the payments table's CHECK: a bug in the sender, not an outage.
+        try await fixture.send(ProcessPayment(orderId: "bad", customerId: "alice", amountCents: -100), id: "c-bad", saga: "s1")
+        try await fixture.send(ProcessPayment(orderId: "good", customerId: "alice", amountCents: 100), id: "c-good", saga: "s1")
+        let service = try fixture.service()
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        let replies = try await fixture.replies(expected: 1)
+        #expect(replies.map(\.causationId) == ["c-good"])
+        #expect(try await fixture.count("SELECT count(*)::bigint FROM inbox WHERE message_id IN ('c-bad', 'c-good')") == 2)
+        #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'alice'") == 9_900)
+        #expect(try await fixture.count("SELECT count(*)::bigint FROM payments WHERE order_id = 'bad'") == 0)
+    }
+}
