@@ -32,6 +32,8 @@ public protocol RuntimeSagaDefinition: Sendable {
     func decide(_ instance: AnySagaInstance, _ input: RuntimeInput, now: Date) throws -> RuntimeDecision
     /// The snapshot row of an instance.
     func snapshot(of instance: AnySagaInstance) throws -> SagaSnapshot
+    /// The topic a step's command goes to, for per-participant circuit breakers.
+    func commandTopic(ofStep step: String) -> String?
     /// Re-runs stored events through this definition and reports the first divergence.
     func replayCheck(sagaId: String, events: [StoredSagaEvent]) throws -> ReplayReport
 }

@@ -178,6 +178,12 @@ extension SagaDefinition: RuntimeSagaDefinition {
             })
     }
 
+    /// The topic step `step`'s command goes to.
+    public func commandTopic(ofStep step: String) -> String? {
+        guard let index = stepIndex(named: step) else { return nil }
+        return steps[index].commandTopic
+    }
+
     /// The replay check over stored rows.
     public func replayCheck(sagaId: String, events: [StoredSagaEvent]) throws -> ReplayReport {
         replayCheck(sagaId: sagaId, events: try decodeEvents(events.map(\.data)))

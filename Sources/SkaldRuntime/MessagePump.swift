@@ -22,6 +22,7 @@ public final class MessagePump: Service {
     private let batchSize: Int
     private let workers: Int
     private let afterCommit: @Sendable (Bool) -> Void
+    private let breakers: ParticipantBreakers?
     private let metrics: OrchestratorMetrics
     private let logger: Logger
 
@@ -42,8 +43,10 @@ public final class MessagePump: Service {
         workers: Int = 2,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.pump"),
+        breakers: ParticipantBreakers? = nil,
         afterCommit: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.breakers = breakers
         self.consumer = consumer
         self.producer = producer
         self.pool = pool
@@ -124,6 +127,7 @@ public final class MessagePump: Service {
             case .work(let item):
                 work.append(item)
                 workMessages.append(message)
+                noteReply(item)
             case .deadLetter(let reason):
                 deadLetters.append(DeadLetters.message(for: message, reason: reason, topic: deadLetterTopic))
             }
@@ -175,6 +179,15 @@ public final class MessagePump: Service {
         try consumer.storeOffsets(for: batch)
         profile.record("pump.offsets", since: phase)
         metrics.batchDuration.record(duration: clock.now - started)
+    }
+
+    /// A saga-aware reply shows its participant is answering: it closes that participant's circuit.
+    private func noteReply(_ item: SagaWork) {
+        guard let breakers, case .message(let envelope, _) = item.input,
+            let sagaType = envelope.sagaType, let step = envelope.sagaStep,
+            let topic = (try? processor.registry.latest(name: sagaType))?.commandTopic(ofStep: step)
+        else { return }
+        breakers.recordReply(topic: topic)
     }
 
     /// Runs one transaction for `work`, retrying while Postgres is down, restarting or

@@ -28,6 +28,8 @@ public final class Orchestrator: Service {
     let producer: KafkaProducer
     let processor: SagaProcessor
     let relay: OutboxRelay
+    /// The per-participant circuit breakers (commands to a participant that keeps timing out wait).
+    public let breakers: ParticipantBreakers
     let timers: TimerService
     let logger: Logger
 
@@ -54,15 +56,16 @@ public final class Orchestrator: Service {
         processor = SagaProcessor(
             registry: registry, cacheCapacity: configuration.instanceCacheCapacity, metrics: metrics, logger: logger
         )
+        breakers = ParticipantBreakers(policy: configuration.circuitBreaker, logger: logger)
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
             batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
-            metrics: metrics, logger: logger
+            metrics: metrics, logger: logger, breakers: breakers
         )
         let relay = self.relay
         timers = TimerService(
             pool: pool, processor: processor, pollInterval: configuration.timerPollInterval, metrics: metrics,
-            logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+            logger: logger, breakers: breakers, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
     }
 
@@ -91,7 +94,8 @@ public final class Orchestrator: Service {
         let pump = MessagePump(
             consumer: consumer, producer: producer, pool: pool, processor: processor,
             deadLetterTopic: configuration.deadLetterTopic, batchSize: configuration.pumpBatchSize,
-            workers: configuration.pumpWorkers, metrics: metrics, logger: logger, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+            workers: configuration.pumpWorkers, metrics: metrics, logger: logger, breakers: breakers,
+            afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
         defer { logger.info("orchestrator stopped") }

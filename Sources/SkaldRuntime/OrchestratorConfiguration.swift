@@ -28,6 +28,9 @@ public struct OrchestratorConfiguration: Sendable {
     /// well under 150 MB.
     public var instanceCacheCapacity = 10_000
 
+    /// When a participant that keeps timing out has its commands held back, and how it is probed.
+    public var circuitBreaker = CircuitBreaker.Policy()
+
     /// A configuration with defaults for everything but the two addresses.
     public init(kafka: KafkaConfiguration, postgresURL: String) {
         self.kafka = kafka

@@ -31,6 +31,7 @@ public final class OutboxRelay: Service {
     private let pollInterval: Duration
     private let logger: Logger
     private let wakeup = Wakeup()
+    private let breakers: ParticipantBreakers?
     private let counters: RelayCounters
 
     /// Creates a relay.
@@ -48,8 +49,10 @@ public final class OutboxRelay: Service {
         batchSize: Int = 1_000,
         pollInterval: Duration = .milliseconds(250),
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
-        logger: Logger = Logger(label: "skald.outbox-relay")
+        logger: Logger = Logger(label: "skald.outbox-relay"),
+        breakers: ParticipantBreakers? = nil
     ) {
+        self.breakers = breakers
         self.postgresURL = postgresURL
         self.pool = pool
         self.producer = producer
@@ -117,14 +120,32 @@ public final class OutboxRelay: Service {
         // `IN (SELECT …)` over a JSON list made it scan the primary key from the oldest id,
         // through every dead row the relay's deletes left behind.
         let laneList = "{" + lanes.map(String.init).joined(separator: ",") + "}"
+        // Commands to a participant whose circuit is open wait in the outbox; a half-open
+        // one gets only its few probes (its oldest rows, so per-saga order holds), read
+        // apart so that its backlog cannot crowd the other topics out of the batch.
+        // Kafka topic names are [a-zA-Z0-9._-]: quoted, they make a valid array literal.
+        let (blocked, probes) = breakers?.allowances() ?? ([], [:])
+        let held = blocked + probes.keys
+        let heldList = "{" + held.map { "\"\($0)\"" }.joined(separator: ",") + "}"
         let rows = try await pool.withConnection { connection in
-            try await connection.query(
+            var rows: [PostgresRow] = []
+            for (topic, budget) in probes where budget > 0 {
+                rows += try await connection.query(
+                    """
+                    SELECT id, topic, message_key, headers::text, payload::text FROM outbox
+                    WHERE lane = ANY(\(laneList)::smallint[]) AND topic = \(topic)
+                    ORDER BY id LIMIT \(budget)
+                    """
+                )
+            }
+            rows += try await connection.query(
                 """
                 SELECT id, topic, message_key, headers::text, payload::text FROM outbox
-                WHERE lane = ANY(\(laneList)::smallint[])
+                WHERE lane = ANY(\(laneList)::smallint[]) AND topic <> ALL(\(heldList)::text[])
                 ORDER BY id LIMIT \(batchSize)
                 """
             )
+            return rows
         }
         profile.record("relay.select", since: phase, size: rows.count)
         if rows.isEmpty { return 0 }
@@ -135,11 +156,13 @@ public final class OutboxRelay: Service {
         messages.reserveCapacity(rows.count)
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
+            let topic = try row.decode(String.self, at: 1)
+            if probes[topic] != nil { breakers?.spend(1, topic: topic) }
             let headers = try HeaderPairs.parse(try row.decode(String.self, at: 3))
             ids.append(id)
             messages.append(
                 KafkaOutgoingMessage(
-                    topic: try row.decode(String.self, at: 1),
+                    topic: topic,
                     key: Array(try row.decode(String.self, at: 2).utf8),
                     value: Array(try row.decode(String.self, at: 4).utf8),
                     headers: headers
@@ -147,6 +170,7 @@ public final class OutboxRelay: Service {
             )
         }
         profile.record("relay.decode", since: phase, size: rows.count)
+
         phase = profile.start()
         let results = try await producer.send(messages)
         profile.record("relay.produce", since: phase, size: messages.count)

@@ -16,6 +16,7 @@ public final class TimerService: Service {
     private let batchSize: Int
     private let pollInterval: Duration
     private let afterCommit: @Sendable (Bool) -> Void
+    private let breakers: ParticipantBreakers?
     private let metrics: OrchestratorMetrics
     private let logger: Logger
 
@@ -31,8 +32,10 @@ public final class TimerService: Service {
         pollInterval: Duration = .milliseconds(100),
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.timers"),
+        breakers: ParticipantBreakers? = nil,
         afterCommit: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.breakers = breakers
         self.pool = pool
         self.processor = processor
         self.batchSize = max(1, batchSize)
@@ -59,19 +62,49 @@ public final class TimerService: Service {
         }
     }
 
+    /// How long a timeout whose command has not left the outbox yet is put off (seconds).
+    static let postponement: TimeInterval = 1
+
     /// Fires the timers due at `now` (one batch); returns how many fired.
     @discardableResult
     public func fireDue(now: Date) async throws -> Int {
+        var timedOutSteps: [(sagaType: String, step: String)] = []
         let result = try await pool.withConnection { connection in
             try await self.processor.process(on: connection, now: now) { connection in
+                timedOutSteps = []
                 let rows = try await connection.query(
                     """
                     DELETE FROM timers WHERE timer_id IN (
                         SELECT timer_id FROM timers WHERE due_at <= \(now)
                         ORDER BY due_at LIMIT \(self.batchSize) FOR UPDATE SKIP LOCKED)
-                    RETURNING timer_id, saga_id, kind, step, attempt
+                    RETURNING timer_id, saga_id, kind, step, attempt, saga_type
                     """
                 )
+                // A timeout only counts from when its command actually left: a command still
+                // waiting in the outbox (its participant's circuit is open, or the relay is
+                // behind) has its timeout put off instead of fired.
+                var awaitedCommands: [String] = []
+                for row in rows {
+                    let sagaId = try row.decode(String.self, at: 1)
+                    if let step = try row.decode(String?.self, at: 3), let attempt = try row.decode(Int?.self, at: 4) {
+                        switch try row.decode(String.self, at: 2) {
+                        case "step-timeout":
+                            awaitedCommands.append(OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt))
+                        case "compensation-timeout":
+                            awaitedCommands.append(OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .compensation, attempt: attempt))
+                        default:
+                            break
+                        }
+                    }
+                }
+                var unsent: Set<String> = []
+                if !awaitedCommands.isEmpty {
+                    let pending = try await connection.query(
+                        "SELECT message_id FROM outbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb))"
+                    )
+                    for row in pending { unsent.insert(try row.decode(String.self, at: 0)) }
+                }
+                var postponed = JSONRecords()
                 var work: [SagaWork] = []
                 for row in rows {
                     let timerId = try row.decode(String.self, at: 0)
@@ -87,7 +120,42 @@ public final class TimerService: Service {
                         self.logger.error("dropping a timer of unknown kind", metadata: ["timer": "\(timerId)", "kind": "\(name)"])
                         continue
                     }
+                    let commandId: String? =
+                        switch kind {
+                        case .stepTimeout(let step, let attempt):
+                            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt)
+                        case .compensationTimeout(let step, let attempt):
+                            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .compensation, attempt: attempt)
+                        default: nil
+                        }
+                    if let commandId, unsent.contains(commandId) {
+                        postponed.beginRecord()
+                        postponed.field("timer_id", timerId)
+                        postponed.field("saga_id", sagaId)
+                        postponed.field("saga_type", try row.decode(String.self, at: 5))
+                        postponed.field("kind", name)
+                        postponed.field("step", kind.step)
+                        postponed.field("attempt", kind.attempt)
+                        postponed.field("due_at", Timestamp.format(now.addingTimeInterval(Self.postponement)))
+                        postponed.endRecord()
+                        continue
+                    }
+                    if case .stepTimeout(let step, _) = kind {
+                        timedOutSteps.append((try row.decode(String.self, at: 5), step))
+                    }
                     work.append(SagaWork(target: .saga(id: sagaId), input: .timer(kind), inboxId: nil, source: "timer"))
+                }
+                if postponed.count > 0 {
+                    _ = try await connection.query(
+                        """
+                        INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+                        SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
+                        FROM jsonb_to_recordset(\(postponed.text)::jsonb) AS x(
+                            timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
+                            due_at timestamptz)
+                        ON CONFLICT (timer_id) DO NOTHING
+                        """
+                    )
                 }
                 return work
             }
@@ -95,6 +163,13 @@ public final class TimerService: Service {
         if !result.work.isEmpty {
             metrics.timersFired.increment(by: result.work.count)
             afterCommit(result.wroteCommands)
+        }
+        if let breakers {
+            for (sagaType, step) in timedOutSteps {
+                if let topic = (try? processor.registry.latest(name: sagaType))?.commandTopic(ofStep: step) {
+                    breakers.recordTimeout(topic: topic)
+                }
+            }
         }
         return result.work.count
     }

@@ -143,3 +143,53 @@ struct OrchestratorFailureTests {
         }
     }
 }
+
+@Suite("Orchestrator: participant circuit breaker")
+struct CircuitBreakerIntegrationTests {
+    @Test("a participant that stops answering opens its circuit: new commands wait in the outbox, probes close it again")
+    func breakerHoldsCommandsUntilTheParticipantRecovers() async throws {
+        let definition = transferSaga(stepTimeout: .milliseconds(300), stepRetry: .none)
+        let participants = TransferParticipants(silentFor: [Credit.messageType])
+        let policy = CircuitBreaker.Policy(failureThreshold: 3, window: .seconds(30), cooldown: .seconds(1), probes: 1)
+        try await withTransferSystem(definition: definition, participants: participants, circuitBreaker: policy) {
+            orchestrator, url, _ in
+            // Warm up first: until both consumer groups have joined (~3 s on the mock), the short
+            // step timeouts would hit the debits too.
+            try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "warm", amount: 1, declineDebit: true, declineCredit: false),
+                idempotencyKey: "warm")
+            try await eventually("the warm-up saga ends") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-warm'") == ["compensated"]
+            }
+            for index in 0..<4 {
+                try await orchestrator.start(
+                    "Transfer", input: StartTransfer(transferId: "a\(index)", amount: 1, declineDebit: false, declineCredit: false),
+                    idempotencyKey: "a\(index)")
+            }
+            try await eventually("the credits circuit opens") {
+                if case .open? = orchestrator.breakers.states[TransferTopics.credits] { return true }
+                return false
+            }
+            // New sagas debit as usual, but their credit commands wait instead of piling up.
+            for index in 0..<5 {
+                try await orchestrator.start(
+                    "Transfer", input: StartTransfer(transferId: "b\(index)", amount: 1, declineDebit: false, declineCredit: false),
+                    idempotencyKey: "b\(index)")
+            }
+            try await eventually("credit commands held in the outbox") {
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM outbox WHERE topic = \(TransferTopics.credits)") >= 3
+            }
+            #expect((0..<5).allSatisfy { participants.effects("b\($0)", "credit") == 0 })
+
+            // The participant recovers: a probe gets a reply, the circuit closes, the held commands go.
+            participants.answer(Credit.messageType)
+            try await eventually("the held sagas complete", timeout: .seconds(60)) {
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM sagas WHERE saga_id LIKE 'Transfer-b%' AND status = 'completed'") == 5
+            }
+            #expect(orchestrator.breakers.states[TransferTopics.credits] == .closed)
+            #expect((0..<5).allSatisfy { participants.effects("b\($0)", "credit") == 1 })
+        }
+    }
+}

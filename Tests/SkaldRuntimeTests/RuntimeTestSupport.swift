@@ -40,8 +40,9 @@ final class TransferParticipants: Sendable {
     /// Effects applied, by "transferId/effect".
     private let ledger = Mutex<[String: Int]>([:])
     private let applied = Mutex<Set<String>>([])
-    /// Message types never answered (a participant that went silent).
-    let silentFor: Set<String>
+    /// Message types never answered (a participant that went silent); ``answer(_:)`` lifts it.
+    private let silenced: Mutex<Set<String>>
+    var silentFor: Set<String> { silenced.withLock { $0 } }
     /// Message types answered only after this long (a slow participant).
     let delays: [String: Duration]
     /// Each reply is sent again with the same id, and once more with another id.
@@ -51,7 +52,7 @@ final class TransferParticipants: Sendable {
     private let redeliveries = Atomic<Int>(0)
 
     init(silentFor: Set<String> = [], delays: [String: Duration] = [:], duplicateReplies: Bool = false, jitter: Bool = false) {
-        self.silentFor = silentFor
+        self.silenced = Mutex(silentFor)
         self.delays = delays
         self.duplicateReplies = duplicateReplies
         self.jitter = jitter
@@ -59,6 +60,11 @@ final class TransferParticipants: Sendable {
 
     func effects(_ transferId: String, _ effect: String) -> Int {
         ledger.withLock { $0["\(transferId)/\(effect)", default: 0] }
+    }
+
+    /// The participant behind `messageType` recovers: from now on it answers.
+    func answer(_ messageType: String) {
+        _ = silenced.withLock { $0.remove(messageType) }
     }
 
     var totalRedeliveries: Int { redeliveries.load(ordering: .relaxed) }
@@ -168,6 +174,7 @@ final class TransferParticipants: Sendable {
 func withTransferSystem(
     definition: SagaDefinition<TransferState> = transferSaga(),
     participants: TransferParticipants = TransferParticipants(),
+    circuitBreaker: CircuitBreaker.Policy = CircuitBreaker.Policy(),
     _ body: (Orchestrator, String, MockCluster) async throws -> Void
 ) async throws {
     let url = try await TestPostgres.freshStore("rt")
@@ -177,6 +184,7 @@ func withTransferSystem(
     try registry.register(definition)
     var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
     configuration.groupID = "orchestrator-\(UUID().uuidString.prefix(8))"
+    configuration.circuitBreaker = circuitBreaker
     let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
     let kafka = mockKafka(cluster)
     let running = Task { try await orchestrator.run() }

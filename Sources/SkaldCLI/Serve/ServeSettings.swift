@@ -12,8 +12,10 @@ import SystemPackage
 ///   `skald.kafka.bootstrapFile` (`SKALD_KAFKA_BOOTSTRAP_FILE`), the file `skald kafka mock` writes
 /// - `skald.kafka.properties` (`SKALD_KAFKA_PROPERTIES`): librdkafka properties as `name=value`
 ///   items (a JSON array, or comma-separated in the environment), e.g. `security.protocol=SASL_SSL`
-/// - `skald.groupId`, `skald.deadLetterTopic`, `skald.pump.batchSize`, `skald.relay.batchSize`,
-///   `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
+/// - `skald.groupId`, `skald.deadLetterTopic`, `skald.pump.batchSize`, `skald.pump.workers`,
+///   `skald.relay.batchSize`, `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
+/// - `skald.circuitBreaker.failureThreshold`, `.windowSeconds`, `.cooldownSeconds`, `.probes`: when a
+///   participant that keeps timing out has its commands held back in the outbox
 /// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
@@ -62,6 +64,12 @@ struct ServeSettings {
         orchestrator.poolSize = try positive(config.int(forKey: "skald.pool.size", default: orchestrator.poolSize), "skald.pool.size")
         orchestrator.instanceCacheCapacity = config.int(
             forKey: "skald.instanceCache.capacity", default: orchestrator.instanceCacheCapacity)
+        orchestrator.pumpWorkers = try positive(config.int(forKey: "skald.pump.workers", default: orchestrator.pumpWorkers), "skald.pump.workers")
+        orchestrator.circuitBreaker = CircuitBreaker.Policy(
+            failureThreshold: try positive(config.int(forKey: "skald.circuitBreaker.failureThreshold", default: 20), "skald.circuitBreaker.failureThreshold"),
+            window: .seconds(try positive(config.int(forKey: "skald.circuitBreaker.windowSeconds", default: 30), "skald.circuitBreaker.windowSeconds")),
+            cooldown: .seconds(try positive(config.int(forKey: "skald.circuitBreaker.cooldownSeconds", default: 10), "skald.circuitBreaker.cooldownSeconds")),
+            probes: try positive(config.int(forKey: "skald.circuitBreaker.probes", default: 5), "skald.circuitBreaker.probes"))
         let pollMs = try positive(config.int(forKey: "skald.timers.pollIntervalMs", default: 100), "skald.timers.pollIntervalMs")
         orchestrator.timerPollInterval = .milliseconds(pollMs)
         return ServeSettings(
