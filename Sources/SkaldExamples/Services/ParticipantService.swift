@@ -93,7 +93,13 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                         if batch.isEmpty { continue }
                         try await self.handle(batch)
                         try consumer.storeOffsets(for: batch)
-                        try await consumer.commit()
+                        do {
+                            try await consumer.commit()
+                        } catch let error as KafkaError where error.isRetriable {
+                            // The group is rebalancing: the offsets stay stored and go out with the
+                            // next commit (or the revoke-time one); at worst a batch comes again,
+                            // which the inbox absorbs.
+                        }
                     }
                 } onGracefulShutdown: {
                     Task { try? await consumer.close() }
