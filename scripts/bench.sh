@@ -16,3 +16,6 @@ trap 'scripts/postgres.sh stop "$cluster"' EXIT
 echo "== skald bench core";     "$skald" bench core
 echo "== skald bench kafka";    "$skald" bench kafka
 echo "== skald bench postgres"; "$skald" bench postgres --postgres "$url"
+echo "== skald bench orchestrator"; "$skald" bench orchestrator --postgres "$url" --sagas 20000
+echo "== skald bench orchestrator --in-flight"; "$skald" bench orchestrator --postgres "$url" --in-flight 100000
+echo "== skald bench e2e";      "$skald" bench e2e --postgres "$url" --sagas 5000
