@@ -120,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldTests",
-            dependencies: ["Skald"],
+            dependencies: ["Skald", "SkaldExamples"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import Skald
+import SkaldExamples
 import Testing
 
 @Suite struct EncodingTests {
