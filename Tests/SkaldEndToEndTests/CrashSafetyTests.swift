@@ -19,7 +19,7 @@ struct CrashSafetyTests {
         let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
         defer { participating.cancel() }
 
-        let orchestrator = OrchestratorProcess(postgresURL: url, bootstrap: cluster.bootstrapServers)
+        let orchestrator = SkaldProcess.orchestrator(postgresURL: url, bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
         let orders = 0..<1_000
         var kills = 0
@@ -49,8 +49,8 @@ struct CrashSafetyTests {
         let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
         defer { participating.cancel() }
 
-        let first = OrchestratorProcess(postgresURL: url, bootstrap: cluster.bootstrapServers)
-        let second = OrchestratorProcess(postgresURL: url, bootstrap: cluster.bootstrapServers)
+        let first = SkaldProcess.orchestrator(postgresURL: url, bootstrap: cluster.bootstrapServers)
+        let second = SkaldProcess.orchestrator(postgresURL: url, bootstrap: cluster.bootstrapServers)
         try first.start()
         try second.start()
         let orders = 0..<600

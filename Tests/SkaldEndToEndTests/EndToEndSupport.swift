@@ -55,24 +55,31 @@ func publishOrders(_ range: Range<Int>, bootstrap: String) async throws {
     await producer.shutdown()
 }
 
-/// A `skald serve` process of the built executable, started and killed by a test.
-final class OrchestratorProcess: @unchecked Sendable {
+/// A process of the built `skald` executable (`skald serve`, `skald examples serve`),
+/// started, killed and stopped by a test; its output goes to a log file the test can show.
+final class SkaldProcess: @unchecked Sendable {
     private let arguments: [String]
+    private let environment: [String: String]
     private var process: Process?
     private let logFile: URL
 
-    init(postgresURL: String, bootstrap: String, group: String = "skald-orchestrator") {
-        arguments = [
-            "serve", "--postgres", postgresURL, "--kafka", bootstrap, "--log-level", "warning",
-        ]
-        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("skald-serve-\(UUID().uuidString).log")
-        environment = ProcessInfo.processInfo.environment.merging([
-            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=5,linger.ms=2",
-            "SKALD_GROUP_ID": group,
-        ]) { $1 }
+    /// The Kafka settings every test process uses against the mock.
+    static let mockKafkaProperties = "session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=5,linger.ms=2"
+
+    init(arguments: [String], environment: [String: String] = [:], label: String) {
+        self.arguments = arguments
+        self.environment = ProcessInfo.processInfo.environment
+            .merging(["SKALD_KAFKA_PROPERTIES": Self.mockKafkaProperties]) { $1 }
+            .merging(environment) { $1 }
+        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("skald-\(label)-\(UUID().uuidString).log")
     }
 
-    private let environment: [String: String]
+    /// `skald serve` against the test's Postgres and Kafka mock.
+    static func orchestrator(postgresURL: String, bootstrap: String, group: String = "skald-orchestrator") -> SkaldProcess {
+        SkaldProcess(
+            arguments: ["serve", "--postgres", postgresURL, "--kafka", bootstrap, "--log-level", "warning"],
+            environment: ["SKALD_GROUP_ID": group], label: "serve")
+    }
 
     /// The `skald` executable next to the test bundle.
     static func executable() throws -> URL {

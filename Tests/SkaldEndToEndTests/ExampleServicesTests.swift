@@ -12,7 +12,7 @@ struct ExampleServicesTests {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
         let services = run.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
         defer { orchestrator.kill() }
@@ -36,7 +36,7 @@ struct ExampleServicesTests {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
         let others = run.services("order,inventory,notification", bootstrap: cluster.bootstrapServers)
         let payment = run.services("payment", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
@@ -71,7 +71,7 @@ struct ExampleServicesTests {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let orchestrator = OrchestratorProcess(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
         let services = run.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
         defer { orchestrator.kill() }

@@ -22,7 +22,7 @@ struct FaultToleranceTests {
             let kafka = mockKafka(cluster.bootstrapServers)
             let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
             defer { participating.cancel() }
-            let orchestrator = OrchestratorProcess(postgresURL: url, bootstrap: cluster.bootstrapServers)
+            let orchestrator = SkaldProcess.orchestrator(postgresURL: url, bootstrap: cluster.bootstrapServers)
             try orchestrator.start()
             defer { orchestrator.kill() }
 
