@@ -11,6 +11,7 @@ struct BatchWrites {
     private var timers = JSONRecords()
     private var cancelledTimers: [String] = []
     private var correlations = JSONRecords()
+    private var traces: [String: String] = [:]
     private(set) var commandCount = 0
     private(set) var decisions = 0
 
@@ -55,6 +56,11 @@ struct BatchWrites {
             timers.endRecord()
         }
         cancelledTimers.append(contentsOf: decision.cancelledTimers)
+    }
+
+    /// The W3C trace context a new saga started with, kept on its `sagas` row.
+    mutating func trace(sagaId: String, traceparent: String) {
+        traces[sagaId] = traceparent
     }
 
     mutating func correlate(sagaType: String, key: String, sagaId: String) {
@@ -102,6 +108,7 @@ struct BatchWrites {
                 rows.field("steps", json: Array(steps.text.utf8))
                 rows.field("business_key", snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
                 rows.field("stuck_reason", snapshot.stuckReason)
+                rows.field("traceparent", traces[sagaId])
                 rows.field("last_sequence", snapshot.lastSequence)
                 rows.field("created_at", snapshot.startedAt.map(Timestamp.format))
                 rows.field("updated_at", snapshot.updatedAt.map(Timestamp.format))
@@ -110,18 +117,19 @@ struct BatchWrites {
             statements.append(
                 """
                 INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
-                                   business_key, stuck_reason, last_sequence, created_at, updated_at)
+                                   business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
                 SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
-                       x.business_key, x.stuck_reason, x.last_sequence,
+                       x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
                        coalesce(x.created_at, now()), coalesce(x.updated_at, now())
                 FROM jsonb_to_recordset(\(rows.text)::jsonb) AS x(
                     saga_id text, saga_type text, definition_version integer, status text, current_step text,
-                    state jsonb, steps jsonb, business_key text, stuck_reason text, last_sequence integer,
+                    state jsonb, steps jsonb, business_key text, stuck_reason text, traceparent text, last_sequence integer,
                     created_at timestamptz, updated_at timestamptz)
                 ON CONFLICT (saga_id) DO UPDATE SET
                     status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
                     steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
                     stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence,
+                    traceparent = coalesce(sagas.traceparent, EXCLUDED.traceparent),
                     updated_at = EXCLUDED.updated_at
                 """
             )

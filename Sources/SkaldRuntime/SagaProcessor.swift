@@ -108,6 +108,7 @@ public final class SagaProcessor: Sendable {
         var version: Int
         var status: String
         var lastSequence: Int
+        var traceparent: String?
     }
 
     /// The sagas a batch names, by id ($1) or also by business key ($2): the same subquery
@@ -187,7 +188,7 @@ public final class SagaProcessor: Sendable {
         statements.append(
             PostgresQuery(
                 """
-                    SELECT saga_id, saga_type, definition_version, status, last_sequence FROM sagas
+                    SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent FROM sagas
                     WHERE saga_id IN (\(involvedSagas)) ORDER BY saga_id FOR UPDATE
                     """,
                 involvedBindings))
@@ -235,7 +236,8 @@ public final class SagaProcessor: Sendable {
                 sagaType: try row.decode(String.self, at: 1),
                 version: try row.decode(Int.self, at: 2),
                 status: try row.decode(String.self, at: 3),
-                lastSequence: try row.decode(Int.self, at: 4)
+                lastSequence: try row.decode(Int.self, at: 4),
+                traceparent: try row.decode(String?.self, at: 5)
             )
         }
         var correlated: [String: String] = [:]  // "type\u{0}key" → saga id
@@ -380,7 +382,17 @@ public final class SagaProcessor: Sendable {
                 continue
             }
             do {
-                let decision = try saga.decide(instance, item.input, now: now)
+                var decision = try saga.decide(instance, item.input, now: now)
+                // One trace per saga: commands caused by an input without trace context (a timer,
+                // an operator, a participant that does not propagate it) continue the trace the
+                // saga started with.
+                let sagaTrace = locked[id]?.traceparent ?? (isNew ? item.traceparent : nil)
+                if let sagaTrace {
+                    for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
+                        decision.commands[index].envelope.traceparent = sagaTrace
+                    }
+                }
+                if isNew, let trace = item.traceparent { writes.trace(sagaId: id, traceparent: trace) }
                 instances[id] = decision.instance
                 if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
                 writes.add(decision)

@@ -65,6 +65,24 @@ struct OrchestratorTests {
         }
     }
 
+    @Test("the start's trace context reaches every command, also those caused by replies that carry none")
+    func traceContextFollowsTheSaga() async throws {
+        let participants = TransferParticipants()
+        try await withTransferSystem(participants: participants) { orchestrator, url, _ in
+            let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let sagaId = try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "traced", amount: 1, declineDebit: false, declineCredit: false),
+                idempotencyKey: "traced", traceparent: trace)
+            try await eventually("the traced saga completes") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = \(sagaId)") == ["completed"]
+            }
+            // The participants reply without trace context; the saga keeps its own.
+            #expect(participants.traceparent(sagaId: sagaId, command: Debit.messageType) == trace)
+            #expect(participants.traceparent(sagaId: sagaId, command: Credit.messageType) == trace)
+            #expect(participants.traceparent(sagaId: sagaId, command: Notify.messageType) == trace)
+        }
+    }
+
     @Test("a participant that never answers: timeout, then compensation of what was done")
     func silentParticipantTimesOut() async throws {
         let participants = TransferParticipants(silentFor: [Credit.messageType])

@@ -50,6 +50,12 @@ final class TransferParticipants: Sendable {
     /// Replies to these command types are delayed by a random 0–50 ms each.
     let jitter: Bool
     private let redeliveries = Atomic<Int>(0)
+    private let traces = Mutex<[String: String]>([:])
+
+    /// The `traceparent` the command of `messageType` to saga `sagaId` carried.
+    func traceparent(sagaId: String, command messageType: String) -> String? {
+        traces.withLock { $0["\(sagaId)/\(messageType)"] }
+    }
 
     init(silentFor: Set<String> = [], delays: [String: Duration] = [:], duplicateReplies: Bool = false, jitter: Bool = false) {
         self.silenced = Mutex(silentFor)
@@ -119,6 +125,9 @@ final class TransferParticipants: Sendable {
 
     private func handle(_ message: KafkaMessage) throws -> (commandType: String, reply: KafkaOutgoingMessage)? {
         let command = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
+        if let trace = command.traceparent, let sagaId = command.sagaId {
+            traces.withLock { $0["\(sagaId)/\(command.type)"] = trace }
+        }
         if silentFor.contains(command.type) { return nil }
         let decoder = JSONDecoder()
         let body = Data(message.value)

@@ -24,6 +24,8 @@ CREATE TABLE sagas (
     steps              jsonb       NOT NULL,
     business_key       text,
     stuck_reason       text,
+    -- The W3C trace context the saga started with: every command it sends continues that trace.
+    traceparent        text,
     last_sequence      integer     NOT NULL,
     created_at         timestamptz NOT NULL,
     updated_at         timestamptz NOT NULL
