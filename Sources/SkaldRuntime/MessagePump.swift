@@ -67,49 +67,70 @@ public final class MessagePump: Service {
         let lanes = PumpLanes(count: workers, batchSize: batchSize)
         // The feeder is the only part that stops at once on shutdown: the workers drain
         // what it already handed them.
-        let feeder = Task {
-            defer { lanes.finish() }
-            while !Task.isCancelled, let batch = try await self.consumer.nextBatch(maxCount: self.batchSize) {
-                if batch.isEmpty { continue }
-                await lanes.feed(batch)
-            }
-        }
+        let feeder = Task { try await self.feed(lanes) }
+        let outcome: Result<Void, any Error>
         do {
             try await withGracefulShutdownHandler {
-                try await withTaskCancellationHandler {
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        for index in 0..<lanes.count {
-                            group.addTask {
-                                do {
-                                    let profile = PhaseProfile.shared
-                                    var waiting = profile.start()
-                                    while let batch = await lanes.take(lane: index) {
-                                        profile.record("pump.wait", since: waiting)
-                                        try await self.handle(batch)
-                                        waiting = profile.start()
-                                    }
-                                } catch {
-                                    feeder.cancel()
-                                    lanes.finish()
-                                    throw error
-                                }
-                            }
-                        }
-                        try await group.waitForAll()
-                    }
-                } onCancel: {
-                    feeder.cancel()
-                }
+                try await self.runWorkers(lanes, feeder: feeder)
             } onGracefulShutdown: {
                 feeder.cancel()
             }
             try await feeder.value
+            outcome = .success(())
         } catch {
             feeder.cancel()
-            try? await consumer.close()
+            outcome = .failure(error)
+        }
+        // Commits what the workers stored and leaves the group.
+        let closed = await closeConsumer()
+        try outcome.get()
+        try closed.get()
+    }
+
+    private func feed(_ lanes: PumpLanes) async throws {
+        defer { lanes.finish() }
+        while !Task.isCancelled, let batch = try await consumer.nextBatch(maxCount: batchSize) {
+            if batch.isEmpty { continue }
+            await lanes.feed(batch)
+        }
+    }
+
+    private func runWorkers(_ lanes: PumpLanes, feeder: Task<Void, any Error>) async throws {
+        try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<lanes.count {
+                    group.addTask { try await self.work(lane: index, of: lanes, feeder: feeder) }
+                }
+                try await group.waitForAll()
+            }
+        } onCancel: {
+            feeder.cancel()
+        }
+    }
+
+    private func work(lane index: Int, of lanes: PumpLanes, feeder: Task<Void, any Error>) async throws {
+        do {
+            let profile = PhaseProfile.shared
+            var waiting = profile.start()
+            while let batch = await lanes.take(lane: index) {
+                profile.record("pump.wait", since: waiting)
+                try await handle(batch)
+                waiting = profile.start()
+            }
+        } catch {
+            feeder.cancel()
+            lanes.finish()
             throw error
         }
-        try await consumer.close()
+    }
+
+    private func closeConsumer() async -> Result<Void, KafkaError> {
+        do {
+            try await consumer.close()
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Applies one batch and commits its offsets; retries Postgres failures until they pass.

@@ -60,25 +60,28 @@ struct ParticipantServiceTests {
             configuration.groupID = "reader-\(UUID().uuidString)"
             let consumer = try KafkaConsumer(configuration: configuration, topics: ["skald.replies"], logger: e2eLogger)
             var envelopes: [MessageEnvelope] = []
-            let deadline = ContinuousClock.now.advanced(by: timeout)
-            var settleUntil: ContinuousClock.Instant?
-            while ContinuousClock.now < deadline {
-                if let settleUntil, ContinuousClock.now > settleUntil { break }
-                let batch = try await withThrowingTaskGroup(of: [KafkaMessage]?.self) { group in
-                    group.addTask { try await consumer.nextBatch(maxCount: 100) }
-                    group.addTask { try await Task.sleep(for: .milliseconds(500)); return [] }
-                    let first = try await group.next() ?? nil
-                    group.cancelAll()
-                    return first
-                }
-                for message in batch ?? [] {
+            // Never race nextBatch against a timer and cancel it: a batch it took just then
+            // would be lost. Closing the consumer ends the loop instead: at the deadline, or
+            // two seconds after the expected replies arrived (to catch duplicates).
+            let deadline = Task {
+                try await Task.sleep(for: timeout)
+                try? await consumer.close()
+            }
+            defer { deadline.cancel() }
+            var settle: Task<Void, any Error>?
+            defer { settle?.cancel() }
+            while let batch = try await consumer.nextBatch(maxCount: 100) {
+                for message in batch {
                     envelopes.append(try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) }))
                 }
-                if envelopes.count >= expected && settleUntil == nil {
-                    settleUntil = ContinuousClock.now.advanced(by: .seconds(2))
+                if envelopes.count >= expected && settle == nil {
+                    settle = Task {
+                        try await Task.sleep(for: .seconds(2))
+                        try? await consumer.close()
+                    }
                 }
             }
-            try await consumer.close()
+            try? await consumer.close()
             return envelopes
         }
     }
