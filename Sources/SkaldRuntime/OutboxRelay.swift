@@ -21,6 +21,29 @@ public final class OutboxRelay: Service {
     public static let laneCount = 16
     /// The first advisory lock key of the lanes: lane `n` locks (hash of the schema, `base + n`).
     static let laneLockBase32: Int32 = 0x534B_0100
+    /// The `outbox` table this relay reads, for services that reuse the relay on a schema of
+    /// their own (the orchestrator's copy is in `schemas/postgres/0001_saga_store.sql`).
+    public static let outboxTableSQL = """
+        -- Messages waiting to be published, written in the transaction of their cause. The relay
+        -- deletes a row once Kafka acknowledged it; `lane` keeps one saga's messages in order.
+        CREATE TABLE outbox (
+            id          bigserial   PRIMARY KEY,
+            lane        smallint    NOT NULL,
+            message_id  text        NOT NULL UNIQUE,
+            saga_id     text        NOT NULL,
+            topic       text        NOT NULL,
+            message_key text        NOT NULL,
+            headers     jsonb       NOT NULL,
+            payload     jsonb       NOT NULL,
+            created_at  timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX outbox_by_lane ON outbox (lane, id);
+        -- A queue: every row is deleted soon after it is written. Vacuum it often, so the relay's
+        -- index scans do not wade through dead rows.
+        ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 5000,
+                                autovacuum_vacuum_cost_delay = 0);
+        """
+
     /// The channel the message pump notifies after it commits new rows.
     public static let notificationChannel = "skald_outbox"
 

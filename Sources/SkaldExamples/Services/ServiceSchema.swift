@@ -1,4 +1,5 @@
 public import SkaldPostgres
+import SkaldRuntime
 
 /// The tables every example service has besides its own: an inbox and an outbox.
 ///
@@ -15,7 +16,7 @@ public enum ServiceSchema {
         ]
     }
 
-    /// The inbox and outbox, the same in every service.
+    /// The inbox and outbox, the same in every service; the outbox is the one ``OutboxRelay`` reads.
     public static let plumbingSQL = """
         -- Command ids already handled: a command delivered twice is applied once.
         CREATE TABLE inbox (
@@ -23,18 +24,5 @@ public enum ServiceSchema {
             received_at timestamptz NOT NULL DEFAULT now()
         );
 
-        -- Replies and events waiting to be published, written in the transaction of their cause.
-        CREATE TABLE outbox (
-            id          bigserial   PRIMARY KEY,
-            lane        smallint    NOT NULL,
-            message_id  text        NOT NULL UNIQUE,
-            saga_id     text        NOT NULL,
-            topic       text        NOT NULL,
-            message_key text        NOT NULL,
-            headers     jsonb       NOT NULL,
-            payload     jsonb       NOT NULL,
-            created_at  timestamptz NOT NULL DEFAULT now()
-        );
-        CREATE INDEX outbox_by_lane ON outbox (lane, id);
-        """
+        """ + OutboxRelay.outboxTableSQL
 }
