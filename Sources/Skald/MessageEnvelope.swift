@@ -90,31 +90,48 @@ public struct MessageEnvelope: Sendable, Hashable {
     /// is not UTF-8 or that appears twice with different values are errors naming
     /// the header.
     public init(headers: some Sequence<(name: String, value: [UInt8])>) throws(EnvelopeError) {
-        var values: [String: String] = [:]
+        // Every consumed message passes through here, so the attributes go to fixed slots
+        // rather than a dictionary, and names already in lower case (all of ours) are not copied.
+        var slots = [String?](repeating: nil, count: Attribute.allCases.count)
+        var extensions: [String: String] = [:]
         for (name, bytes) in headers {
-            let key = name.lowercased()
-            guard key.hasPrefix("ce_") || key == "content-type" || key == "traceparent" else { continue }
+            let key = name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
+            let attribute = Attribute(rawValue: key)
+            guard attribute != nil || key.hasPrefix("ce_") else { continue }
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw EnvelopeError(.badHeader, header: name, "the value is not UTF-8")
             }
-            if let existing = values[key], existing != text {
-                throw EnvelopeError(.duplicateHeader, header: name, "appears twice with different values")
+            if let attribute {
+                if let existing = slots[attribute.slot], existing != text {
+                    throw EnvelopeError(.duplicateHeader, header: name, "appears twice with different values")
+                }
+                slots[attribute.slot] = text
+            } else {
+                let extensionName = String(key.dropFirst(3))
+                if let existing = extensions[extensionName], existing != text {
+                    throw EnvelopeError(.duplicateHeader, header: name, "appears twice with different values")
+                }
+                extensions[extensionName] = text
             }
-            values[key] = text
         }
-        func required(_ name: String) throws(EnvelopeError) -> String {
-            guard let value = values[name] else { throw EnvelopeError(.missingHeader, header: name, "is required") }
-            guard !value.isEmpty else { throw EnvelopeError(.badHeader, header: name, "must not be empty") }
+        func required(_ attribute: Attribute) throws(EnvelopeError) -> String {
+            guard let value = slots[attribute.slot] else {
+                throw EnvelopeError(.missingHeader, header: attribute.rawValue, "is required")
+            }
+            guard !value.isEmpty else { throw EnvelopeError(.badHeader, header: attribute.rawValue, "must not be empty") }
             return value
         }
-        let version = try required("ce_specversion")
+        func optional(_ attribute: Attribute) -> String? {
+            slots[attribute.slot].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let version = try required(.specVersion)
         guard version == Self.specVersion else {
             throw EnvelopeError(.badHeader, header: "ce_specversion", "is '\(version)'; only \(Self.specVersion) is supported")
         }
-        id = try required("ce_id")
-        source = try required("ce_source")
-        type = try required("ce_type")
-        if let text = values["ce_time"] {
+        id = try required(.id)
+        source = try required(.source)
+        type = try required(.type)
+        if let text = slots[Attribute.time.slot] {
             guard let date = Timestamp.parse(text) else {
                 throw EnvelopeError(.badHeader, header: "ce_time", "'\(text)' is not an RFC 3339 timestamp")
             }
@@ -122,33 +139,59 @@ public struct MessageEnvelope: Sendable, Hashable {
         } else {
             time = nil
         }
-        contentType = values["content-type"]
-        sagaId = values["ce_sagaid"].flatMap { $0.isEmpty ? nil : $0 }
-        sagaType = values["ce_sagatype"].flatMap { $0.isEmpty ? nil : $0 }
-        sagaStep = values["ce_sagastep"].flatMap { $0.isEmpty ? nil : $0 }
-        causationId = values["ce_causationid"].flatMap { $0.isEmpty ? nil : $0 }
+        contentType = slots[Attribute.contentType.slot]
+        sagaId = optional(.sagaId)
+        sagaType = optional(.sagaType)
+        sagaStep = optional(.sagaStep)
+        causationId = optional(.causationId)
         // W3C trace context: a malformed traceparent is dropped, never a reason to reject the message.
-        traceparent = values["traceparent"].flatMap { Self.isValidTraceparent($0) ? $0 : nil }
-        let known: Set<String> = [
-            "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_sagaid", "ce_sagatype", "ce_sagastep",
-            "ce_causationid",
-        ]
-        var extensions: [String: String] = [:]
-        for (key, value) in values where key.hasPrefix("ce_") && !known.contains(key) {
-            extensions[String(key.dropFirst(3))] = value
-        }
+        traceparent = slots[Attribute.traceparent.slot].flatMap { Self.isValidTraceparent($0) ? $0 : nil }
         self.extensions = extensions
     }
 
-    /// `version-traceid-parentid-flags`, lowercase hex, ids not all zero.
+    /// The headers the envelope maps to fields of its own; other `ce_` headers are extensions.
+    private enum Attribute: String, CaseIterable {
+        case specVersion = "ce_specversion"
+        case id = "ce_id"
+        case source = "ce_source"
+        case type = "ce_type"
+        case time = "ce_time"
+        case contentType = "content-type"
+        case sagaId = "ce_sagaid"
+        case sagaType = "ce_sagatype"
+        case sagaStep = "ce_sagastep"
+        case causationId = "ce_causationid"
+        case traceparent = "traceparent"
+
+        var slot: Int {
+            switch self {
+            case .specVersion: 0
+            case .id: 1
+            case .source: 2
+            case .type: 3
+            case .time: 4
+            case .contentType: 5
+            case .sagaId: 6
+            case .sagaType: 7
+            case .sagaStep: 8
+            case .causationId: 9
+            case .traceparent: 10
+            }
+        }
+    }
+
     static func isValidTraceparent(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-            parts[0] != "ff"
+        // version "-" trace-id "-" parent-id "-" flags, lower-case hex; a future version may append fields.
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 55, bytes[2] == 45, bytes[35] == 45, bytes[52] == 45,
+            bytes.count == 55 || bytes[55] == 45
         else { return false }
-        let hex = Set("0123456789abcdef")
-        for part in parts.prefix(4) where !part.allSatisfy(hex.contains) { return false }
-        return parts[1].contains { $0 != "0" } && parts[2].contains { $0 != "0" }
+        func isHex(_ range: Range<Int>) -> Bool {
+            bytes[range].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        }
+        func isZero(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy { $0 == 48 } }
+        guard isHex(0..<2), isHex(3..<35), isHex(36..<52), isHex(53..<55) else { return false }
+        return !(bytes[0] == 102 && bytes[1] == 102) && !isZero(3..<35) && !isZero(36..<52)
     }
 }
 

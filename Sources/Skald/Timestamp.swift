@@ -30,6 +30,45 @@ public enum Timestamp {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
+        // Written digit by digit into a fixed buffer: this runs for every event, command and
+        // snapshot, and string interpolation with padding allocated a dozen strings each time.
+        guard (0...9999).contains(year) else { return formatWide(year: year, month, day, secondOfDay, micros) }
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            var index = 0
+            func put(_ value: Int64, _ width: Int) {
+                var value = value
+                var position = index + width - 1
+                while position >= index {
+                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                    position -= 1
+                }
+                index += width
+            }
+            func put(_ character: UInt8) {
+                buffer[index] = character
+                index += 1
+            }
+            put(year, 4)
+            put(UInt8(ascii: "-"))
+            put(month, 2)
+            put(UInt8(ascii: "-"))
+            put(day, 2)
+            put(UInt8(ascii: "T"))
+            put(secondOfDay / 3600, 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay % 60, 2)
+            put(UInt8(ascii: "."))
+            put(micros, 6)
+            put(UInt8(ascii: "Z"))
+            return index
+        }
+    }
+
+    /// Years outside 0...9999 (never written by the engine, but `Date` allows them).
+    private static func formatWide(year: Int64, _ month: Int64, _ day: Int64, _ secondOfDay: Int64, _ micros: Int64) -> String {
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
@@ -40,7 +79,11 @@ public enum Timestamp {
 
     /// Parses RFC 3339 (`Z` or `±hh:mm` offset, 0–9 fraction digits); nil when malformed.
     public static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    private static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Date? {
         var index = 0
         func number(_ width: Int) -> Int64? {
             guard index + width <= bytes.count else { return nil }
@@ -53,13 +96,15 @@ public enum Timestamp {
             index += width
             return value
         }
-        func expect(_ characters: Set<UInt8>) -> Bool {
-            guard index < bytes.count, characters.contains(bytes[index]) else { return false }
+        func expect(_ character: UInt8, or other: UInt8? = nil, or third: UInt8? = nil) -> Bool {
+            guard index < bytes.count else { return false }
+            let byte = bytes[index]
+            guard byte == character || byte == other || byte == third else { return false }
             index += 1
             return true
         }
-        guard let year = number(4), expect([45]), let month = number(2), expect([45]), let day = number(2),
-            expect([84, 116, 32]), let hour = number(2), expect([58]), let minute = number(2), expect([58]),
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+            expect(84, or: 116, or: 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
             let second = number(2)
         else { return nil }
         guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
@@ -80,12 +125,12 @@ public enum Timestamp {
             }
         }
         var offsetSeconds: Int64 = 0
-        if expect([90, 122]) {
+        if expect(90, or: 122) {
             offsetSeconds = 0
         } else if index < bytes.count, bytes[index] == 43 || bytes[index] == 45 {
             let sign: Int64 = bytes[index] == 45 ? -1 : 1
             index += 1
-            guard let offsetHour = number(2), expect([58]), let offsetMinute = number(2) else { return nil }
+            guard let offsetHour = number(2), expect(58), let offsetMinute = number(2) else { return nil }
             offsetSeconds = sign * (offsetHour * 3600 + offsetMinute * 60)
         } else {
             return nil

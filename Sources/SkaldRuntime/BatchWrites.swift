@@ -79,8 +79,8 @@ struct BatchWrites {
                 """
                 INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
                 SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
-                FROM jsonb_to_recordset(\(events.text)::jsonb)
-                  AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event jsonb)
+                FROM json_to_recordset(\(events.text)::json)
+                  AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event json)
                 """
             )
         }
@@ -121,9 +121,9 @@ struct BatchWrites {
                 SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
                        x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
                        coalesce(x.created_at, now()), coalesce(x.updated_at, now())
-                FROM jsonb_to_recordset(\(rows.text)::jsonb) AS x(
+                FROM json_to_recordset(\(rows.text)::json) AS x(
                     saga_id text, saga_type text, definition_version integer, status text, current_step text,
-                    state jsonb, steps jsonb, business_key text, stuck_reason text, traceparent text, last_sequence integer,
+                    state json, steps json, business_key text, stuck_reason text, traceparent text, last_sequence integer,
                     created_at timestamptz, updated_at timestamptz)
                 ON CONFLICT (saga_id) DO UPDATE SET
                     status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
@@ -139,9 +139,9 @@ struct BatchWrites {
                 """
                 INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
                 SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload
-                FROM jsonb_to_recordset(\(outbox.text)::jsonb) AS x(
+                FROM json_to_recordset(\(outbox.text)::json) AS x(
                     lane smallint, message_id text, saga_id text, topic text, message_key text,
-                    headers jsonb, payload jsonb)
+                    headers json, payload json)
                 ON CONFLICT (message_id) DO NOTHING
                 """
             )
@@ -150,7 +150,7 @@ struct BatchWrites {
             statements.append(
                 """
                 DELETE FROM timers
-                WHERE timer_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(cancelledTimers))::jsonb))
+                WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(cancelledTimers))::json))
                 """
             )
         }
@@ -159,7 +159,7 @@ struct BatchWrites {
                 """
                 INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
                 SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
-                FROM jsonb_to_recordset(\(timers.text)::jsonb) AS x(
+                FROM json_to_recordset(\(timers.text)::json) AS x(
                     timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
                     due_at timestamptz)
                 ON CONFLICT (timer_id) DO NOTHING
@@ -171,7 +171,7 @@ struct BatchWrites {
                 """
                 INSERT INTO correlations (saga_type, correlation_key, saga_id)
                 SELECT x.saga_type, x.correlation_key, x.saga_id
-                FROM jsonb_to_recordset(\(correlations.text)::jsonb)
+                FROM json_to_recordset(\(correlations.text)::json)
                   AS x(saga_type text, correlation_key text, saga_id text)
                 ON CONFLICT DO NOTHING
                 """

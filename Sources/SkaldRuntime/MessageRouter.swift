@@ -29,14 +29,14 @@ public struct MessageRouter: Sendable {
     public func route(_ message: KafkaMessage) -> Route {
         let envelope: MessageEnvelope
         do {
-            envelope = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
+            envelope = try MessageEnvelope(headers: message.headers.lazy.map { ($0.name, $0.value ?? []) })
         } catch {
             return .deadLetter(reason: "bad CloudEvents headers: \(error)")
         }
         if let contentType = envelope.contentType, !envelope.isJSON {
             return .deadLetter(reason: "content-type \(contentType) is not JSON")
         }
-        guard (try? JSONDecoder().decode(JSONValue.self, from: Data(message.value))) != nil else {
+        guard JSONSyntax.isValid(message.value) else {
             return .deadLetter(reason: "the payload of \(envelope.type) is not JSON")
         }
         let routes: [(definition: any RuntimeSagaDefinition, route: SagaRoute)]

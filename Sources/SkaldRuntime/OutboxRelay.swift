@@ -22,7 +22,7 @@ public final class OutboxRelay: Service {
     /// The first advisory lock key of the lanes: lane `n` locks (hash of the schema, `base + n`).
     static let laneLockBase32: Int32 = 0x534B_0100
     /// The `outbox` table this relay reads, for services that reuse the relay on a schema of
-    /// their own (the orchestrator's copy is in `schemas/postgres/0001_saga_store.sql`).
+    /// their own (the orchestrator's copy is in `schemas/postgres/0001_saga_store.sql`, with `0002_json_text_columns.sql`).
     public static let outboxTableSQL = """
         -- Messages waiting to be published, written in the transaction of their cause. The relay
         -- deletes a row once Kafka acknowledged it; `lane` keeps one saga's messages in order.
@@ -33,8 +33,8 @@ public final class OutboxRelay: Service {
             saga_id     text        NOT NULL,
             topic       text        NOT NULL,
             message_key text        NOT NULL,
-            headers     jsonb       NOT NULL,
-            payload     jsonb       NOT NULL,
+            headers     json        NOT NULL,
+            payload     json        NOT NULL,
             created_at  timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX outbox_by_lane ON outbox (lane, id);

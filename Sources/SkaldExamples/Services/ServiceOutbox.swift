@@ -39,7 +39,7 @@ public enum ServiceOutbox {
         _ = try await connection.execute(
             """
             INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
-            SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers::jsonb, x.payload::jsonb
+            SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers::json, x.payload::json
             FROM jsonb_to_recordset(\(json)::jsonb) AS x(
                 lane smallint, message_id text, saga_id text, topic text, message_key text, headers text, payload text)
             ON CONFLICT (message_id) DO NOTHING

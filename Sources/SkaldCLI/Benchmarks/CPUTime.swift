@@ -1,0 +1,59 @@
+import Foundation
+
+/// CPU seconds spent by this process and by one Postgres cluster, read from `/proc`.
+///
+/// On a 2-core machine the orchestrator and Postgres share the CPU, so throughput alone
+/// moves with whatever else runs; CPU time per transition does not, and it says which side
+/// a change made cheaper.
+struct CPUTime {
+    /// This process: all threads (pump, relay, Kafka mock, participants).
+    var process: Double
+    /// The Postgres cluster: the postmaster, its live children and those it has reaped.
+    var postgres: Double
+
+    /// Now, for the cluster whose postmaster is `postmaster`.
+    static func now(postmaster: Int32) -> CPUTime {
+        CPUTime(process: seconds(pid: nil, children: false), postgres: clusterSeconds(postmaster: postmaster))
+    }
+
+    static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
+        CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
+    }
+
+    /// The parent of a Postgres backend is its postmaster.
+    static func parent(of pid: Int32) -> Int32? {
+        guard let fields = statFields(pid: pid), fields.count > 1 else { return nil }
+        return Int32(fields[1])
+    }
+
+    private static func clusterSeconds(postmaster: Int32) -> Double {
+        var total = seconds(pid: postmaster, children: true)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry), pid != postmaster, let fields = statFields(pid: pid), fields.count > 14,
+                Int32(fields[1]) == postmaster
+            else { continue }
+            total += ticksToSeconds(fields[11], fields[12])
+        }
+        return total
+    }
+
+    private static func seconds(pid: Int32?, children: Bool) -> Double {
+        guard let fields = statFields(pid: pid), fields.count > 14 else { return 0 }
+        return ticksToSeconds(fields[11], fields[12]) + (children ? ticksToSeconds(fields[13], fields[14]) : 0)
+    }
+
+    private static func ticksToSeconds(_ fields: Substring...) -> Double {
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return fields.reduce(0) { $0 + (Double($1) ?? 0) } / ticksPerSecond
+    }
+
+    /// The fields of `/proc/<pid>/stat` after the command name, starting with the state (field 3).
+    private static func statFields(pid: Int32?) -> [Substring]? {
+        let path = "/proc/\(pid.map(String.init) ?? "self")/stat"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+}

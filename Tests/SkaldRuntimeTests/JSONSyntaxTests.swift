@@ -1,0 +1,69 @@
+import Foundation
+@testable import SkaldRuntime
+import Testing
+
+/// The pump's cheap JSON check must agree with a real parser, or it would let a payload
+/// through that cannot be decoded (or dead-letter one that can).
+@Suite struct JSONSyntaxTests {
+    @Test func acceptsJSONAndRejectsTheRest() {
+        let valid = [
+            #"{}"#, #"[]"#, #"0"#, #"-0.5e+10"#, #"  "text"  "#, #"true"#, #"null"#,
+            #"{"a":[1,2,{"b":null}],"c":"\u00e9\n\"","d":-12.5E-3}"#, #"[[[[[]]]]]"#,
+        ]
+        let invalid = [
+            "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1",
+            "tru", "nul", "\"unterminated", "\"bad \\x escape\"", "\"\\u12\"", "[1] [2]", "\"tab\there\"",
+            String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+        ]
+        for text in valid { #expect(JSONSyntax.isValid(Array(text.utf8)), "\(text)") }
+        for text in invalid { #expect(!JSONSyntax.isValid(Array(text.utf8)), "\(text)") }
+    }
+
+    /// Random documents, mutated byte by byte, judged by both: they must agree.
+    @Test func agreesWithFoundationOnMutatedDocuments() throws {
+        var random = SplitMix64(seed: 20261125)
+        let alphabet = Array(#"{}[]":,.-+eE0123456789 truefalsn\"#.utf8) + [0x0A, 0x09]
+        for round in 0..<4_000 {
+            var bytes = Array(Self.document(depth: 0, random: &random).utf8)
+            for _ in 0..<Int(random.next() % 3) where !bytes.isEmpty {
+                let position = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes.remove(at: position)
+                case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: position)
+                default: bytes[position] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                }
+            }
+            let foundation = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil
+            #expect(JSONSyntax.isValid(bytes) == foundation, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+        }
+    }
+
+    private static func document(depth: Int, random: inout SplitMix64) -> String {
+        switch random.next() % (depth > 3 ? 4 : 6) {
+        case 0: return String(Int64(bitPattern: random.next()) % 100_000)
+        case 1: return ["\"plain\"", "\"esc\\\"aped\\n\"", "\"\\u00e9t\\u00e9\"", "\"\""][Int(random.next() % 4)]
+        case 2: return ["true", "false", "null", "-0.25", "1e5", "3.5E-2"][Int(random.next() % 6)]
+        case 3: return "\"k\(random.next() % 10)\""
+        case 4:
+            let count = Int(random.next() % 4)
+            return "[" + (0..<count).map { _ in document(depth: depth + 1, random: &random) }.joined(separator: ",") + "]"
+        default:
+            let count = Int(random.next() % 4)
+            return "{" + (0..<count).map { index in "\"f\(index)\": " + document(depth: depth + 1, random: &random) }
+                .joined(separator: ", ") + "}"
+        }
+    }
+}
+
+/// A small seeded generator, so a failing round can be replayed.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
