@@ -181,7 +181,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
     /// The topic step `step`'s command goes to.
     public func commandTopic(ofStep step: String) -> String? {
         guard let index = stepIndex(named: step) else { return nil }
-        return steps[index].commandTopic
+        return engine.steps[index].command?.topic  // `steps` would build every public step value
     }
 
     /// The replay check over stored rows.

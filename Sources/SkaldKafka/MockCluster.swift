@@ -1,5 +1,8 @@
 import CRdKafka
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// librdkafka's in-process mock Kafka cluster, for development, the demo and tests.
 ///
@@ -8,6 +11,9 @@ import Synchronization
 /// limits (librdkafka 2.0.2): no transactions, an idempotent producer is not
 /// deduplicated after a broker loss, each partition keeps only a few MiB,
 /// and group membership changes take `session.timeout.ms` − 1 s.
+/// Its broker sockets get `TCP_NODELAY`, as real brokers' do (see
+/// `disableNagle(onPortsOf:)`); `SKALD_MOCK_NAGLE=1` in the environment keeps the mock's
+/// own behaviour, to measure the difference.
 /// Nothing in production code may depend on it.
 public final class MockCluster: Sendable {
     private struct State {
@@ -45,6 +51,7 @@ public final class MockCluster: Sendable {
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
         self.brokerCount = brokers
         self.state = Mutex(State(cluster: RdKafkaPointer(pointer: cluster), owner: RdKafkaPointer(pointer: owner)))
+        if getenv("SKALD_MOCK_NAGLE") == nil { Self.disableNagle(onPortsOf: bootstrapServers) }
     }
 
     deinit {
