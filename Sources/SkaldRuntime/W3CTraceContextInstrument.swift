@@ -5,7 +5,7 @@ public import W3CTraceContext
 /// swift-distributed-tracing without a tracer: ``SkaldTracing/bootstrapW3C()``.
 ///
 /// `extract` parses the headers (swift-w3c-trace-context) into
-/// ``ServiceContextModule/ServiceContext/w3cTraceContext``; a missing or malformed
+/// `ServiceContext.w3cTraceContext`; a missing or malformed
 /// `traceparent` leaves the context as it was, as the W3C specification asks (the
 /// receiver starts a new trace, the message is not refused). `inject` writes it back.
 ///
