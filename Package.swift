@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        // 1.7 for `withTracer`, which the tracing tests use to scope a tracer to one test.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // MARK: C libraries, wrapped once at the module edge
@@ -76,6 +79,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             swiftSettings: strictSettings
         ),
@@ -131,7 +136,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldRuntimeTests",
-            dependencies: ["SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport"],
+            dependencies: [
+                "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -4,6 +4,7 @@ public import ServiceLifecycle
 public import Skald
 public import SkaldKafka
 public import SkaldPostgres
+import Tracing
 
 /// The saga orchestrator: the message pump, the outbox relay and the timer service
 /// over one Postgres pool and one Kafka producer, plus the calls that start sagas
@@ -124,6 +125,10 @@ public final class Orchestrator: Service {
     }
 
     /// Starts a saga from a JSON payload (what the admin API receives).
+    ///
+    /// With a tracer bootstrapped this is a `saga.start` span, a child of `traceparent`
+    /// (or of the task's current context when it is absent or malformed); the saga's
+    /// trace goes on from that span.
     @discardableResult
     public func start(
         _ sagaType: String, messageType: String, payload: [UInt8], idempotencyKey: String? = nil,
@@ -133,6 +138,23 @@ public final class Orchestrator: Service {
             throw SagaRuntimeError("no saga type named '\(sagaType)' is registered")
         }
         let sagaId = idempotencyKey.map { "\(sagaType)-\($0)" } ?? UUID().uuidString.lowercased()
+        guard let tracing = ActiveTracing.current else {
+            return try await startSaga(sagaType, sagaId: sagaId, messageType: messageType, payload: payload, traceparent: traceparent)
+        }
+        let parent = tracing.context(traceparent: traceparent) ?? ServiceContext.current ?? .topLevel
+        return try await tracing.tracer.withSpan("saga.start", context: parent, ofKind: .internal) { span in
+            span.attributes[SkaldTracing.Attribute.sagaType] = sagaType
+            span.attributes[SkaldTracing.Attribute.sagaId] = sagaId
+            return try await startSaga(
+                sagaType, sagaId: sagaId, messageType: messageType, payload: payload,
+                traceparent: tracing.traceparent(of: span.context) ?? traceparent
+            )
+        }
+    }
+
+    private func startSaga(
+        _ sagaType: String, sagaId: String, messageType: String, payload: [UInt8], traceparent: String?
+    ) async throws -> String {
         let envelope = MessageEnvelope(
             id: "start:\(sagaId)", source: "skald/api", type: messageType, time: Date(), sagaId: sagaId,
             sagaType: sagaType, traceparent: traceparent

@@ -195,7 +195,15 @@ public final class OutboxRelay: Service {
         profile.record("relay.decode", since: phase, size: rows.count)
 
         phase = profile.start()
-        let results = try await producer.send(messages)
+        let spans = PublishSpans(publishing: &messages)
+        let results: [Result<KafkaDeliveryReport, KafkaError>]
+        do {
+            results = try await producer.send(messages)
+        } catch {
+            spans.end(failing: error)
+            throw error
+        }
+        spans.end(with: results)
         profile.record("relay.produce", since: phase, size: messages.count)
         phase = profile.start()
         var delivered: [Int64] = []

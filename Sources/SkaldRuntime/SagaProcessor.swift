@@ -351,6 +351,7 @@ public final class SagaProcessor: Sendable {
 
         // 5. Decide, in the order the inputs arrived.
         var writes = BatchWrites()
+        var spans = TransitionSpans()
         for (index, item) in work.enumerated() where outcomes[index] == nil {
             guard let id = sagaIds[index] else { continue }
             let saga: any RuntimeSagaDefinition
@@ -381,6 +382,7 @@ public final class SagaProcessor: Sendable {
                 outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
                 continue
             }
+            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: locked[id]?.traceparent)
             do {
                 var decision = try saga.decide(instance, item.input, now: now)
                 // One trace per saga: commands caused by an input without trace context (a timer,
@@ -392,7 +394,10 @@ public final class SagaProcessor: Sendable {
                         decision.commands[index].envelope.traceparent = sagaTrace
                     }
                 }
-                if isNew, let trace = item.traceparent { writes.trace(sagaId: id, traceparent: trace) }
+                // With a tracer, the commands go out as children of this transition's span, and a new
+                // saga keeps that span's context: even one started without trace context is one trace.
+                let spanTrace = spans.applied(span, decision: &decision)
+                if isNew, let trace = spanTrace ?? item.traceparent { writes.trace(sagaId: id, traceparent: trace) }
                 instances[id] = decision.instance
                 if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
                 writes.add(decision)
@@ -403,6 +408,7 @@ public final class SagaProcessor: Sendable {
                 }
                 outcomes[index] = .applied(sagaId: id)
             } catch {
+                spans.rejected(span, error: error)
                 outcomes[index] = .rejected(reason: "\(error)")
                 logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
             }
@@ -429,7 +435,13 @@ public final class SagaProcessor: Sendable {
         profile.record("decide", since: phase, size: writes.decisions)
         phase = profile.start()
         writeStatements.append("COMMIT")
-        _ = try await connection.pipeline(writeStatements)
+        do {
+            _ = try await connection.pipeline(writeStatements)
+        } catch {
+            spans.end(failing: error)
+            throw error
+        }
+        spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
         metrics.transitions.increment(by: writes.decisions)
         return Applied(

@@ -7,6 +7,7 @@ import SkaldRuntime
 import SkaldTestSupport
 import Synchronization
 import Testing
+import Tracing
 
 /// Logs quiet unless SKALD_RUNTIME_TEST_LOG is set.
 let runtimeTestLogger: Logger = {
@@ -51,13 +52,21 @@ final class TransferParticipants: Sendable {
     let jitter: Bool
     private let redeliveries = Atomic<Int>(0)
     private let traces = Mutex<[String: String]>([:])
+    /// Replies go out under a span of their own, a child of the command's trace context,
+    /// through the bootstrapped instrument (as a participant using swift-distributed-tracing
+    /// does); otherwise replies carry no trace context.
+    let tracesReplies: Bool
 
     /// The `traceparent` the command of `messageType` to saga `sagaId` carried.
     func traceparent(sagaId: String, command messageType: String) -> String? {
         traces.withLock { $0["\(sagaId)/\(messageType)"] }
     }
 
-    init(silentFor: Set<String> = [], delays: [String: Duration] = [:], duplicateReplies: Bool = false, jitter: Bool = false) {
+    init(
+        silentFor: Set<String> = [], delays: [String: Duration] = [:], duplicateReplies: Bool = false, jitter: Bool = false,
+        tracesReplies: Bool = false
+    ) {
+        self.tracesReplies = tracesReplies
         self.silenced = Mutex(silentFor)
         self.delays = delays
         self.duplicateReplies = duplicateReplies
@@ -169,12 +178,18 @@ final class TransferParticipants: Sendable {
             id: "reply:\(command.id)", source: "test-participant", type: reply.type, time: Date(),
             sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
         )
+        var headers = envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+        if tracesReplies {
+            let instrument = InstrumentationSystem.instrument
+            var context = ServiceContext.topLevel
+            instrument.extract(message.headers, into: &context, using: KafkaHeadersExtractor())
+            InstrumentationSystem.tracer.withSpan("\(command.type) process", context: context, ofKind: .consumer) { span in
+                instrument.inject(span.context, into: &headers, using: KafkaHeadersInjector())
+            }
+        }
         return (
             command.type,
-            KafkaOutgoingMessage(
-                topic: "skald.replies", key: message.key, value: Array(reply.json),
-                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
-            )
+            KafkaOutgoingMessage(topic: "skald.replies", key: message.key, value: Array(reply.json), headers: headers)
         )
     }
 }
