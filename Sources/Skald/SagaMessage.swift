@@ -106,7 +106,10 @@ struct AnyEncodable: Encodable {
 
 /// One place for the JSON settings, so every byte Skald writes is canonical.
 enum JSONCoding {
-    static func encoder() -> JSONEncoder {
+    /// The reference encoding: Foundation's `JSONEncoder` with sorted keys, unescaped
+    /// slashes and ``Timestamp`` dates. ``CanonicalJSONEncoder`` writes the same bytes faster
+    /// and uses this one for what it leaves to Foundation.
+    static func foundationEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -131,6 +134,6 @@ enum JSONCoding {
     }
 
     static func encode(_ value: some Encodable) throws -> Data {
-        try encoder().encode(value)
+        try foundationEncoder().encode(value)
     }
 }
