@@ -217,3 +217,14 @@ private struct NestedPaths: Encodable {
         try container.encode(PathReporter(), forKey: .value)
     }
 }
+
+extension CanonicalJSONEncoderTests {
+    @Test func storedFixtureEventsTakeTheFastPath() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/events-v1", withExtension: "jsonl"))
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { Array($0.utf8) }
+        for line in lines {
+            let event = try SagaEvent.decode(jsonBytes: line)
+            #expect(CanonicalJSONEncoder.encodeWithoutFallback(event) == line, "\(String(decoding: line, as: UTF8.self))")
+        }
+    }
+}

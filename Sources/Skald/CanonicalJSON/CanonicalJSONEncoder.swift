@@ -55,20 +55,20 @@ struct CanonicalJSONEncoder: Encoder {
     // MARK: Encoder
 
     var codingPath: [any CodingKey] {
-        writer.codingPath(level: level, token: token)
+        writer.buffer.codingPath(level: level, token: token)
     }
 
     /// Always empty: `JSONCoding` sets no user info.
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        let valid = writer.openContainer(level: level, token: token, content: .object)
+        let valid = writer.buffer.openContainer(level: level, token: token, content: .object)
         return KeyedEncodingContainer(
             CanonicalJSONKeyedContainer<Key>(writer: writer, level: valid ? level : -1, token: token))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        let valid = writer.openContainer(level: level, token: token, content: .array)
+        let valid = writer.buffer.openContainer(level: level, token: token, content: .array)
         return CanonicalJSONUnkeyedContainer(writer: writer, level: valid ? level : -1, token: token)
     }
 

@@ -8,92 +8,75 @@ struct CanonicalJSONSingleValueContainer: SingleValueEncodingContainer {
     let token: Int
 
     var codingPath: [any CodingKey] {
-        writer.codingPath(level: level, token: token)
+        writer.buffer.codingPath(level: level, token: token)
     }
 
     mutating func encodeNil() throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeNull()
+        try writer.buffer.scalar(level: level, token: token) { $0.writeNull() }
     }
 
     mutating func encode(_ value: Bool) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeBool(value)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeBool(value) }
     }
 
     mutating func encode(_ value: String) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeString(value)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeString(value) }
     }
 
     mutating func encode(_ value: Double) throws {
-        try writer.beginScalar(level: level, token: token)
-        try writer.writeDouble(value)
+        try writer.buffer.scalar(level: level, token: token) { try $0.writeDouble(value) }
     }
 
     mutating func encode(_ value: Float) throws {
-        try writer.beginScalar(level: level, token: token)
-        try writer.writeFloat(value)
+        try writer.buffer.scalar(level: level, token: token) { try $0.writeFloat(value) }
     }
 
     mutating func encode(_ value: Int) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeInteger(Int64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeInteger(Int64(value)) }
     }
 
     mutating func encode(_ value: Int8) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeInteger(Int64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeInteger(Int64(value)) }
     }
 
     mutating func encode(_ value: Int16) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeInteger(Int64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeInteger(Int64(value)) }
     }
 
     mutating func encode(_ value: Int32) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeInteger(Int64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeInteger(Int64(value)) }
     }
 
     mutating func encode(_ value: Int64) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeInteger(value)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeInteger(value) }
     }
 
     mutating func encode(_ value: Int128) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeText(value.description)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeText(value.description) }
     }
 
     mutating func encode(_ value: UInt) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeUnsigned(UInt64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeUnsigned(UInt64(value)) }
     }
 
     mutating func encode(_ value: UInt8) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeUnsigned(UInt64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeUnsigned(UInt64(value)) }
     }
 
     mutating func encode(_ value: UInt16) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeUnsigned(UInt64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeUnsigned(UInt64(value)) }
     }
 
     mutating func encode(_ value: UInt32) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeUnsigned(UInt64(value))
+        try writer.buffer.scalar(level: level, token: token) { $0.writeUnsigned(UInt64(value)) }
     }
 
     mutating func encode(_ value: UInt64) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeUnsigned(value)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeUnsigned(value) }
     }
 
     mutating func encode(_ value: UInt128) throws {
-        try writer.beginScalar(level: level, token: token)
-        writer.writeText(value.description)
+        try writer.buffer.scalar(level: level, token: token) { $0.writeText(value.description) }
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {

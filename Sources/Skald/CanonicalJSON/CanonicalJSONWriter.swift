@@ -1,102 +1,68 @@
-/// The state of one canonical JSON document being written: the output buffer
-/// and the stack of *levels* still open in it.
+/// One canonical JSON document being written: the ``CanonicalJSONBuffer``
+/// shared by the encoders and containers of the document, and the steps that
+/// run a value's own `encode(to:)`.
 ///
-/// A level is one JSON value under construction: the document itself, the
-/// value of an object member, an array element. It starts empty and becomes a
-/// scalar, an object or an array when its encoder is first used. Levels nest
-/// strictly: writing to a level closes every level opened inside it, the way
-/// `encode(to:)` implementations use containers (a nested container is filled,
-/// then its parent moves on). Using a closed level again would need the
-/// reference semantics of Foundation's tree, so it abandons the fast path
-/// instead (``isAbandoned``), and ``CanonicalJSONEncoder/encode(_:)`` lets
-/// Foundation encode the value.
-///
-/// Members of an open object are written as they arrive, each remembered in
-/// ``entries`` with its name; when the object closes the members are put in
-/// sorted order (see `CanonicalJSONWriter+Objects.swift`).
+/// The buffer is only touched inside single calls (`writer.buffer.…`), never
+/// across a call into a value's `encode(to:)`, which comes back to the writer
+/// through the encoders it is given.
 final class CanonicalJSONWriter {
-    /// What a level holds so far.
-    enum Content: UInt8 {
-        /// Nothing yet: written as `{}` if it stays so (Foundation's choice for a value that encodes nothing).
-        case empty
-        /// A complete scalar (or `null`).
-        case scalar
-        /// An object: `{` written, members follow.
-        case object
-        /// An array: `[` written, elements follow.
-        case array
-    }
+    var buffer = CanonicalJSONBuffer()
 
-    /// How a level is reached from its parent; kept only to answer `codingPath`.
-    enum LevelKey {
-        case root
-        case key(any CodingKey)
-        case index(Int)
-    }
-
-    /// One open level.
-    struct Level {
-        let token: Int
-        let key: LevelKey
-        /// Made by a container's `nestedContainer` or `nestedUnkeyedContainer` rather than
-        /// for an encoder; see ``CanonicalJSONWriter/codingPath(level:token:)``.
-        let isNestedContainer: Bool
-        var content: Content
-        /// Offset of the level's `{` or `[` in ``bytes`` (for an object: where reordering starts).
-        var start: Int
-        /// Members or elements begun so far: the next one needs a comma when this is not 0.
-        var count: Int
-        /// Index in ``entries`` of this object's first member.
-        var firstEntry: Int
-        /// Whether a member name has a non-ASCII byte: only then can two different byte
-        /// sequences be the same Swift `String` (canonical equivalence), which Foundation's
-        /// dictionary would merge.
-        var hasNonASCIIKey: Bool
-    }
-
-    /// A member of an open object: its name (to sort by) and where `"name":value` starts.
-    struct Entry {
-        let key: String
-        let start: Int
-    }
-
-    /// Thrown to stop the fast path; the caller hands the value to Foundation.
-    struct Abandoned: Error {}
-
-    /// Foundation refuses containers nested 512 deep; well before that, leave the value to it.
-    static let maximumDepth = 400
-
-    /// The document so far.
-    var bytes: [UInt8] = []
-    /// The open levels, outermost first.
-    var levels: [Level] = []
-    /// The members of every open object, in the order they were written.
-    var entries: [Entry] = []
-    /// Reused when an object's members are reordered.
-    var scratch: [UInt8] = []
-    /// Reused to sort member indices.
-    var order: [Int] = []
-    /// The last token handed out.
-    var lastToken = 0
-    /// Set when the fast path cannot reproduce Foundation's bytes for this value; everything
-    /// written afterwards is ignored and every throwing call throws ``Abandoned``.
-    private(set) var isAbandoned = false
-
-    init() {
-        bytes.reserveCapacity(256)
-        levels.reserveCapacity(8)
-        entries.reserveCapacity(16)
-    }
-
-    /// Gives up on the fast path for this document.
-    func abandon() {
-        isAbandoned = true
-    }
+    var isAbandoned: Bool { buffer.isAbandoned }
 
     /// The finished document (the buffer is moved out, not copied).
     func takeBytes() -> [UInt8] {
         var result: [UInt8] = []
-        swap(&result, &bytes)
+        swap(&result, &buffer.bytes)
         return result
+    }
+
+    /// Encodes `value` as the whole document.
+    func encodeDocument<T: Encodable>(_ value: T) throws {
+        let token = try buffer.beginDocument(value)
+        if let token { try encodeNested(value, level: 0, token: token, emptyIsObject: false) }
+        try buffer.finishDocument()
+    }
+
+    /// Runs `value.encode(to:)` on an existing level (a fresh member or element, the
+    /// document, or the level of a single-value container).
+    ///
+    /// A value that asked for no container and wrote nothing is `{}`, as in Foundation
+    /// (except for the document itself, `emptyIsObject` false).
+    func encodeNested<T: Encodable>(_ value: T, level: Int, token: Int, emptyIsObject: Bool) throws {
+        guard !buffer.isAbandoned else { throw CanonicalJSONBuffer.Abandoned() }
+        do {
+            try value.encode(to: CanonicalJSONEncoder(writer: self, level: level, token: token))
+        } catch {
+            // Whatever was written for this value is incomplete; Foundation will report the error.
+            throw buffer.giveUp()
+        }
+        try buffer.finishNested(level: level, token: token, emptyIsObject: emptyIsObject)
+    }
+
+    /// Encodes `value` as the member `key` of the object at `level`.
+    func encodeMember<T: Encodable>(_ value: T, key: some CodingKey, level: Int, token: Int) throws {
+        let child = try buffer.member(key.stringValue, level: level, token: token) { buffer in
+            try buffer.writeScalar(value) ? nil : buffer.pushLevel(key: .key(key), content: .empty)
+        }
+        guard let child else { return }
+        try encodeNested(value, level: level + 1, token: child, emptyIsObject: true)
+        buffer.closeLevels(downTo: level + 1)
+    }
+
+    /// Encodes `value` as the next element of the array at `level`.
+    func encodeElement<T: Encodable>(_ value: T, level: Int, token: Int) throws {
+        let child = try buffer.element(level: level, token: token) { buffer in
+            try buffer.writeScalar(value) ? nil : buffer.pushLevel(key: .index(buffer.levels[level].count - 1), content: .empty)
+        }
+        guard let child else { return }
+        try encodeNested(value, level: level + 1, token: child, emptyIsObject: true)
+        buffer.closeLevels(downTo: level + 1)
+    }
+
+    /// Encodes `value` through a single-value container of `level`.
+    func encodeSingle<T: Encodable>(_ value: T, level: Int, token: Int) throws {
+        if try buffer.singleValue(value, level: level, token: token) { return }
+        try encodeNested(value, level: level, token: token, emptyIsObject: true)
     }
 }

@@ -1,31 +1,31 @@
-extension CanonicalJSONWriter {
-    /// Encodes `value` as the whole document.
-    func encodeDocument<T: Encodable>(_ value: T) throws {
+/// Opening and closing levels, and beginning members and elements.
+///
+/// Containers name their level by index and token; every call first makes that
+/// level the innermost open one (``activate(_:_:)``), closing the levels opened
+/// inside it, or abandons when the level was closed already.
+extension CanonicalJSONBuffer {
+    // MARK: The document
+
+    /// Opens the document's level and writes `value` when it is a scalar; returns the
+    /// level's token when the value's own `encode(to:)` must run.
+    mutating func beginDocument<T: Encodable>(_ value: T) throws -> Int? {
         let token = pushLevel(key: .root, content: .empty)
-        if try writeScalar(value) {
-            levels[0].content = .scalar
-        } else {
-            try encodeNested(value, level: 0, token: token, emptyIsObject: false)
-        }
-        // A top-level value that wrote nothing is an error in Foundation ("did not encode any values").
-        guard !isAbandoned, levels[0].content != .empty else { throw giveUp() }
+        guard try writeScalar(value) else { return token }
+        levels[0].content = .scalar
+        return nil
+    }
+
+    /// Closes every level; a document that wrote nothing is an error in Foundation
+    /// ("did not encode any values"), so it is left to Foundation.
+    mutating func finishDocument() throws {
+        guard !isAbandoned, levels.count > 0, levels[0].content != .empty else { throw giveUp() }
         closeLevels(downTo: 0)
         if isAbandoned { throw Abandoned() }
     }
 
-    /// Runs `value.encode(to:)` on an existing level (a fresh member or element, the
-    /// document, or the level of a single-value container).
-    ///
-    /// A value that asked for no container and wrote nothing is `{}`, as in Foundation
-    /// (except for the document itself, `emptyIsObject` false).
-    func encodeNested<T: Encodable>(_ value: T, level: Int, token: Int, emptyIsObject: Bool) throws {
-        guard !isAbandoned else { throw Abandoned() }
-        do {
-            try value.encode(to: CanonicalJSONEncoder(writer: self, level: level, token: token))
-        } catch {
-            // Whatever was written for this value is incomplete; Foundation will report the error.
-            throw giveUp()
-        }
+    /// After a value's `encode(to:)` returned: its level must still be open, and is `{}`
+    /// if nothing was written (when `emptyIsObject`).
+    mutating func finishNested(level: Int, token: Int, emptyIsObject: Bool) throws {
         guard !isAbandoned, level < levels.count, levels[level].token == token else { throw giveUp() }
         if emptyIsObject, levels[level].content == .empty {
             writeEmptyObject()
@@ -33,18 +33,12 @@ extension CanonicalJSONWriter {
         }
     }
 
-    /// Abandons the fast path and returns the error to throw.
-    func giveUp() -> Abandoned {
-        abandon()
-        return Abandoned()
-    }
-
-    // MARK: Opening and closing levels
+    // MARK: Levels
 
     /// Makes `level` the innermost open level, closing the levels opened inside it.
-    /// Returns false (and abandons) when the level is closed or the writer abandoned.
+    /// Returns false (and abandons) when the level is closed or the fast path abandoned.
     @inline(__always)
-    func activate(_ level: Int, _ token: Int) -> Bool {
+    mutating func activate(_ level: Int, _ token: Int) -> Bool {
         guard !isAbandoned, level >= 0, level < levels.count, levels[level].token == token else {
             abandon()
             return false
@@ -55,20 +49,19 @@ extension CanonicalJSONWriter {
 
     /// ``activate(_:_:)`` for the throwing methods.
     @inline(__always)
-    func require(_ level: Int, _ token: Int) throws {
+    mutating func require(_ level: Int, _ token: Int) throws {
         guard activate(level, token) else { throw Abandoned() }
     }
 
     /// Opens a level inside the innermost one; returns its token. A level opened as an
     /// object or array is a nested container; an empty one belongs to an encoder.
-    @discardableResult
-    func pushLevel(key: LevelKey, content: Content) -> Int {
+    mutating func pushLevel(key: LevelKey, content: Content) -> Int {
         lastToken += 1
         if levels.count >= Self.maximumDepth { abandon() }
         levels.append(
             Level(
                 token: lastToken, key: key, isNestedContainer: content != .empty, content: content, start: bytes.count,
-                count: 0, firstEntry: entries.count, hasNonASCIIKey: false))
+                count: 0, firstEntry: entries.count, hasNonASCIIKey: false, hasEscapedKey: false))
         if content == .object {
             bytes.append(UInt8(ascii: "{"))
         } else if content == .array {
@@ -78,7 +71,7 @@ extension CanonicalJSONWriter {
     }
 
     /// Closes levels from the innermost until `count` remain.
-    func closeLevels(downTo count: Int) {
+    mutating func closeLevels(downTo count: Int) {
         while levels.count > count {
             let level = levels.removeLast()
             switch level.content {
@@ -93,7 +86,7 @@ extension CanonicalJSONWriter {
     /// Gives an empty level the container its encoder asks for. Asking again for the
     /// same kind returns the same container (a class and its superclass share one
     /// encoder), as Foundation does; anything else is left to Foundation.
-    func openContainer(level: Int, token: Int, content: Content) -> Bool {
+    mutating func openContainer(level: Int, token: Int, content: Content) -> Bool {
         guard activate(level, token) else { return false }
         switch levels[level].content {
         case .empty:
@@ -110,88 +103,85 @@ extension CanonicalJSONWriter {
         }
     }
 
-    /// Marks the level of a single-value container as written; it must be empty
-    /// (Foundation stops the program on a second value).
-    func beginScalar(level: Int, token: Int) throws {
+    // MARK: Single values
+
+    /// Writes the value of a single-value container's level, which must be empty (a
+    /// second value stops the program in Foundation).
+    @inline(__always)
+    mutating func scalar(level: Int, token: Int, _ write: (inout CanonicalJSONBuffer) throws -> Void) throws {
         try require(level, token)
         guard levels[level].content == .empty else { throw giveUp() }
         levels[level].content = .scalar
+        try write(&self)
+    }
+
+    /// ``scalar(level:token:_:)`` for a generic value: true when it was a scalar and is
+    /// written, false when its own `encode(to:)` must run on the level.
+    mutating func singleValue<T: Encodable>(_ value: T, level: Int, token: Int) throws -> Bool {
+        try require(level, token)
+        guard levels[level].content == .empty else { throw giveUp() }
+        guard try writeScalar(value) else { return false }
+        levels[level].content = .scalar
+        return true
     }
 
     // MARK: Members and elements
 
-    /// Starts the member `key` of the object at `level`: comma, name, colon.
-    func beginMember(_ key: String, level: Int) {
+    /// Starts the member `key` of the object at `level` (comma, name, colon), then
+    /// writes its value with `write`.
+    @inline(__always)
+    mutating func member<Result>(
+        _ key: String, level: Int, token: Int, _ write: (inout CanonicalJSONBuffer) throws -> Result
+    ) throws -> Result {
+        try require(level, token)
+        beginMember(key, level: level)
+        return try write(&self)
+    }
+
+    /// Starts the next element of the array at `level`, then writes it with `write`.
+    @inline(__always)
+    mutating func element<Result>(
+        level: Int, token: Int, _ write: (inout CanonicalJSONBuffer) throws -> Result
+    ) throws -> Result {
+        try require(level, token)
+        beginElement(level: level)
+        return try write(&self)
+    }
+
+    /// Comma, name and colon of a member of the (active) object at `level`.
+    mutating func beginMember(_ key: String, level: Int) {
         if levels[level].count > 0 { bytes.append(UInt8(ascii: ",")) }
         levels[level].count += 1
-        entries.append(Entry(key: key, start: bytes.count))
-        var key = key
-        let nonASCII = key.withUTF8 { writeEscaped($0) }
+        let start = bytes.count
+        var name = key
+        let (nonASCII, escaped) = name.withUTF8 { utf8 in
+            let nonASCII = writeEscaped(utf8)
+            return (nonASCII, bytes.count - start - 2 != utf8.count)
+        }
+        entries.append(Entry(start: start, nameEnd: bytes.count - 1, escapedKey: escaped ? key : nil))
         if nonASCII { levels[level].hasNonASCIIKey = true }
+        if escaped { levels[level].hasEscapedKey = true }
         bytes.append(UInt8(ascii: ":"))
     }
 
-    /// ``beginMember(_:level:)`` after checking the container is still open.
+    /// The comma before an element of the (active) array at `level`.
     @inline(__always)
-    func beginMember(_ key: some CodingKey, level: Int, token: Int) throws {
-        try require(level, token)
-        beginMember(key.stringValue, level: level)
-    }
-
-    /// Starts the next element of the array at `level`.
-    @inline(__always)
-    func beginElement(level: Int) {
+    mutating func beginElement(level: Int) {
         if levels[level].count > 0 { bytes.append(UInt8(ascii: ",")) }
         levels[level].count += 1
-    }
-
-    /// ``beginElement(level:)`` after checking the container is still open.
-    @inline(__always)
-    func beginElement(level: Int, token: Int) throws {
-        try require(level, token)
-        beginElement(level: level)
-    }
-
-    /// Encodes `value` as the member `key` of the object at `level`.
-    func encodeMember<T: Encodable>(_ value: T, key: some CodingKey, level: Int, token: Int) throws {
-        try beginMember(key, level: level, token: token)
-        if try writeScalar(value) { return }
-        let child = pushLevel(key: .key(key), content: .empty)
-        try encodeNested(value, level: level + 1, token: child, emptyIsObject: true)
-        closeLevels(downTo: level + 1)
-    }
-
-    /// Encodes `value` as the next element of the array at `level`.
-    func encodeElement<T: Encodable>(_ value: T, level: Int, token: Int) throws {
-        try beginElement(level: level, token: token)
-        if try writeScalar(value) { return }
-        let child = pushLevel(key: .index(levels[level].count - 1), content: .empty)
-        try encodeNested(value, level: level + 1, token: child, emptyIsObject: true)
-        closeLevels(downTo: level + 1)
-    }
-
-    /// Encodes `value` through a single-value container of `level`.
-    func encodeSingle<T: Encodable>(_ value: T, level: Int, token: Int) throws {
-        try require(level, token)
-        guard levels[level].content == .empty else { throw giveUp() }
-        if try writeScalar(value) {
-            levels[level].content = .scalar
-        } else {
-            try encodeNested(value, level: level, token: token, emptyIsObject: true)
-        }
     }
 
     /// Opens a member whose value is written later: a nested container (`content`
     /// `.object` or `.array`) or a super encoder (`.empty`, `{}` if never used, as
     /// Foundation writes for an unused super encoder). Nil when the parent is closed.
-    func openMember(_ key: any CodingKey, level: Int, token: Int, content: Content) -> (level: Int, token: Int)? {
+    mutating func openMember(_ key: any CodingKey, level: Int, token: Int, content: Content) -> (level: Int, token: Int)? {
         guard activate(level, token) else { return nil }
         beginMember(key.stringValue, level: level)
         return (level + 1, pushLevel(key: .key(key), content: content))
     }
 
     /// ``openMember(_:level:token:content:)`` for the next element of an array.
-    func openElement(level: Int, token: Int, content: Content) -> (level: Int, token: Int)? {
+    mutating func openElement(level: Int, token: Int, content: Content) -> (level: Int, token: Int)? {
         guard activate(level, token) else { return nil }
         beginElement(level: level)
         return (level + 1, pushLevel(key: .index(levels[level].count - 1), content: content))
@@ -211,7 +201,7 @@ extension CanonicalJSONWriter {
     /// from the paths of containers below it); a nested container's own path has them.
     /// So: the keys of every level, except nested containers above the innermost
     /// level that belongs to an encoder.
-    func codingPath(level: Int, token: Int) -> [any CodingKey] {
+    mutating func codingPath(level: Int, token: Int) -> [any CodingKey] {
         guard level >= 0, level < levels.count, levels[level].token == token else {
             abandon()
             return []

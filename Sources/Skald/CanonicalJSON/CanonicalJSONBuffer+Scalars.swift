@@ -1,7 +1,7 @@
 import Foundation
 
 /// Scalars, formatted as swift-foundation's `JSONEncoder` and `JSONWriter` format them.
-extension CanonicalJSONWriter {
+extension CanonicalJSONBuffer {
     /// Writes `value` directly when its type is one Foundation's `JSONEncoder` writes as a
     /// scalar (checked by type identity, no dynamic cast); false for any other type.
     ///
@@ -12,7 +12,7 @@ extension CanonicalJSONWriter {
     /// as their description. The other types here would reach the same bytes through
     /// their own `encode(to:)`; handling them here just skips a level.
     @inline(__always)
-    func writeScalar<T: Encodable>(_ value: T) throws -> Bool {
+    mutating func writeScalar<T: Encodable>(_ value: T) throws -> Bool {
         if T.self == String.self {
             writeString(unsafeBitCast(value, to: String.self))
         } else if T.self == Int.self {
@@ -30,7 +30,7 @@ extension CanonicalJSONWriter {
     }
 
     /// The rarer scalar types of ``writeScalar(_:)``.
-    private func writeOtherScalar<T: Encodable>(_ value: T) throws -> Bool {
+    private mutating func writeOtherScalar<T: Encodable>(_ value: T) throws -> Bool {
         if T.self == Int64.self {
             writeInteger(unsafeBitCast(value, to: Int64.self))
         } else if T.self == Int32.self {
@@ -65,30 +65,30 @@ extension CanonicalJSONWriter {
     }
 
     /// Fixed ASCII text, copied from the binary's constant data.
-    func writeASCII(_ text: StaticString) {
+    mutating func writeASCII(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    func writeNull() {
+    mutating func writeNull() {
         writeASCII("null")
     }
 
-    func writeBool(_ value: Bool) {
+    mutating func writeBool(_ value: Bool) {
         writeASCII(value ? "true" : "false")
     }
 
-    func writeEmptyObject() {
+    mutating func writeEmptyObject() {
         writeASCII("{}")
     }
 
     /// A signed integer in decimal, as `description` writes it.
-    func writeInteger(_ value: Int64) {
+    mutating func writeInteger(_ value: Int64) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         writeUnsigned(value.magnitude)
     }
 
     /// An unsigned integer in decimal, formatted on the stack (20 digits at most).
-    func writeUnsigned(_ value: UInt64) {
+    mutating func writeUnsigned(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
             return
@@ -107,24 +107,24 @@ extension CanonicalJSONWriter {
 
     /// Text written as it is: the description of a 128-bit integer or a `Decimal`,
     /// which is what Foundation writes for them.
-    func writeText(_ text: String) {
+    mutating func writeText(_ text: String) {
         bytes.append(contentsOf: text.utf8)
     }
 
     /// Foundation writes `description` without a trailing `.0` (`1.0` → `1`, `-0.0` → `-0`,
     /// `1e-07` and `1.2345678901234568e+20` as they are); a non-finite value is an error.
-    func writeDouble(_ value: Double) throws {
+    mutating func writeDouble(_ value: Double) throws {
         guard value.isFinite else { throw giveUp() }
         writeFloatingPoint(value.description)
     }
 
     /// As ``writeDouble(_:)``, with `Float`'s own shortest description.
-    func writeFloat(_ value: Float) throws {
+    mutating func writeFloat(_ value: Float) throws {
         guard value.isFinite else { throw giveUp() }
         writeFloatingPoint(value.description)
     }
 
-    private func writeFloatingPoint(_ description: String) {
+    private mutating func writeFloatingPoint(_ description: String) {
         var text = description
         text.withUTF8 { utf8 in
             var count = utf8.count
@@ -134,7 +134,7 @@ extension CanonicalJSONWriter {
     }
 
     /// A string in quotes, escaped as Foundation escapes with `.withoutEscapingSlashes`.
-    func writeString(_ string: String) {
+    mutating func writeString(_ string: String) {
         var string = string
         string.withUTF8 { _ = writeEscaped($0) }
     }
@@ -143,7 +143,7 @@ extension CanonicalJSONWriter {
     /// characters U+0000–U+001F as `\b \f \n \r \t` or `\u00xx` (lowercase hex);
     /// everything else, `/`, U+007F, U+2028 and all non-ASCII included, is copied as it
     /// is. Returns whether a byte was non-ASCII (member names need to know).
-    func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+    mutating func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         bytes.append(UInt8(ascii: "\""))
         var mark = 0
         var union: UInt8 = 0
@@ -160,7 +160,7 @@ extension CanonicalJSONWriter {
         return union >= 0x80
     }
 
-    private func writeEscape(_ byte: UInt8) {
+    private mutating func writeEscape(_ byte: UInt8) {
         let letter: UInt8
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"): letter = byte
