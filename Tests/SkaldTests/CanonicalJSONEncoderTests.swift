@@ -78,6 +78,13 @@ import Testing
         expectFastAndEqual(Decimal(string: "-12.5e-3") ?? 0, "decimal")
         expectFastAndEqual(URL(string: "https://example.com/a/b?c=d&e=/f") ?? URL(fileURLWithPath: "/"), "url")
         expectFastAndEqual(JSONValue.number(1e300), "JSONValue")
+        // Foundation's special types behind an optional (its `as? Date` cast sees through it).
+        let date = Date(timeIntervalSince1970: 1_700_000_000.5)
+        expectFastAndEqual(["a": Optional(date), "b": nil], "optional dates")
+        expectFastAndEqual([Optional(Data([1, 2, 3])), nil], "optional data")
+        expectFastAndEqual([URL(string: "file:///a%20b"), nil], "optional URLs")
+        expectFastAndEqual([Optional(Decimal(string: "0.1") ?? 0)], "optional decimals")
+        expectFastAndEqual(Optional(Optional(date)), "a doubly optional date")
         // Every control character, DEL, the line separators and characters beyond the BMP, alone and in context.
         for scalar in Array(0..<0x20) + [0x22, 0x2F, 0x5C, 0x7F, 0x80, 0x2028, 0x2029, 0xFEFF, 0x1F600, 0x10FFFF] {
             let character = String(Character(Unicode.Scalar(UInt32(scalar)) ?? "?"))

@@ -6,9 +6,10 @@ import Foundation
 ///
 /// Foundation builds a tree of boxed values, dictionaries and strings for every
 /// document and serializes it afterwards. This encoder writes straight into one
-/// byte buffer (``CanonicalJSONWriter``): scalars are formatted in place, and an
-/// object is written in the order its keys arrive and only reordered, segment by
-/// segment, when it is complete. Keys are sorted by their UTF-8 bytes, as
+/// byte buffer (``CanonicalJSONBuffer``, held by the document's
+/// ``CanonicalJSONWriter``): scalars are formatted in place, and an object is
+/// written in the order its keys arrive and only reordered, segment by segment,
+/// when it is complete. Keys are sorted by their UTF-8 bytes, as
 /// swift-foundation's `JSONWriter` sorts them.
 ///
 /// Whatever the fast path cannot reproduce with certainty it leaves to
