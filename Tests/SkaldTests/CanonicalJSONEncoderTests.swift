@@ -133,6 +133,8 @@ import Testing
         #expect(CanonicalJSONEncoder.encodeWithoutFallback(Sample.members([("a", .int(1)), ("a", .int(2))])) == nil)
         // A container used again after a sibling was started.
         expectSameResult(Interleaved(), "interleaved nested containers")
+        // Super encoders of an array: used at once, and never used ({}), in place.
+        expectFastAndEqual(UnkeyedSuper(), "super encoders in an array")
         // A value that writes nothing at the top level is an error; nested it is {}.
         expectSameResult(Sample.nothing, "nothing at the top level")
         expectFastAndEqual([Sample.nothing], "nothing in an array")
@@ -178,6 +180,20 @@ private struct Interleaved: Encodable {
         var second = container.nestedContainer(keyedBy: Keys.self, forKey: .second)
         try second.encode(2, forKey: .value)
         try first.encode(1, forKey: .value)
+    }
+}
+
+/// Writes elements through super encoders of an unkeyed container.
+private struct UnkeyedSuper: Encodable {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(1)
+        try Sample.members([("b", .int(2)), ("a", .string("x"))]).encode(to: container.superEncoder())
+        _ = container.superEncoder()
+        try container.encode(3)
+        var nested = container.nestedUnkeyedContainer()
+        try Sample.int(4).encode(to: nested.superEncoder())
+        try nested.encode(container.count)
     }
 }
 
