@@ -49,6 +49,9 @@ import Testing
             // A document that writes nothing is an error (tested on its own).
             if case .nothing = value { value = .array([value]) }
             expectFastAndEqual(value, "seed \(seed): \(value)")
+            // Most single samples are leaves; a document of several is where nesting happens.
+            let document = Sample.members((0..<4).map { ("k\($0)", generator.sample(depth: 4)) })
+            expectFastAndEqual(document, "document of seed \(seed): \(document)")
             if seed % 5 == 0 { expectFastAndEqual(generator.record(depth: 2), "record of seed \(seed)") }
             if seed % 5 == 1 { expectFastAndEqual(generator.json(depth: 4), "JSONValue of seed \(seed)") }
         }
