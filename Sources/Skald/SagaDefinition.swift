@@ -85,7 +85,7 @@ public struct SagaDefinition<State: Codable & Sendable & Equatable>: Sendable {
                 guard let box = state as? StateBox<State> else {
                     throw SagaError(.payloadTypeMismatch, "\(name): the saga state is not a \(State.self)")
                 }
-                return Array(try JSONCoding.encode(box.value))
+                return try JSONCoding.encode(box.value)
             })
     }
 

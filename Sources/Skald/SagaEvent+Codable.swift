@@ -213,7 +213,7 @@ extension SagaEvent: Codable {
 extension SagaEvent {
     /// The event as one JSON object (a `saga_events` row's body).
     public func jsonBytes() throws -> [UInt8] {
-        Array(try JSONCoding.encoder().encode(self))
+        try JSONCoding.encode(self)
     }
 
     /// Reads one stored event without a definition: payloads come back as ``JSONValue``.

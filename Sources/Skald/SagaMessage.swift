@@ -59,19 +59,20 @@ public struct Payload: Sendable {
     /// The slow path of ``decode(_:)``: a payload read generically goes through JSON.
     @usableFromInline
     func decodeConverting<T: Decodable>(_ type: T.Type) throws -> T {
-        let data = try JSONCoding.encode(AnyEncodable(value))
-        return try JSONDecoder().decode(T.self, from: data)
+        try JSONDecoder().decode(T.self, from: Data(jsonBytes()))
     }
 
     /// The canonical JSON bytes (sorted keys), used on the wire and to compare payloads.
     public func jsonBytes() throws -> [UInt8] {
-        Array(try JSONCoding.encode(AnyEncodable(value)))
+        // Through `AnyEncodable`, as always: the value's own `encode(to:)` runs, so a bare
+        // `Date` payload stays a number rather than taking the date strategy.
+        try JSONCoding.encode(AnyEncodable(value))
     }
 
     /// The payload as a generic JSON tree.
     public func jsonValue() throws -> JSONValue {
         if let json = value as? JSONValue { return json }
-        return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encode(AnyEncodable(value)))
+        return try JSONDecoder().decode(JSONValue.self, from: Data(jsonBytes()))
     }
 }
 
@@ -106,7 +107,10 @@ struct AnyEncodable: Encodable {
 
 /// One place for the JSON settings, so every byte Skald writes is canonical.
 enum JSONCoding {
-    static func encoder() -> JSONEncoder {
+    /// The reference encoding: Foundation's `JSONEncoder` with sorted keys, unescaped
+    /// slashes and ``Timestamp`` dates. ``encode(_:)`` writes the same bytes faster with
+    /// ``CanonicalJSONEncoder`` and uses this one for what that leaves to Foundation.
+    static func foundationEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -130,7 +134,8 @@ enum JSONCoding {
         return decoder
     }
 
-    static func encode(_ value: some Encodable) throws -> Data {
-        try encoder().encode(value)
+    /// The canonical JSON of `value`: exactly the bytes of ``foundationEncoder()``.
+    static func encode(_ value: some Encodable) throws -> [UInt8] {
+        try CanonicalJSONEncoder.encode(value)
     }
 }

@@ -30,45 +30,34 @@ public enum Timestamp {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
-        // Written digit by digit into a fixed buffer: this runs for every event, command and
-        // snapshot, and string interpolation with padding allocated a dozen strings each time.
-        guard (0...9999).contains(year) else { return formatWide(year: year, month, day, secondOfDay, micros) }
-        return String(unsafeUninitializedCapacity: 27) { buffer in
-            var index = 0
-            func put(_ value: Int64, _ width: Int) {
-                var value = value
-                var position = index + width - 1
-                while position >= index {
-                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
-                    value /= 10
-                    position -= 1
+        if (0...9999).contains(year) {
+            // The usual case, written digit by digit into the string's own storage: building
+            // it from padded pieces cost a dozen small strings (this runs for every event).
+            return String(unsafeUninitializedCapacity: 27) { text in
+                func put(_ value: Int64, _ width: Int, at offset: Int) {
+                    var rest = value
+                    for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                        text[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                        rest /= 10
+                    }
                 }
-                index += width
+                put(year, 4, at: 0)
+                text[4] = UInt8(ascii: "-")
+                put(month, 2, at: 5)
+                text[7] = UInt8(ascii: "-")
+                put(day, 2, at: 8)
+                text[10] = UInt8(ascii: "T")
+                put(secondOfDay / 3600, 2, at: 11)
+                text[13] = UInt8(ascii: ":")
+                put(secondOfDay / 60 % 60, 2, at: 14)
+                text[16] = UInt8(ascii: ":")
+                put(secondOfDay % 60, 2, at: 17)
+                text[19] = UInt8(ascii: ".")
+                put(micros, 6, at: 20)
+                text[26] = UInt8(ascii: "Z")
+                return 27
             }
-            func put(_ character: UInt8) {
-                buffer[index] = character
-                index += 1
-            }
-            put(year, 4)
-            put(UInt8(ascii: "-"))
-            put(month, 2)
-            put(UInt8(ascii: "-"))
-            put(day, 2)
-            put(UInt8(ascii: "T"))
-            put(secondOfDay / 3600, 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay / 60 % 60, 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay % 60, 2)
-            put(UInt8(ascii: "."))
-            put(micros, 6)
-            put(UInt8(ascii: "Z"))
-            return index
         }
-    }
-
-    /// Years outside 0...9999 (never written by the engine, but `Date` allows them).
-    private static func formatWide(year: Int64, _ month: Int64, _ day: Int64, _ secondOfDay: Int64, _ micros: Int64) -> String {
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text

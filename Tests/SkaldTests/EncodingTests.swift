@@ -125,6 +125,50 @@ import Testing
         #expect(try placeOrder.state(sagaId: "s", events: events, at: 0).status == .notStarted)
     }
 
+    @Test func timestampsFormatDigitByDigitAsBefore() {
+        // The former implementation, built from padded pieces, as the reference.
+        func reference(_ date: Date) -> String {
+            let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+            var seconds = totalMicros / 1_000_000
+            var micros = totalMicros % 1_000_000
+            if micros < 0 {
+                micros += 1_000_000
+                seconds -= 1
+            }
+            var days = seconds / 86_400
+            var secondOfDay = seconds % 86_400
+            if secondOfDay < 0 {
+                secondOfDay += 86_400
+                days -= 1
+            }
+            let z = days + 719_468
+            let era = (z >= 0 ? z : z - 146_096) / 146_097
+            let doe = z - era * 146_097
+            let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+            let mp = (5 * doy + 2) / 153
+            let day = doy - (153 * mp + 2) / 5 + 1
+            let month = mp < 10 ? mp + 3 : mp - 9
+            let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+            func pad(_ value: Int64, _ width: Int) -> String {
+                let text = String(value)
+                return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+            }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+                + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+        }
+        var random = SplitMix64(seed: 42)
+        var dates = [-62_167_219_200, -62_167_219_200.000001, 253_402_300_799.999999, 253_402_300_800, -1e12, 1e12, 0, -0.5e-6]
+            .map { Date(timeIntervalSince1970: $0) }
+        for _ in 0..<20_000 {
+            let micros = Int64(bitPattern: random.next()) % 400_000_000_000_000_000
+            dates.append(Date(timeIntervalSince1970: Double(micros) / 1_000_000))
+        }
+        for date in dates {
+            #expect(Timestamp.format(date) == reference(date), "\(date.timeIntervalSince1970)")
+        }
+    }
+
     @Test func timestampsRoundTripAtMicroseconds() throws {
         let date = Date(timeIntervalSince1970: 1_795_000_000.123456)
         let text = Timestamp.format(date)

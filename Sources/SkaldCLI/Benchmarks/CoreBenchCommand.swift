@@ -10,6 +10,8 @@ import Skald
 /// - events/s folded: replaying the in-memory logs of those sagas;
 /// - stored events/s: decoding the same logs from their JSON rows and folding
 ///   them, the cost of loading an instance that is not cached;
+/// - encode: writing the same events as JSON rows, and the sagas' final states
+///   as the snapshot row holds them (JSON encoding alone);
 /// plus the type-erased runtime path (JSON bytes in, JSON rows and commands out).
 struct CoreBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,7 +111,30 @@ struct CoreBenchCommand: AsyncParsableCommand {
         let jsonTime = ContinuousClock.now - jsonClock
         let jsonCPUTime = threadCPUSeconds() - jsonCPU
 
-        // 4. the runtime path: bytes in, JSON rows + commands out
+        // 4. JSON encoding alone: the stored rows of those sagas, and their final states
+        // (a state is encoded for every snapshot row the runtime writes)
+        let encodeLogs = Array(logs.prefix(storedSagas))
+        var encodedBytes = 0
+        let encodeCPU = threadCPUSeconds()
+        let encodeClock = ContinuousClock.now
+        for events in encodeLogs {
+            for event in events { encodedBytes &+= try event.jsonBytes().count }
+        }
+        let encodeTime = ContinuousClock.now - encodeClock
+        let encodeCPUTime = threadCPUSeconds() - encodeCPU
+        var states: [BenchSaga.State] = []
+        states.reserveCapacity(encodeLogs.count)
+        for (index, events) in encodeLogs.enumerated() {
+            if let state = try definition.fold(sagaId: "saga-\(index)", events: events).data { states.append(state) }
+        }
+        let stateCPU = threadCPUSeconds()
+        let stateClock = ContinuousClock.now
+        for state in states { encodedBytes &+= try Payload(state).jsonBytes().count }
+        let stateTime = ContinuousClock.now - stateClock
+        let stateCPUTime = threadCPUSeconds() - stateCPU
+        checksum &+= encodedBytes
+
+        // 5. the runtime path: bytes in, JSON rows + commands out
         let erased: any RuntimeSagaDefinition = definition
         let runtimeInputs = (0..<storedSagas).map { BenchSaga.runtimePath(sagaId: "rt-\($0)", compensate: $0 % 5 == 0) }
         var runtimeTransitions = 0
@@ -129,6 +154,9 @@ struct CoreBenchCommand: AsyncParsableCommand {
         func rate(_ count: Int, _ seconds: Double) -> String {
             Int(Double(count) / max(seconds, 1e-9)).formatted(.number.grouping(.automatic))
         }
+        func nanoseconds(_ seconds: Double, _ count: Int) -> Int {
+            Int(seconds * 1e9 / Double(max(count, 1)))
+        }
         func line(_ label: String, _ count: Int, _ unit: String, _ wall: Duration, _ cpu: Double, _ note: String) {
             let padded = label.padding(toLength: 22, withPad: " ", startingAt: 0)
             print("  \(padded)\(rate(count, wall.secondsDouble)) \(unit)/s wall, \(rate(count, cpu)) per CPU-second  (\(note))")
@@ -139,6 +167,12 @@ struct CoreBenchCommand: AsyncParsableCommand {
         line(
             "stored JSON + fold", storedCount, "events", jsonTime, jsonCPUTime,
             "\(storedCount) rows, \(storedBytes / max(storedCount, 1)) B avg")
+        line(
+            "encode events", storedCount, "events", encodeTime, encodeCPUTime,
+            "\(nanoseconds(encodeCPUTime, storedCount)) ns per event per CPU")
+        line(
+            "encode states", states.count, "states", stateTime, stateCPUTime,
+            "\(nanoseconds(stateCPUTime, states.count)) ns per state per CPU")
         line("runtime path (bytes)", runtimeTransitions, "transitions", runtimeTime, runtimeCPUTime, "JSON in, rows + commands out")
     }
 }
