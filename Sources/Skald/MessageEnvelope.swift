@@ -59,6 +59,7 @@ public struct MessageEnvelope: Sendable, Hashable {
     /// Whether the payload is JSON (`application/json`, with or without parameters, or unspecified).
     public var isJSON: Bool {
         guard let contentType else { return true }
+        if contentType == MessageEnvelope.json { return true }  // what nearly every message says
         let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         return media == MessageEnvelope.json || media?.hasSuffix("+json") == true
     }

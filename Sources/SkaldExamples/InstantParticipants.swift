@@ -106,7 +106,7 @@ public final class InstantParticipants: Sendable {
 
     private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
         deliveries.add(1, ordering: .relaxed)
-        let command = try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })
+        let command = try MessageEnvelope(headers: message.headers.lazy.map { ($0.name, $0.value ?? []) })
         let body = Data(message.value)
         let decoder = JSONDecoder()
         let reply: any SagaMessage
@@ -160,7 +160,7 @@ public final class InstantParticipants: Sendable {
             sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
         )
         return KafkaOutgoingMessage(
-            topic: "skald.replies", key: message.key, value: Array(try JSONEncoder().encode(reply)),
+            topic: "skald.replies", key: message.key, value: try Payload(reply).jsonBytes(),
             headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
         )
     }
