@@ -106,14 +106,17 @@ struct DemoRun {
                 try await workload.place(0..<orders, servicesURL: postgresURL)
                 return
             }
-            // A steady rate: a tenth of a second's worth of orders every 100 ms.
+            // A steady rate: a tenth of a second's worth of orders every 100 ms, on a fixed
+            // schedule (sleeping 100 ms after each placing fell behind by the placing's time).
             let perTick = max(1, rate / 10)
             var next = 0
+            var tick = 0
             while next < orders {
                 let end = min(orders, next + perTick)
                 try await workload.place(next..<end, servicesURL: postgresURL)
                 next = end
-                try await Task.sleep(for: .milliseconds(100))
+                tick += 1
+                try await Task.sleep(until: started + .milliseconds(100 * tick), clock: clock)
             }
         }
         if rate <= 0 { try await placing.value }
