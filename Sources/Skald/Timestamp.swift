@@ -81,13 +81,16 @@ public enum Timestamp {
             index += width
             return value
         }
-        func expect(_ characters: Set<UInt8>) -> Bool {
-            guard index < bytes.count, characters.contains(bytes[index]) else { return false }
+        // One or more accepted bytes (a set literal here cost a hash table per call).
+        func expect(_ character: UInt8, or other: UInt8? = nil, or third: UInt8? = nil) -> Bool {
+            guard index < bytes.count, bytes[index] == character || bytes[index] == other || bytes[index] == third else {
+                return false
+            }
             index += 1
             return true
         }
-        guard let year = number(4), expect([45]), let month = number(2), expect([45]), let day = number(2),
-            expect([84, 116, 32]), let hour = number(2), expect([58]), let minute = number(2), expect([58]),
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+            expect(84, or: 116, or: 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
             let second = number(2)
         else { return nil }
         guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
@@ -108,12 +111,12 @@ public enum Timestamp {
             }
         }
         var offsetSeconds: Int64 = 0
-        if expect([90, 122]) {
+        if expect(90, or: 122) {
             offsetSeconds = 0
         } else if index < bytes.count, bytes[index] == 43 || bytes[index] == 45 {
             let sign: Int64 = bytes[index] == 45 ? -1 : 1
             index += 1
-            guard let offsetHour = number(2), expect([58]), let offsetMinute = number(2) else { return nil }
+            guard let offsetHour = number(2), expect(58), let offsetMinute = number(2) else { return nil }
             offsetSeconds = sign * (offsetHour * 3600 + offsetMinute * 60)
         } else {
             return nil
