@@ -13,9 +13,10 @@
 ///   validates every string (escapes, control characters, UTF-8) up front, and
 ///   gives up on escaped surrogates and on nesting deeper than 400 (Foundation
 ///   checks strings lazily and allows 512: what it accepts is a superset);
-/// - any error thrown while decoding, even one the decoded type catches, gives
-///   up, so error-driven control flow in `init(from:)` never sees a difference
-///   (``JSONValue`` reads itself from the tape directly for that reason);
+/// - any error the tape's decoder or containers throw, even one the decoded
+///   type catches, gives up, so error-driven control flow in `init(from:)`
+///   never sees a difference (``JSONValue`` reads itself from the tape directly
+///   for that reason);
 /// - numbers are read as Foundation reads them (`strtod`/`strtof` via the
 ///   standard library for floating point, integers only from integer literals),
 ///   and whatever Foundation treats specially (`Date`, `Data`, `URL`,
