@@ -110,6 +110,33 @@ import Testing
         }
     }
 
+    @Test(arguments: 0..<2)
+    func mutatedEventRowsDecodeAsInFoundationOrNotAtAll(batch: Int) throws {
+        let lines = try fixtureLines("events-v1") + fixtureLines("events-v1-operator")
+        let context = placeOrder.engine.decodingContext
+        let foundation = JSONDecoder()
+        foundation.userInfo[EventDecodingContext.key] = context
+        let noise: [UInt8] = Array(#"{}[]:,"\ /-+.eE0123456789aeflnrstuU"#.utf8) + [0, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xFF]
+        var random = SplitMix64(seed: UInt64(100 + batch))
+        for attempt in 0..<1500 {
+            var bytes = random.pick(lines)
+            for _ in 0..<(1 + random.below(2)) {
+                let position = random.below(bytes.count)
+                switch random.below(3) {
+                case 0: bytes.remove(at: position)
+                case 1: bytes.insert(random.pick(noise), at: position)
+                default: bytes[position] = random.pick(noise)
+                }
+            }
+            if let typed = JSONTape.decode(bytes, userInfo: [EventDecodingContext.key: context], { try SagaEvent(from: $0) }) {
+                #expect(typed == (try? foundation.decode(SagaEvent.self, from: Data(bytes))), "batch \(batch) #\(attempt): \(text(bytes))")
+            }
+            if let generic = JSONTape.decode(bytes, { try SagaEvent(from: $0) }) {
+                #expect(generic == (try? JSONDecoder().decode(SagaEvent.self, from: Data(bytes))), "batch \(batch) #\(attempt): \(text(bytes))")
+            }
+        }
+    }
+
     @Test func edgeCases() {
         let documents = [
             "0", "-0", "-0.0", "0e0", "1E+2", "1e-2", "-1.5e300", "1e400", "-1e400", "1e-400", "0.0e-400", "4.9e-324", "2.4703282292062328e-324",
