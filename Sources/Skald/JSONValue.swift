@@ -19,6 +19,12 @@ public enum JSONValue: Codable, Sendable, Hashable {
 
     /// Decodes any JSON value.
     public init(from decoder: any Decoder) throws {
+        // Skald's own decoder hands over the parsed value: the attempts below rely on
+        // caught errors, which that decoder leaves to Foundation (see `JSONTape`).
+        if let tape = decoder as? JSONTapeDecoder {
+            self = try tape.tape.jsonValue(tape.node)
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null

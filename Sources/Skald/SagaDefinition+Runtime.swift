@@ -218,8 +218,11 @@ extension SagaDefinition: RuntimeSagaDefinition {
     func decodePayload(
         _ bytes: [UInt8], messageType: String, with decode: @escaping @Sendable (any Decoder) throws -> Payload
     ) throws -> Payload {
+        let userInfo: [CodingUserInfoKey: Any] = [PayloadDecoding.key: PayloadDecoding(decode: decode)]
+        // The fast path, or Foundation for what it does not vouch for (and for every error).
+        if let payload = JSONTape.decode(bytes, userInfo: userInfo, decode) { return payload }
         let decoder = JSONDecoder()
-        decoder.userInfo[PayloadDecoding.key] = PayloadDecoding(decode: decode)
+        decoder.userInfo = userInfo
         do {
             return try decoder.decode(PayloadDecoding.Box.self, from: Data(bytes)).payload
         } catch {

@@ -218,6 +218,8 @@ extension SagaEvent {
 
     /// Reads one stored event without a definition: payloads come back as ``JSONValue``.
     public static func decode(jsonBytes: some Collection<UInt8>) throws -> SagaEvent {
-        try JSONDecoder().decode(SagaEvent.self, from: Data(jsonBytes))
+        let row = Array(jsonBytes)
+        if let event = JSONTape.decode(row, { try SagaEvent(from: $0) }) { return event }
+        return try JSONDecoder().decode(SagaEvent.self, from: Data(row))
     }
 }

@@ -59,7 +59,9 @@ public struct Payload: Sendable {
     /// The slow path of ``decode(_:)``: a payload read generically goes through JSON.
     @usableFromInline
     func decodeConverting<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(jsonBytes()))
+        let bytes = try jsonBytes()
+        if let value = JSONTape.decode(bytes, { try $0.decode(T.self) }) { return value }
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 
     /// The canonical JSON bytes (sorted keys), used on the wire and to compare payloads.
@@ -72,7 +74,9 @@ public struct Payload: Sendable {
     /// The payload as a generic JSON tree.
     public func jsonValue() throws -> JSONValue {
         if let json = value as? JSONValue { return json }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(jsonBytes()))
+        let bytes = try jsonBytes()
+        if let json = JSONTape.decode(bytes, { try $0.decode(JSONValue.self) }) { return json }
+        return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 }
 
