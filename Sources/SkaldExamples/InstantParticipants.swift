@@ -21,6 +21,7 @@ public final class InstantParticipants: Sendable {
     private let ledger = Mutex<[String: Int]>([:])
     private let deliveries = Atomic<Int>(0)
     private let absorbed = Atomic<Int>(0)
+    private let lastSteps = Atomic<Int>(0)
 
     /// How the rule treats an order.
     public enum Fate: Equatable, Sendable {
@@ -50,6 +51,13 @@ public final class InstantParticipants: Sendable {
     }
 
     /// Commands received, and those that changed nothing because the order had them already.
+    /// Orders whose saga reached its last step here: notified (completed) or cancelled
+    /// (compensated). The saga ends when the orchestrator applies that reply, a moment later;
+    /// counting here lets a benchmark follow progress without querying Postgres.
+    public var ordersAtLastStep: Int {
+        lastSteps.load(ordering: .relaxed)
+    }
+
     public var stats: (deliveries: Int, absorbed: Int) {
         (deliveries.load(ordering: .relaxed), absorbed.load(ordering: .relaxed))
     }
@@ -102,29 +110,29 @@ public final class InstantParticipants: Sendable {
             return true
         }
         if !first { absorbed.add(1, ordering: .relaxed) }
+        if first, operation == "notify" || operation == "cancel" { lastSteps.add(1, ordering: .relaxed) }
     }
 
     private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
         deliveries.add(1, ordering: .relaxed)
         let command = try MessageEnvelope(headers: message.headers.lazy.map { ($0.name, $0.value ?? []) })
-        let body = Data(message.value)
-        let decoder = JSONDecoder()
+        let body = message.value
         let reply: any SagaMessage
         switch command.type {
         case CreateOrder.messageType:
-            let create = try decoder.decode(CreateOrder.self, from: body)
+            let create = try SkaldJSON.decode(CreateOrder.self, from: body)
             apply(create.orderId, "create")
             reply = OrderCreated(orderId: create.orderId)
         case CancelOrder.messageType:
-            let cancel = try decoder.decode(CancelOrder.self, from: body)
+            let cancel = try SkaldJSON.decode(CancelOrder.self, from: body)
             apply(cancel.orderId, "cancel")
             reply = OrderCancelled(orderId: cancel.orderId)
         case ConfirmOrder.messageType:
-            let confirm = try decoder.decode(ConfirmOrder.self, from: body)
+            let confirm = try SkaldJSON.decode(ConfirmOrder.self, from: body)
             apply(confirm.orderId, "confirm")
             reply = OrderConfirmed(orderId: confirm.orderId)
         case ReserveInventory.messageType:
-            let reserve = try decoder.decode(ReserveInventory.self, from: body)
+            let reserve = try SkaldJSON.decode(ReserveInventory.self, from: body)
             if Fate(order: Self.number(reserve.orderId)) == .outOfStock {
                 reply = OutOfStock(orderId: reserve.orderId, sku: reserve.lines.first?.sku ?? "?")
             } else {
@@ -132,11 +140,11 @@ public final class InstantParticipants: Sendable {
                 reply = InventoryReserved(orderId: reserve.orderId, reservationId: "r-\(reserve.orderId)")
             }
         case ReleaseInventory.messageType:
-            let release = try decoder.decode(ReleaseInventory.self, from: body)
+            let release = try SkaldJSON.decode(ReleaseInventory.self, from: body)
             apply(release.orderId, "release")
             reply = InventoryReleased(orderId: release.orderId)
         case ProcessPayment.messageType:
-            let payment = try decoder.decode(ProcessPayment.self, from: body)
+            let payment = try SkaldJSON.decode(ProcessPayment.self, from: body)
             if Fate(order: Self.number(payment.orderId)) == .paymentDeclined {
                 reply = PaymentDeclined(reason: "insufficient funds")
             } else {
@@ -144,7 +152,7 @@ public final class InstantParticipants: Sendable {
                 reply = PaymentProcessed(paymentId: "p-\(payment.orderId)")
             }
         case RefundPayment.messageType:
-            let refund = try decoder.decode(RefundPayment.self, from: body)
+            let refund = try SkaldJSON.decode(RefundPayment.self, from: body)
             apply(refund.orderId, "refund")
             reply = PaymentRefunded(orderId: refund.orderId)
         case NotifyCustomer.messageType:
@@ -160,7 +168,7 @@ public final class InstantParticipants: Sendable {
             sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
         )
         return KafkaOutgoingMessage(
-            topic: "skald.replies", key: message.key, value: try Payload(reply).jsonBytes(),
+            topic: "skald.replies", key: message.key, value: try SkaldJSON.encode(reply),
             headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
         )
     }

@@ -192,7 +192,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
             }
         }
         guard !commands.isEmpty else { return }
-        let ids = String(decoding: try JSONEncoder().encode(commands.map(\.envelope.id)), as: UTF8.self)
+        let ids = String(decoding: try SkaldJSON.encode(commands.map(\.envelope.id)), as: UTF8.self)
         var fresh = Set(
             try await connection.query(
                 """

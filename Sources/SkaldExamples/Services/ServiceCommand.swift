@@ -19,7 +19,7 @@ public struct ServiceCommand: Sendable {
     /// - Throws: ``ExampleServiceError`` naming the type when the JSON does not match.
     public func decode<Message: SagaMessage>(_ type: Message.Type) throws -> Message {
         do {
-            return try JSONDecoder().decode(Message.self, from: Data(payload))
+            return try SkaldJSON.decode(Message.self, from: payload)
         } catch {
             throw ExampleServiceError("command \(envelope.id) is not a valid \(Message.messageType): \(error)")
         }

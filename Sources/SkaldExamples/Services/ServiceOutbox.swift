@@ -26,8 +26,8 @@ public enum ServiceOutbox {
             self.saga_id = laneKey
             self.topic = topic
             self.message_key = key
-            self.headers = String(decoding: try JSONEncoder().encode(headers), as: UTF8.self)
-            self.payload = String(decoding: try JSONEncoder().encode(message), as: UTF8.self)
+            self.headers = String(decoding: try SkaldJSON.encode(headers), as: UTF8.self)
+            self.payload = String(decoding: try SkaldJSON.encode(message), as: UTF8.self)
         }
     }
 
@@ -35,7 +35,7 @@ public enum ServiceOutbox {
     /// A row whose message id is in the outbox already is ignored.
     public static func write(_ rows: [Row], on connection: PostgresConnection) async throws {
         guard !rows.isEmpty else { return }
-        let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        let json = String(decoding: try SkaldJSON.encode(rows), as: UTF8.self)
         _ = try await connection.execute(
             """
             INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
