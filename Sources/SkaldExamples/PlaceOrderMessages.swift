@@ -231,6 +231,23 @@ public struct OrderCancelled: SagaMessage {
     }
 }
 
+/// `OrderCancellationRefused` of the PlaceOrder example: the order cannot be cancelled
+/// any more (it was confirmed), so the compensation failed and the saga needs an operator.
+public struct OrderCancellationRefused: SagaMessage {
+    /// Its stable `ce_type`.
+    public static let messageType = "com.example.orders.OrderCancellationRefused"
+    /// The orderId.
+    public var orderId: String
+    /// Why the order stays as it is.
+    public var reason: String
+
+    /// Creates the message.
+    public init(orderId: String, reason: String) {
+        self.orderId = orderId
+        self.reason = reason
+    }
+}
+
 /// `OrderConfirmed` of the PlaceOrder example.
 public struct OrderConfirmed: SagaMessage {
     /// Its stable `ce_type`.

@@ -11,7 +11,9 @@ public let placeOrder = SagaDefinition("PlaceOrder", version: 1, state: PlaceOrd
         }
         OnSuccess(OrderCreated.self)
         OnFailure(OrderRejected.self) { state, reply in state.failure = reply.reason }
-        Compensation(to: "orders.commands", confirmedBy: OrderCancelled.self) { state in
+        // A confirmed order is never cancelled behind the customer's back: the refusal is a
+        // failed compensation, retried and then left to an operator.
+        Compensation(to: "orders.commands", confirmedBy: OrderCancelled.self, rejectedBy: OrderCancellationRefused.self) { state in
             CancelOrder(orderId: state.orderId)
         }
     }

@@ -8,7 +8,7 @@ public import SkaldPostgres
 /// in the same transaction; that event starts the PlaceOrder saga. The saga's first
 /// step (`CreateOrder`) accepts the pending order (or records it, when the saga was
 /// started through the API), `ConfirmOrder` confirms it (the pivot), `CancelOrder`
-/// cancels it (the compensation).
+/// cancels it (the compensation) unless it was confirmed, which it refuses.
 public struct OrderService: CommandHandler {
     /// The topic order events go to.
     public static let eventsTopic = "orders.events"
@@ -118,6 +118,9 @@ public struct OrderService: CommandHandler {
                     WHERE orders.status <> 'confirmed'
                 """
             )
+            if try await status(of: cancel.orderId, on: connection) == "confirmed" {
+                return OrderCancellationRefused(orderId: cancel.orderId, reason: "order \(cancel.orderId) is confirmed")
+            }
             return OrderCancelled(orderId: cancel.orderId)
         default:
             return nil
