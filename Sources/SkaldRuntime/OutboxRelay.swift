@@ -218,11 +218,19 @@ public final class OutboxRelay: Service {
             }
         }
         if !delivered.isEmpty {
-            let idList = "[" + delivered.map(String.init).joined(separator: ",") + "]"
+            // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
+            // form before let the planner choose a merge join that walked the primary key from
+            // the oldest id through every dead row the deletes leave behind: now and then a
+            // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
+            let idList = "{" + delivered.map(String.init).joined(separator: ",") + "}"
             try await pool.withConnection { connection in
-                _ = try await connection.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT jsonb_array_elements_text(\(idList)::jsonb)::bigint)"
-                )
+                // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
+                // commit, the rows go out again and the consumers' inboxes drop the copies. The
+                // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
+                try await connection.pipelineTransactionDiscardingRows([
+                    "SET LOCAL synchronous_commit = off",
+                    "DELETE FROM outbox WHERE id = ANY(\(idList)::bigint[])",
+                ])
             }
         }
         profile.record("relay.delete", since: phase, size: delivered.count)

@@ -73,6 +73,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
 
         if let inFlight {
             try await measureMemory(inFlight: inFlight, url: url, kafka: kafka)
+            await BenchStore.drop(url, baseURL: baseURL)
             return
         }
 
@@ -94,6 +95,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(4))
 
         print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers), window \(inFlightWindow)")
+        await BenchStore.checkpoint(baseURL)
         let backend = try await BenchStore.count(url, "SELECT pg_backend_pid()::bigint")
         let postmaster = CPUTime.parent(of: Int32(backend)) ?? 0
         let cpuBefore = CPUTime.now(postmaster: postmaster)
@@ -143,9 +145,14 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         _ = await running.result
         _ = await participating.result
 
-        guard pgbenchSeconds > 0 else { return }
+        guard pgbenchSeconds > 0 else {
+            await BenchStore.drop(url, baseURL: baseURL)
+            return
+        }
         let ours = Double(transitions) / seconds
+        await BenchStore.checkpoint(baseURL)
         let ceiling = try await PGBenchCeiling.run(url: url, batch: batchSize, clients: workers, seconds: pgbenchSeconds)
+        await BenchStore.drop(url, baseURL: baseURL)
         print(String(format: "  pgbench ceiling (the same statements per batch of %d, %d clients, %d s): %.0f transitions/s",
                      batchSize, workers, pgbenchSeconds, ceiling))
         print(String(format: "result: %.0f transitions/s, %.1f %% of the pgbench ceiling", ours, ours / ceiling * 100))
@@ -195,6 +202,27 @@ enum BenchStore {
         let url = "\(baseURL)\(separator)options=-c%20search_path%3D\(schema)"
         _ = try await PostgresMigrator(directory: URL(fileURLWithPath: migrations)).migrate(url: url)
         return url
+    }
+
+    /// Drops the schema `fresh` made for `url`: a run leaves about a million rows behind,
+    /// and autovacuum working through an earlier run's tables skewed the next run's numbers.
+    static func drop(_ url: String, baseURL: String) async {
+        guard let schema = url.components(separatedBy: "search_path%3D").last, schema.hasPrefix("bench_"),
+            let connection = try? await PostgresConnection.connect(to: baseURL)
+        else { return }
+        _ = try? await connection.query("DROP SCHEMA \(identifier: schema) CASCADE")
+        await connection.close()
+    }
+
+    /// Starts a measurement right after a checkpoint. A run writes about 430 MB of WAL; with
+    /// `max_wal_size = 2GB` a checkpoint comes every two or three runs, and the run it falls in
+    /// writes a full page image for every page it touches first and shares the disk with the
+    /// checkpoint's writes: such runs measured a quarter of the others' speed. Needs a
+    /// superuser (as on the throwaway clusters); otherwise nothing happens.
+    static func checkpoint(_ baseURL: String) async {
+        guard let connection = try? await PostgresConnection.connect(to: baseURL) else { return }
+        _ = try? await connection.query("CHECKPOINT")
+        await connection.close()
     }
 
     static func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
