@@ -29,10 +29,10 @@ struct ConsistencyCheckTests {
             """
         )
         await connection.close()
-        let inventory = try await PostgresConnection.connect(to: PostgresSearchPath.url(base, schema: prefix + "inventory"))
+        let inventory = try await PostgresConnection.connect(to: try PostgresSearchPath.url(base, schema: prefix + "inventory"))
         _ = try await inventory.execute("UPDATE stock SET available = available - 1 WHERE sku = \("sku-\(id)-0")")
         await inventory.close()
-        let payments = try await PostgresConnection.connect(to: PostgresSearchPath.url(base, schema: prefix + "payments"))
+        let payments = try await PostgresConnection.connect(to: try PostgresSearchPath.url(base, schema: prefix + "payments"))
         _ = try await payments.execute("UPDATE accounts SET balance = balance + 5 WHERE customer_id = \("customer-\(id)-1")")
         await payments.close()
 

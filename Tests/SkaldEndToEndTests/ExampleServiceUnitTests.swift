@@ -19,15 +19,19 @@ struct ExampleServiceUnitTests {
         #expect(ServiceBehaviour(failureRate: -1).failureRate == 0)
     }
 
-    @Test("search paths are added to URLs and conninfo strings")
-    func searchPaths() {
-        #expect(PostgresSearchPath.url("postgres://u@h:1/db", schema: "orders") == "postgres://u@h:1/db?options=-c%20search_path%3Dorders")
-        #expect(PostgresSearchPath.url("postgres://u@h:1/db?sslmode=disable", schema: "x").hasSuffix("&options=-c%20search_path%3Dx"))
-        #expect(PostgresSearchPath.url("host=h dbname=db", schema: "p") == "host=h dbname=db options='-c search_path=p'")
+    @Test("search paths are added to URLs and conninfo strings; a schema that is not a plain identifier is refused")
+    func searchPaths() async throws {
+        #expect(try PostgresSearchPath.url("postgres://u@h:1/db", schema: "orders") == "postgres://u@h:1/db?options=-c%20search_path%3Dorders")
+        #expect(try PostgresSearchPath.url("postgres://u@h:1/db?sslmode=disable", schema: "x").hasSuffix("&options=-c%20search_path%3Dx"))
+        #expect(try PostgresSearchPath.url("host=h dbname=db", schema: "p") == "host=h dbname=db options='-c search_path=p'")
         #expect(PostgresSearchPath.isPlainIdentifier("t1_orders"))
         #expect(!PostgresSearchPath.isPlainIdentifier("Orders"))
         #expect(!PostgresSearchPath.isPlainIdentifier("1x"))
         #expect(!PostgresSearchPath.isPlainIdentifier("a;drop"))
+        // Spliced into the address, such a name could add session options of its own.
+        #expect(throws: ExampleServiceError.self) { try PostgresSearchPath.url("postgres://h/db", schema: "x%20-c%20role%3Dadmin") }
+        #expect(throws: ExampleServiceError.self) { try PostgresSearchPath.url("host=h", schema: "x' options='-c role=admin") }
+        await #expect(throws: ExampleServiceError.self) { try await ExampleWorkload(runID: "r", orders: 1).seed(servicesURL: "postgres://h/db", schemaPrefix: "Bad-") }
     }
 
     @Test("bad service names and schemas are clear errors")

@@ -13,7 +13,7 @@ struct OrderServiceTests {
         let baseURL = try TestPostgres.url()
         let prefix = "os" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased() + "_"
         try await ExampleServices.migrateAll(postgresURL: baseURL, schemaPrefix: prefix)
-        return try await PostgresConnection.connect(to: PostgresSearchPath.url(baseURL, schema: prefix + "orders"))
+        return try await PostgresConnection.connect(to: try PostgresSearchPath.url(baseURL, schema: prefix + "orders"))
     }
 
     private static func run(_ message: some SagaMessage, on connection: PostgresConnection) async throws -> (any SagaMessage)? {

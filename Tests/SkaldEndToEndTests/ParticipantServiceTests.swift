@@ -21,7 +21,7 @@ struct ParticipantServiceTests {
             cluster = try placeOrderCluster()
             baseURL = try TestPostgres.url()
             prefix = "ps" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased() + "_"
-            schemaURL = PostgresSearchPath.url(baseURL, schema: prefix + "payments")
+            schemaURL = try PostgresSearchPath.url(baseURL, schema: prefix + "payments")
             try await ExampleServices.migrateAll(postgresURL: baseURL, schemaPrefix: prefix)
             let connection = try await PostgresConnection.connect(to: schemaURL)
             try await PaymentService.seed(accounts: ["alice": 10_000, "bob": 100], on: connection)

@@ -40,7 +40,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         self.handler = handler
         self.configuration = configuration
         self.schema = schema
-        self.schemaURL = PostgresSearchPath.url(configuration.postgresURL, schema: schema)
+        self.schemaURL = try PostgresSearchPath.url(configuration.postgresURL, schema: schema)
         var logger = logger ?? Logger(label: "skald.examples.\(handler.serviceName)")
         logger[metadataKey: "service"] = "\(handler.serviceName)"
         self.logger = logger
@@ -69,7 +69,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         }
         await connection.close()
         let migrator = try PostgresMigrator(migrations: try ServiceSchema.migrations(for: handler))
-        try await migrator.migrate(url: PostgresSearchPath.url(postgresURL, schema: schema))
+        try await migrator.migrate(url: try PostgresSearchPath.url(postgresURL, schema: schema))
     }
 
     /// Migrates, then consumes and relays until graceful shutdown (SIGTERM): the batch in

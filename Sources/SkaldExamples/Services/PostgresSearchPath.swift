@@ -7,7 +7,12 @@ public enum PostgresSearchPath {
     ///
     /// Works for URLs (`postgresql://…`, adding an `options` parameter) and for
     /// key=value conninfo strings (adding `options='-c search_path=…'`).
-    public static func url(_ base: String, schema: String) -> String {
+    /// - Throws: ``ExampleServiceError`` when `schema` is not a plain lower-case identifier:
+    ///   it is spliced into the address, so anything else could change the session's options.
+    public static func url(_ base: String, schema: String) throws -> String {
+        guard isPlainIdentifier(schema) else {
+            throw ExampleServiceError("schema '\(schema)' is not a plain lower-case identifier")
+        }
         if base.hasPrefix("postgres://") || base.hasPrefix("postgresql://") {
             let separator = base.contains("?") ? "&" : "?"
             return "\(base)\(separator)options=-c%20search_path%3D\(schema)"

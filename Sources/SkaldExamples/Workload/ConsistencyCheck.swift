@@ -163,7 +163,7 @@ public struct ConsistencyCheck: Sendable {
     }
 
     private func connect(_ schema: String) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(to: PostgresSearchPath.url(servicesURL, schema: schemaPrefix + schema))
+        try await PostgresConnection.connect(to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + schema))
     }
 
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {

@@ -4,11 +4,11 @@ extension ExampleWorkload {
     /// Gives inventory-service its stock and payment-service its accounts (already migrated schemas).
     public func seed(servicesURL: String, schemaPrefix: String = "") async throws {
         let inventory = try await PostgresConnection.connect(
-            to: PostgresSearchPath.url(servicesURL, schema: schemaPrefix + InventoryService().defaultSchema))
+            to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + InventoryService().defaultSchema))
         try await InventoryService.seed(stock: stock, on: inventory)
         await inventory.close()
         let payments = try await PostgresConnection.connect(
-            to: PostgresSearchPath.url(servicesURL, schema: schemaPrefix + PaymentService().defaultSchema))
+            to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + PaymentService().defaultSchema))
         try await PaymentService.seed(accounts: accounts, on: payments)
         await payments.close()
     }
@@ -18,7 +18,7 @@ extension ExampleWorkload {
         _ numbers: Range<Int>, servicesURL: String, schemaPrefix: String = "", batch: Int = 100
     ) async throws {
         let connection = try await PostgresConnection.connect(
-            to: PostgresSearchPath.url(servicesURL, schema: schemaPrefix + OrderService().defaultSchema))
+            to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + OrderService().defaultSchema))
         var start = numbers.lowerBound
         while start < numbers.upperBound {
             let end = min(numbers.upperBound, start + max(1, batch))
