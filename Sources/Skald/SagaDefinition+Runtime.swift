@@ -221,7 +221,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         let userInfo: [CodingUserInfoKey: Any] = [PayloadDecoding.key: PayloadDecoding(decode: decode)]
         // The fast path, or Foundation for what it does not vouch for (and for every error).
         if let payload = JSONTape.decode(bytes, userInfo: userInfo, decode) { return payload }
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()  // dates as Skald writes them, or Foundation's default numbers
         decoder.userInfo = userInfo
         do {
             return try decoder.decode(PayloadDecoding.Box.self, from: Data(bytes)).payload

@@ -32,7 +32,7 @@ extension EngineDefinition {
                 continue
             }
             do {
-                let decoder = foundation ?? JSONDecoder()
+                let decoder = foundation ?? JSONCoding.decoder()
                 decoder.userInfo = userInfo
                 foundation = decoder
                 events.append(try decoder.decode(SagaEvent.self, from: Data(row)))

@@ -220,6 +220,6 @@ extension SagaEvent {
     public static func decode(jsonBytes: some Collection<UInt8>) throws -> SagaEvent {
         let row = Array(jsonBytes)
         if let event = JSONTape.decode(row, { try SagaEvent(from: $0) }) { return event }
-        return try JSONDecoder().decode(SagaEvent.self, from: Data(row))
+        return try JSONCoding.decoder().decode(SagaEvent.self, from: Data(row))
     }
 }

@@ -61,7 +61,7 @@ public struct Payload: Sendable {
     func decodeConverting<T: Decodable>(_ type: T.Type) throws -> T {
         let bytes = try jsonBytes()
         if let value = JSONTape.decode(bytes, { try $0.decode(T.self) }) { return value }
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
+        return try JSONCoding.decoder().decode(T.self, from: Data(bytes))
     }
 
     /// The canonical JSON bytes (sorted keys), used on the wire and to compare payloads.
@@ -76,7 +76,7 @@ public struct Payload: Sendable {
         if let json = value as? JSONValue { return json }
         let bytes = try jsonBytes()
         if let json = JSONTape.decode(bytes, { try $0.decode(JSONValue.self) }) { return json }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        return try JSONCoding.decoder().decode(JSONValue.self, from: Data(bytes))
     }
 }
 
@@ -124,10 +124,16 @@ enum JSONCoding {
         return encoder
     }
 
+    /// The decoder for everything Skald reads: dates as RFC 3339 text, as Skald writes them,
+    /// or as the number Foundation's default `JSONEncoder` writes (seconds since 2001), so a
+    /// participant that encodes with Foundation's defaults is understood too.
     static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
+            if let seconds = try? container.decode(Double.self) {
+                return Date(timeIntervalSinceReferenceDate: seconds)
+            }
             let text = try container.decode(String.self)
             guard let date = Timestamp.parse(text) else {
                 throw DecodingError.dataCorruptedError(

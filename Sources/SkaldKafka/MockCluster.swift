@@ -1,8 +1,5 @@
 import CRdKafka
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// librdkafka's in-process mock Kafka cluster, for development, the demo and tests.
 ///
@@ -51,7 +48,7 @@ public final class MockCluster: Sendable {
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
         self.brokerCount = brokers
         self.state = Mutex(State(cluster: RdKafkaPointer(pointer: cluster), owner: RdKafkaPointer(pointer: owner)))
-        if getenv("SKALD_MOCK_NAGLE") == nil { Self.disableNagle(onPortsOf: bootstrapServers) }
+        Self.disableNagle(onPortsOf: bootstrapServers)
     }
 
     deinit {

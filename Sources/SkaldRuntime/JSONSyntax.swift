@@ -3,7 +3,8 @@
 /// The pump rejects a payload that is not JSON before it routes the message, so such a
 /// message reaches the dead letters with a clear reason. Decoding it into a tree only to
 /// throw the tree away cost about a tenth of the pump's CPU; this scan allocates nothing.
-/// UTF-8 validity of strings is left to the decoder that reads the payload.
+/// Like the decoders, it refuses bytes that are not UTF-8 and escaped surrogates that do
+/// not pair up.
 enum JSONSyntax {
     /// Containers nested deeper than this are refused, so a hostile payload cannot exhaust the stack.
     static let maximumDepth = 512
@@ -99,20 +100,63 @@ enum JSONSyntax {
                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         continue
                     case UInt8(ascii: "u"):
-                        for _ in 0..<4 {
-                            guard let hex = current, hex.isHexDigit else { return false }
-                            index += 1
+                        guard let unit = hexUnit() else { return false }
+                        if unit >= 0xDC00 && unit <= 0xDFFF { return false }  // a low surrogate alone
+                        if unit >= 0xD800 && unit <= 0xDBFF {
+                            // A high surrogate must be followed by an escaped low one.
+                            guard consume(UInt8(ascii: "\\")), consume(UInt8(ascii: "u")), let low = hexUnit(),
+                                low >= 0xDC00 && low <= 0xDFFF
+                            else { return false }
                         }
                     default:
                         return false
                     }
                 case 0..<0x20:
                     return false
+                case 0x80...:
+                    guard utf8Sequence(startingWith: byte) else { return false }
                 default:
                     continue
                 }
             }
             return false
+        }
+
+        /// Four hex digits after `\u`, as a UTF-16 code unit.
+        mutating func hexUnit() -> UInt16? {
+            var unit: UInt16 = 0
+            for _ in 0..<4 {
+                guard let hex = current, hex.isHexDigit else { return nil }
+                let digit = hex.isDigit ? hex - 48 : (hex | 0x20) - 87
+                unit = unit << 4 | UInt16(digit)
+                index += 1
+            }
+            return unit
+        }
+
+        /// The rest of a multi-byte UTF-8 sequence whose lead byte (already consumed) is `lead`:
+        /// no overlong forms, no surrogates, nothing above U+10FFFF.
+        mutating func utf8Sequence(startingWith lead: UInt8) -> Bool {
+            let count: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: count = 1
+            case 0xE0: count = 2; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: count = 2
+            case 0xED: count = 2; high = 0x9F
+            case 0xF0: count = 3; low = 0x90
+            case 0xF1...0xF3: count = 3
+            case 0xF4: count = 3; high = 0x8F
+            default: return false
+            }
+            for position in 0..<count {
+                guard let next = current else { return false }
+                let (minimum, maximum) = position == 0 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+                guard next >= minimum && next <= maximum else { return false }
+                index += 1
+            }
+            return true
         }
 
         mutating func number() -> Bool {

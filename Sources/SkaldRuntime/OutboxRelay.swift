@@ -22,7 +22,11 @@ public final class OutboxRelay: Service {
     /// The first advisory lock key of the lanes: lane `n` locks (hash of the schema, `base + n`).
     static let laneLockBase32: Int32 = 0x534B_0100
     /// The `outbox` table this relay reads, for services that reuse the relay on a schema of
-    /// their own (the orchestrator's copy is in `schemas/postgres/0001_saga_store.sql`, with `0002_json_text_columns.sql`).
+    /// their own (the orchestrator's copy is in `schemas/postgres/0001_saga_store.sql`).
+    ///
+    /// This text is part of applied migrations (a migration is checked against its applied
+    /// checksum), so it never changes: later changes come as further statements, such as
+    /// ``outboxJSONColumnsSQL``.
     public static let outboxTableSQL = """
         -- Messages waiting to be published, written in the transaction of their cause. The relay
         -- deletes a row once Kafka acknowledged it; `lane` keeps one saga's messages in order.
@@ -33,8 +37,8 @@ public final class OutboxRelay: Service {
             saga_id     text        NOT NULL,
             topic       text        NOT NULL,
             message_key text        NOT NULL,
-            headers     json        NOT NULL,
-            payload     json        NOT NULL,
+            headers     jsonb       NOT NULL,
+            payload     jsonb       NOT NULL,
             created_at  timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX outbox_by_lane ON outbox (lane, id);
@@ -42,6 +46,15 @@ public final class OutboxRelay: Service {
         -- index scans do not wade through dead rows.
         ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 5000,
                                 autovacuum_vacuum_cost_delay = 0);
+        """
+
+    /// Turns the outbox's `headers` and `payload` from `jsonb` into `json`, as
+    /// `schemas/postgres/0002_cheaper_writes.sql` does for the orchestrator: the relay then
+    /// publishes the bytes that were written, and no write parses and re-sorts them. The relay
+    /// reads either type.
+    public static let outboxJSONColumnsSQL = """
+        ALTER TABLE outbox ALTER COLUMN headers TYPE json USING headers::json,
+                           ALTER COLUMN payload TYPE json USING payload::json;
         """
 
     /// The channel the message pump notifies after it commits new rows.

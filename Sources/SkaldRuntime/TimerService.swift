@@ -67,30 +67,24 @@ public final class TimerService: Service {
     /// The pump locks a saga's row and then deletes its cancelled timers; taking timer rows
     /// first here made the two wait for each other in a cycle now and then (Postgres broke
     /// the deadlock after a second and the batch was retried). So the sagas are locked
-    /// first, in id order, and `SKIP LOCKED` leaves a saga that a pump batch holds to the
-    /// next round. Holding a saga's lock, nobody else can delete its timers: a timer that is
-    /// gone by then was cancelled or fired by someone else, and is simply not returned.
+    /// first, with `SKIP LOCKED`: a saga that a pump batch or another timer service holds is
+    /// left for later, and since row locking happens below the `LIMIT`, skipped rows do not
+    /// use up the batch — each instance claims different sagas. Holding a saga's lock, nobody
+    /// else can delete its timers: one that is gone by the `DELETE` was cancelled or fired by
+    /// someone else, and is simply not returned.
     private func claimDue(now: Date, on connection: PostgresConnection) async throws -> PostgresRows {
         let due = try await connection.query(
-            "SELECT timer_id, saga_id FROM timers WHERE due_at <= \(now) ORDER BY due_at LIMIT \(batchSize)"
-        )
-        var timersOfSaga: [String: [String]] = [:]
-        for row in due {
-            timersOfSaga[try row.decode(String.self, at: 1), default: []].append(try row.decode(String.self, at: 0))
-        }
-        guard !timersOfSaga.isEmpty else { return due }
-        let locked = try await connection.query(
             """
-            SELECT saga_id FROM sagas WHERE saga_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timersOfSaga.keys))::json))
-            ORDER BY saga_id FOR UPDATE SKIP LOCKED
+            SELECT t.timer_id FROM timers t JOIN sagas s ON s.saga_id = t.saga_id
+            WHERE t.due_at <= \(now) ORDER BY t.due_at LIMIT \(batchSize)
+            FOR UPDATE OF s SKIP LOCKED
             """
         )
-        var claimable: [String] = []
-        for row in locked { claimable += timersOfSaga[try row.decode(String.self, at: 0)] ?? [] }
+        let timerIds = try due.map { try $0.decode(String.self, at: 0) }
         return try await connection.query(
             """
             DELETE FROM timers
-            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(claimable))::json)) AND due_at <= \(now)
+            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND due_at <= \(now)
             RETURNING timer_id, saga_id, kind, step, attempt, saga_type
             """
         )

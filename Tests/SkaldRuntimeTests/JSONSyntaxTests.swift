@@ -15,8 +15,15 @@ import Testing
             "tru", "nul", "\"unterminated", "\"bad \\x escape\"", "\"\\u12\"", "[1] [2]", "\"tab\there\"",
             String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
         ]
-        for text in valid { #expect(JSONSyntax.isValid(Array(text.utf8)), "\(text)") }
-        for text in invalid { #expect(!JSONSyntax.isValid(Array(text.utf8)), "\(text)") }
+        for text in valid + [#""é 😀 \ud83d\ude00""#] { #expect(JSONSyntax.isValid(Array(text.utf8)), "\(text)") }
+        for text in invalid + [#""\ud800""#, #""\udc00""#, #""\ud83d\u0041""#] {
+            #expect(!JSONSyntax.isValid(Array(text.utf8)), "\(text)")
+        }
+        // Not UTF-8: a stray continuation byte, an overlong "/", a truncated sequence, an encoded surrogate.
+        for bytes: [UInt8] in [[0x22, 0x80, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xE2, 0x82, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]] {
+            #expect(!JSONSyntax.isValid(bytes), "\(bytes)")
+            #expect((try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) == nil)
+        }
     }
 
     /// Random documents, mutated byte by byte, judged by both: they must agree.

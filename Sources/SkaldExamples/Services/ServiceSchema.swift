@@ -6,13 +6,15 @@ import SkaldRuntime
 /// The outbox has the columns SkaldRuntime's ``OutboxRelay`` reads, so each service
 /// reuses that relay on its own schema (lanes are per schema).
 public enum ServiceSchema {
-    /// The migrations of `handler`'s schema: the inbox and outbox, then its own tables.
+    /// The migrations of `handler`'s schema: the inbox and outbox, its own tables, then the
+    /// outbox's `json` columns. Applied migrations never change; changes come as new ones.
     ///
     /// - Throws: a `PostgresError` when the embedded SQL cannot be read as a migration.
     public static func migrations(for handler: some CommandHandler) throws -> [PostgresMigration] {
         [
             try PostgresMigrator.parse(fileName: "0001_inbox_outbox.sql", bytes: Array(plumbingSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0002_\(handler.serviceName)_tables.sql", bytes: Array(handler.tablesSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0003_outbox_json.sql", bytes: Array(OutboxRelay.outboxJSONColumnsSQL.utf8)),
         ]
     }
 
