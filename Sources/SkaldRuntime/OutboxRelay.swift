@@ -236,7 +236,7 @@ public final class OutboxRelay: Service {
             // the oldest id through every dead row the deletes leave behind: now and then a
             // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
             let idList = "{" + delivered.map(String.init).joined(separator: ",") + "}"
-            try await pool.withConnection { connection in
+            _ = try await pool.withConnection { connection in
                 // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
                 // commit, the rows go out again and the consumers' inboxes drop the copies. The
                 // relay's round gets shorter by a flush (~2 ms), and the disk does one less.

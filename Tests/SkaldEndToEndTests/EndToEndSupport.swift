@@ -99,7 +99,7 @@ final class SkaldProcess: @unchecked Sendable {
         process.arguments = arguments
         process.environment = environment
         if !FileManager.default.fileExists(atPath: logFile.path) {
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: logFile)
         handle.seekToEndOfFile()

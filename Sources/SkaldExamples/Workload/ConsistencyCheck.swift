@@ -1,5 +1,5 @@
 import Foundation
-public import SkaldPostgres
+import SkaldPostgres
 
 /// Checks a run of the example system: the orchestrator's sagas against the services' own data.
 ///
