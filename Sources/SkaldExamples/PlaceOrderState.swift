@@ -1,4 +1,4 @@
-public import Skald
+import Skald
 
 // MARK: State
 

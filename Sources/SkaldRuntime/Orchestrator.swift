@@ -1,8 +1,8 @@
-public import Foundation
+import Foundation
 public import Logging
 public import ServiceLifecycle
 public import Skald
-public import SkaldKafka
+import SkaldKafka
 public import SkaldPostgres
 import Tracing
 

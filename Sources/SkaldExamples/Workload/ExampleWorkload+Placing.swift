@@ -1,4 +1,4 @@
-public import SkaldPostgres
+import SkaldPostgres
 
 extension ExampleWorkload {
     /// Gives inventory-service its stock and payment-service its accounts (already migrated schemas).

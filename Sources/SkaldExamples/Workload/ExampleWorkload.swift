@@ -1,4 +1,4 @@
-public import Skald
+import Skald
 
 /// The orders a demo or test run places, and the data the services need for them.
 ///
