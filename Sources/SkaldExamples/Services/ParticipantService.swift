@@ -33,10 +33,8 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// - Throws: ``ExampleServiceError`` for a schema name that is not a plain identifier,
     ///   ``KafkaError`` for a bad Kafka property.
     public init(handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil) throws {
+        // `PostgresSearchPath.url` refuses a schema that is not a plain identifier.
         let schema = configuration.schemaPrefix + (configuration.schema ?? handler.defaultSchema)
-        guard PostgresSearchPath.isPlainIdentifier(schema) else {
-            throw ExampleServiceError("schema '\(schema)' is not a plain lower-case identifier")
-        }
         self.handler = handler
         self.configuration = configuration
         self.schema = schema
