@@ -1,5 +1,4 @@
 public import ArgumentParser
-public import Skald
 
 /// The root of the `skald` command line.
 ///
