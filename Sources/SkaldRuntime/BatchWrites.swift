@@ -75,14 +75,7 @@ struct BatchWrites {
     func statements() -> [PostgresQuery] {
         var statements: [PostgresQuery] = []
         if events.count > 0 {
-            statements.append(
-                """
-                INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
-                SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
-                FROM json_to_recordset(\(events.text)::json)
-                  AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event json)
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.appendEvents, [PostgresValue(events.text)]))
         }
         if !snapshots.isEmpty {
             var rows = JSONRecords()
@@ -114,71 +107,23 @@ struct BatchWrites {
                 rows.field("updated_at", snapshot.updatedAt.map(Timestamp.format))
                 rows.endRecord()
             }
-            statements.append(
-                """
-                INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
-                                   business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
-                SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
-                       x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
-                       coalesce(x.created_at, now()), coalesce(x.updated_at, now())
-                FROM json_to_recordset(\(rows.text)::json) AS x(
-                    saga_id text, saga_type text, definition_version integer, status text, current_step text,
-                    state json, steps json, business_key text, stuck_reason text, traceparent text, last_sequence integer,
-                    created_at timestamptz, updated_at timestamptz)
-                ON CONFLICT (saga_id) DO UPDATE SET
-                    status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
-                    steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
-                    stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence,
-                    traceparent = coalesce(sagas.traceparent, EXCLUDED.traceparent),
-                    updated_at = EXCLUDED.updated_at
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, [PostgresValue(rows.text)]))
         }
         if outbox.count > 0 {
-            statements.append(
-                """
-                INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
-                SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload
-                FROM json_to_recordset(\(outbox.text)::json) AS x(
-                    lane smallint, message_id text, saga_id text, topic text, message_key text,
-                    headers json, payload json)
-                ON CONFLICT (message_id) DO NOTHING
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.enqueueCommands, [PostgresValue(outbox.text)]))
         }
         if !cancelledTimers.isEmpty {
             statements.append(
-                """
-                DELETE FROM timers
-                WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(cancelledTimers))::json))
-                """
-            )
+                PostgresQuery(PumpStatements.cancelTimers, [PostgresValue(JSONRecords.array(cancelledTimers))]))
         }
         if timers.count > 0 {
-            statements.append(
-                """
-                INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
-                SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
-                FROM json_to_recordset(\(timers.text)::json) AS x(
-                    timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
-                    due_at timestamptz)
-                ON CONFLICT (timer_id) DO NOTHING
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.scheduleTimers, [PostgresValue(timers.text)]))
         }
         if correlations.count > 0 {
-            statements.append(
-                """
-                INSERT INTO correlations (saga_type, correlation_key, saga_id)
-                SELECT x.saga_type, x.correlation_key, x.saga_id
-                FROM json_to_recordset(\(correlations.text)::json)
-                  AS x(saga_type text, correlation_key text, saga_id text)
-                ON CONFLICT DO NOTHING
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.correlate, [PostgresValue(correlations.text)]))
         }
         if commandCount > 0 {
-            statements.append("SELECT pg_notify(\(OutboxRelay.notificationChannel), '')")
+            statements.append(PostgresQuery(PumpStatements.notifyRelays, [PostgresValue(OutboxRelay.notificationChannel)]))
         }
         return statements
     }

@@ -167,20 +167,14 @@ public final class OutboxRelay: Service {
             var rows: [PostgresRow] = []
             for (topic, budget) in probes where budget > 0 {
                 rows += try await connection.query(
-                    """
-                    SELECT id, topic, message_key, headers::text, payload::text FROM outbox
-                    WHERE lane = ANY(\(laneList)::smallint[]) AND topic = \(topic)
-                    ORDER BY id LIMIT \(budget)
-                    """
-                )
+                    PostgresQuery(
+                        PumpStatements.readOutboxProbes,
+                        [PostgresValue(laneList), PostgresValue(topic), PostgresValue(budget)]))
             }
             rows += try await connection.query(
-                """
-                SELECT id, topic, message_key, headers::text, payload::text FROM outbox
-                WHERE lane = ANY(\(laneList)::smallint[]) AND topic <> ALL(\(heldList)::text[])
-                ORDER BY id LIMIT \(batchSize)
-                """
-            )
+                PostgresQuery(
+                    PumpStatements.readOutbox,
+                    [PostgresValue(laneList), PostgresValue(heldList), PostgresValue(batchSize)]))
             return rows
         }
         profile.record("relay.select", since: phase, size: rows.count)
@@ -241,8 +235,8 @@ public final class OutboxRelay: Service {
                 // commit, the rows go out again and the consumers' inboxes drop the copies. The
                 // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
                 try await connection.pipelineTransactionDiscardingRows([
-                    "SET LOCAL synchronous_commit = off",
-                    "DELETE FROM outbox WHERE id = ANY(\(idList)::bigint[])",
+                    PostgresQuery(PumpStatements.forgetSentSetting),
+                    PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]),
                 ])
             }
         }

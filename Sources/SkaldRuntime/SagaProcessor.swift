@@ -111,17 +111,6 @@ public final class SagaProcessor: Sendable {
         var traceparent: String?
     }
 
-    /// The sagas a batch names, by id ($1) or also by business key ($2): the same subquery
-    /// locks them and reads their logs, so both see exactly the rows this transaction locked.
-    private static func involvedSagas(byKey: Bool) -> String {
-        if !byKey { return "SELECT jsonb_array_elements_text($1::jsonb)" }
-        return """
-            SELECT jsonb_array_elements_text($1::jsonb)
-            UNION SELECT c.saga_id FROM correlations c
-              JOIN jsonb_to_recordset($2::jsonb) AS x(t text, k text) ON c.saga_type = x.t AND c.correlation_key = x.k
-            """
-    }
-
     private func apply(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date, begin: Bool
     ) async throws -> Applied {
@@ -178,52 +167,30 @@ public final class SagaProcessor: Sendable {
         }
         let idsText = JSONRecords.array(knownIds)
         let keysText = keysToResolve.text
-        let involvedSagas = Self.involvedSagas(byKey: keysToResolve.count > 0)
+        // The sagas a batch names, by id ($1) or also by business key ($2): the same subquery
+        // locks them and reads their logs, so both see exactly the rows this transaction locked.
+        let involvedSagas = keysToResolve.count > 0 ? PumpStatements.sagasByIdOrKey : PumpStatements.sagasById
         let involvedBindings = [PostgresValue(idsText)] + (keysToResolve.count > 0 ? [PostgresValue(keysText)] : [])
 
         // 2. One round trip: BEGIN, lock (ids in order, so batches never wait in a cycle),
         // resolve business keys, record the inbox, read the logs of uncached instances.
         var statements: [PostgresQuery] = []
         if begin { statements.append("BEGIN ISOLATION LEVEL READ COMMITTED") }
-        statements.append(
-            PostgresQuery(
-                """
-                    SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent FROM sagas
-                    WHERE saga_id IN (\(involvedSagas)) ORDER BY saga_id FOR UPDATE
-                    """,
-                involvedBindings))
+        statements.append(PostgresQuery(PumpStatements.lockSagas(involvedSagas), involvedBindings))
         let lockIndex = statements.count - 1
         var correlateIndex: Int?
         if keysToResolve.count > 0 {
-            statements.append(
-                """
-                SELECT c.saga_type, c.correlation_key, c.saga_id FROM correlations c
-                JOIN jsonb_to_recordset(\(keysText)::jsonb) AS x(t text, k text)
-                  ON c.saga_type = x.t AND c.correlation_key = x.k
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.resolveKeys, [PostgresValue(keysText)]))
             correlateIndex = statements.count - 1
         }
         var inboxIndex: Int?
         if inboxRecords.count > 0 {
-            statements.append(
-                """
-                INSERT INTO inbox (message_id, source)
-                SELECT x.id, x.source FROM jsonb_to_recordset(\(inboxRecords.text)::jsonb) AS x(id text, source text)
-                ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-                """
-            )
+            statements.append(PostgresQuery(PumpStatements.recordInbox, [PostgresValue(inboxRecords.text)]))
             inboxIndex = statements.count - 1
         }
         statements.append(
             PostgresQuery(
-                """
-                    SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text
-                    FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id
-                    WHERE s.saga_id IN (\(involvedSagas))
-                      AND s.last_sequence IS DISTINCT FROM ($\(involvedBindings.count + 1)::jsonb ->> s.saga_id)::integer
-                    ORDER BY e.saga_id, e.sequence
-                    """,
+                PumpStatements.loadLogs(involvedSagas, cachedParameter: "$\(involvedBindings.count + 1)"),
                 involvedBindings + [PostgresValue(cachedSequences.text)]))
         let loadIndex = statements.count - 1
         let results = try await connection.pipeline(statements)

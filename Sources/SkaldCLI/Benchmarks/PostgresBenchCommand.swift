@@ -49,7 +49,7 @@ struct PostgresBenchCommand: AsyncParsableCommand {
         guard let url = postgres ?? ProcessInfo.processInfo.environment["SKALD_POSTGRES_URL"], !url.isEmpty else {
             throw ValidationError("give --postgres URL or set SKALD_POSTGRES_URL (e.g. from `scripts/postgres.sh start bench`)")
         }
-        let pgbenchPath = try pgbench ?? Self.findPGBench()
+        let pgbenchPath = try pgbench ?? PGBench.find()
         print("skald bench postgres: \(connections) connections, \(stepsPerTransaction) steps/transaction, \(seconds) s each side")
 
         var ourRates: [Double] = []
@@ -67,7 +67,9 @@ struct PostgresBenchCommand: AsyncParsableCommand {
             ourRates.append(ours.stepsPerSecond)
 
             try await resetTables(url: url)
-            let theirs = try await runPGBench(url: url, executable: pgbenchPath)
+            let theirs = try await PGBench.run(
+                executable: pgbenchPath, url: url, script: pgbenchScript(), clients: connections, seconds: seconds
+            ).transactionsPerSecond * Double(stepsPerTransaction)
             print(String(format: "  pgbench:       %9.0f steps/s  (%.0f transactions/s)", theirs, theirs / Double(stepsPerTransaction)))
             theirRates.append(theirs)
         }
@@ -167,22 +169,6 @@ struct PostgresBenchCommand: AsyncParsableCommand {
 
     // MARK: - pgbench
 
-    private static func findPGBench() throws -> String {
-        let root = "/usr/lib/postgresql"
-        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        let candidates = versions
-            .compactMap { version -> (Int, String)? in
-                guard let number = Int(version) else { return nil }
-                let path = "\(root)/\(version)/bin/pgbench"
-                return FileManager.default.isExecutableFile(atPath: path) ? (number, path) : nil
-            }
-            .sorted { $0.0 > $1.0 }
-        guard let path = candidates.first?.1 else {
-            throw ValidationError("pgbench not found under \(root)/*/bin; install postgresql or pass --pgbench")
-        }
-        return path
-    }
-
     /// The pgbench script: the same statements, one pipeline per transaction.
     private func pgbenchScript() -> String {
         var lines = ["\\set base :client_id * \(sagasPerConnection)"]
@@ -199,59 +185,6 @@ struct PostgresBenchCommand: AsyncParsableCommand {
         lines.append("COMMIT;")
         lines.append("\\endpipeline")
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// Runs pgbench from a fresh thread with no signals blocked.
-    ///
-    /// A child inherits its spawning thread's signal mask, and Swift's cooperative threads
-    /// block signals: pgbench would then never receive the SIGALRM that ends its `-T` run
-    /// (nor a SIGTERM), and would run forever.
-    private func runPGBench(url: String, executable: String) async throws -> Double {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Double, any Error>) in
-            let thread = Thread {
-                var none = sigset_t()
-                sigemptyset(&none)
-                pthread_sigmask(SIG_SETMASK, &none, nil)
-                continuation.resume(with: Result { try self.spawnPGBench(url: url, executable: executable) })
-            }
-            thread.name = "skald-bench-pgbench"
-            thread.start()
-        }
-    }
-
-    private func spawnPGBench(url: String, executable: String) throws -> Double {
-        let scriptURL = FileManager.default.temporaryDirectory.appendingPathComponent("skald-bench-\(ProcessInfo.processInfo.processIdentifier).sql")
-        try pgbenchScript().write(to: scriptURL, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: scriptURL) }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "-n", "-M", "prepared",
-            "-c", String(connections), "-j", String(connections),
-            "-T", String(seconds),
-            "-f", scriptURL.path,
-            url,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("pgbench failed (exit \(process.terminationStatus)):\n\(text)")
-        }
-        // "tps = 875.123456 (without initial connection time)"
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst("tps = ".count).prefix { $0 != " " }) else {
-            throw ValidationError("cannot find the tps line in pgbench's output:\n\(text)")
-        }
-        if let failed = text.split(separator: "\n").first(where: { $0.contains("failed transactions") }) {
-            print("  pgbench \(failed.trimmingCharacters(in: .whitespaces))")
-        }
-        return tps * Double(stepsPerTransaction)
     }
 }
 

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import SkaldRuntime
+
+/// The orchestrator benchmark's pgbench ceiling: what Postgres alone does with the pump's and
+/// the relay's own statements (``PumpStatements``, the very texts they send) and JSON documents
+/// of the same shape, so the orchestrator's rate can be put against it.
+///
+/// One pgbench transaction is one pump batch of `batch` transitions in steady state (instances
+/// cached, so no log is read), then one relay round:
+/// - lock the batch's sagas, record the inbox, read no logs (all cached);
+/// - append two events per transition, upsert the snapshots, queue five commands per six
+///   transitions, replace each saga's step timer, correlate one saga in six, notify, commit;
+/// - read that many outbox rows and delete them with an asynchronous commit.
+///
+/// pgbench cannot build JSON, so each transaction starts with a `\gset` query that makes the
+/// documents in SQL, and the relay's ids come from another. Those two queries are not the
+/// orchestrator's work: pgbench times every command (`-r`) and their share of each
+/// transaction is taken out of the ceiling.
+enum PGBenchCeiling {
+    /// Each client cycles through this many batches of its own sagas, `pgb-<client>-<n>`.
+    static let slots = 40
+
+    /// The ceiling in transitions per second, and the share of each pgbench transaction that
+    /// went to the scaffolding queries.
+    struct Result {
+        /// Transitions per second that Postgres sustains with the pump's and relay's statements.
+        var transitionsPerSecond: Double
+        /// The fraction of pgbench's time its scaffolding (document-building) queries took.
+        var scaffoldingShare: Double
+    }
+
+    /// Runs the script for `seconds` with `clients` clients.
+    ///
+    /// The run must have written two events per transition and left no command in the outbox,
+    /// or the script did not do the orchestrator's work and the ceiling would mean nothing.
+    static func run(executable: String, url: String, batch: Int, clients: Int, seconds: Int) async throws -> Result {
+        let script = script(batch: batch)
+        let eventsBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
+        let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
+        let outcome = try await PGBench.run(
+            executable: executable, url: url, script: script.text,
+            clients: clients, seconds: seconds, variables: ["seq": "0"], reportingLatencies: true)
+        let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events") - eventsBefore
+        let outbox = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
+        guard events == 2 * batch * outcome.transactions, outbox <= outboxBefore else {
+            throw ValidationError(
+                "the pgbench ceiling's \(outcome.transactions) transactions wrote \(events) events (expected "
+                    + "\(2 * batch * outcome.transactions)) and left \(outbox) outbox rows (\(outboxBefore) before)")
+        }
+        let latencies = outcome.commandLatencies
+        guard latencies.count == script.commandCount else {
+            throw ValidationError("pgbench reported \(latencies.count) command latencies for \(script.commandCount) commands")
+        }
+        let total = latencies.reduce(0, +)
+        let scaffolding = script.scaffolding.map { latencies[$0] }.reduce(0, +)
+        let share = total > 0 ? scaffolding / total : 0
+        return Result(
+            transitionsPerSecond: outcome.transactionsPerSecond / (1 - share) * Double(batch),
+            scaffoldingShare: share)
+    }
+
+    /// A script, one command per line, and the lines of its scaffolding queries.
+    struct Script {
+        /// The script's text.
+        var text: String
+        /// How many commands (lines) it has.
+        var commandCount: Int
+        /// The indices of the commands that only build pgbench's documents.
+        var scaffolding: [Int]
+    }
+
+    /// The pgbench script.
+    static func script(batch: Int) -> Script {
+        var lines = [
+            "\\set n \(batch)",
+            "\\set nout \(batch) * 5 / 6",
+            "\\set nstart \(batch) / 6",
+            "\\set slots \(slots)",
+            "\\set seq :seq + 2",
+            "\\set base ((:seq / 2) % :slots) * :n",
+            documentsQuery,
+        ]
+        var scaffolding = [lines.count - 1]
+        let involved = PumpStatements.sagasById
+        lines += [
+            "\\startpipeline",
+            "BEGIN ISOLATION LEVEL READ COMMITTED;",
+            PGBench.command(PumpStatements.lockSagas(involved), "ids"),
+            PGBench.command(PumpStatements.recordInbox, "inbox"),
+            PGBench.command(PumpStatements.loadLogs(involved, cachedParameter: "$2"), "ids", "cached"),
+            "\\endpipeline",
+            "\\startpipeline",
+            PGBench.command(PumpStatements.appendEvents, "events"),
+            PGBench.command(PumpStatements.upsertSnapshots, "sagas"),
+            PGBench.command(PumpStatements.enqueueCommands, "outbox"),
+            PGBench.command(PumpStatements.cancelTimers, "cancelled"),
+            PGBench.command(PumpStatements.scheduleTimers, "timers"),
+            PGBench.command(PumpStatements.correlate, "correlations"),
+            PGBench.command(PumpStatements.notifyRelays, "channel"),
+            "COMMIT;",
+            "\\endpipeline",
+            PGBench.command(PumpStatements.readOutbox, "lanes", "held", "nout"),
+        ]
+        scaffolding.append(lines.count)
+        lines += [
+            sentIdsQuery,
+            "\\startpipeline",
+            "BEGIN ISOLATION LEVEL READ COMMITTED;",
+            PGBench.command(PumpStatements.forgetSentSetting),
+            PGBench.command(PumpStatements.forgetSent, "sent"),
+            "COMMIT;",
+            "\\endpipeline",
+        ]
+        return Script(text: lines.joined(separator: "\n") + "\n", commandCount: lines.count, scaffolding: scaffolding)
+    }
+
+    /// Builds every document of one batch, as the pump would bind them, into pgbench variables.
+    ///
+    /// The values are those of a PlaceOrder saga moving from reserve-inventory to
+    /// process-payment, taken from a real run. Colons inside JSON strings are written
+    /// `\u003a`, or pgbench would read `:name` as a variable. Saga `base + g` was last written
+    /// `slots` transactions ago, so the cached sequence is the one written then.
+    private static let documentsQuery: String = {
+        let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
+        let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
+        let succeeded = #"{"step": "reserve-inventory", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.succeeded", "reply": "com.example.inventory.InventoryReserved", "schema": 1, "attempt": 1, "payload": {"orderId": "order-4", "reservationId": "r-order-4"}, "messageId": "reply\u003aPlaceOrder-order-4/reserve-inventory/action/1"}"#
+        let sent = #"{"step": "process-payment", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.command-sent", "schema": 1, "attempt": 1, "commandId": "PlaceOrder-order-4/process-payment/action/1"}"#
+        let headers = #"[["ce_specversion", "1.0"], ["ce_id", "PlaceOrder-order-4/process-payment/action/1"], ["ce_source", "skald/PlaceOrder"], ["ce_type", "com.example.payments.ProcessPayment"], ["ce_time", "2026-11-25T18\u003a46\u003a34.439Z"], ["content-type", "application/json"], ["ce_sagaid", "PlaceOrder-order-4"], ["ce_sagatype", "PlaceOrder"], ["ce_sagastep", "process-payment"]]"#
+        let payload = #"{"orderId": "order-4", "amountCents": 504, "customerId": "customer-4"}"#
+        let saga = "'pgb-' || :client_id || '-' || (:base::int + g)"
+        let messageId = "'pgb-' || :client_id || '-' || :seq || '-' || g"
+        let query = """
+            SELECT
+              (SELECT json_agg(\(saga)) FROM generate_series(1, :n::int) g)::text AS ids,
+              (SELECT json_agg(json_build_object('id', \(messageId), 'source', 'skald.replies/0/' || g))
+                 FROM generate_series(1, :n::int) g)::text AS inbox,
+              (SELECT json_object_agg(\(saga), :seq::int - 2 * :slots::int + 1)
+                 FROM generate_series(1, :n::int) g)::text AS cached,
+              (SELECT json_agg(json_build_object('saga_id', \(saga), 'sequence', :seq::int + k,
+                        'event_type', CASE k WHEN 0 THEN 'step.succeeded' ELSE 'step.command-sent' END,
+                        'recorded_at', now(), 'event', CASE k WHEN 0 THEN '\(succeeded)'::json ELSE '\(sent)'::json END))
+                 FROM generate_series(1, :n::int) g, generate_series(0, 1) k)::text AS events,
+              (SELECT json_agg(json_build_object('saga_id', \(saga), 'saga_type', 'PlaceOrder', 'definition_version', 1,
+                        'status', 'running', 'current_step', 'process-payment', 'state', '\(state)'::json,
+                        'steps', '\(steps)'::json, 'business_key', 'order-' || g, 'stuck_reason', NULL,
+                        'traceparent', NULL, 'last_sequence', :seq::int + 1, 'created_at', now(), 'updated_at', now()))
+                 FROM generate_series(1, :n::int) g)::text AS sagas,
+              (SELECT json_agg(json_build_object('lane', :client_id::int % 16, 'message_id', \(messageId),
+                        'saga_id', \(saga), 'topic', 'payments.commands', 'message_key', \(saga),
+                        'headers', '\(headers)'::json, 'payload', '\(payload)'::json))
+                 FROM generate_series(1, :nout::int) g)::text AS outbox,
+              (SELECT json_agg('pgb-' || :client_id || '-' || (:seq::int - 2 * :slots::int) || '-' || g)
+                 FROM generate_series(1, :n::int) g)::text AS cancelled,
+              (SELECT json_agg(json_build_object('timer_id', \(messageId), 'saga_id', \(saga), 'saga_type', 'PlaceOrder',
+                        'kind', 'step-timeout', 'step', 'process-payment', 'attempt', 1,
+                        'due_at', now() + interval '30 seconds'))
+                 FROM generate_series(1, :n::int) g)::text AS timers,
+              (SELECT json_agg(json_build_object('saga_type', 'PlaceOrder', 'correlation_key', \(messageId),
+                        'saga_id', \(saga)))
+                 FROM generate_series(1, :nstart::int) g)::text AS correlations,
+              'skald_outbox_pgbench' AS channel,
+              '{' || (:client_id::int % 16) || '}' AS lanes,
+              '{}' AS held
+            """
+        return String(PGBench.command(query).dropLast()) + " \\gset"
+    }()
+
+    /// The ids of the rows the relay read, for its delete (the orchestrator has them in hand).
+    private static let sentIdsQuery = String(PGBench.command(
+        """
+        SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS sent FROM (
+          SELECT id FROM outbox WHERE lane = ANY(:lanes::smallint[]) ORDER BY id LIMIT :nout::int) o
+        """
+    ).dropLast()) + " \\gset"
+}

@@ -1,0 +1,139 @@
+/// The SQL of one pump transaction and one relay round, in one place.
+///
+/// The pump and the relay send exactly these texts, with their values as `$n` binds. The
+/// orchestrator benchmark sends the same texts through pgbench (with `$n` replaced by
+/// pgbench variables) to measure what Postgres alone does with them: a ceiling for the
+/// same statements, not for look-alikes.
+package enum PumpStatements {
+    /// The sagas a batch names by id. `$1`: a JSON array of saga ids.
+    package static let sagasById = "SELECT jsonb_array_elements_text($1::jsonb)"
+
+    /// The sagas a batch names by id or by business key. `$1`: a JSON array of saga ids;
+    /// `$2`: `[{"t": saga type, "k": business key}, …]`.
+    package static let sagasByIdOrKey = """
+        SELECT jsonb_array_elements_text($1::jsonb)
+        UNION SELECT c.saga_id FROM correlations c
+          JOIN jsonb_to_recordset($2::jsonb) AS x(t text, k text) ON c.saga_type = x.t AND c.correlation_key = x.k
+        """
+
+    /// Locks the batch's sagas, in id order so that batches never wait on each other in a cycle.
+    /// `involved` is ``sagasById`` or ``sagasByIdOrKey``.
+    package static func lockSagas(_ involved: String) -> String {
+        """
+        SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent FROM sagas
+        WHERE saga_id IN (\(involved)) ORDER BY saga_id FOR UPDATE
+        """
+    }
+
+    /// The sagas that business keys name. `$1`: `[{"t": saga type, "k": business key}, …]`.
+    package static let resolveKeys = """
+        SELECT c.saga_type, c.correlation_key, c.saga_id FROM correlations c
+        JOIN jsonb_to_recordset($1::jsonb) AS x(t text, k text)
+          ON c.saga_type = x.t AND c.correlation_key = x.k
+        """
+
+    /// Records consumed message ids; returns the new ones. `$1`: `[{"id", "source"}, …]`.
+    package static let recordInbox = """
+        INSERT INTO inbox (message_id, source)
+        SELECT x.id, x.source FROM jsonb_to_recordset($1::jsonb) AS x(id text, source text)
+        ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+        """
+
+    /// The logs of the locked sagas whose last sequence is not the cached one. `involved`
+    /// binds `$1` (and `$2`); `cachedParameter` (`$2` or `$3`) is `{"saga id": last sequence, …}`.
+    package static func loadLogs(_ involved: String, cachedParameter: String) -> String {
+        """
+        SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text
+        FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id
+        WHERE s.saga_id IN (\(involved))
+          AND s.last_sequence IS DISTINCT FROM (\(cachedParameter)::jsonb ->> s.saga_id)::integer
+        ORDER BY e.saga_id, e.sequence
+        """
+    }
+
+    /// Appends events. `$1`: `[{saga_id, sequence, event_type, recorded_at, event}, …]`.
+    package static let appendEvents = """
+        INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
+        SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
+        FROM json_to_recordset($1::json)
+          AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event json)
+        """
+
+    /// Inserts or updates the snapshots. `$1`: one record per saga, the columns of `sagas`.
+    package static let upsertSnapshots = """
+        INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
+                           business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
+        SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
+               x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
+               coalesce(x.created_at, now()), coalesce(x.updated_at, now())
+        FROM json_to_recordset($1::json) AS x(
+            saga_id text, saga_type text, definition_version integer, status text, current_step text,
+            state json, steps json, business_key text, stuck_reason text, traceparent text, last_sequence integer,
+            created_at timestamptz, updated_at timestamptz)
+        ON CONFLICT (saga_id) DO UPDATE SET
+            status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
+            steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
+            stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence,
+            traceparent = coalesce(sagas.traceparent, EXCLUDED.traceparent),
+            updated_at = EXCLUDED.updated_at
+        """
+
+    /// Queues commands. `$1`: `[{lane, message_id, saga_id, topic, message_key, headers, payload}, …]`.
+    package static let enqueueCommands = """
+        INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
+        SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload
+        FROM json_to_recordset($1::json) AS x(
+            lane smallint, message_id text, saga_id text, topic text, message_key text,
+            headers json, payload json)
+        ON CONFLICT (message_id) DO NOTHING
+        """
+
+    /// Removes timers the decisions cancelled. `$1`: a JSON array of timer ids.
+    package static let cancelTimers = """
+        DELETE FROM timers
+        WHERE timer_id IN (SELECT json_array_elements_text($1::json))
+        """
+
+    /// Schedules timers. `$1`: `[{timer_id, saga_id, saga_type, kind, step, attempt, due_at}, …]`.
+    package static let scheduleTimers = """
+        INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+        SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
+        FROM json_to_recordset($1::json) AS x(
+            timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
+            due_at timestamptz)
+        ON CONFLICT (timer_id) DO NOTHING
+        """
+
+    /// Maps business keys to new sagas. `$1`: `[{saga_type, correlation_key, saga_id}, …]`.
+    package static let correlate = """
+        INSERT INTO correlations (saga_type, correlation_key, saga_id)
+        SELECT x.saga_type, x.correlation_key, x.saga_id
+        FROM json_to_recordset($1::json)
+          AS x(saga_type text, correlation_key text, saga_id text)
+        ON CONFLICT DO NOTHING
+        """
+
+    /// Wakes the relays. `$1`: the channel.
+    package static let notifyRelays = "SELECT pg_notify($1, '')"
+
+    /// The relay's read of its lanes' oldest rows. `$1`: the lanes (`{0,1,…}`); `$2`: the
+    /// topics held back by open circuits (`{"a","b"}`); `$3`: how many rows.
+    package static let readOutbox = """
+        SELECT id, topic, message_key, headers::text, payload::text FROM outbox
+        WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
+        ORDER BY id LIMIT $3
+        """
+
+    /// The relay's read of a half-open circuit's probes. `$1`: the lanes; `$2`: the topic; `$3`: how many.
+    package static let readOutboxProbes = """
+        SELECT id, topic, message_key, headers::text, payload::text FROM outbox
+        WHERE lane = ANY($1::smallint[]) AND topic = $2
+        ORDER BY id LIMIT $3
+        """
+
+    /// Sent rows are deleted with an asynchronous commit (see ``OutboxRelay``).
+    package static let forgetSentSetting = "SET LOCAL synchronous_commit = off"
+
+    /// Deletes sent rows. `$1`: their ids (`{1,2,…}`).
+    package static let forgetSent = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+}
