@@ -90,16 +90,33 @@ public struct MessageEnvelope: Sendable, Hashable {
     /// Missing required attributes, a wrong spec version, a bad time, a header that
     /// is not UTF-8 or that appears twice with different values are errors naming
     /// the header.
+    @inlinable
     public init(headers: some Sequence<(name: String, value: [UInt8])>) throws(EnvelopeError) {
-        // Every consumed message passes through here, so the attributes go to fixed slots
-        // rather than a dictionary, and names already in lower case (all of ours) are not copied.
-        var slots = [String?](repeating: nil, count: Attribute.allCases.count)
-        var extensions: [String: String] = [:]
-        for (name, bytes) in headers {
+        // Every consumed message passes through here. Inlined, the loop is specialised for the
+        // caller's sequence (a lazy map over Kafka headers) instead of walking it through
+        // witness tables; the work per header stays in the non-generic reader.
+        var reader = HeaderReader()
+        for (name, bytes) in headers { try reader.read(name: name, bytes: bytes) }
+        self = try reader.envelope()
+    }
+
+    /// Collects header values into the envelope's attributes.
+    @usableFromInline
+    struct HeaderReader {
+        // Fixed slots rather than a dictionary; names already in lower case (all of ours) are not copied.
+        private var slots = [String?](repeating: nil, count: Attribute.allCases.count)
+        private var extensions: [String: String] = [:]
+
+        @usableFromInline
+        init() {}
+
+        /// Takes one header.
+        @usableFromInline
+        mutating func read(name: String, bytes: [UInt8]) throws(EnvelopeError) {
             let key = name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
             let attribute = Attribute(rawValue: key)
-            guard attribute != nil || key.hasPrefix("ce_") else { continue }
-            guard let text = String(validating: bytes, as: UTF8.self) else {
+            guard attribute != nil || key.hasPrefix("ce_") else { return }
+            guard let text = Self.text(bytes) else {
                 throw EnvelopeError(.badHeader, header: name, "the value is not UTF-8")
             }
             if let attribute {
@@ -115,39 +132,51 @@ public struct MessageEnvelope: Sendable, Hashable {
                 extensions[extensionName] = text
             }
         }
-        func required(_ attribute: Attribute) throws(EnvelopeError) -> String {
-            guard let value = slots[attribute.slot] else {
-                throw EnvelopeError(.missingHeader, header: attribute.rawValue, "is required")
+
+        /// The value as text, or nil when it is not UTF-8. Header values are nearly always
+        /// ASCII, which needs no decoding: checking that first skips the general validator.
+        private static func text(_ bytes: [UInt8]) -> String? {
+            if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+            return String(validating: bytes, as: UTF8.self)
+        }
+
+        /// The envelope, once every header is read.
+        @usableFromInline
+        func envelope() throws(EnvelopeError) -> MessageEnvelope {
+            func required(_ attribute: Attribute) throws(EnvelopeError) -> String {
+                guard let value = slots[attribute.slot] else {
+                    throw EnvelopeError(.missingHeader, header: attribute.rawValue, "is required")
+                }
+                guard !value.isEmpty else { throw EnvelopeError(.badHeader, header: attribute.rawValue, "must not be empty") }
+                return value
             }
-            guard !value.isEmpty else { throw EnvelopeError(.badHeader, header: attribute.rawValue, "must not be empty") }
-            return value
-        }
-        func optional(_ attribute: Attribute) -> String? {
-            slots[attribute.slot].flatMap { $0.isEmpty ? nil : $0 }
-        }
-        let version = try required(.specVersion)
-        guard version == Self.specVersion else {
-            throw EnvelopeError(.badHeader, header: "ce_specversion", "is '\(version)'; only \(Self.specVersion) is supported")
-        }
-        id = try required(.id)
-        source = try required(.source)
-        type = try required(.type)
-        if let text = slots[Attribute.time.slot] {
-            guard let date = Timestamp.parse(text) else {
-                throw EnvelopeError(.badHeader, header: "ce_time", "'\(text)' is not an RFC 3339 timestamp")
+            func optional(_ attribute: Attribute) -> String? {
+                slots[attribute.slot].flatMap { $0.isEmpty ? nil : $0 }
             }
-            time = date
-        } else {
-            time = nil
+            let version = try required(.specVersion)
+            guard version == MessageEnvelope.specVersion else {
+                throw EnvelopeError(.badHeader, header: "ce_specversion", "is '\(version)'; only \(MessageEnvelope.specVersion) is supported")
+            }
+            var time: Date?
+            if let text = slots[Attribute.time.slot] {
+                guard let date = Timestamp.parse(text) else {
+                    throw EnvelopeError(.badHeader, header: "ce_time", "'\(text)' is not an RFC 3339 timestamp")
+                }
+                time = date
+            }
+            var envelope = MessageEnvelope(
+                id: try required(.id), source: try required(.source), type: try required(.type),
+                contentType: slots[Attribute.contentType.slot],
+                sagaId: optional(.sagaId), sagaType: optional(.sagaType), sagaStep: optional(.sagaStep),
+                causationId: optional(.causationId),
+                // W3C trace context: a malformed traceparent is dropped, never a reason to reject the message.
+                traceparent: slots[Attribute.traceparent.slot].flatMap { MessageEnvelope.isValidTraceparent($0) ? $0 : nil },
+                extensions: extensions
+            )
+            // Already at the envelope's precision (parsed from its own format): set, not truncated again.
+            envelope.time = time
+            return envelope
         }
-        contentType = slots[Attribute.contentType.slot]
-        sagaId = optional(.sagaId)
-        sagaType = optional(.sagaType)
-        sagaStep = optional(.sagaStep)
-        causationId = optional(.causationId)
-        // W3C trace context: a malformed traceparent is dropped, never a reason to reject the message.
-        traceparent = slots[Attribute.traceparent.slot].flatMap { Self.isValidTraceparent($0) ? $0 : nil }
-        self.extensions = extensions
     }
 
     /// The headers the envelope maps to fields of its own; other `ce_` headers are extensions.

@@ -89,6 +89,16 @@ import Testing
         }
     }
 
+    @Test func nonASCIIHeaderValuesAreKept() throws {
+        // ASCII values take a shortcut; any other valid UTF-8 must come through unchanged.
+        let envelope = try MessageEnvelope(headers: headers(minimal + [("ce_sagastep", "réserver-stock-📦"), ("ce_région", "Nord")]))
+        #expect(envelope.sagaStep == "réserver-stock-📦")
+        #expect(envelope.extensions["région"] == "Nord")
+        var overlong = headers(minimal)
+        overlong.append((name: "ce_sagastep", value: [0xC0, 0xAF]))  // an overlong "/", never valid UTF-8
+        #expect(throws: EnvelopeError.self) { try MessageEnvelope(headers: overlong) }
+    }
+
     @Test func malformedTraceparentIsDroppedNotFatal() throws {
         let envelope = try MessageEnvelope(headers: headers(minimal + [("traceparent", "garbage")]))
         #expect(envelope.traceparent == nil)
