@@ -124,6 +124,7 @@ public final class SagaProcessor: Sendable {
 
         // 1. What the batch names: saga ids, business keys, message ids.
         var knownIds: Set<String> = []
+        knownIds.reserveCapacity(work.count)
         var keysToResolve = JSONRecords()
         var seenKeys: Set<String> = []
         for item in work {
@@ -143,6 +144,7 @@ public final class SagaProcessor: Sendable {
         // unroutable are deleted again before the commit, so a redelivery after a crash is
         // still new and reaches the dead letters.
         var seenInBatch: Set<String> = []
+        seenInBatch.reserveCapacity(work.count)
         var inboxRecords = JSONRecords()
         for (index, item) in work.enumerated() {
             guard let inboxId = item.inboxId else { continue }
@@ -158,6 +160,7 @@ public final class SagaProcessor: Sendable {
         // The instances cached now: the log of a saga is read only when its locked
         // sequence differs from the cached one.
         var cachedNow: [String: AnySagaInstance] = [:]
+        cachedNow.reserveCapacity(knownIds.count)
         var cachedSequences = JSONRecords.ObjectWriter()
         for id in knownIds {
             if let cached = cache.instance(id) {
@@ -198,6 +201,7 @@ public final class SagaProcessor: Sendable {
         phase = profile.start()
 
         var locked: [String: LockedRow] = [:]
+        locked.reserveCapacity(results[lockIndex].count)
         for row in results[lockIndex] {
             locked[try row.decode(String.self, at: 0)] = LockedRow(
                 sagaType: try row.decode(String.self, at: 1),
@@ -266,6 +270,7 @@ public final class SagaProcessor: Sendable {
 
         // 4. Instances: from the cache when it is at the locked sequence, else folded from the log.
         var instances: [String: AnySagaInstance] = [:]
+        instances.reserveCapacity(locked.count)
         var finished: Set<String> = []
         var toLoad: [String] = []
         for id in involved {
