@@ -36,13 +36,23 @@ public final class Orchestrator: Service {
 
     /// Creates the parts; nothing connects until ``run()``.
     ///
-    /// - Throws: ``KafkaError`` for a bad Kafka property.
+    /// - Throws: ``KafkaError`` for a bad Kafka property; ``SagaRuntimeError`` when
+    ///   `enable.auto.commit` is turned off (see below).
     public init(
         registry: SagaRegistry,
         configuration: OrchestratorConfiguration,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.orchestrator")
     ) throws {
+        // The pump stores each batch's offsets after its Postgres commit and librdkafka's
+        // auto-commit sends them. Turned off, nothing would be committed until shutdown, and
+        // after a crash the group would consume again everything since it started: not
+        // wrong (the inbox drops the copies) but a restart that can take hours.
+        if let autoCommit = configuration.kafka.properties["enable.auto.commit"], autoCommit.lowercased() != "true" {
+            throw SagaRuntimeError(
+                "enable.auto.commit=\(autoCommit) is not supported: the orchestrator commits the offsets it stores "
+                    + "after each Postgres commit through librdkafka's auto-commit; tune auto.commit.interval.ms instead")
+        }
         self.registry = registry
         self.configuration = configuration
         self.metrics = metrics
@@ -80,9 +90,7 @@ public final class Orchestrator: Service {
         if consumerConfiguration.groupID == nil { consumerConfiguration.groupID = configuration.groupID }
         // The pump stores offsets after each Postgres commit and lets the auto-commit send them:
         // a commit awaited per batch would add a broker round trip to every batch.
-        if consumerConfiguration.properties["enable.auto.commit"] == nil {
-            consumerConfiguration.properties["enable.auto.commit"] = "true"
-        }
+        consumerConfiguration.properties["enable.auto.commit"] = "true"
         if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
             consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
         }

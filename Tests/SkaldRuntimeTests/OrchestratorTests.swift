@@ -104,6 +104,24 @@ struct OrchestratorTests {
         }
     }
 
+    @Test("turning Kafka's auto-commit off is refused at once, with the reason")
+    func autoCommitOffIsRefused() throws {
+        var registry = SagaRegistry()
+        try registry.register(transferSaga())
+        var kafka = KafkaConfiguration(bootstrapServers: "127.0.0.1:1")
+        kafka["enable.auto.commit"] = "false"
+        let configuration = OrchestratorConfiguration(kafka: kafka, postgresURL: "postgres://127.0.0.1:1/none")
+        #expect {
+            _ = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
+        } throws: { error in
+            "\(error)".contains("enable.auto.commit=false is not supported")
+        }
+        kafka["enable.auto.commit"] = "TRUE"
+        _ = try Orchestrator(
+            registry: registry, configuration: OrchestratorConfiguration(kafka: kafka, postgresURL: "postgres://127.0.0.1:1/none"),
+            logger: runtimeTestLogger)
+    }
+
     @Test("malformed and unroutable messages land in the dead-letter topic with a reason")
     func deadLetters() async throws {
         try await withTransferSystem { orchestrator, url, cluster in
