@@ -19,8 +19,10 @@ public protocol CommandHandler: Sendable {
 
     /// Applies `command` and returns the reply, or `nil` for a command type it does not know.
     ///
-    /// Runs inside a transaction on `connection`; throwing rolls the whole batch back.
+    /// Runs inside a transaction on `connection`, isolated to it: the handler's statements
+    /// run one after another on the connection's own thread, without a hop between threads
+    /// for each. Throwing rolls the whole batch back.
     func handle(
-        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) async throws -> (any SagaMessage)?
 }

@@ -56,14 +56,14 @@ public struct InventoryService: CommandHandler {
 
     /// Handles ReserveInventory and ReleaseInventory.
     public func handle(
-        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) async throws -> (any SagaMessage)? {
         switch command.envelope.type {
         case ReserveInventory.messageType:
-            return try await reserve(try command.decode(ReserveInventory.self), on: connection, behaviour: behaviour)
+            return try reserve(try command.decode(ReserveInventory.self), on: connection, behaviour: behaviour)
         case ReleaseInventory.messageType:
             let release = try command.decode(ReleaseInventory.self)
-            let released = try await connection.query(
+            let released = try connection.query(
                 """
                 UPDATE reservations SET status = 'released', updated_at = now()
                 WHERE order_id = \(release.orderId) AND status = 'reserved'
@@ -72,11 +72,11 @@ public struct InventoryService: CommandHandler {
             )
             for row in released {
                 let (sku, quantity) = try row.decode((String, Int).self)
-                _ = try await connection.execute(
+                _ = try connection.execute(
                     "UPDATE stock SET available = available + \(quantity) WHERE sku = \(sku)"
                 )
             }
-            _ = try await connection.execute(
+            _ = try connection.execute(
                 """
                 INSERT INTO reservations (order_id, sku, quantity, status)
                 SELECT \(release.orderId), '*', 0, 'released'
@@ -90,9 +90,9 @@ public struct InventoryService: CommandHandler {
     }
 
     private func reserve(
-        _ reserve: ReserveInventory, on connection: PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> any SagaMessage {
-        let existing = try await connection.query(
+        _ reserve: ReserveInventory, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) throws -> any SagaMessage {
+        let existing = try connection.query(
             "SELECT status FROM reservations WHERE order_id = \(reserve.orderId) LIMIT 1"
         ).first?.decode(String.self, at: 0)
         if let existing {
@@ -109,7 +109,7 @@ public struct InventoryService: CommandHandler {
         // Lock in SKU order so two reservations of the same SKUs cannot deadlock.
         let skus = wanted.keys.sorted()
         for sku in skus {
-            let available = try await connection.query(
+            let available = try connection.query(
                 "SELECT available FROM stock WHERE sku = \(sku) FOR UPDATE"
             ).first?.decode(Int.self, at: 0)
             if (available ?? 0) < wanted[sku, default: 0] {
@@ -118,8 +118,8 @@ public struct InventoryService: CommandHandler {
         }
         for sku in skus {
             let quantity = wanted[sku, default: 0]
-            _ = try await connection.execute("UPDATE stock SET available = available - \(quantity) WHERE sku = \(sku)")
-            _ = try await connection.execute(
+            _ = try connection.execute("UPDATE stock SET available = available - \(quantity) WHERE sku = \(sku)")
+            _ = try connection.execute(
                 """
                 INSERT INTO reservations (order_id, sku, quantity, status)
                 VALUES (\(reserve.orderId), \(sku), \(quantity), 'reserved')

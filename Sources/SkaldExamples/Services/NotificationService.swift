@@ -31,13 +31,13 @@ public struct NotificationService: CommandHandler {
 
     /// Handles NotifyCustomer.
     public func handle(
-        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) async throws -> (any SagaMessage)? {
         guard command.envelope.type == NotifyCustomer.messageType else { return nil }
         let notify = try command.decode(NotifyCustomer.self)
         if behaviour.fails(command.envelope.id) { return NotificationFailed() }
         let sagaId = command.envelope.sagaId ?? command.envelope.id
-        _ = try await connection.execute(
+        _ = try connection.execute(
             """
             INSERT INTO notifications (saga_id, customer_id, text) VALUES (\(sagaId), \(notify.customerId), \(notify.text))
             ON CONFLICT (saga_id) DO UPDATE SET attempts = notifications.attempts + 1

@@ -45,44 +45,49 @@ public struct OrderService: CommandHandler {
     /// Placing an order id twice changes nothing the second time.
     public static func place(_ orders: [OrderCreatedEvent], on connection: PostgresConnection) async throws {
         try await connection.withTransaction { connection in
-            var events: [ServiceOutbox.Row] = []
-            for order in orders {
-                let lines = String(decoding: try JSONEncoder().encode(order.lines), as: UTF8.self)
-                let inserted = try await connection.execute(
-                    """
-                    INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
-                    VALUES (\(order.orderId), \(order.customerId), \(lines)::jsonb, \(order.amountCents), 'pending')
-                    ON CONFLICT (order_id) DO NOTHING
-                    """
-                )
-                guard inserted == 1 else { continue }
-                let envelope = MessageEnvelope(
-                    id: "order-created:\(order.orderId)", source: "//order-service", type: OrderCreatedEvent.messageType,
-                    time: Date()
-                )
-                events.append(
-                    try ServiceOutbox.Row(order, envelope: envelope, topic: eventsTopic, key: order.orderId, laneKey: order.orderId))
-            }
-            try await ServiceOutbox.write(events, on: connection)
-            _ = try await connection.query("SELECT pg_notify('skald_outbox', '')")
+            try await insert(orders, on: connection)
         }
+    }
+
+    /// The statements of ``place(_:on:)``, run on the connection's thread (no hop per order).
+    private static func insert(_ orders: [OrderCreatedEvent], on connection: isolated PostgresConnection) throws {
+        var events: [ServiceOutbox.Row] = []
+        for order in orders {
+            let lines = String(decoding: try JSONEncoder().encode(order.lines), as: UTF8.self)
+            let inserted = try connection.execute(
+                """
+                INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
+                VALUES (\(order.orderId), \(order.customerId), \(lines)::jsonb, \(order.amountCents), 'pending')
+                ON CONFLICT (order_id) DO NOTHING
+                """
+            )
+            guard inserted == 1 else { continue }
+            let envelope = MessageEnvelope(
+                id: "order-created:\(order.orderId)", source: "//order-service", type: OrderCreatedEvent.messageType,
+                time: Date()
+            )
+            events.append(
+                try ServiceOutbox.Row(order, envelope: envelope, topic: eventsTopic, key: order.orderId, laneKey: order.orderId))
+        }
+        try ServiceOutbox.write(events, on: connection)
+        _ = try connection.query("SELECT pg_notify('skald_outbox', '')")
     }
 
     /// Handles CreateOrder, ConfirmOrder and CancelOrder.
     public func handle(
-        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) async throws -> (any SagaMessage)? {
         switch command.envelope.type {
         case CreateOrder.messageType:
             let create = try command.decode(CreateOrder.self)
             if behaviour.fails(create.orderId) {
-                _ = try await connection.execute(
+                _ = try connection.execute(
                     "UPDATE orders SET status = 'rejected', updated_at = now() WHERE order_id = \(create.orderId) AND status = 'pending'"
                 )
                 return OrderRejected(reason: "order service told to reject")
             }
             let lines = String(decoding: try JSONEncoder().encode(create.lines), as: UTF8.self)
-            let status = try await connection.query(
+            let status = try connection.query(
                 """
                 INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
                 VALUES (\(create.orderId), \(create.customerId), \(lines)::jsonb, 0, 'accepted')
@@ -91,26 +96,26 @@ public struct OrderService: CommandHandler {
                 RETURNING status
                 """
             ).first?.decode(String.self, at: 0)
-            if status == nil, try await self.status(of: create.orderId, on: connection) == "cancelled" {
+            if status == nil, try self.status(of: create.orderId, on: connection) == "cancelled" {
                 return OrderRejected(reason: "order \(create.orderId) was cancelled")
             }
             return OrderCreated(orderId: create.orderId)
         case ConfirmOrder.messageType:
             let confirm = try command.decode(ConfirmOrder.self)
-            _ = try await connection.execute(
+            _ = try connection.execute(
                 """
                 UPDATE orders SET status = 'confirmed', updated_at = now()
                 WHERE order_id = \(confirm.orderId) AND status IN ('pending', 'accepted')
                 """
             )
-            let status = try await self.status(of: confirm.orderId, on: connection)
+            let status = try self.status(of: confirm.orderId, on: connection)
             if status == "confirmed" { return OrderConfirmed(orderId: confirm.orderId) }
             return OrderConfirmationFailed(reason: "order \(confirm.orderId) is \(status ?? "unknown")")
         case CancelOrder.messageType:
             let cancel = try command.decode(CancelOrder.self)
             // A cancel that arrives before the order (a timed-out create) leaves a tombstone,
             // so the late create cannot bring the order back.
-            _ = try await connection.execute(
+            _ = try connection.execute(
                 """
                 INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
                 VALUES (\(cancel.orderId), '', '[]'::jsonb, 0, 'cancelled')
@@ -118,7 +123,7 @@ public struct OrderService: CommandHandler {
                     WHERE orders.status <> 'confirmed'
                 """
             )
-            if try await status(of: cancel.orderId, on: connection) == "confirmed" {
+            if try status(of: cancel.orderId, on: connection) == "confirmed" {
                 return OrderCancellationRefused(orderId: cancel.orderId, reason: "order \(cancel.orderId) is confirmed")
             }
             return OrderCancelled(orderId: cancel.orderId)
@@ -127,7 +132,7 @@ public struct OrderService: CommandHandler {
         }
     }
 
-    private func status(of orderId: String, on connection: PostgresConnection) async throws -> String? {
-        try await connection.query("SELECT status FROM orders WHERE order_id = \(orderId)").first?.decode(String.self, at: 0)
+    private func status(of orderId: String, on connection: isolated PostgresConnection) throws -> String? {
+        try connection.query("SELECT status FROM orders WHERE order_id = \(orderId)").first?.decode(String.self, at: 0)
     }
 }

@@ -176,7 +176,13 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
 
     /// Records the batch's command ids in the inbox (one statement), applies the new ones in
     /// order, and writes their replies to the outbox (one statement).
-    private func apply(_ batch: [KafkaMessage], on connection: PostgresConnection, behaviour: ServiceBehaviour) async throws {
+    ///
+    /// Isolated to the connection, the whole batch runs on the connection's thread: each
+    /// statement is a plain call, where hopping from the cooperative pool to that thread and
+    /// back for each one cost more CPU (context switches) than the statements themselves.
+    private func apply(
+        _ batch: [KafkaMessage], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws {
         var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
         for message in batch {
             do {
@@ -192,7 +198,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         guard !commands.isEmpty else { return }
         let ids = String(decoding: try SkaldJSON.encode(commands.map(\.envelope.id)), as: UTF8.self)
         var fresh = Set(
-            try await connection.query(
+            try connection.query(
                 """
                 INSERT INTO inbox (message_id) SELECT DISTINCT jsonb_array_elements_text(\(ids)::jsonb)
                 ON CONFLICT DO NOTHING RETURNING message_id
@@ -206,11 +212,12 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 replies.append(reply)
             }
         }
-        try await ServiceOutbox.write(replies, on: connection)
+        try ServiceOutbox.write(replies, on: connection)
     }
 
     private func apply(
-        _ message: KafkaMessage, envelope: MessageEnvelope, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ message: KafkaMessage, envelope: MessageEnvelope, on connection: isolated PostgresConnection,
+        behaviour: ServiceBehaviour
     ) async throws -> ServiceOutbox.Row? {
         let command = ServiceCommand(envelope: envelope, payload: message.value)
         let reply: (any SagaMessage)?

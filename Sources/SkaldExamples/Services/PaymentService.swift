@@ -57,14 +57,14 @@ public struct PaymentService: CommandHandler {
 
     /// Handles ProcessPayment and RefundPayment.
     public func handle(
-        _ command: ServiceCommand, on connection: PostgresConnection, behaviour: ServiceBehaviour
+        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) async throws -> (any SagaMessage)? {
         switch command.envelope.type {
         case ProcessPayment.messageType:
-            return try await process(try command.decode(ProcessPayment.self), on: connection, behaviour: behaviour)
+            return try process(try command.decode(ProcessPayment.self), on: connection, behaviour: behaviour)
         case RefundPayment.messageType:
             let refund = try command.decode(RefundPayment.self)
-            let refunded = try await connection.query(
+            let refunded = try connection.query(
                 """
                 UPDATE payments SET status = 'refunded', updated_at = now()
                 WHERE order_id = \(refund.orderId) AND status = 'charged'
@@ -73,11 +73,11 @@ public struct PaymentService: CommandHandler {
             )
             for row in refunded {
                 let (customer, amount) = try row.decode((String, Int).self)
-                _ = try await connection.execute(
+                _ = try connection.execute(
                     "UPDATE accounts SET balance = balance + \(amount) WHERE customer_id = \(customer)"
                 )
             }
-            _ = try await connection.execute(
+            _ = try connection.execute(
                 """
                 INSERT INTO payments (order_id, customer_id, amount_cents, status, reason)
                 VALUES (\(refund.orderId), '', 0, 'refunded', 'refund before payment')
@@ -91,9 +91,9 @@ public struct PaymentService: CommandHandler {
     }
 
     private func process(
-        _ payment: ProcessPayment, on connection: PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> any SagaMessage {
-        let existing = try await connection.query(
+        _ payment: ProcessPayment, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) throws -> any SagaMessage {
+        let existing = try connection.query(
             "SELECT status, coalesce(reason, '') FROM payments WHERE order_id = \(payment.orderId)"
         ).first.map { try $0.decode((String, String).self) }
         if let (status, reason) = existing {
@@ -101,7 +101,7 @@ public struct PaymentService: CommandHandler {
                 ? PaymentProcessed(paymentId: "pay-\(payment.orderId)")
                 : PaymentDeclined(reason: status == "refunded" ? "already refunded" : reason)
         }
-        let balance = try await connection.query(
+        let balance = try connection.query(
             "SELECT balance FROM accounts WHERE customer_id = \(payment.customerId) FOR UPDATE"
         ).first?.decode(Int.self, at: 0)
         let declineReason: String?
@@ -113,7 +113,7 @@ public struct PaymentService: CommandHandler {
             declineReason = "no account for \(payment.customerId)"
         }
         if let declineReason {
-            _ = try await connection.execute(
+            _ = try connection.execute(
                 """
                 INSERT INTO payments (order_id, customer_id, amount_cents, status, reason)
                 VALUES (\(payment.orderId), \(payment.customerId), 0, 'declined', \(declineReason))
@@ -121,10 +121,10 @@ public struct PaymentService: CommandHandler {
             )
             return PaymentDeclined(reason: declineReason)
         }
-        _ = try await connection.execute(
+        _ = try connection.execute(
             "UPDATE accounts SET balance = balance - \(payment.amountCents) WHERE customer_id = \(payment.customerId)"
         )
-        _ = try await connection.execute(
+        _ = try connection.execute(
             """
             INSERT INTO payments (order_id, customer_id, amount_cents, status)
             VALUES (\(payment.orderId), \(payment.customerId), \(payment.amountCents), 'charged')

@@ -33,10 +33,10 @@ public enum ServiceOutbox {
 
     /// Writes `rows` in one statement; the relay publishes them after commit.
     /// A row whose message id is in the outbox already is ignored.
-    public static func write(_ rows: [Row], on connection: PostgresConnection) async throws {
+    public static func write(_ rows: [Row], on connection: isolated PostgresConnection) throws {
         guard !rows.isEmpty else { return }
         let json = String(decoding: try SkaldJSON.encode(rows), as: UTF8.self)
-        _ = try await connection.execute(
+        _ = try connection.execute(
             """
             INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
             SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers::json, x.payload::json
