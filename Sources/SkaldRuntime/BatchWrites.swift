@@ -123,7 +123,7 @@ struct BatchWrites {
             statements.append(PostgresQuery(PumpStatements.correlate, [PostgresValue(correlations.text)]))
         }
         if commandCount > 0 {
-            statements.append(PostgresQuery(PumpStatements.notifyRelays, [PostgresValue(OutboxRelay.notificationChannel)]))
+            statements.append(PostgresQuery(PumpStatements.notifyRelays))
         }
         return statements
     }

@@ -113,8 +113,8 @@ package enum PumpStatements {
         ON CONFLICT DO NOTHING
         """
 
-    /// Wakes the relays. `$1`: the channel.
-    package static let notifyRelays = "SELECT pg_notify($1, '')"
+    /// Wakes the relays of the session's schema (``OutboxRelay/notifySQL``).
+    package static let notifyRelays = OutboxRelay.notifySQL
 
     /// The relay's read of its lanes' oldest rows. `$1`: the lanes (`{0,1,…}`); `$2`: the
     /// topics held back by open circuits (`{"a","b"}`); `$3`: how many rows.

@@ -97,7 +97,7 @@ enum PGBenchCeiling {
             PGBench.command(PumpStatements.cancelTimers, "cancelled"),
             PGBench.command(PumpStatements.scheduleTimers, "timers"),
             PGBench.command(PumpStatements.correlate, "correlations"),
-            PGBench.command(PumpStatements.notifyRelays, "channel"),
+            PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
             "\\endpipeline",
             PGBench.command(PumpStatements.readOutbox, "lanes", "held", "nout"),
@@ -159,7 +159,6 @@ enum PGBenchCeiling {
               (SELECT json_agg(json_build_object('saga_type', 'PlaceOrder', 'correlation_key', \(messageId),
                         'saga_id', \(saga)))
                  FROM generate_series(1, :nstart::int) g)::text AS correlations,
-              'skald_outbox_pgbench' AS channel,
               '{' || (:client_id::int % 16) || '}' AS lanes,
               '{}' AS held
             """

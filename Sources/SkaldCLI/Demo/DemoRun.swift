@@ -85,12 +85,16 @@ struct DemoRun {
         // One order first: it completes once every consumer group has joined, so the
         // measured run below is not the time Kafka takes to assign partitions.
         let check = ConsistencyCheck(storeURL: postgresURL, servicesURL: postgresURL)
+        let monitor = try await PostgresConnection.connect(to: postgresURL)
+        defer { Task { await monitor.close() } }
+        // Sagas are stamped by the orchestrator in this process; a minute covers any clock step.
+        let createdSince = Date().addingTimeInterval(-60)
         let clock = ContinuousClock()
         let warmUp = ExampleWorkload(runID: runID + "w", orders: 1)
         try await warmUp.seed(servicesURL: postgresURL)
         try await warmUp.place(0..<1, servicesURL: postgresURL)
         let warmUpStarted = clock.now
-        while try await check.progress(of: warmUp).terminal < 1 {
+        while try await check.progress(of: warmUp, on: monitor, createdSince: createdSince).terminal < 1 {
             if stopped.load(ordering: .relaxed) || clock.now - warmUpStarted > stallTimeout {
                 await group.triggerGracefulShutdown()
                 _ = try? await running.value
@@ -100,6 +104,10 @@ struct DemoRun {
         }
         say("warm: a first order went through every service in \(format(clock.now - warmUpStarted)) (consumer groups joined)")
 
+        // CPU per saga, for this process and (when it runs on this machine) the Postgres
+        // cluster: on a shared 2-core machine it moves far less than throughput does.
+        let postmaster = await Self.localPostmaster(postgresURL)
+        let cpuBefore = CPUTime.now(postmaster: postmaster ?? 0)
         let started = clock.now
         let placing = Task {
             if rate <= 0 {
@@ -107,13 +115,16 @@ struct DemoRun {
                 return
             }
             // A steady rate: a tenth of a second's worth of orders every 100 ms, on a fixed
-            // schedule (sleeping 100 ms after each placing fell behind by the placing's time).
+            // schedule (sleeping 100 ms after each placing fell behind by the placing's time),
+            // on one connection.
+            let connection = try await workload.orderServiceConnection(servicesURL: postgresURL)
+            defer { Task { await connection.close() } }
             let perTick = max(1, rate / 10)
             var next = 0
             var tick = 0
             while next < orders {
                 let end = min(orders, next + perTick)
-                try await workload.place(next..<end, servicesURL: postgresURL)
+                try await workload.place(next..<end, on: connection)
                 next = end
                 tick += 1
                 try await Task.sleep(until: started + .milliseconds(100 * tick), clock: clock)
@@ -131,7 +142,7 @@ struct DemoRun {
                 _ = try? await running.value
                 throw DemoFailure(message: "stopped before every order finished")
             }
-            let (terminal, total) = try await check.progress(of: workload)
+            let (terminal, total) = try await check.progress(of: workload, on: monitor, createdSince: createdSince)
             finished = clock.now
             if terminal != lastTerminal {
                 lastTerminal = terminal
@@ -149,10 +160,11 @@ struct DemoRun {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        let cpu = CPUTime.now(postmaster: postmaster ?? 0) - cpuBefore
         try await placing.value
         let elapsed = finished - started
         let report = try await check.run(workload)
-        print(summary(report, elapsed: elapsed, runID: runID))
+        print(summary(report, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres), runID: runID))
 
         if serve {
             say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
@@ -174,9 +186,23 @@ struct DemoRun {
         print("skald demo: \(text)")
     }
 
-    private func summary(_ report: ConsistencyReport, elapsed: Duration, runID: String) -> String {
+    /// The postmaster of `url`'s cluster when it runs on this machine (its backend is a local process).
+    private static func localPostmaster(_ url: String) async -> Int32? {
+        guard let connection = try? await PostgresConnection.connect(to: url) else { return nil }
+        defer { Task { await connection.close() } }
+        guard let backend = try? await connection.query("SELECT pg_backend_pid()").first?.decode(Int.self, at: 0),
+            let parent = CPUTime.parent(of: Int32(backend))
+        else { return nil }
+        return parent
+    }
+
+    private func summary(
+        _ report: ConsistencyReport, elapsed: Duration, cpu: (process: Double, postgres: Double?), runID: String
+    ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
+        let cpuLine = String(format: "  CPU per saga            %.0f µs in this process", cpu.process / Double(orders) * 1e6)
+            + (cpu.postgres.map { String(format: ", %.0f µs in Postgres", $0 / Double(orders) * 1e6) } ?? "")
         func mark(_ ok: Bool) -> String { ok ? "ok" : "FAILED" }
         var lines = [
             "",
@@ -188,6 +214,7 @@ struct DemoRun {
             "  steps timed out         \(report.timedOut) sagas",
             String(format: "  throughput              %.0f sagas/s (%.2f s from the first order to the last saga's end)", throughput, seconds),
             String(format: "  saga latency            p50 %.1f ms, p99 %.1f ms (saga start to its last step)", report.latencyP50, report.latencyP99),
+            cpuLine,
             "  consistency",
             "    stock = available + reserved, per SKU             \(mark(!report.problems.contains { $0.hasPrefix("stock") }))",
             "    balance + charged = initial, per account          \(mark(!report.problems.contains { $0.hasPrefix("account") }))",

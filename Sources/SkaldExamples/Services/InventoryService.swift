@@ -63,21 +63,21 @@ public struct InventoryService: CommandHandler {
             return try reserve(try command.decode(ReserveInventory.self), on: connection, behaviour: behaviour)
         case ReleaseInventory.messageType:
             let release = try command.decode(ReleaseInventory.self)
-            let released = try connection.query(
-                """
-                UPDATE reservations SET status = 'released', updated_at = now()
-                WHERE order_id = \(release.orderId) AND status = 'reserved'
-                RETURNING sku, quantity
-                """
-            )
-            for row in released {
-                let (sku, quantity) = try row.decode((String, Int).self)
-                _ = try connection.execute(
-                    "UPDATE stock SET available = available + \(quantity) WHERE sku = \(sku)"
-                )
-            }
+            // One statement: release the order's reservations, give their stock back, and leave
+            // a tombstone when there was nothing to release (the NOT EXISTS sees the rows as
+            // they were before this statement, reserved or released).
             _ = try connection.execute(
                 """
+                WITH released AS (
+                    UPDATE reservations SET status = 'released', updated_at = now()
+                    WHERE order_id = \(release.orderId) AND status = 'reserved'
+                    RETURNING sku, quantity
+                ),
+                returned AS (
+                    UPDATE stock SET available = stock.available + r.quantity
+                    FROM (SELECT sku, sum(quantity) AS quantity FROM released GROUP BY sku) AS r
+                    WHERE stock.sku = r.sku
+                )
                 INSERT INTO reservations (order_id, sku, quantity, status)
                 SELECT \(release.orderId), '*', 0, 'released'
                 WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE order_id = \(release.orderId))
@@ -89,13 +89,24 @@ public struct InventoryService: CommandHandler {
         }
     }
 
+    /// Three round trips whatever the number of lines: whether the order has a reservation
+    /// already and the stock of its SKUs (locked, in SKU order so two reservations of the same
+    /// SKUs cannot deadlock) in one pipeline, then one statement that takes the stock and
+    /// records the reservation.
     private func reserve(
         _ reserve: ReserveInventory, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) throws -> any SagaMessage {
-        let existing = try connection.query(
-            "SELECT status FROM reservations WHERE order_id = \(reserve.orderId) LIMIT 1"
-        ).first?.decode(String.self, at: 0)
-        if let existing {
+        var wanted: [String: Int] = [:]
+        for line in reserve.lines where line.quantity > 0 { wanted[line.sku, default: 0] += line.quantity }
+        let skus = String(decoding: try SkaldJSON.encode(wanted.keys.sorted()), as: UTF8.self)
+        let read = try connection.pipeline([
+            "SELECT status FROM reservations WHERE order_id = \(reserve.orderId) LIMIT 1",
+            """
+            SELECT sku, available FROM stock
+            WHERE sku IN (SELECT jsonb_array_elements_text(\(skus)::jsonb)) ORDER BY sku FOR UPDATE
+            """,
+        ])
+        if let existing = try read[0].first?.decode(String.self, at: 0) {
             // A retry after a lost reply: answer as before; a released order stays released.
             return existing == "reserved"
                 ? InventoryReserved(orderId: reserve.orderId, reservationId: "res-\(reserve.orderId)")
@@ -104,28 +115,34 @@ public struct InventoryService: CommandHandler {
         if behaviour.fails(reserve.orderId) {
             return OutOfStock(orderId: reserve.orderId, sku: reserve.lines.first?.sku ?? "?")
         }
-        var wanted: [String: Int] = [:]
-        for line in reserve.lines where line.quantity > 0 { wanted[line.sku, default: 0] += line.quantity }
-        // Lock in SKU order so two reservations of the same SKUs cannot deadlock.
-        let skus = wanted.keys.sorted()
-        for sku in skus {
-            let available = try connection.query(
-                "SELECT available FROM stock WHERE sku = \(sku) FOR UPDATE"
-            ).first?.decode(Int.self, at: 0)
-            if (available ?? 0) < wanted[sku, default: 0] {
-                return OutOfStock(orderId: reserve.orderId, sku: sku)
-            }
+        var available: [String: Int] = [:]
+        for row in read[1] {
+            let (sku, quantity) = try row.decode((String, Int).self)
+            available[sku] = quantity
         }
-        for sku in skus {
-            let quantity = wanted[sku, default: 0]
-            _ = try connection.execute("UPDATE stock SET available = available - \(quantity) WHERE sku = \(sku)")
-            _ = try connection.execute(
-                """
-                INSERT INTO reservations (order_id, sku, quantity, status)
-                VALUES (\(reserve.orderId), \(sku), \(quantity), 'reserved')
-                """
+        for sku in wanted.keys.sorted() where available[sku, default: 0] < wanted[sku, default: 0] {
+            return OutOfStock(orderId: reserve.orderId, sku: sku)
+        }
+        let lines = String(
+            decoding: try SkaldJSON.encode(wanted.sorted { $0.key < $1.key }.map { ReservedLine(sku: $0.key, quantity: $0.value) }),
+            as: UTF8.self)
+        _ = try connection.execute(
+            """
+            WITH wanted AS (SELECT x.sku, x.quantity FROM jsonb_to_recordset(\(lines)::jsonb) AS x(sku text, quantity integer)),
+            taken AS (
+                UPDATE stock SET available = stock.available - wanted.quantity
+                FROM wanted WHERE stock.sku = wanted.sku
             )
-        }
+            INSERT INTO reservations (order_id, sku, quantity, status)
+            SELECT \(reserve.orderId), sku, quantity, 'reserved' FROM wanted
+            """
+        )
         return InventoryReserved(orderId: reserve.orderId, reservationId: "res-\(reserve.orderId)")
+    }
+
+    /// One line of a reservation, as the write statement reads it.
+    private struct ReservedLine: Encodable {
+        var sku: String
+        var quantity: Int
     }
 }

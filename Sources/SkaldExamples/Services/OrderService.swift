@@ -1,4 +1,5 @@
 import Foundation
+import SkaldRuntime
 public import Skald
 public import SkaldPostgres
 
@@ -70,7 +71,7 @@ public struct OrderService: CommandHandler {
                 try ServiceOutbox.Row(order, envelope: envelope, topic: eventsTopic, key: order.orderId, laneKey: order.orderId))
         }
         try ServiceOutbox.write(events, on: connection)
-        _ = try connection.query("SELECT pg_notify('skald_outbox', '')")
+        _ = try connection.query(PostgresQuery(OutboxRelay.notifySQL))
     }
 
     /// Handles CreateOrder, ConfirmOrder and CancelOrder.
@@ -102,28 +103,34 @@ public struct OrderService: CommandHandler {
             return OrderCreated(orderId: create.orderId)
         case ConfirmOrder.messageType:
             let confirm = try command.decode(ConfirmOrder.self)
-            _ = try connection.execute(
+            // One statement: confirm a pending or accepted order; either way, its status now.
+            let status = try connection.query(
                 """
-                UPDATE orders SET status = 'confirmed', updated_at = now()
-                WHERE order_id = \(confirm.orderId) AND status IN ('pending', 'accepted')
+                WITH confirmed AS (
+                    UPDATE orders SET status = 'confirmed', updated_at = now()
+                    WHERE order_id = \(confirm.orderId) AND status IN ('pending', 'accepted')
+                    RETURNING status
+                )
+                SELECT coalesce((SELECT status FROM confirmed), (SELECT status FROM orders WHERE order_id = \(confirm.orderId)))
                 """
-            )
-            let status = try self.status(of: confirm.orderId, on: connection)
+            ).first?.decode(String?.self, at: 0)
             if status == "confirmed" { return OrderConfirmed(orderId: confirm.orderId) }
             return OrderConfirmationFailed(reason: "order \(confirm.orderId) is \(status ?? "unknown")")
         case CancelOrder.messageType:
             let cancel = try command.decode(CancelOrder.self)
             // A cancel that arrives before the order (a timed-out create) leaves a tombstone,
-            // so the late create cannot bring the order back.
-            _ = try connection.execute(
+            // so the late create cannot bring the order back. A confirmed order stays confirmed,
+            // and the statement returns nothing for it.
+            let cancelled = try connection.query(
                 """
                 INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
                 VALUES (\(cancel.orderId), '', '[]'::jsonb, 0, 'cancelled')
                 ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', updated_at = now()
                     WHERE orders.status <> 'confirmed'
+                RETURNING status
                 """
             )
-            if try status(of: cancel.orderId, on: connection) == "confirmed" {
+            if cancelled.isEmpty {
                 return OrderCancellationRefused(orderId: cancel.orderId, reason: "order \(cancel.orderId) is confirmed")
             }
             return OrderCancelled(orderId: cancel.orderId)

@@ -64,21 +64,19 @@ public struct PaymentService: CommandHandler {
             return try process(try command.decode(ProcessPayment.self), on: connection, behaviour: behaviour)
         case RefundPayment.messageType:
             let refund = try command.decode(RefundPayment.self)
-            let refunded = try connection.query(
-                """
-                UPDATE payments SET status = 'refunded', updated_at = now()
-                WHERE order_id = \(refund.orderId) AND status = 'charged'
-                RETURNING customer_id, amount_cents
-                """
-            )
-            for row in refunded {
-                let (customer, amount) = try row.decode((String, Int).self)
-                _ = try connection.execute(
-                    "UPDATE accounts SET balance = balance + \(amount) WHERE customer_id = \(customer)"
-                )
-            }
+            // One statement: refund the charge, credit the account, and block a payment that
+            // has not arrived yet (ON CONFLICT: a payment row, charged or not, stays as it is).
             _ = try connection.execute(
                 """
+                WITH refunded AS (
+                    UPDATE payments SET status = 'refunded', updated_at = now()
+                    WHERE order_id = \(refund.orderId) AND status = 'charged'
+                    RETURNING customer_id, amount_cents
+                ),
+                credited AS (
+                    UPDATE accounts SET balance = accounts.balance + r.amount_cents
+                    FROM refunded AS r WHERE accounts.customer_id = r.customer_id
+                )
                 INSERT INTO payments (order_id, customer_id, amount_cents, status, reason)
                 VALUES (\(refund.orderId), '', 0, 'refunded', 'refund before payment')
                 ON CONFLICT (order_id) DO NOTHING
@@ -90,20 +88,21 @@ public struct PaymentService: CommandHandler {
         }
     }
 
+    /// Two round trips: the order's payment so far and the customer's balance (locked) in one
+    /// pipeline, then one statement that charges or records the decline.
     private func process(
         _ payment: ProcessPayment, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
     ) throws -> any SagaMessage {
-        let existing = try connection.query(
-            "SELECT status, coalesce(reason, '') FROM payments WHERE order_id = \(payment.orderId)"
-        ).first.map { try $0.decode((String, String).self) }
-        if let (status, reason) = existing {
+        let read = try connection.pipeline([
+            "SELECT status, coalesce(reason, '') FROM payments WHERE order_id = \(payment.orderId)",
+            "SELECT balance FROM accounts WHERE customer_id = \(payment.customerId) FOR UPDATE",
+        ])
+        if let (status, reason) = try read[0].first.map({ try $0.decode((String, String).self) }) {
             return status == "charged"
                 ? PaymentProcessed(paymentId: "pay-\(payment.orderId)")
                 : PaymentDeclined(reason: status == "refunded" ? "already refunded" : reason)
         }
-        let balance = try connection.query(
-            "SELECT balance FROM accounts WHERE customer_id = \(payment.customerId) FOR UPDATE"
-        ).first?.decode(Int.self, at: 0)
+        let balance = try read[1].first?.decode(Int.self, at: 0)
         let declineReason: String?
         if behaviour.fails(payment.orderId) {
             declineReason = "declined by the configured decline rate"
@@ -122,10 +121,10 @@ public struct PaymentService: CommandHandler {
             return PaymentDeclined(reason: declineReason)
         }
         _ = try connection.execute(
-            "UPDATE accounts SET balance = balance - \(payment.amountCents) WHERE customer_id = \(payment.customerId)"
-        )
-        _ = try connection.execute(
             """
+            WITH charged AS (
+                UPDATE accounts SET balance = balance - \(payment.amountCents) WHERE customer_id = \(payment.customerId)
+            )
             INSERT INTO payments (order_id, customer_id, amount_cents, status)
             VALUES (\(payment.orderId), \(payment.customerId), \(payment.amountCents), 'charged')
             """

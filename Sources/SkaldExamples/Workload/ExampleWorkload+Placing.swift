@@ -1,4 +1,4 @@
-import SkaldPostgres
+public import SkaldPostgres
 
 extension ExampleWorkload {
     /// Gives inventory-service its stock and payment-service its accounts (already migrated schemas).
@@ -17,14 +17,26 @@ extension ExampleWorkload {
     public func place(
         _ numbers: Range<Int>, servicesURL: String, schemaPrefix: String = "", batch: Int = 100
     ) async throws {
-        let connection = try await PostgresConnection.connect(
-            to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + OrderService().defaultSchema))
+        let connection = try await orderServiceConnection(servicesURL: servicesURL, schemaPrefix: schemaPrefix)
+        try await place(numbers, on: connection, batch: batch)
+        await connection.close()
+    }
+
+    /// Places orders `numbers` on `connection`, a session in order-service's schema (see
+    /// ``orderServiceConnection(servicesURL:schemaPrefix:)``), `batch` per transaction: a
+    /// placer that places a few orders every 100 ms keeps one connection.
+    public func place(_ numbers: Range<Int>, on connection: PostgresConnection, batch: Int = 100) async throws {
         var start = numbers.lowerBound
         while start < numbers.upperBound {
             let end = min(numbers.upperBound, start + max(1, batch))
             try await OrderService.place((start..<end).map(order), on: connection)
             start = end
         }
-        await connection.close()
+    }
+
+    /// A connection whose session works in order-service's schema.
+    public func orderServiceConnection(servicesURL: String, schemaPrefix: String = "") async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + OrderService().defaultSchema))
     }
 }
