@@ -104,6 +104,9 @@ struct DemoRun {
         }
         say("warm: a first order went through every service in \(format(clock.now - warmUpStarted)) (consumer groups joined)")
 
+        // A checkpoint now rather than in the middle of the measured run (where it would add
+        // its writes and make every first touch of a page write a full-page image to the WAL).
+        _ = try? await monitor.query("CHECKPOINT")
         // CPU per saga, for this process and (when it runs on this machine) the Postgres
         // cluster: on a shared 2-core machine it moves far less than throughput does.
         let postmaster = await Self.localPostmaster(postgresURL)
