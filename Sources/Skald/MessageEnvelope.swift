@@ -157,6 +157,10 @@ public struct MessageEnvelope: Sendable, Hashable {
             guard version == MessageEnvelope.specVersion else {
                 throw EnvelopeError(.badHeader, header: "ce_specversion", "is '\(version)'; only \(MessageEnvelope.specVersion) is supported")
             }
+            // Required attributes before the time, so a message missing one is reported for that.
+            let id = try required(.id)
+            let source = try required(.source)
+            let type = try required(.type)
             var time: Date?
             if let text = slots[Attribute.time.slot] {
                 guard let date = Timestamp.parse(text) else {
@@ -165,7 +169,7 @@ public struct MessageEnvelope: Sendable, Hashable {
                 time = date
             }
             var envelope = MessageEnvelope(
-                id: try required(.id), source: try required(.source), type: try required(.type),
+                id: id, source: source, type: type,
                 contentType: slots[Attribute.contentType.slot],
                 sagaId: optional(.sagaId), sagaType: optional(.sagaType), sagaStep: optional(.sagaStep),
                 causationId: optional(.causationId),

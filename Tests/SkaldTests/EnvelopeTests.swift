@@ -77,6 +77,9 @@ import Testing
         #expect(time?.code == .badHeader && time?.header == "ce_time")
         let empty = failure(minimal.map { $0.0 == "ce_id" ? ($0.0, "") : $0 })
         #expect(empty?.description == "header ce_id must not be empty (bad-header)")
+        // A missing required attribute is reported before a bad time.
+        let both = failure(minimal.filter { $0.0 != "ce_id" } + [("ce_time", "tuesday")])
+        #expect(both?.code == .missingHeader && both?.header == "ce_id")
         let duplicate = failure(minimal + [("ce_id", "m-2")])
         #expect(duplicate?.code == .duplicateHeader)
         var notUTF8 = headers(minimal)

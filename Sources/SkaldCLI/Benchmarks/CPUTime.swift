@@ -20,6 +20,12 @@ struct CPUTime {
         CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
     }
 
+    /// Whether `pid` is a local Postgres process (its `comm` is `postgres`).
+    static func isPostgres(_ pid: Int32) -> Bool {
+        guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return false }
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres"
+    }
+
     /// The parent of a Postgres backend is its postmaster.
     static func parent(of pid: Int32) -> Int32? {
         guard let fields = statFields(pid: pid), fields.count > 1 else { return nil }

@@ -35,6 +35,11 @@ enum PGBenchCeiling {
     /// The run must have written two events per transition and left no command in the outbox,
     /// or the script did not do the orchestrator's work and the ceiling would mean nothing.
     static func run(executable: String, url: String, batch: Int, clients: Int, seconds: Int) async throws -> Result {
+        // Each client relays its own lane (`client_id % 16`): two clients on one lane would
+        // delete each other's rows, and the outbox check below would fail.
+        guard clients <= OutboxRelay.laneCount else {
+            throw ValidationError("the pgbench ceiling runs at most \(OutboxRelay.laneCount) clients (one outbox lane each); got \(clients)")
+        }
         let script = script(batch: batch)
         let eventsBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
         let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")

@@ -193,8 +193,10 @@ struct DemoRun {
     private static func localPostmaster(_ url: String) async -> Int32? {
         guard let connection = try? await PostgresConnection.connect(to: url) else { return nil }
         defer { Task { await connection.close() } }
+        // A server in a container or on another host has a backend pid that means nothing
+        // here (or names an unrelated local process): only a local `postgres` process counts.
         guard let backend = try? await connection.query("SELECT pg_backend_pid()").first?.decode(Int.self, at: 0),
-            let parent = CPUTime.parent(of: Int32(backend))
+            CPUTime.isPostgres(Int32(backend)), let parent = CPUTime.parent(of: Int32(backend)), CPUTime.isPostgres(parent)
         else { return nil }
         return parent
     }

@@ -89,7 +89,7 @@ public struct InventoryService: CommandHandler {
         }
     }
 
-    /// Three round trips whatever the number of lines: whether the order has a reservation
+    /// Two round trips whatever the number of lines: whether the order has a reservation
     /// already and the stock of its SKUs (locked, in SKU order so two reservations of the same
     /// SKUs cannot deadlock) in one pipeline, then one statement that takes the stock and
     /// records the reservation.
