@@ -218,7 +218,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
     func decodePayload(
         _ bytes: [UInt8], messageType: String, with decode: @escaping @Sendable (any Decoder) throws -> Payload
     ) throws -> Payload {
-        let userInfo: [CodingUserInfoKey: Any] = [PayloadDecoding.key: PayloadDecoding(decode: decode)]
+        let userInfo: [CodingUserInfoKey: any Sendable] = [PayloadDecoding.key: PayloadDecoding(decode: decode)]
         // The fast path, or Foundation for what it does not vouch for (and for every error).
         if let payload = JSONTape.decode(bytes, userInfo: userInfo, decode) { return payload }
         let decoder = JSONCoding.decoder()  // dates as Skald writes them, or Foundation's default numbers

@@ -20,7 +20,7 @@ extension EngineDefinition {
     /// A payload that does not fit the current types (an old log, a changed
     /// message) is kept as a ``JSONValue`` and converted when a handler needs it.
     func decodeEvents<Bytes: Collection<UInt8>>(_ stored: [Bytes]) throws -> [SagaEvent] {
-        let userInfo: [CodingUserInfoKey: Any] = [EventDecodingContext.key: decodingContext]
+        let userInfo: [CodingUserInfoKey: any Sendable] = [EventDecodingContext.key: decodingContext]
         var foundation: JSONDecoder?
         var events: [SagaEvent] = []
         events.reserveCapacity(stored.count)

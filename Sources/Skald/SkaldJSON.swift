@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The JSON Skald writes and reads, for services and tools that talk to it.
 ///
