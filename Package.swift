@@ -146,7 +146,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldEndToEndTests",
-            dependencies: ["SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport"],
+            dependencies: [
+                "SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport", "SkaldCLI",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
