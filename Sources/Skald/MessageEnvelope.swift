@@ -67,22 +67,28 @@ public struct MessageEnvelope: Sendable, Hashable {
     /// The Kafka headers, in a fixed order.
     public func headers() -> [(name: String, value: [UInt8])] {
         var headers: [(name: String, value: [UInt8])] = []
-        func add(_ name: String, _ value: String?) {
-            if let value { headers.append((name, Array(value.utf8))) }
-        }
-        add("ce_specversion", Self.specVersion)
-        add("ce_id", id)
-        add("ce_source", source)
-        add("ce_type", type)
-        add("ce_time", time.map(Timestamp.format))
-        add("content-type", contentType)
-        add("ce_sagaid", sagaId)
-        add("ce_sagatype", sagaType)
-        add("ce_sagastep", sagaStep)
-        add("ce_causationid", causationId)
-        add("traceparent", traceparent)
-        for name in extensions.keys.sorted() { add("ce_\(name)", extensions[name]) }
+        headers.reserveCapacity(11 + extensions.count)
+        forEachHeader { name, value in headers.append((name, Array(value.utf8))) }
         return headers
+    }
+
+    /// Calls `body` with each Kafka header's name and text, in the order of ``headers()``,
+    /// without building the array (the pump writes them straight into its outbox rows).
+    public func forEachHeader(_ body: (_ name: String, _ value: String) throws -> Void) rethrows {
+        try body("ce_specversion", Self.specVersion)
+        try body("ce_id", id)
+        try body("ce_source", source)
+        try body("ce_type", type)
+        if let time { try body("ce_time", Timestamp.format(time)) }
+        if let contentType { try body("content-type", contentType) }
+        if let sagaId { try body("ce_sagaid", sagaId) }
+        if let sagaType { try body("ce_sagatype", sagaType) }
+        if let sagaStep { try body("ce_sagastep", sagaStep) }
+        if let causationId { try body("ce_causationid", causationId) }
+        if let traceparent { try body("traceparent", traceparent) }
+        for name in extensions.keys.sorted() {
+            if let value = extensions[name] { try body("ce_\(name)", value) }
+        }
     }
 
     /// Reads the envelope from Kafka headers; unknown non-`ce_` headers are ignored.

@@ -39,7 +39,7 @@ struct BatchWrites {
             outbox.field("saga_id", sagaId)
             outbox.field("topic", command.topic)
             outbox.field("message_key", command.key)
-            outbox.field("headers", pairs: command.envelope.headers())
+            outbox.field("headers", headersOf: command.envelope)
             outbox.field("payload", json: command.payload)
             outbox.endRecord()
             commandCount += 1
@@ -98,7 +98,7 @@ struct BatchWrites {
                 rows.field("status", snapshot.status.rawValue)
                 rows.field("current_step", snapshot.currentStep)
                 rows.field("state", json: snapshot.state)
-                rows.field("steps", json: Array(steps.text.utf8))
+                rows.field("steps", json: steps.closedBytes)
                 rows.field("business_key", snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
                 rows.field("stuck_reason", snapshot.stuckReason)
                 rows.field("traceparent", traces[sagaId])

@@ -1,3 +1,5 @@
+import Skald
+
 /// Builds the JSON array that one `jsonb_to_recordset($1)` statement turns into rows.
 ///
 /// The runtime writes a whole batch of events, snapshots or outbox rows with one
@@ -41,16 +43,19 @@ struct JSONRecords {
         bytes.append(contentsOf: json)
     }
 
-    /// A field holding `[[name, value], …]` (the outbox's headers), written in place.
-    mutating func field(_ name: StaticString, pairs: [(name: String, value: [UInt8])]) {
+    /// A field holding `[[name, value], …]`: the outbox's headers, written from the envelope
+    /// without an intermediate array.
+    mutating func field(_ name: StaticString, headersOf envelope: MessageEnvelope) {
         key(name)
         bytes.append(UInt8(ascii: "["))
-        for (index, pair) in pairs.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        var first = true
+        envelope.forEachHeader { name, value in
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
             bytes.append(UInt8(ascii: "["))
-            appendString(pair.name)
+            appendString(name)
             bytes.append(UInt8(ascii: ","))
-            appendString(String(decoding: pair.value, as: UTF8.self))
+            appendString(value)
             bytes.append(UInt8(ascii: "]"))
         }
         bytes.append(UInt8(ascii: "]"))
@@ -58,9 +63,14 @@ struct JSONRecords {
 
     /// The finished array, as the text of a `jsonb` bind.
     var text: String {
+        String(decoding: closedBytes, as: UTF8.self)
+    }
+
+    /// The finished array's bytes, to embed in another document.
+    var closedBytes: [UInt8] {
         var closed = bytes
         closed.append(UInt8(ascii: "]"))
-        return String(decoding: closed, as: UTF8.self)
+        return closed
     }
 
     /// A JSON array of strings, for `IN (SELECT jsonb_array_elements_text($1))`.
