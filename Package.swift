@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldTests",
-            dependencies: ["Skald", "SkaldExamples"],
+            dependencies: ["Skald", "SkaldExamples", "SkaldTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),

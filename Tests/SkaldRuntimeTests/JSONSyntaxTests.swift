@@ -1,5 +1,6 @@
 import Foundation
 @testable import SkaldRuntime
+import SkaldTestSupport
 import Testing
 
 /// The pump's cheap JSON check must agree with a real parser, or it would let a payload
@@ -59,18 +60,5 @@ import Testing
             return "{" + (0..<count).map { index in "\"f\(index)\": " + document(depth: depth + 1, random: &random) }
                 .joined(separator: ", ") + "}"
         }
-    }
-}
-
-/// A small seeded generator, so a failing round can be replayed.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkaldTestSupport
 import Testing
 
 @testable import Skald

@@ -1,5 +1,6 @@
 import Foundation
 import Skald
+import SkaldTestSupport
 
 /// A random value for the canonical JSON property tests: every way a type can
 /// drive an `Encoder` that Skald's payloads and states plausibly use (synthesized

@@ -1,6 +1,7 @@
 import Foundation
 import Skald
 import SkaldExamples
+import SkaldTestSupport
 import Testing
 
 @Suite struct EncodingTests {

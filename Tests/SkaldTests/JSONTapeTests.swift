@@ -1,5 +1,6 @@
 import Foundation
 import SkaldExamples
+import SkaldTestSupport
 import Testing
 
 @testable import Skald

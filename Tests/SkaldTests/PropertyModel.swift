@@ -1,5 +1,6 @@
 import Foundation
 import Skald
+import SkaldTestSupport
 
 // Messages and random definitions for the property tests.
 

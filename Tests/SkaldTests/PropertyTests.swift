@@ -1,5 +1,6 @@
 import Foundation
 import Skald
+import SkaldTestSupport
 import Testing
 
 /// Drives one random history against one definition and checks the invariants.

@@ -1,12 +1,14 @@
 /// A small, fast, seedable PRNG (SplitMix64) so every random history can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    /// A generator whose whole sequence follows from `seed`.
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,16 +17,17 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// A number in `0..<bound`.
-    mutating func below(_ bound: Int) -> Int {
+    public mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
 
     /// True with probability `percent`/100.
-    mutating func chance(_ percent: Int) -> Bool {
+    public mutating func chance(_ percent: Int) -> Bool {
         below(100) < percent
     }
 
-    mutating func pick<T>(_ items: [T]) -> T {
+    /// One of `items`, which must not be empty.
+    public mutating func pick<T>(_ items: [T]) -> T {
         items[below(items.count)]
     }
 }
