@@ -113,7 +113,12 @@ let package = Package(
         .executableTarget(
             name: "skald",
             dependencies: ["SkaldCLI", "SkaldExamples", "Skald"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            // jemalloc replaces glibc's malloc in the shipped binary: Swift allocates many small,
+            // short-lived objects from several threads, and glibc's arenas spent 17 % of the
+            // orchestrator's CPU in malloc/free (docs/benchmarks-orchestrator.md, session 4).
+            // Linking it is enough: the executable's symbols come first in the lookup order.
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
 
         // MARK: Tests

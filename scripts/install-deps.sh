@@ -3,7 +3,7 @@
 # Safe to run again and again: a machine that has everything is left alone.
 set -euo pipefail
 
-packages=(librdkafka-dev libpq-dev postgresql pkg-config)
+packages=(librdkafka-dev libpq-dev libjemalloc-dev postgresql pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do

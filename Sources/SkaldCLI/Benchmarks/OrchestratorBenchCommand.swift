@@ -101,7 +101,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         // Let both consumer groups form before the clock starts.
         try await Task.sleep(for: .seconds(4))
 
-        print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers), window \(inFlightWindow)")
+        print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers), window \(inFlightWindow), \(ProcessAllocator.name)")
         await BenchStore.checkpoint(baseURL)
         let backend = try await BenchStore.count(url, "SELECT pg_backend_pid()::bigint")
         let postmaster = CPUTime.parent(of: Int32(backend)) ?? 0

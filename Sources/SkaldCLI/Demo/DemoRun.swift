@@ -208,6 +208,7 @@ struct DemoRun {
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
         let cpuLine = String(format: "  CPU per saga            %.0f µs in this process", cpu.process / Double(orders) * 1e6)
             + (cpu.postgres.map { String(format: ", %.0f µs in Postgres", $0 / Double(orders) * 1e6) } ?? "")
+            + " (\(ProcessAllocator.name))"
         func mark(_ ok: Bool) -> String { ok ? "ok" : "FAILED" }
         var lines = [
             "",
