@@ -213,6 +213,12 @@ extension SagaEvent: Codable {
 extension SagaEvent {
     /// The event as one JSON object (a `saga_events` row's body).
     public func jsonBytes() throws -> [UInt8] {
+        if let bytes = directJSONBytes() { return bytes }
+        return try JSONCoding.encode(self)
+    }
+
+    /// The event through `encode(to:)`: what ``jsonBytes()`` must equal.
+    func codableJSONBytes() throws -> [UInt8] {
         try JSONCoding.encode(self)
     }
 
