@@ -96,10 +96,16 @@ public struct KafkaConfiguration: Sendable, Hashable {
     ///
     /// Idempotence keeps retries from duplicating or reordering messages; a
     /// bounded message timeout turns an unreachable cluster into an error.
+    ///
+    /// No linger: Skald's producers send in rounds (an outbox relay's rows, a batch's replies)
+    /// and await the delivery reports, so a batch is already queued when the first message
+    /// wakes the broker thread, and more queue up behind a request in flight. Waiting for more
+    /// only delays a saga at every hop: librdkafka's 5 ms default cost the demo 20 ms of
+    /// p50 saga latency at 100 sagas/s and bought no throughput (docs/benchmarks-e2e.md).
     static let producerDefaults: [String: String] = [
         "enable.idempotence": "true",
         "message.timeout.ms": "60000",
-        "linger.ms": "5",
+        "linger.ms": "0",
         "batch.num.messages": "10000",
         "queue.buffering.max.messages": "1000000",
         "queue.buffering.max.kbytes": "1048576",

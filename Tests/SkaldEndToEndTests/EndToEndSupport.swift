@@ -31,7 +31,6 @@ func mockKafka(_ bootstrap: String) -> KafkaConfiguration {
     var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
     configuration.sessionTimeout = .seconds(6)
     configuration.fetchWaitMax = .milliseconds(5)
-    configuration.linger = .milliseconds(2)
     configuration["heartbeat.interval.ms"] = "500"
     return configuration
 }
@@ -64,7 +63,7 @@ final class SkaldProcess: @unchecked Sendable {
     private let logFile: URL
 
     /// The Kafka settings every test process uses against the mock.
-    static let mockKafkaProperties = "session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=5,linger.ms=2"
+    static let mockKafkaProperties = "session.timeout.ms=6000,heartbeat.interval.ms=500,fetch.wait.max.ms=5"
 
     init(arguments: [String], environment: [String: String] = [:], label: String) {
         self.arguments = arguments

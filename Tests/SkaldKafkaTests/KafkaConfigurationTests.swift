@@ -1,5 +1,7 @@
-import SkaldKafka
+import Logging
 import Testing
+
+@testable import SkaldKafka
 
 @Suite struct KafkaConfigurationTests {
     @Test func unknownPropertyIsNamedInTheError() throws {
@@ -45,5 +47,15 @@ import Testing
         #expect(configuration.properties["session.timeout.ms"] == "6000")
         #expect(configuration.properties["linger.ms"] == "5")
         #expect(configuration.sessionTimeout == .seconds(6))
+    }
+
+    /// Producers do not linger unless told to (docs/kafka.md says why); a caller's value wins.
+    @Test func producersDoNotLingerByDefault() {
+        var configuration = KafkaConfiguration(bootstrapServers: "a:1")
+        let defaults = configuration.properties(withDefaults: KafkaConfiguration.producerDefaults, logLevel: .info)
+        #expect(defaults["linger.ms"] == "0")
+        #expect(defaults["enable.idempotence"] == "true")
+        configuration.linger = .milliseconds(5)
+        #expect(configuration.properties(withDefaults: KafkaConfiguration.producerDefaults, logLevel: .info)["linger.ms"] == "5")
     }
 }

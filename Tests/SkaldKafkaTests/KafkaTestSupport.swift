@@ -16,10 +16,9 @@ let testLogger: Logger = {
     return logger
 }()
 
-/// Producer settings for the mock: small linger, bounded delivery time.
+/// Producer settings for the mock: the defaults (no linger), bounded delivery time.
 func producerConfiguration(_ cluster: MockCluster) -> KafkaConfiguration {
     var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-    configuration.linger = .milliseconds(2)
     configuration.messageTimeout = .seconds(60)
     return configuration
 }

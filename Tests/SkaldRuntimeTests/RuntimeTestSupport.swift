@@ -30,7 +30,6 @@ func mockKafka(_ cluster: MockCluster) -> KafkaConfiguration {
     var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
     configuration.sessionTimeout = .seconds(6)
     configuration.fetchWaitMax = .milliseconds(5)
-    configuration.linger = .milliseconds(2)
     configuration["heartbeat.interval.ms"] = "500"
     return configuration
 }

@@ -71,10 +71,11 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
             try cluster.createTopic(topic, partitions: partitions)
         }
-        var kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        kafka.sessionTimeout = .seconds(6)
-        kafka.fetchWaitMax = .milliseconds(5)
-        kafka.linger = .milliseconds(5)
+        var settings = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        settings.sessionTimeout = .seconds(6)
+        settings.fetchWaitMax = .milliseconds(5)
+        try KafkaSettings.apply(to: &settings)
+        let kafka = settings
         var quiet = Logger(label: "skald.bench")
         quiet.logLevel = .error
 
@@ -176,7 +177,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         child.arguments = ["serve", "--postgres", url, "--kafka", kafka.bootstrapServers ?? "", "--log-level", "error"]
         child.environment = ProcessInfo.processInfo.environment.merging([
-            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,fetch.wait.max.ms=5,linger.ms=5",
+            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,fetch.wait.max.ms=5",
             "SKALD_PUMP_BATCH_SIZE": String(batchSize),
         ]) { $1 }
         try child.run()

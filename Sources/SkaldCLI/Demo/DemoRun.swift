@@ -45,8 +45,9 @@ struct DemoRun {
         var kafkaConfiguration = KafkaConfiguration(bootstrapServers: bootstrap)
         kafkaConfiguration.sessionTimeout = .seconds(6)
         kafkaConfiguration.fetchWaitMax = .milliseconds(5)
-        kafkaConfiguration.linger = .milliseconds(2)
         kafkaConfiguration["heartbeat.interval.ms"] = "500"
+        // As every other command: SKALD_KAFKA_PROPERTIES overrides the settings above.
+        try KafkaSettings.apply(to: &kafkaConfiguration)
 
         let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: migrations))
         let applied = try await migrator.migrate(url: postgresURL)

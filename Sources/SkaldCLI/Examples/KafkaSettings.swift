@@ -19,6 +19,13 @@ enum KafkaSettings {
             throw ValidationError("no Kafka to talk to: pass --kafka BOOTSTRAP or set SKALD_KAFKA_BOOTSTRAP_SERVERS")
         }
         var configuration = KafkaConfiguration(bootstrapServers: servers)
+        try apply(properties, to: &configuration)
+        return configuration
+    }
+
+    /// Sets `SKALD_KAFKA_PROPERTIES`, then `properties` (`name=value` each), over `configuration`.
+    static func apply(_ properties: [String] = [], to configuration: inout KafkaConfiguration) throws {
+        let environment = ProcessInfo.processInfo.environment
         let fromEnvironment = (environment["SKALD_KAFKA_PROPERTIES"] ?? "").split(separator: ",").map(String.init)
         for item in fromEnvironment + properties where !item.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
@@ -26,6 +33,5 @@ enum KafkaSettings {
             }
             configuration[item[..<equals].trimmingCharacters(in: .whitespaces)] = String(item[item.index(after: equals)...])
         }
-        return configuration
     }
 }
