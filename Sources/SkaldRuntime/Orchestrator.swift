@@ -32,12 +32,14 @@ public final class Orchestrator: Service {
     /// The per-participant circuit breakers (commands to a participant that keeps timing out wait).
     public let breakers: ParticipantBreakers
     let timers: TimerService
+    /// Deletes expired inbox rows; nil when ``OrchestratorConfiguration/inboxRetention`` is nil.
+    let pruner: InboxPruner?
     let logger: Logger
 
     /// Creates the parts; nothing connects until ``run()``.
     ///
     /// - Throws: ``KafkaError`` for a bad Kafka property; ``SagaRuntimeError`` when
-    ///   `enable.auto.commit` is turned off (see below).
+    ///   `enable.auto.commit` is turned off (see below) or the inbox retention is not positive.
     public init(
         registry: SagaRegistry,
         configuration: OrchestratorConfiguration,
@@ -78,6 +80,12 @@ public final class Orchestrator: Service {
             pool: pool, processor: processor, pollInterval: configuration.timerPollInterval, metrics: metrics,
             logger: logger, breakers: breakers, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
+        if let retention = configuration.inboxRetention {
+            pruner = try InboxPruner(
+                pool: pool, retention: retention, interval: configuration.inboxPruneInterval, logger: logger)
+        } else {
+            pruner = nil
+        }
     }
 
     /// Runs the pump, the relay and the timers until graceful shutdown (or until one fails).
@@ -112,6 +120,7 @@ public final class Orchestrator: Service {
             group.addTask { try await pump.run() }
             group.addTask { try await self.relay.run() }
             group.addTask { try await self.timers.run() }
+            if let pruner = self.pruner { group.addTask { try await pruner.run() } }
         }
         await producer.shutdown()
         await pool.close()

@@ -27,6 +27,13 @@ public struct OrchestratorConfiguration: Sendable {
     /// costs reading that saga's log. 10,000 keeps a process with 100,000 sagas in flight
     /// well under 150 MB.
     public var instanceCacheCapacity = 10_000
+    /// How long a consumed message's id stays in the inbox, where it makes a redelivery a
+    /// no-op; nil keeps ids forever. It must be at least the retention (`retention.ms`) of the
+    /// topics the orchestrator consumes, since a message within it can still be redelivered
+    /// (see ``InboxPruner``). Kafka's default is 7 days, and so is this.
+    public var inboxRetention: Duration? = .seconds(7 * 24 * 3600)
+    /// How often expired inbox rows are deleted.
+    public var inboxPruneInterval: Duration = .seconds(60)
 
     /// When a participant that keeps timing out has its commands held back, and how it is probed.
     public var circuitBreaker = CircuitBreaker.Policy()

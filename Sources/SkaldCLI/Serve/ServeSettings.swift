@@ -16,6 +16,9 @@ import SystemPackage
 ///   `skald.relay.batchSize`, `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
 /// - `skald.circuitBreaker.failureThreshold`, `.windowSeconds`, `.cooldownSeconds`, `.probes`: when a
 ///   participant that keeps timing out has its commands held back in the outbox
+/// - `skald.inbox.retentionSeconds` (`SKALD_INBOX_RETENTION_SECONDS`): how long consumed message ids
+///   are kept to recognise redeliveries, at least the consumed topics' `retention.ms`; 604800 (7 days)
+///   by default, 0 keeps them forever
 /// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
@@ -72,6 +75,11 @@ struct ServeSettings {
             probes: try positive(config.int(forKey: "skald.circuitBreaker.probes", default: 5), "skald.circuitBreaker.probes"))
         let pollMs = try positive(config.int(forKey: "skald.timers.pollIntervalMs", default: 100), "skald.timers.pollIntervalMs")
         orchestrator.timerPollInterval = .milliseconds(pollMs)
+        let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 7 * 24 * 3600)
+        guard retention >= 0 else {
+            throw SettingsError("skald.inbox.retentionSeconds must be 0 (keep forever) or positive, got \(retention)")
+        }
+        orchestrator.inboxRetention = retention == 0 ? nil : .seconds(retention)
         return ServeSettings(
             orchestrator: orchestrator,
             migrations: config.string(forKey: "skald.migrations", default: "schemas/postgres"),

@@ -26,12 +26,14 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     private let pool: PostgresPool
     private let producer: KafkaProducer
     private let relay: OutboxRelay
+    /// Deletes expired command ids from the inbox; nil when the configuration keeps them forever.
+    private let pruner: InboxPruner?
     private let logger: Logger
 
     /// Creates the service; nothing connects until ``run()``.
     ///
     /// - Throws: ``ExampleServiceError`` for a schema name that is not a plain identifier,
-    ///   ``KafkaError`` for a bad Kafka property.
+    ///   ``KafkaError`` for a bad Kafka property, `SagaRuntimeError` for a retention that is not positive.
     public init(handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil) throws {
         // `PostgresSearchPath.url` refuses a schema that is not a plain identifier.
         let schema = configuration.schemaPrefix + (configuration.schema ?? handler.defaultSchema)
@@ -50,6 +52,11 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
             postgresURL: schemaURL, pool: pool, producer: producer, batchSize: 1_000,
             pollInterval: .milliseconds(100), logger: logger
         )
+        if let retention = configuration.inboxRetention {
+            pruner = try InboxPruner(pool: pool, retention: retention, owner: handler.serviceName, logger: logger)
+        } else {
+            pruner = nil
+        }
     }
 
     /// Creates the schema and applies its migrations (each once, safe from several processes).
@@ -85,6 +92,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         logger.info("service running", metadata: ["schema": "\(schema)", "topic": "\(handler.commandsTopic)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.relay.run() }
+            if let pruner = self.pruner { group.addTask { try await pruner.run() } }
             group.addTask {
                 try await withGracefulShutdownHandler {
                     while let batch = try await consumer.nextBatch(maxCount: self.configuration.batchSize) {

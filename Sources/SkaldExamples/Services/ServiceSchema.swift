@@ -15,8 +15,15 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0001_inbox_outbox.sql", bytes: Array(plumbingSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0002_\(handler.serviceName)_tables.sql", bytes: Array(handler.tablesSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0003_outbox_json.sql", bytes: Array(OutboxRelay.outboxJSONColumnsSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0004_inbox_by_age.sql", bytes: Array(inboxByAgeSQL.utf8)),
         ]
     }
+
+    /// The index `InboxPruner` finds expired command ids by.
+    public static let inboxByAgeSQL = """
+        CREATE INDEX inbox_by_age ON inbox (received_at);
+
+        """
 
     /// The inbox and outbox, the same in every service; the outbox is the one ``OutboxRelay`` reads.
     public static let plumbingSQL = """
