@@ -66,11 +66,17 @@ public struct InventoryService: CommandHandler {
             // One statement: release the order's reservations, give their stock back, and leave
             // a tombstone when there was nothing to release (the NOT EXISTS sees the rows as
             // they were before this statement, reserved or released).
+            //
+            // `status <> 'released'` rather than `= 'reserved'` (the same rows: the CHECK allows
+            // only the two): with `= 'reserved'` the planner may AND the primary key with the
+            // partial index `reservations_by_sku`, which means reading every reserved row. With
+            // the statistics of a table that grew fast (a burst of orders) it did, and each
+            // release took 1.5 ms at 8,500 reserved rows, growing with the table.
             _ = try connection.execute(
                 """
                 WITH released AS (
                     UPDATE reservations SET status = 'released', updated_at = now()
-                    WHERE order_id = \(release.orderId) AND status = 'reserved'
+                    WHERE order_id = \(release.orderId) AND status <> 'released'
                     RETURNING sku, quantity
                 ),
                 returned AS (
