@@ -7,7 +7,7 @@ struct BatchWrites {
     private var events = JSONRecords()
     private var snapshots: [String: SagaSnapshot] = [:]
     private(set) var touchedSagas: [String] = []
-    private var outbox = JSONRecords()
+    private var outbox = OutboxRows()
     private var timers = JSONRecords()
     private var cancelledTimers: [String] = []
     private var correlations = JSONRecords()
@@ -33,15 +33,9 @@ struct BatchWrites {
             events.endRecord()
         }
         for command in decision.commands {
-            outbox.beginRecord()
-            outbox.field("lane", OutboxRelay.lane(ofSaga: sagaId))
-            outbox.field("message_id", command.id)
-            outbox.field("saga_id", sagaId)
-            outbox.field("topic", command.topic)
-            outbox.field("message_key", command.key)
-            outbox.field("headers", headersOf: command.envelope)
-            outbox.field("payload", json: command.payload)
-            outbox.endRecord()
+            outbox.append(
+                messageId: command.id, sagaId: sagaId, topic: command.topic, key: command.key,
+                envelope: command.envelope, payload: command.payload)
             commandCount += 1
         }
         for timer in decision.timers {
@@ -110,7 +104,7 @@ struct BatchWrites {
             statements.append(PostgresQuery(PumpStatements.upsertSnapshots, [PostgresValue(rows.text)]))
         }
         if outbox.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.enqueueCommands, [PostgresValue(outbox.text)]))
+            statements.append(outbox.statement)
         }
         if !cancelledTimers.isEmpty {
             statements.append(

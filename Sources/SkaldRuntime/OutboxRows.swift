@@ -1,0 +1,38 @@
+package import Skald
+package import SkaldPostgres
+
+/// Outbox rows gathered for one statement: the pump's commands, an example service's replies.
+///
+/// Both write the same `outbox` table (the one ``OutboxRelay`` reads) with the same statement,
+/// `PumpStatements.enqueueCommands`. Headers and payload go into the bind as JSON values, not as
+/// JSON text inside JSON, and the headers straight from the envelope.
+package struct OutboxRows {
+    private var records = JSONRecords()
+
+    package init() {}
+
+    /// Rows appended so far.
+    package var count: Int { records.count }
+
+    /// Appends message `messageId`, `payload` (JSON) with `envelope`'s headers, for `topic`
+    /// under `key`. Rows with the same `sagaId` share a lane, and so leave in the order they
+    /// were written.
+    package mutating func append(
+        messageId: String, sagaId: String, topic: String, key: String, envelope: MessageEnvelope, payload: [UInt8]
+    ) {
+        records.beginRecord()
+        records.field("lane", OutboxRelay.lane(ofSaga: sagaId))
+        records.field("message_id", messageId)
+        records.field("saga_id", sagaId)
+        records.field("topic", topic)
+        records.field("message_key", key)
+        records.field("headers", headersOf: envelope)
+        records.field("payload", json: payload)
+        records.endRecord()
+    }
+
+    /// The insert of every row; a message id already in the outbox is skipped.
+    package var statement: PostgresQuery {
+        PostgresQuery(PumpStatements.enqueueCommands, [PostgresValue(records.text)])
+    }
+}
