@@ -14,6 +14,8 @@ public actor PostgresPool {
     public nonisolated let minimumConnections: Int
     /// The most connections the pool opens at once.
     public nonisolated let maximumConnections: Int
+    /// Run on every new connection before its first use (session settings).
+    public nonisolated let sessionSetup: [PostgresQuery]
     private let logger: Logger
 
     private var idle: [PostgresConnection] = []
@@ -29,16 +31,33 @@ public actor PostgresPool {
     private var closed = false
 
     /// Creates a pool; connections open lazily (or with ``warmUp()``).
+    ///
+    /// - Parameter sessionSetup: statements each new connection runs before it is handed out,
+    ///   such as `SET` commands; a connection whose setup fails is closed and the error thrown.
     public init(
         url: String,
         minimumConnections: Int = 1,
         maximumConnections: Int = 8,
+        sessionSetup: [PostgresQuery] = [],
         logger: Logger = Logger(label: "skald.postgres.pool")
     ) {
         self.target = url
         self.maximumConnections = max(1, maximumConnections)
         self.minimumConnections = min(max(0, minimumConnections), self.maximumConnections)
+        self.sessionSetup = sessionSetup
         self.logger = logger
+    }
+
+    /// A new connection with ``sessionSetup`` applied.
+    private func open() async throws -> PostgresConnection {
+        let connection = try await PostgresConnection.connect(to: target, logger: logger)
+        do {
+            for statement in sessionSetup { try await connection.query(statement) }
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
     }
 
     /// Opens ``minimumConnections`` now, so that a bad URL fails at start-up rather than on first use.
@@ -46,7 +65,7 @@ public actor PostgresPool {
         while openCount < minimumConnections {
             openCount += 1
             do {
-                let connection = try await PostgresConnection.connect(to: target, logger: logger)
+                let connection = try await open()
                 hand(connection)
             } catch {
                 openCount -= 1
@@ -113,7 +132,7 @@ public actor PostgresPool {
             if openCount < maximumConnections {
                 openCount += 1
                 do {
-                    return try await PostgresConnection.connect(to: target, logger: logger)
+                    return try await open()
                 } catch {
                     openCount -= 1
                     wakeOneWaiterToRetry()

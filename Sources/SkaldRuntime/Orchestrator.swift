@@ -61,6 +61,7 @@ public final class Orchestrator: Service {
         self.logger = logger
         pool = PostgresPool(
             url: configuration.postgresURL, minimumConnections: 1, maximumConnections: configuration.poolSize,
+            sessionSetup: PumpStatements.sessionSetup,
             logger: logger
         )
         var producerConfiguration = configuration.kafka

@@ -148,4 +148,31 @@ extension PoolTests {
         #expect(try await pool.withConnection { _ in 2 } == 2)
         await pool.close()
     }
+
+    @Test("every new connection runs the session setup, including one that replaces a dead one")
+    func sessionSetupOnEveryConnection() async throws {
+        let pool = PostgresPool(
+            url: try TestDatabase.url(), minimumConnections: 1, maximumConnections: 2,
+            sessionSetup: ["SET enable_seqscan = off", "SET application_name = 'skald-pool-test'"])
+        try await pool.warmUp()
+        func settings() async throws -> [String] {
+            try await pool.withConnection { connection in
+                let row = try #require(try await connection.query(
+                    "SELECT current_setting('enable_seqscan'), current_setting('application_name')").first)
+                return [try row.decode(String.self, at: 0), try row.decode(String.self, at: 1)]
+            }
+        }
+        #expect(try await settings() == ["off", "skald-pool-test"])
+        try await Self.terminate(try await pool.withConnection { $0.backendPID })
+        #expect(try await settings() == ["off", "skald-pool-test"])
+        await pool.close()
+    }
+
+    @Test("a session setup that fails is the caller's error, and no connection stays open")
+    func failingSessionSetup() async throws {
+        let pool = PostgresPool(url: try TestDatabase.url(), maximumConnections: 1, sessionSetup: ["SET no_such_setting = 1"])
+        await #expect(throws: PostgresError.self) { try await pool.withConnection { _ in 1 } }
+        #expect(await pool.statistics.open == 0)
+        await pool.close()
+    }
 }

@@ -45,7 +45,9 @@ enum PGBenchCeiling {
         let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
         let outcome = try await PGBench.run(
             executable: executable, url: url, script: script.text,
-            clients: clients, seconds: seconds, variables: ["seq": "0"], reportingLatencies: true)
+            clients: clients, seconds: seconds, variables: ["seq": "0"], reportingLatencies: true,
+            // The pump's own session settings: the same statements, planned the same way.
+            sessionOptions: PumpStatements.sessionOptions)
         let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events") - eventsBefore
         let outbox = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
         guard events == 2 * batch * outcome.transactions, outbox <= outboxBefore else {

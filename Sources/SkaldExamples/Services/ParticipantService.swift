@@ -44,7 +44,10 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         var logger = logger ?? Logger(label: "skald.examples.\(handler.serviceName)")
         logger[metadataKey: "service"] = "\(handler.serviceName)"
         self.logger = logger
-        pool = PostgresPool(url: schemaURL, minimumConnections: 1, maximumConnections: 3, logger: logger)
+        // The orchestrator's session settings: the same kind of keyed statements on queue tables.
+        pool = PostgresPool(
+            url: schemaURL, minimumConnections: 1, maximumConnections: 3, sessionSetup: PumpStatements.sessionSetup,
+            logger: logger)
         var producerConfiguration = configuration.kafka
         if producerConfiguration.clientID == nil { producerConfiguration.clientID = "\(handler.serviceName)-service" }
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
