@@ -7,10 +7,13 @@ public import SkaldPostgres
 ///
 /// The inbox holds the id of every message ever applied: one row per saga transition, about
 /// 860 million a day at 10,000 transitions per second. A row is only needed while its
-/// message could still arrive again, which Kafka bounds: a message older than its topic's
-/// retention (`retention.ms`, 7 days unless the topic says otherwise) cannot be redelivered,
-/// not even by a consumer group rewound to the earliest offset. So the retention must be at
-/// least as long as the longest retention of the topics consumed; the default is 7 days.
+/// message could still arrive again, which Kafka bounds for topics that delete old data:
+/// a log segment goes once its newest message is older than `retention.ms`, so a message
+/// stays readable for up to `retention.ms + segment.ms` (14 days with Kafka's defaults),
+/// and a consumer group that lost its offsets (`offsets.retention.minutes`) and starts from
+/// the earliest offset reads all of that again. So the retention must be at least
+/// `retention.ms + segment.ms` of every topic consumed; the default is 14 days. Compacted
+/// topics keep messages without a time bound: consuming one, keep ids forever (no pruner).
 ///
 /// Each round deletes up to a batch of the oldest expired rows, locking them with
 /// `SKIP LOCKED`, so several instances prune side by side without waiting for each other and
@@ -29,10 +32,10 @@ public final class InboxPruner: Service {
     /// - Parameters:
     ///   - pool: connections whose search path holds the `inbox` table to prune.
     ///   - retention: how long a message id is kept after its message was applied; positive.
-    ///   - interval: the pause between rounds once nothing more has expired.
+    ///   - interval: the pause between rounds once nothing more has expired; positive.
     ///   - batchSize: rows deleted per statement.
     ///   - owner: names the inbox in the `skald_inbox_pruned_total` counter (`orchestrator`, a service name).
-    /// - Throws: ``SagaRuntimeError`` when `retention` is not positive.
+    /// - Throws: ``SagaRuntimeError`` when `retention` or `interval` is not positive.
     public init(
         pool: PostgresPool,
         retention: Duration,
@@ -43,6 +46,9 @@ public final class InboxPruner: Service {
     ) throws {
         guard retention > .zero else {
             throw SagaRuntimeError("the inbox retention must be positive, got \(retention)")
+        }
+        guard interval > .zero else {
+            throw SagaRuntimeError("the inbox pruning interval must be positive, got \(interval)")
         }
         self.pool = pool
         self.retention = retention

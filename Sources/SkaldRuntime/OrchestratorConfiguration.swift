@@ -28,10 +28,11 @@ public struct OrchestratorConfiguration: Sendable {
     /// well under 150 MB.
     public var instanceCacheCapacity = 10_000
     /// How long a consumed message's id stays in the inbox, where it makes a redelivery a
-    /// no-op; nil keeps ids forever. It must be at least the retention (`retention.ms`) of the
-    /// topics the orchestrator consumes, since a message within it can still be redelivered
-    /// (see ``InboxPruner``). Kafka's default is 7 days, and so is this.
-    public var inboxRetention: Duration? = .seconds(7 * 24 * 3600)
+    /// no-op; nil keeps ids forever. It must be at least `retention.ms + segment.ms` of the
+    /// topics the orchestrator consumes, as long as a message can still be read again (see
+    /// ``InboxPruner``): 14 days with Kafka's defaults, and so is this. Keep ids forever
+    /// (nil) when a consumed topic is compacted.
+    public var inboxRetention: Duration? = .seconds(14 * 24 * 3600)
     /// How often expired inbox rows are deleted.
     public var inboxPruneInterval: Duration = .seconds(60)
 

@@ -9,6 +9,7 @@ package import SkaldPostgres
 package struct OutboxRows {
     private var records = JSONRecords()
 
+    /// No rows yet.
     package init() {}
 
     /// Rows appended so far.

@@ -6,15 +6,6 @@ package import SkaldPostgres
 /// orchestrator benchmark sends the same texts through pgbench (with `$n` replaced by
 /// pgbench variables) to measure what Postgres alone does with them: a ceiling for the
 /// same statements, not for look-alikes.
-///
-/// Lists of ids are matched with `= ANY(ARRAY(SELECT … elements of $n))`, never with
-/// `IN (SELECT … elements of $n)`. For the `IN` form the planner assumes the set-returning
-/// function yields 100 rows, and while a table is a few hundred pages (a store with some
-/// thousands of sagas, every benchmark) a hash join over a sequential scan of the whole table
-/// costs less on paper than 100 index probes. Statements are prepared, so such a plan stayed:
-/// at 400 sagas/s, with about 20 messages per batch, the lock and the log read each read all
-/// 550 pages of `sagas` and took 2.7 ms, more than everything else in the transaction. The
-/// array form is estimated as a handful of rows, and always probes the index.
 package enum PumpStatements {
     /// Session settings of every connection that runs these statements (and the example
     /// services' too): `enable_seqscan = off`.
@@ -42,11 +33,6 @@ package enum PumpStatements {
         }
     }
 
-    /// ``sessionSettings`` as libpq `options` (`-c name=value …`), for `PGOPTIONS`.
-    package static var sessionOptions: String {
-        sessionSettings.map { "-c \($0.name)=\($0.value)" }.joined(separator: " ")
-    }
-
     /// The sagas a batch names by id. `$1`: a JSON array of saga ids.
     package static let sagasById = "SELECT jsonb_array_elements_text($1::jsonb)"
 
@@ -63,7 +49,7 @@ package enum PumpStatements {
     package static func lockSagas(_ involved: String) -> String {
         """
         SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent FROM sagas
-        WHERE saga_id = ANY(ARRAY(\(involved))) ORDER BY saga_id FOR UPDATE
+        WHERE saga_id IN (\(involved)) ORDER BY saga_id FOR UPDATE
         """
     }
 
@@ -87,7 +73,7 @@ package enum PumpStatements {
         """
         SELECT e.saga_id, e.sequence, e.event_type, e.recorded_at, e.event::text
         FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id
-        WHERE s.saga_id = ANY(ARRAY(\(involved)))
+        WHERE s.saga_id IN (\(involved))
           AND s.last_sequence IS DISTINCT FROM (\(cachedParameter)::jsonb ->> s.saga_id)::integer
         ORDER BY e.saga_id, e.sequence
         """
@@ -133,7 +119,7 @@ package enum PumpStatements {
     /// Removes timers the decisions cancelled. `$1`: a JSON array of timer ids.
     package static let cancelTimers = """
         DELETE FROM timers
-        WHERE timer_id = ANY(ARRAY(SELECT json_array_elements_text($1::json)))
+        WHERE timer_id IN (SELECT json_array_elements_text($1::json))
         """
 
     /// Schedules timers. `$1`: `[{timer_id, saga_id, saga_type, kind, step, attempt, due_at}, …]`.

@@ -291,7 +291,7 @@ public final class SagaProcessor: Sendable {
             let rows = try await connection.query(
                 """
                 SELECT saga_id, sequence, event_type, recorded_at, event::text FROM saga_events
-                WHERE saga_id = ANY(ARRAY(SELECT jsonb_array_elements_text(\(JSONRecords.array(unread))::jsonb)))
+                WHERE saga_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(unread))::jsonb))
                 ORDER BY saga_id, sequence
                 """
             )
@@ -401,7 +401,7 @@ public final class SagaProcessor: Sendable {
         var writeStatements = writes.statements()
         if !unroutableIds.isEmpty {
             writeStatements.append(
-                "DELETE FROM inbox WHERE message_id = ANY(ARRAY(SELECT jsonb_array_elements_text(\(JSONRecords.array(unroutableIds))::jsonb)))"
+                "DELETE FROM inbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(unroutableIds))::jsonb))"
             )
         }
         profile.record("decide", since: phase, size: writes.decisions)

@@ -84,7 +84,7 @@ public final class TimerService: Service {
         return try await connection.query(
             """
             DELETE FROM timers
-            WHERE timer_id = ANY(ARRAY(SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json))) AND due_at <= \(now)
+            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND due_at <= \(now)
             RETURNING timer_id, saga_id, kind, step, attempt, saga_type
             """
         )
@@ -121,7 +121,7 @@ public final class TimerService: Service {
                 var unsent: Set<String> = []
                 if !awaitedCommands.isEmpty {
                     let pending = try await connection.query(
-                        "SELECT message_id FROM outbox WHERE message_id = ANY(ARRAY(SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb)))"
+                        "SELECT message_id FROM outbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb))"
                     )
                     for row in pending { unsent.insert(try row.decode(String.self, at: 0)) }
                 }

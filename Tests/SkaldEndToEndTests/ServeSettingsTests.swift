@@ -14,9 +14,9 @@ struct ServeSettingsTests {
         return try await ServeSettings.load(configFile: file.path, postgres: "postgres://127.0.0.1:1/none", kafka: "127.0.0.1:1")
     }
 
-    @Test("7 days unless set; 0 keeps ids forever; a negative value is refused with the key's name")
+    @Test("14 days unless set; 0 keeps ids forever; a negative value is refused with the key's name")
     func inboxRetention() async throws {
-        #expect(try await load("{}").orchestrator.inboxRetention == .seconds(604_800))
+        #expect(try await load("{}").orchestrator.inboxRetention == .seconds(1_209_600))
         #expect(try await load(#"{"skald": {"inbox": {"retentionSeconds": 3600}}}"#).orchestrator.inboxRetention == .seconds(3600))
         #expect(try await load(#"{"skald": {"inbox": {"retentionSeconds": 0}}}"#).orchestrator.inboxRetention == nil)
         await #expect {

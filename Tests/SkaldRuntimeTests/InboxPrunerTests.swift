@@ -60,11 +60,32 @@ struct InboxPrunerTests {
         await pool.close()
     }
 
+    @Test("rows another transaction holds are skipped, not waited for", .timeLimit(.minutes(1)))
+    func lockedRowsAreSkipped() async throws {
+        let url = try await TestPostgres.freshStore("prune")
+        try await insert(2, prefix: "held", age: "10 days", into: url)
+        try await insert(3, prefix: "free", age: "9 days", into: url)
+        // Another instance's round, or a pump transaction, holds the two oldest rows.
+        let holder = try await PostgresConnection.connect(to: url)
+        try await holder.query("BEGIN")
+        try await holder.query("SELECT message_id FROM inbox WHERE message_id LIKE 'held-%' FOR UPDATE")
+        let pool = PostgresPool(url: url, maximumConnections: 1)
+        let pruner = try InboxPruner(pool: pool, retention: .seconds(3600), batchSize: 2, logger: runtimeTestLogger)
+        // Without SKIP LOCKED this would wait for the holder's commit (and the time limit fail it).
+        #expect(try await pruner.pruneExpired() == 3)
+        #expect(try await ids(url) == ["held-0", "held-1"])
+        try await holder.query("COMMIT")
+        await holder.close()
+        #expect(try await pruner.pruneExpired() == 2)
+        await pool.close()
+    }
+
     @Test("a retention that is not positive is refused, by the pruner and by the orchestrator")
     func nonPositiveRetention() throws {
         let pool = PostgresPool(url: "postgres://127.0.0.1:1/none")
         #expect(throws: SagaRuntimeError.self) { _ = try InboxPruner(pool: pool, retention: .zero) }
         #expect(throws: SagaRuntimeError.self) { _ = try InboxPruner(pool: pool, retention: .seconds(-5)) }
+        #expect(throws: SagaRuntimeError.self) { _ = try InboxPruner(pool: pool, retention: .seconds(60), interval: .zero) }
 
         var registry = SagaRegistry()
         try registry.register(transferSaga())

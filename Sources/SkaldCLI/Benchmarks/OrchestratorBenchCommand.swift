@@ -176,10 +176,12 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         child.arguments = ["serve", "--postgres", url, "--kafka", kafka.bootstrapServers ?? "", "--log-level", "error"]
-        child.environment = ProcessInfo.processInfo.environment.merging([
-            "SKALD_KAFKA_PROPERTIES": "session.timeout.ms=6000,fetch.wait.max.ms=5",
-            "SKALD_PUMP_BATCH_SIZE": String(batchSize),
-        ]) { $1 }
+        var environment = ProcessInfo.processInfo.environment
+        // The bench's Kafka settings first, then the caller's SKALD_KAFKA_PROPERTIES, which win.
+        environment["SKALD_KAFKA_PROPERTIES"] = ["session.timeout.ms=6000,fetch.wait.max.ms=5", environment["SKALD_KAFKA_PROPERTIES"]]
+            .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ",")
+        environment["SKALD_PUMP_BATCH_SIZE"] = String(batchSize)
+        child.environment = environment
         try child.run()
         defer {
             if child.isRunning {

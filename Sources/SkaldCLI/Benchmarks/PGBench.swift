@@ -44,11 +44,10 @@ enum PGBench {
     /// pgbench runs from a fresh thread with no signals blocked. A child inherits its spawning
     /// thread's signal mask, and Swift's cooperative threads block signals: pgbench would then
     /// never receive the SIGALRM that ends its `-T` run (nor a SIGTERM), and would run forever.
-    /// With `reportingLatencies`, pgbench also times every command (`-r`); `sessionOptions`
-    /// (`-c name=value …`) go to its sessions through `PGOPTIONS`.
+    /// With `reportingLatencies`, pgbench also times every command (`-r`).
     static func run(
         executable: String, url: String, script: String, clients: Int, seconds: Int,
-        variables: [String: String] = [:], reportingLatencies: Bool = false, sessionOptions: String? = nil
+        variables: [String: String] = [:], reportingLatencies: Bool = false
     ) async throws -> Outcome {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Outcome, any Error>) in
             let thread = Thread {
@@ -57,8 +56,7 @@ enum PGBench {
                 pthread_sigmask(SIG_SETMASK, &none, nil)
                 continuation.resume(with: Result {
                     try spawn(executable: executable, url: url, script: script, clients: clients,
-                              seconds: seconds, variables: variables, reportingLatencies: reportingLatencies,
-                              sessionOptions: sessionOptions)
+                              seconds: seconds, variables: variables, reportingLatencies: reportingLatencies)
                 })
             }
             thread.name = "skald-bench-pgbench"
@@ -68,7 +66,7 @@ enum PGBench {
 
     private static func spawn(
         executable: String, url: String, script: String, clients: Int, seconds: Int, variables: [String: String],
-        reportingLatencies: Bool, sessionOptions: String?
+        reportingLatencies: Bool
     ) throws -> Outcome {
         let scriptURL = FileManager.default.temporaryDirectory
             .appendingPathComponent("skald-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).sql")
@@ -76,11 +74,6 @@ enum PGBench {
         defer { try? FileManager.default.removeItem(at: scriptURL) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        if let sessionOptions {
-            var environment = ProcessInfo.processInfo.environment
-            environment["PGOPTIONS"] = [environment["PGOPTIONS"], sessionOptions].compactMap { $0 }.joined(separator: " ")
-            process.environment = environment
-        }
         process.arguments = ["-n", "-M", "prepared", "-c", String(clients), "-j", String(clients), "-T", String(seconds)]
             + (reportingLatencies ? ["-r"] : [])
             + variables.sorted { $0.key < $1.key }.flatMap { ["-D", "\($0.key)=\($0.value)"] }

@@ -17,8 +17,8 @@ import SystemPackage
 /// - `skald.circuitBreaker.failureThreshold`, `.windowSeconds`, `.cooldownSeconds`, `.probes`: when a
 ///   participant that keeps timing out has its commands held back in the outbox
 /// - `skald.inbox.retentionSeconds` (`SKALD_INBOX_RETENTION_SECONDS`): how long consumed message ids
-///   are kept to recognise redeliveries, at least the consumed topics' `retention.ms`; 604800 (7 days)
-///   by default, 0 keeps them forever
+///   are kept to recognise redeliveries, at least the consumed topics' `retention.ms + segment.ms`;
+///   1209600 (14 days) by default, 0 keeps them forever (do so when a consumed topic is compacted)
 /// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
@@ -75,7 +75,7 @@ struct ServeSettings {
             probes: try positive(config.int(forKey: "skald.circuitBreaker.probes", default: 5), "skald.circuitBreaker.probes"))
         let pollMs = try positive(config.int(forKey: "skald.timers.pollIntervalMs", default: 100), "skald.timers.pollIntervalMs")
         orchestrator.timerPollInterval = .milliseconds(pollMs)
-        let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 7 * 24 * 3600)
+        let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 14 * 24 * 3600)
         guard retention >= 0 else {
             throw SettingsError("skald.inbox.retentionSeconds must be 0 (keep forever) or positive, got \(retention)")
         }

@@ -19,7 +19,7 @@ public struct ServiceConfiguration: Sendable {
     /// Where replies go.
     public var repliesTopic: String
     /// How long handled command ids stay in the inbox; nil keeps them forever. At least the
-    /// commands topic's `retention.ms` (see `InboxPruner`); 7 days by default.
+    /// commands topic's `retention.ms + segment.ms` (see `InboxPruner`); 14 days by default.
     public var inboxRetention: Duration?
 
     /// A configuration with defaults for everything but the two addresses.
@@ -35,6 +35,6 @@ public struct ServiceConfiguration: Sendable {
         self.behaviour = behaviour
         self.batchSize = 200
         self.repliesTopic = "skald.replies"
-        self.inboxRetention = .seconds(7 * 24 * 3600)
+        self.inboxRetention = .seconds(14 * 24 * 3600)
     }
 }

@@ -6,8 +6,11 @@ import SkaldRuntime
 /// The outbox has the columns SkaldRuntime's ``OutboxRelay`` reads, so each service
 /// reuses that relay on its own schema (lanes are per schema).
 public enum ServiceSchema {
-    /// The migrations of `handler`'s schema: the inbox and outbox, its own tables, then the
-    /// outbox's `json` columns. Applied migrations never change; changes come as new ones.
+    /// The migrations of `handler`'s schema: the inbox and outbox, its own tables, the
+    /// outbox's `json` columns, then the inbox's age index (for `InboxPruner`). Applied
+    /// migrations never change; changes come as new ones. The index is built under a lock
+    /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
+    /// large before pruning existed pauses for that long once, on upgrade.
     ///
     /// - Throws: a `PostgresError` when the embedded SQL cannot be read as a migration.
     public static func migrations(for handler: some CommandHandler) throws -> [PostgresMigration] {
@@ -21,7 +24,7 @@ public enum ServiceSchema {
 
     /// The index `InboxPruner` finds expired command ids by.
     public static let inboxByAgeSQL = """
-        CREATE INDEX inbox_by_age ON inbox (received_at);
+        CREATE INDEX IF NOT EXISTS inbox_by_age ON inbox (received_at);
 
         """
 
