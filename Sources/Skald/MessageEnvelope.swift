@@ -119,8 +119,8 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// Takes one header.
         @usableFromInline
         mutating func read(name: String, bytes: [UInt8]) throws(EnvelopeError) {
-            let key = name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
-            let attribute = Attribute(rawValue: key)
+            var key = name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
+            let attribute = key.withUTF8(Attribute.init(lowercasedName:))
             guard attribute != nil || key.hasPrefix("ce_") else { return }
             guard let text = Self.text(bytes) else {
                 throw EnvelopeError(.badHeader, header: name, "the value is not UTF-8")
@@ -202,6 +202,30 @@ public struct MessageEnvelope: Sendable, Hashable {
         case sagaStep = "ce_sagastep"
         case causationId = "ce_causationid"
         case traceparent = "traceparent"
+
+        /// The attribute named `name` (lower case), if any.
+        ///
+        /// Every header of every consumed message is looked up here. A switch on the length
+        /// compares the name with at most three candidates; `init(rawValue:)` tried them all.
+        init?(lowercasedName name: UnsafeBufferPointer<UInt8>) {
+            func matches(_ candidate: StaticString) -> Bool {
+                UnsafeBufferPointer(start: candidate.utf8Start, count: candidate.utf8CodeUnitCount).elementsEqual(name)
+            }
+            switch name.count {
+            case 5 where matches("ce_id"): self = .id
+            case 7 where matches("ce_type"): self = .type
+            case 7 where matches("ce_time"): self = .time
+            case 9 where matches("ce_source"): self = .source
+            case 9 where matches("ce_sagaid"): self = .sagaId
+            case 11 where matches("ce_sagatype"): self = .sagaType
+            case 11 where matches("ce_sagastep"): self = .sagaStep
+            case 11 where matches("traceparent"): self = .traceparent
+            case 12 where matches("content-type"): self = .contentType
+            case 14 where matches("ce_specversion"): self = .specVersion
+            case 14 where matches("ce_causationid"): self = .causationId
+            default: return nil
+            }
+        }
 
         var slot: Int {
             switch self {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The parameters of one statement, encoded in Postgres text format.
 ///
 /// All values share one byte buffer (NUL-terminated, back to back) so that binding a
@@ -111,6 +113,18 @@ public struct PostgresValue: Sendable, Hashable {
         self.text = writer.isNull ? nil : writer.bytes
         self.dataType = Value.postgresDataType
         self.encodingFailure = writer.failure
+    }
+
+    /// A value already in Postgres text format: UTF-8 without NUL, as a JSON writer makes it.
+    ///
+    /// For values built as bytes, so they are not turned into a `String` only to be copied out again.
+    public init(textBytes: [UInt8], dataType: PostgresDataType = .unspecified) {
+        self.text = textBytes
+        self.dataType = dataType
+        // memchr, not `contains`: a batch's document is tens of kilobytes.
+        if textBytes.withUnsafeBytes({ $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil }) {
+            self.encodingFailure = "a value containing a NUL byte cannot be sent in text format"
+        }
     }
 
     /// SQL NULL of a type the server infers.

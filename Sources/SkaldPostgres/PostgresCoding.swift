@@ -22,10 +22,14 @@ public struct PostgresCell {
     public let bytes: UnsafeRawBufferPointer?
     /// The column's type.
     public let dataType: PostgresDataType
-    /// The column's name as the server reported it.
-    public let columnName: String
     /// The column's zero-based index.
     public let columnIndex: Int
+    /// The result the cell belongs to, for the column's name: looked up only when asked for,
+    /// since copying it out of libpq for every decoded value cost as much as many decodes.
+    let result: PostgresResult
+
+    /// The column's name as the server reported it.
+    public var columnName: String { result.columnName(columnIndex) }
 
     /// The value as a string (nil for NULL).
     public var text: String? {

@@ -41,8 +41,8 @@ final class PostgresResult: @unchecked Sendable {
         return PostgresCell(
             bytes: bytes,
             dataType: PostgresDataType(oid: PQftype(handle, c)),
-            columnName: columnName(column),
-            columnIndex: column
+            columnIndex: column,
+            result: self
         )
     }
 }
@@ -100,6 +100,24 @@ public struct PostgresRow: Sendable {
     public func isNull(at column: Int) -> Bool {
         guard let result, column >= 0, column < result.columnCount else { return true }
         return PQgetisnull(result.handle, Int32(index), Int32(column)) != 0
+    }
+
+    /// The value at `column` as the server sent it (its text form), or nil for SQL NULL.
+    ///
+    /// For values that go on as bytes, such as a payload read from the outbox to be published:
+    /// decoding a `String` and copying its UTF-8 out again would copy it twice.
+    public func textBytes(at column: Int) throws -> [UInt8]? {
+        guard let result, column >= 0, column < result.columnCount else {
+            throw PostgresError(
+                code: .decoding,
+                message: "column index \(column) is out of range: the row has \(columnCount) columns",
+                statement: result?.sql
+            )
+        }
+        let row = Int32(index)
+        let column = Int32(column)
+        guard PQgetisnull(result.handle, row, column) == 0 else { return nil }
+        return Array(UnsafeRawBufferPointer(start: PQgetvalue(result.handle, row, column), count: Int(PQgetlength(result.handle, row, column))))
     }
 
     /// Decodes the value at `column` (zero-based).

@@ -69,7 +69,7 @@ struct BatchWrites {
     func statements() -> [PostgresQuery] {
         var statements: [PostgresQuery] = []
         if events.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.appendEvents, [PostgresValue(events.text)]))
+            statements.append(PostgresQuery(PumpStatements.appendEvents, [events.value]))
         }
         if !snapshots.isEmpty {
             var rows = JSONRecords()
@@ -101,7 +101,7 @@ struct BatchWrites {
                 rows.field("updated_at", snapshot.updatedAt.map(Timestamp.format))
                 rows.endRecord()
             }
-            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, [PostgresValue(rows.text)]))
+            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, [rows.value]))
         }
         if outbox.count > 0 {
             statements.append(outbox.statement)
@@ -111,10 +111,10 @@ struct BatchWrites {
                 PostgresQuery(PumpStatements.cancelTimers, [PostgresValue(JSONRecords.array(cancelledTimers))]))
         }
         if timers.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.scheduleTimers, [PostgresValue(timers.text)]))
+            statements.append(PostgresQuery(PumpStatements.scheduleTimers, [timers.value]))
         }
         if correlations.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.correlate, [PostgresValue(correlations.text)]))
+            statements.append(PostgresQuery(PumpStatements.correlate, [correlations.value]))
         }
         if commandCount > 0 {
             statements.append(PostgresQuery(PumpStatements.notifyRelays))

@@ -10,79 +10,118 @@ import SkaldKafka
 enum HeaderPairs {
     /// The headers in `text`; throws only when the text is not an array of string pairs.
     static func parse(_ text: String) throws -> [KafkaHeader] {
-        if let headers = fastParse(Array(text.utf8)) { return headers }
-        let pairs = try JSONDecoder().decode([[String]].self, from: Data(text.utf8))
+        try parse(Array(text.utf8))
+    }
+
+    /// The headers in the JSON `bytes`; throws only when they are not an array of string pairs.
+    static func parse(_ bytes: [UInt8]) throws -> [KafkaHeader] {
+        if let headers = fastParse(bytes) { return headers }
+        let pairs = try JSONDecoder().decode([[String]].self, from: Data(bytes))
         return pairs.compactMap { pair in pair.count == 2 ? KafkaHeader(name: pair[0], value: pair[1]) : nil }
     }
 
     /// Parses the common shape (`[["a", "b"], …]`, escapes limited to the two-character
     /// ones and `\uXXXX` outside the surrogate range); nil for anything else.
+    ///
+    /// Values stay bytes, as Kafka takes them; runs without escapes are copied at once.
     static func fastParse(_ bytes: [UInt8]) -> [KafkaHeader]? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = Reader(bytes: buffer)
+            return reader.pairs()
+        }
+    }
+
+    /// A cursor over the column's bytes.
+    private struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
-        func skipSpace() {
+
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+        mutating func pairs() -> [KafkaHeader]? {
+            guard expect(UInt8(ascii: "[")) else { return nil }
+            var headers: [KafkaHeader] = []
+            headers.reserveCapacity(12)
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+            } else {
+                while true {
+                    guard expect(UInt8(ascii: "[")), let name = string(), expect(UInt8(ascii: ",")), let value = string(),
+                        expect(UInt8(ascii: "]"))
+                    else { return nil }
+                    headers.append(KafkaHeader(name: String(decoding: name, as: UTF8.self), value: value))
+                    if expect(UInt8(ascii: ",")) { continue }
+                    guard expect(UInt8(ascii: "]")) else { return nil }
+                    break
+                }
+            }
+            skipSpace()
+            return index == bytes.count ? headers : nil
+        }
+
+        mutating func skipSpace() {
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
                 index += 1
             }
         }
-        func expect(_ byte: UInt8) -> Bool {
+
+        mutating func expect(_ byte: UInt8) -> Bool {
             skipSpace()
             guard index < bytes.count, bytes[index] == byte else { return false }
             index += 1
             return true
         }
-        func string() -> String? {
+
+        /// A JSON string's UTF-8 bytes, unescaped.
+        mutating func string() -> [UInt8]? {
             guard expect(UInt8(ascii: "\"")) else { return nil }
             var out: [UInt8] = []
+            var runStart = index
             while index < bytes.count {
                 let byte = bytes[index]
+                guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else {
+                    index += 1
+                    continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    return String(decoding: out, as: UTF8.self)
+                    return out
                 case UInt8(ascii: "\\"):
-                    guard index < bytes.count else { return nil }
-                    let escaped = bytes[index]
-                    index += 1
-                    switch escaped {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-                    case UInt8(ascii: "n"): out.append(0x0A)
-                    case UInt8(ascii: "r"): out.append(0x0D)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "b"): out.append(0x08)
-                    case UInt8(ascii: "f"): out.append(0x0C)
-                    case UInt8(ascii: "u"):
-                        guard index + 4 <= bytes.count,
-                            let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16),
-                            let scalar = Unicode.Scalar(code)
-                        else { return nil }  // surrogate pairs: leave them to JSONDecoder
-                        index += 4
-                        out.append(contentsOf: String(Character(scalar)).utf8)
-                    default:
-                        return nil
-                    }
+                    guard unescape(into: &out) else { return nil }
+                    runStart = index
                 default:
-                    out.append(byte)
+                    return nil  // a raw control character is not valid JSON
                 }
             }
             return nil
         }
-        guard expect(UInt8(ascii: "[")) else { return nil }
-        var headers: [KafkaHeader] = []
-        skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+
+        /// The escape after a backslash, appended to `out`.
+        private mutating func unescape(into out: inout [UInt8]) -> Bool {
+            guard index < bytes.count else { return false }
+            let escaped = bytes[index]
             index += 1
-        } else {
-            while true {
-                guard expect(UInt8(ascii: "[")), let name = string(), expect(UInt8(ascii: ",")), let value = string(),
-                    expect(UInt8(ascii: "]"))
-                else { return nil }
-                headers.append(KafkaHeader(name: name, value: value))
-                if expect(UInt8(ascii: ",")) { continue }
-                guard expect(UInt8(ascii: "]")) else { return nil }
-                break
+            switch escaped {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                guard index + 4 <= bytes.count,
+                    let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<index + 4]), as: UTF8.self), radix: 16),
+                    let scalar = Unicode.Scalar(code)
+                else { return false }  // surrogate pairs: leave them to JSONDecoder
+                index += 4
+                out.append(contentsOf: String(Character(scalar)).utf8)
+            default:
+                return false
             }
+            return true
         }
-        skipSpace()
-        return index == bytes.count ? headers : nil
     }
 }

@@ -1,4 +1,5 @@
 import Skald
+import SkaldPostgres
 
 /// Builds the JSON array that one `jsonb_to_recordset($1)` statement turns into rows.
 ///
@@ -34,7 +35,7 @@ struct JSONRecords {
     /// An integer field (or null).
     mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
-        if let value { bytes.append(contentsOf: String(value).utf8) } else { appendNull() }
+        if let value { appendInteger(value) } else { appendNull() }
     }
 
     /// A field whose value is already JSON (an event body, a payload).
@@ -66,6 +67,11 @@ struct JSONRecords {
         String(decoding: closedBytes, as: UTF8.self)
     }
 
+    /// The finished array as a statement's parameter, without a detour through `String`.
+    var value: PostgresValue {
+        PostgresValue(textBytes: closedBytes)
+    }
+
     /// The finished array's bytes, to embed in another document.
     var closedBytes: [UInt8] {
         var closed = bytes
@@ -94,20 +100,29 @@ struct JSONRecords {
 
         /// An integer member.
         mutating func field(_ name: String, _ value: Int) {
-            writer.bytes.append(UInt8(ascii: empty ? "{" : ","))
+            if !empty { writer.bytes.append(UInt8(ascii: ",")) }
             empty = false
             writer.appendString(name)
             writer.bytes.append(UInt8(ascii: ":"))
-            writer.bytes.append(contentsOf: String(value).utf8)
+            writer.appendInteger(value)
         }
 
         /// The finished object.
         var text: String {
-            if empty { return "{}" }
+            String(decoding: closedBytes, as: UTF8.self)
+        }
+
+        /// The finished object as a statement's parameter.
+        var value: PostgresValue {
+            PostgresValue(textBytes: closedBytes)
+        }
+
+        private var closedBytes: [UInt8] {
+            if empty { return [UInt8(ascii: "{"), UInt8(ascii: "}")] }
             var bytes = writer.bytes
-            bytes.removeFirst()  // the array bracket JSONRecords starts with
+            bytes[0] = UInt8(ascii: "{")  // in place of the array bracket JSONRecords starts with
             bytes.append(UInt8(ascii: "}"))
-            return String(decoding: bytes, as: UTF8.self)
+            return bytes
         }
     }
 
@@ -115,12 +130,32 @@ struct JSONRecords {
         if fieldsInRecord > 0 { bytes.append(UInt8(ascii: ",")) }
         fieldsInRecord += 1
         bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: "\":".utf8)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     private mutating func appendNull() {
-        bytes.append(contentsOf: "null".utf8)
+        bytes.append(UInt8(ascii: "n"))
+        bytes.append(UInt8(ascii: "u"))
+        bytes.append(UInt8(ascii: "l"))
+        bytes.append(UInt8(ascii: "l"))
+    }
+
+    /// Decimal digits without the `String` that `description` would allocate for large values.
+    private mutating func appendInteger(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
     }
 
     private mutating func appendString(_ value: String) {

@@ -198,13 +198,15 @@ public final class OutboxRelay: Service {
             let id = try row.decode(Int64.self, at: 0)
             let topic = try row.decode(String.self, at: 1)
             if probes[topic] != nil { breakers?.spend(1, topic: topic) }
-            let headers = try HeaderPairs.parse(try row.decode(String.self, at: 3))
+            // Key, headers and payload go on as bytes: the columns are NOT NULL, and `json` keeps
+            // the text Skald wrote byte for byte.
+            let headers = try HeaderPairs.parse(try row.textBytes(at: 3) ?? [])
             ids.append(id)
             messages.append(
                 KafkaOutgoingMessage(
                     topic: topic,
-                    key: Array(try row.decode(String.self, at: 2).utf8),
-                    value: Array(try row.decode(String.self, at: 4).utf8),
+                    key: try row.textBytes(at: 2) ?? [],
+                    value: try row.textBytes(at: 4) ?? [],
                     headers: headers
                 )
             )

@@ -34,6 +34,6 @@ package struct OutboxRows {
 
     /// The insert of every row; a message id already in the outbox is skipped.
     package var statement: PostgresQuery {
-        PostgresQuery(PumpStatements.enqueueCommands, [PostgresValue(records.text)])
+        PostgresQuery(PumpStatements.enqueueCommands, [records.value])
     }
 }

@@ -188,13 +188,13 @@ public final class SagaProcessor: Sendable {
         }
         var inboxIndex: Int?
         if inboxRecords.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.recordInbox, [PostgresValue(inboxRecords.text)]))
+            statements.append(PostgresQuery(PumpStatements.recordInbox, [inboxRecords.value]))
             inboxIndex = statements.count - 1
         }
         statements.append(
             PostgresQuery(
                 PumpStatements.loadLogs(involvedSagas, cachedParameter: "$\(involvedBindings.count + 1)"),
-                involvedBindings + [PostgresValue(cachedSequences.text)]))
+                involvedBindings + [cachedSequences.value]))
         let loadIndex = statements.count - 1
         let results = try await connection.pipeline(statements)
         profile.record("pg.read", since: phase, size: work.count)

@@ -1,4 +1,5 @@
 import Foundation
+import Skald
 import SkaldKafka
 @testable import SkaldRuntime
 import Testing
@@ -23,6 +24,32 @@ import Testing
             let parsed = try HeaderPairs.parse(text)
             #expect(parsed.map(\.name) == expected.map { $0[0] })
             #expect(parsed.map { $0.value.map { String(decoding: $0, as: UTF8.self) } } == expected.map { $0[1] })
+        }
+    }
+
+    @Test func readsRandomHeadersBackAsTheirBytes() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Character] = ["a", "Z", "0", "-", "_", "/", ":", " ", "\"", "\\", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "\u{7F}"]
+        func randomText() -> String {
+            String((0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        for _ in 0..<500 {
+            let pairs = (0..<Int.random(in: 0...10, using: &generator)).map { _ in [randomText(), randomText()] }
+            // Both writers the outbox sees: Foundation's, and the pump's own (`JSONRecords`).
+            var envelope = MessageEnvelope(id: "m", source: "s", type: "t")
+            for pair in pairs where pair[0].hasPrefix("ce_") == false { envelope.extensions[pair[0]] = pair[1] }
+            var records = JSONRecords()
+            records.beginRecord()
+            records.field("h", headersOf: envelope)
+            records.endRecord()
+            let recordText = records.text
+            let written = String(recordText.dropFirst(#"[{"h":"#.count).dropLast(2))
+            for text in [String(decoding: try JSONEncoder().encode(pairs), as: UTF8.self), written] {
+                let expected = try JSONDecoder().decode([[String]].self, from: Data(text.utf8))
+                let parsed = try HeaderPairs.parse(Array(text.utf8))
+                #expect(parsed.map(\.name) == expected.map { $0[0] })
+                #expect(parsed.map(\.value) == expected.map { Array($0[1].utf8) })
+            }
         }
     }
 
