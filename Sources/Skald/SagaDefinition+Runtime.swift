@@ -132,10 +132,12 @@ extension SagaDefinition: RuntimeSagaDefinition {
                     envelope: command.envelope(source: "skald/\(name)", time: time, traceparent: traceparent),
                     payload: bytes, purpose: command.purpose))
         }
+        var decided = decision.instance
+        let snapshot = try snapshot(of: &decided)
         return RuntimeDecision(
             events: try decision.events.map(StoredSagaEvent.init), commands: commands, timers: decision.timers,
-            cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: try snapshot(of: decision.instance),
-            instance: AnySagaInstance(decision.instance, sagaType: name, version: version))
+            cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: snapshot,
+            instance: AnySagaInstance(decided, sagaType: name, version: version))
     }
 
     /// The snapshot row of an erased instance.
@@ -149,6 +151,12 @@ extension SagaDefinition: RuntimeSagaDefinition {
     }
 
     func snapshot(of instance: InstanceCore) throws -> SagaSnapshot {
+        var instance = instance
+        return try snapshot(of: &instance)
+    }
+
+    /// The snapshot row of an instance, which keeps its encoded state for the next one.
+    func snapshot(of instance: inout InstanceCore) throws -> SagaSnapshot {
         let steps = engine.steps
         var current: String?
         if let stuck = instance.stuck {
@@ -160,10 +168,15 @@ extension SagaDefinition: RuntimeSagaDefinition {
             current = engine.nodes[instance.currentNode].name
         }
         let state: [UInt8]
-        do {
-            state = try instance.data.map(engine.encodeState) ?? Array("null".utf8)
-        } catch {
-            throw SagaError(.unencodable, "\(name) saga \(instance.sagaId): the state cannot be encoded: \(error)")
+        if let encoded = instance.encodedState {
+            state = encoded
+        } else {
+            do {
+                state = try instance.data.map(engine.encodeState) ?? Array("null".utf8)
+            } catch {
+                throw SagaError(.unencodable, "\(name) saga \(instance.sagaId): the state cannot be encoded: \(error)")
+            }
+            instance.encodedState = state
         }
         return SagaSnapshot(
             sagaId: instance.sagaId, sagaType: name, version: version, status: instance.status, currentStep: current,
