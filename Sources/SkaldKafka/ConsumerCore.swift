@@ -341,6 +341,7 @@ final class ConsumerCore: @unchecked Sendable {
         var headers: [KafkaHeader] = []
         var headerList: OpaquePointer?
         if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            headers.reserveCapacity(rd_kafka_header_cnt(headerList))
             var index = 0
             var name: UnsafePointer<CChar>?
             var valuePointer: UnsafeRawPointer?
