@@ -44,5 +44,20 @@ struct ConsistencyCheckTests {
         #expect(report.problems.contains { $0 == "\(workload.orderId(1)): no saga" })
         #expect(report.completed == 1 && report.sagas == 1)
         #expect(try await check.progress(of: workload) == (1, 1))
+        // Order 1 has no saga, so nothing is in flight; a running saga of order 1 counts.
+        let monitor = try await PostgresConnection.connect(to: store)
+        let since = Date().addingTimeInterval(-60)
+        #expect(try await check.unfinished(of: workload, on: monitor, createdSince: since) == 0)
+        _ = try await monitor.execute(
+            """
+            INSERT INTO sagas (saga_id, saga_type, definition_version, status, state, steps, business_key,
+                               last_sequence, created_at, updated_at)
+            VALUES (\("PlaceOrder-" + workload.orderId(1)), 'PlaceOrder', 1, 'running', '{}'::jsonb, '[]'::jsonb,
+                    \(workload.orderId(1)), 1, now(), now())
+            """
+        )
+        #expect(try await check.unfinished(of: workload, on: monitor, createdSince: since) == 1)
+        #expect(try await check.unfinished(of: workload, on: monitor, createdSince: Date().addingTimeInterval(60)) == 0)
+        await monitor.close()
     }
 }

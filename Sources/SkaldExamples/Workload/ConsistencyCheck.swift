@@ -66,6 +66,24 @@ public struct ConsistencyCheck: Sendable {
         return (try row?.decode(Int.self, at: 0) ?? 0, try row?.decode(Int.self, at: 1) ?? 0)
     }
 
+    /// How many of the run's sagas created since `createdSince` are not finished yet (not
+    /// started, running or compensating).
+    ///
+    /// Once every saga of a run has started, this is how a monitor follows it: it reads only the
+    /// sagas still in flight, through `sagas_by_status`, so asking often near the end costs
+    /// little, where ``progress(of:on:createdSince:)`` reads every saga of the run each time.
+    public func unfinished(of workload: ExampleWorkload, on connection: PostgresConnection, createdSince: Date) async throws -> Int {
+        let unfinished = "{" + [SagaStatus.notStarted, .running, .compensating].map(\.rawValue).joined(separator: ",") + "}"
+        let rows = try await connection.query(
+            """
+            SELECT count(*)::bigint FROM sagas
+            WHERE status = ANY(\(unfinished)::text[]) AND created_at >= \(createdSince)
+              AND business_key LIKE \(workload.orderIdPrefix + "%")
+            """
+        )
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
     /// Runs every check for `workload`'s orders.
     public func run(_ workload: ExampleWorkload) async throws -> ConsistencyReport {
         var report = ConsistencyReport()
