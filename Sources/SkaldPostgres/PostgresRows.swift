@@ -102,11 +102,8 @@ public struct PostgresRow: Sendable {
         return PQgetisnull(result.handle, Int32(index), Int32(column)) != 0
     }
 
-    /// The value at `column` as the server sent it (its text form), or nil for SQL NULL.
-    ///
-    /// For values that go on as bytes, such as a payload read from the outbox to be published:
-    /// decoding a `String` and copying its UTF-8 out again would copy it twice.
-    public func textBytes(at column: Int) throws -> [UInt8]? {
+    /// The result, when `column` is one of its columns.
+    private func result(holding column: Int) throws -> PostgresResult {
         guard let result, column >= 0, column < result.columnCount else {
             throw PostgresError(
                 code: .decoding,
@@ -114,6 +111,15 @@ public struct PostgresRow: Sendable {
                 statement: result?.sql
             )
         }
+        return result
+    }
+
+    /// The value at `column` as the server sent it (its text form), or nil for SQL NULL.
+    ///
+    /// For values that go on as bytes, such as a payload read from the outbox to be published:
+    /// decoding a `String` and copying its UTF-8 out again would copy it twice.
+    public func textBytes(at column: Int) throws -> [UInt8]? {
+        let result = try result(holding: column)
         let row = Int32(index)
         let column = Int32(column)
         guard PQgetisnull(result.handle, row, column) == 0 else { return nil }
@@ -122,13 +128,7 @@ public struct PostgresRow: Sendable {
 
     /// Decodes the value at `column` (zero-based).
     public func decode<Value: PostgresDecodable>(_ type: Value.Type, at column: Int) throws -> Value {
-        guard let result, column >= 0, column < result.columnCount else {
-            throw PostgresError(
-                code: .decoding,
-                message: "column index \(column) is out of range: the row has \(columnCount) columns",
-                statement: result?.sql
-            )
-        }
+        let result = try result(holding: column)
         do {
             return try Value.decode(from: result.cell(row: index, column: column))
         } catch var error as PostgresError {

@@ -147,8 +147,8 @@ struct DemoRun {
                 _ = try? await running.value
                 throw DemoFailure(message: "stopped before every order finished")
             }
-            // Counting every saga of the run (16 ms at 20,000) was 7 % of Postgres's CPU in a
-            // burst; once all have started, only those still in flight are counted.
+            // Counting every saga of the run took 7 % of Postgres's time in a 20,000-saga burst;
+            // once all have started, only the unfinished statuses are read (1.8 → 1.6 s in all).
             let terminal: Int
             let total: Int
             if allStarted {
