@@ -4,17 +4,25 @@ public import Metrics
 ///
 /// Names follow Prometheus conventions; saga metrics carry a `saga_type` dimension.
 public struct OrchestratorMetrics: Sendable {
+    /// The backend the handles report to.
+    private let factory: any MetricsFactory
+
     /// Creates the metric handles; with no metrics backend bootstrapped they cost nothing.
-    public init() {
-        messagesConsumed = Counter(label: "skald_messages_consumed_total")
-        inboxDuplicates = Counter(label: "skald_inbox_duplicates_total")
-        deadLetters = Counter(label: "skald_dead_letters_total")
-        batchSize = Recorder(label: "skald_pump_batch_size")
-        batchDuration = Timer(label: "skald_pump_batch_duration_seconds")
-        outboxPublished = Counter(label: "skald_outbox_published_total")
-        outboxFailed = Counter(label: "skald_outbox_publish_failures_total")
-        timersFired = Counter(label: "skald_timers_fired_total")
-        transitions = Counter(label: "skald_saga_transitions_total")
+    ///
+    /// - Parameter factory: where they report: the bootstrapped backend, or a test's own.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        messagesConsumed = Counter(label: "skald_messages_consumed_total", factory: factory)
+        inboxDuplicates = Counter(label: "skald_inbox_duplicates_total", factory: factory)
+        deadLetters = Counter(label: "skald_dead_letters_total", factory: factory)
+        batchSize = Recorder(label: "skald_pump_batch_size", factory: factory)
+        batchDuration = Timer(label: "skald_pump_batch_duration_seconds", factory: factory)
+        outboxPublished = Counter(label: "skald_outbox_published_total", factory: factory)
+        outboxFailed = Counter(label: "skald_outbox_publish_failures_total", factory: factory)
+        timersFired = Counter(label: "skald_timers_fired_total", factory: factory)
+        transitions = Counter(label: "skald_saga_transitions_total", factory: factory)
+        optimisticBatches = Counter(label: "skald_pump_optimistic_batches_total", factory: factory)
+        optimisticConflicts = Counter(label: "skald_pump_optimistic_conflicts_total", factory: factory)
     }
 
     /// Messages taken from Kafka by the pump.
@@ -35,15 +43,20 @@ public struct OrchestratorMetrics: Sendable {
     public let timersFired: Counter
     /// Inputs applied to sagas (each a `decide` plus its events).
     public let transitions: Counter
+    /// Batches committed in one round trip, from cached instances without row locks.
+    public let optimisticBatches: Counter
+    /// One-round-trip attempts that conflicted (a saga moved on elsewhere, a message seen
+    /// before) and were redone under the row locks.
+    public let optimisticConflicts: Counter
 
     /// Counts a saga reaching `outcome` (`started`, `completed`, `compensated`, `failed_needs_operator`).
     public func saga(_ outcome: String, type: String) {
-        Counter(label: "skald_sagas_\(outcome)_total", dimensions: [("saga_type", type)]).increment()
+        Counter(label: "skald_sagas_\(outcome)_total", dimensions: [("saga_type", type)], factory: factory).increment()
     }
 
     /// Records how long a step took from command to reply.
     public func stepLatency(type: String, step: String, nanoseconds: Int64) {
-        Timer(label: "skald_step_latency_seconds", dimensions: [("saga_type", type), ("step", step)])
+        Timer(label: "skald_step_latency_seconds", dimensions: [("saga_type", type), ("step", step)], factory: factory)
             .recordNanoseconds(nanoseconds)
     }
 }

@@ -67,6 +67,15 @@ package enum PumpStatements {
         ON CONFLICT (message_id) DO NOTHING RETURNING message_id
         """
 
+    /// Records consumed message ids that must be new: a message the inbox has seen fails the
+    /// statement (unique violation) and so the transaction. The one-round-trip path sends it,
+    /// and redoes a failed batch under the row locks with ``recordInbox``.
+    /// `$1`: `[{"id", "source"}, …]`.
+    package static let recordNewInbox = """
+        INSERT INTO inbox (message_id, source)
+        SELECT x.id, x.source FROM jsonb_to_recordset($1::jsonb) AS x(id text, source text)
+        """
+
     /// The logs of the locked sagas whose last sequence is not the cached one. `involved`
     /// binds `$1` (and `$2`); `cachedParameter` (`$2` or `$3`) is `{"saga id": last sequence, …}`.
     package static func loadLogs(_ involved: String, cachedParameter: String) -> String {

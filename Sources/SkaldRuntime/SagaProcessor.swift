@@ -33,15 +33,20 @@ public final class SagaProcessor: Sendable {
     /// Applies `work` in one transaction on `connection`, retrying the whole batch on a
     /// deadlock, a serialization failure or a concurrent first write of the same saga.
     ///
-    /// The transaction takes two round trips: `BEGIN`, the row locks, the inbox and the
-    /// event logs of uncached instances in one pipeline; every write and `COMMIT` in another.
+    /// When every input names a saga this process has cached, the transaction is one round
+    /// trip (see ``applyOptimistically(_:on:now:)``); otherwise, or when that attempt
+    /// conflicts, it takes two: `BEGIN`, the row locks, the inbox and the event logs of
+    /// uncached instances in one pipeline; every write and `COMMIT` in another.
     ///
     /// - Returns: one outcome per item, in order, and whether any command went to the outbox.
     public func process(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date
     ) async throws -> SagaBatchResult {
         try await retrying(on: connection) {
-            (work, try await self.apply(work, on: connection, now: now, begin: true))
+            if let applied = try await self.applyOptimistically(work, on: connection, now: now) {
+                return (work, applied)
+            }
+            return (work, try await self.apply(work, on: connection, now: now, begin: true))
         }
     }
 
@@ -87,7 +92,7 @@ public final class SagaProcessor: Sendable {
     }
 
     /// Ends a failed transaction; a connection that cannot even roll back is closed.
-    private static func rollback(_ connection: PostgresConnection) async {
+    static func rollback(_ connection: PostgresConnection) async {
         guard await connection.isInTransaction else { return }
         do {
             try await connection.query("ROLLBACK")
@@ -96,9 +101,10 @@ public final class SagaProcessor: Sendable {
         }
     }
 
-    private struct Applied {
+    /// What a committed transaction did: an outcome per input, and the instances to cache.
+    struct Applied {
         var outcomes: [SagaWorkOutcome]
-        var instances: [(instance: AnySagaInstance, isFinal: Bool)]
+        var instances: [(entry: InstanceCache.Entry, isFinal: Bool)]
         var wroteCommands: Bool
     }
 
@@ -322,69 +328,13 @@ public final class SagaProcessor: Sendable {
         phase = profile.start()
 
         // 5. Decide, in the order the inputs arrived.
+        var sagaTraces: [String: String] = [:]
+        for (id, row) in locked { if let traceparent = row.traceparent { sagaTraces[id] = traceparent } }
         var writes = BatchWrites()
         var spans = TransitionSpans()
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
-            guard let id = sagaIds[index] else { continue }
-            let saga: any RuntimeSagaDefinition
-            let instance: AnySagaInstance
-            var isNew = false
-            if let existing = instances[id] {
-                if case .start = item.target {
-                    // The same start again (another message id, the same business key): one saga.
-                    outcomes[index] = .duplicate(sagaId: id)
-                    continue
-                }
-                if finished.contains(id), case .timer = item.input {
-                    // A timer that outlived its saga changes nothing worth recording.
-                    outcomes[index] = .duplicate(sagaId: id)
-                    continue
-                }
-                guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
-                    outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
-                    continue
-                }
-                saga = registered
-                instance = existing
-            } else if case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
-                saga = latest
-                instance = latest.newInstance(sagaId: id)
-                isNew = true
-            } else {
-                outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
-                continue
-            }
-            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: locked[id]?.traceparent)
-            do {
-                var decision = try saga.decide(instance, item.input, now: now)
-                // One trace per saga: commands caused by an input without trace context (a timer,
-                // an operator, a participant that does not propagate it) continue the trace the
-                // saga started with.
-                let sagaTrace = locked[id]?.traceparent ?? (isNew ? item.traceparent : nil)
-                if let sagaTrace {
-                    for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
-                        decision.commands[index].envelope.traceparent = sagaTrace
-                    }
-                }
-                // With a tracer, the commands go out as children of this transition's span, and a new
-                // saga keeps that span's context: even one started without trace context is one trace.
-                let spanTrace = spans.applied(span, decision: &decision)
-                if isNew, let trace = spanTrace ?? item.traceparent { writes.trace(sagaId: id, traceparent: trace) }
-                instances[id] = decision.instance
-                if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
-                writes.add(decision)
-                if isNew {
-                    var key = decision.snapshot.businessKey
-                    if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }
-                    if !key.isEmpty { writes.correlate(sagaType: saga.name, key: key, sagaId: id) }
-                }
-                outcomes[index] = .applied(sagaId: id)
-            } catch {
-                spans.rejected(span, error: error)
-                outcomes[index] = .rejected(reason: "\(error)")
-                logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
-            }
-        }
+        _ = decideInputs(
+            work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
+            sagaTraces: &sagaTraces, now: now, optimistic: false, writes: &writes, spans: &spans)
 
         // 6. Write everything and commit, in one round trip. Inbox rows of unroutable and
         // rejected messages go again: they are dead-lettered after the commit, and must stay
@@ -418,8 +368,17 @@ public final class SagaProcessor: Sendable {
         metrics.transitions.increment(by: writes.decisions)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
-            instances: writes.touchedSagas.compactMap { id in instances[id].map { ($0, finished.contains(id)) } },
+            instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),
             wroteCommands: writes.commandCount > 0
         )
+    }
+
+    /// What the cache keeps of the sagas a transaction touched.
+    static func cacheEntries(
+        _ sagaIds: [String], instances: [String: AnySagaInstance], traces: [String: String], finished: Set<String>
+    ) -> [(entry: InstanceCache.Entry, isFinal: Bool)] {
+        sagaIds.compactMap { id in
+            instances[id].map { (InstanceCache.Entry(instance: $0, traceparent: traces[id]), finished.contains(id)) }
+        }
     }
 }

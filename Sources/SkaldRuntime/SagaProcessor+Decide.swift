@@ -1,0 +1,98 @@
+import Foundation
+import Skald
+
+extension SagaProcessor {
+    /// Runs `decide` for each input not settled yet, in the order the inputs arrived, and
+    /// gathers what the decisions write.
+    ///
+    /// `instances` holds the sagas' current instances and gains those started here;
+    /// `sagaTraces` holds each saga's stored `traceparent` and gains those of new sagas.
+    ///
+    /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:)``),
+    ///   so an input that needs what only the locked path knows ends the attempt: a saga not
+    ///   given, an unregistered definition, an input the saga refuses, or a decision that
+    ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log).
+    /// - Returns: false when an optimistic batch must take the locked path instead.
+    func decideInputs(
+        _ work: [SagaWork],
+        sagaIds: [String?],
+        outcomes: inout [SagaWorkOutcome?],
+        instances: inout [String: AnySagaInstance],
+        finished: inout Set<String>,
+        sagaTraces: inout [String: String],
+        now: Date,
+        optimistic: Bool,
+        writes: inout BatchWrites,
+        spans: inout TransitionSpans
+    ) -> Bool {
+        for (index, item) in work.enumerated() where outcomes[index] == nil {
+            guard let id = sagaIds[index] else { continue }
+            let saga: any RuntimeSagaDefinition
+            let instance: AnySagaInstance
+            var isNew = false
+            if let existing = instances[id] {
+                if case .start = item.target {
+                    // The same start again (another message id, the same business key): one saga.
+                    outcomes[index] = .duplicate(sagaId: id)
+                    continue
+                }
+                if finished.contains(id), case .timer = item.input {
+                    // A timer that outlived its saga changes nothing worth recording.
+                    outcomes[index] = .duplicate(sagaId: id)
+                    continue
+                }
+                guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
+                    if optimistic { return false }
+                    outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
+                    continue
+                }
+                saga = registered
+                instance = existing
+            } else if !optimistic, case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
+                saga = latest
+                instance = latest.newInstance(sagaId: id)
+                isNew = true
+            } else {
+                if optimistic { return false }
+                outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
+                continue
+            }
+            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: sagaTraces[id])
+            do {
+                var decision = try saga.decide(instance, item.input, now: now)
+                if optimistic && decision.events.isEmpty { return false }
+                // One trace per saga: commands caused by an input without trace context (a timer,
+                // an operator, a participant that does not propagate it) continue the trace the
+                // saga started with.
+                let sagaTrace = sagaTraces[id] ?? (isNew ? item.traceparent : nil)
+                if let sagaTrace {
+                    for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
+                        decision.commands[index].envelope.traceparent = sagaTrace
+                    }
+                }
+                // With a tracer, the commands go out as children of this transition's span, and a new
+                // saga keeps that span's context: even one started without trace context is one trace.
+                let spanTrace = spans.applied(span, decision: &decision)
+                if isNew, let trace = spanTrace ?? item.traceparent {
+                    writes.trace(sagaId: id, traceparent: trace)
+                    sagaTraces[id] = trace
+                }
+                instances[id] = decision.instance
+                if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
+                writes.add(decision)
+                if isNew {
+                    var key = decision.snapshot.businessKey
+                    if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }
+                    if !key.isEmpty { writes.correlate(sagaType: saga.name, key: key, sagaId: id) }
+                }
+                outcomes[index] = .applied(sagaId: id)
+            } catch {
+                if optimistic { return false }
+                spans.rejected(span, error: error)
+                outcomes[index] = .rejected(reason: "\(error)")
+                logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Skald
+import SkaldPostgres
+
+extension SagaProcessor {
+    /// Why an optimistic attempt's transition spans ended without their transaction.
+    private struct RedoneUnderLocks: Error, CustomStringConvertible {
+        var description: String { "redone under the row locks" }
+    }
+
+    /// Applies `work` in one round trip when every input names a saga this process has
+    /// cached: it decides first, then sends `BEGIN`, the inbox, every write and `COMMIT`
+    /// together, without locking or reading anything.
+    ///
+    /// This is safe without the row locks because every decision it commits appends
+    /// events, numbered on from the cached instance. If the saga moved on elsewhere (another
+    /// orchestrator, a timer in another transaction, a commit this cache missed), its log
+    /// already holds one of those sequences, the `saga_events` primary key refuses the
+    /// append, and the whole transaction rolls back. A message the inbox has seen fails the
+    /// inbox insert the same way, and a concurrent locked transaction ends in a deadlock that
+    /// Postgres breaks. In every case the batch is redone under the row locks
+    /// (``process(_:on:now:)``), with nothing of the attempt left behind.
+    ///
+    /// - Returns: nil, before sending anything, for a batch this path cannot take (a start,
+    ///   a business key, an uncached saga, an input the saga refuses, a decision with no
+    ///   events), and after rolling back for one that conflicted.
+    func applyOptimistically(
+        _ work: [SagaWork], on connection: PostgresConnection, now: Date
+    ) async throws -> Applied? {
+        guard !work.isEmpty else { return nil }
+        var sagaIds: [String?] = []
+        sagaIds.reserveCapacity(work.count)
+        var instances: [String: AnySagaInstance] = [:]
+        var sagaTraces: [String: String] = [:]
+        for item in work {
+            guard case .saga(let id) = item.target else { return nil }
+            if instances[id] == nil {
+                guard let entry = cache.entry(id) else { return nil }
+                instances[id] = entry.instance
+                if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+            }
+            sagaIds.append(id)
+        }
+
+        let profile = PhaseProfile.shared
+        var phase = profile.start()
+        var outcomes = [SagaWorkOutcome?](repeating: nil, count: work.count)
+        var seenInBatch: Set<String> = []
+        seenInBatch.reserveCapacity(work.count)
+        var inboxRecords = JSONRecords()
+        for (index, item) in work.enumerated() {
+            guard let inboxId = item.inboxId else { continue }
+            if !seenInBatch.insert(inboxId).inserted {
+                outcomes[index] = .duplicate(sagaId: nil)
+                continue
+            }
+            inboxRecords.beginRecord()
+            inboxRecords.field("id", inboxId)
+            inboxRecords.field("source", item.source)
+            inboxRecords.endRecord()
+        }
+
+        var finished: Set<String> = []
+        var writes = BatchWrites()
+        var spans = TransitionSpans()
+        let decided = decideInputs(
+            work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
+            sagaTraces: &sagaTraces, now: now, optimistic: true, writes: &writes, spans: &spans)
+        guard decided else {
+            spans.end(failing: RedoneUnderLocks())
+            return nil
+        }
+        profile.record("decide", since: phase, size: writes.decisions)
+        phase = profile.start()
+
+        var statements: [PostgresQuery] = ["BEGIN ISOLATION LEVEL READ COMMITTED"]
+        if inboxRecords.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.recordNewInbox, [inboxRecords.value]))
+        }
+        statements.append(contentsOf: writes.statements())
+        statements.append("COMMIT")
+        do {
+            _ = try await connection.pipeline(statements)
+        } catch let error as PostgresError where error.sqlState == "23505" || error.isDeadlock || error.isSerializationFailure {
+            spans.end(failing: error)
+            await Self.rollback(connection)
+            metrics.optimisticConflicts.increment()
+            logger.debug("optimistic batch conflicted; redoing it under the row locks", metadata: ["error": "\(error)"])
+            return nil
+        } catch {
+            spans.end(failing: error)
+            throw error
+        }
+        spans.end()
+        profile.record("pg.optimistic", since: phase, size: statements.count)
+        metrics.transitions.increment(by: writes.decisions)
+        metrics.optimisticBatches.increment()
+        return Applied(
+            outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
+            instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),
+            wroteCommands: writes.commandCount > 0
+        )
+    }
+}
