@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import Skald
 import SkaldPostgres
 import SkaldRuntime
@@ -31,7 +32,11 @@ struct TimerServiceTests {
                 target: .start(sagaType: "Transfer", sagaId: "Transfer-\(index)", businessKey: nil),
                 input: .start(envelope: envelope, payload: payload), inboxId: envelope.id, source: "test"))
         }
-        _ = try await SagaProcessor(registry: registry).process(starts, on: setup, now: started)
+        // The processor that started the sagas has them cached: its replies take the one-round-trip
+        // path, without row locks, racing the timer services' locked transactions.
+        let metrics = TestMetrics()
+        let starter = SagaProcessor(registry: registry, metrics: OrchestratorMetrics(factory: metrics))
+        _ = try await starter.process(starts, on: setup, now: started)
         _ = try await setup.execute("DELETE FROM outbox")
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM timers WHERE due_at <= \(due)") == sagas)
         await setup.close()
@@ -65,7 +70,7 @@ struct TimerServiceTests {
             }
             group.addTask {
                 let connection = try await PostgresConnection.connect(to: url)
-                let processor = SagaProcessor(registry: registry)
+                let processor = starter
                 for chunk in stride(from: 0, to: replies.count, by: 5) {
                     _ = try await processor.process(Array(replies[chunk..<min(replies.count, chunk + 5)]), on: connection, now: due)
                 }
@@ -85,5 +90,16 @@ struct TimerServiceTests {
             #expect(timedOut.contains("Transfer-\(index)"), "Transfer-\(index) never timed out")
         }
         #expect(fired >= sagas - replied.count && fired <= sagas)
+        // Replies for sagas whose timeout fired first conflicted and were redone under the locks.
+        let optimistic = try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue
+        let conflicts = try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue
+        #expect(optimistic + conflicts > 0, "no reply batch tried the one-round-trip path")
+        let logs = try await TestPostgres.strings(
+            url,
+            """
+            SELECT s.saga_id FROM sagas s JOIN saga_events e ON e.saga_id = s.saga_id
+            GROUP BY s.saga_id, s.last_sequence HAVING count(*) <> s.last_sequence OR max(e.sequence) <> s.last_sequence
+            """)
+        #expect(logs.isEmpty, "logs with gaps or rows behind them: \(logs)")
     }
 }
