@@ -1,3 +1,4 @@
+import HeapModule
 import Skald
 import Synchronization
 
@@ -9,6 +10,12 @@ import Synchronization
 /// optimistic transaction whose appends the log's primary key checks (see
 /// ``SagaProcessor``). An instance another process moved on is simply folded again.
 /// Entries are replaced only after their transaction commits.
+///
+/// When full, the cache forgets the saga of lowest *rank*, a per-process hash of its id,
+/// rather than the least recently used one. In a burst with more sagas in flight than the
+/// cache holds, each saga comes back once per step, round after round: recency would evict
+/// every saga just before its next reply, while a fixed order keeps the same set cached
+/// from start to end (measured in docs/benchmarks-e2e.md, session 5).
 final class InstanceCache: Sendable {
     /// One cached saga: its instance and the trace context it started with.
     struct Entry: Sendable {
@@ -18,17 +25,43 @@ final class InstanceCache: Sendable {
         var traceparent: String?
     }
 
+    /// A saga id in eviction order.
+    struct Ranked: Comparable {
+        var rank: Int
+        var sagaId: String
+
+        static func < (lhs: Ranked, rhs: Ranked) -> Bool {
+            (lhs.rank, lhs.sagaId) < (rhs.rank, rhs.sagaId)
+        }
+    }
+
+    private struct Storage {
+        var entries: [String: Entry] = [:]
+        /// Every cached id, plus ids dropped since the last compaction (skipped when popped).
+        var order = Heap<Ranked>()
+    }
+
     private let capacity: Int
-    private let entries: Mutex<[String: Entry]>
+    private let storage: Mutex<Storage>
 
     init(capacity: Int = 100_000) {
         self.capacity = max(0, capacity)
-        self.entries = Mutex([:])
+        self.storage = Mutex(Storage())
+    }
+
+    /// The eviction rank of `sagaId` in this process: lowest goes first.
+    static func rank(of sagaId: String) -> Int {
+        sagaId.hashValue
+    }
+
+    /// How many sagas are cached.
+    var count: Int {
+        storage.withLock { $0.entries.count }
     }
 
     /// The cached entry of `sagaId`, at whatever sequence it is.
     func entry(_ sagaId: String) -> Entry? {
-        entries.withLock { $0[sagaId] }
+        storage.withLock { $0.entries[sagaId] }
     }
 
     /// The cached instance of `sagaId`, at whatever sequence it is.
@@ -38,24 +71,36 @@ final class InstanceCache: Sendable {
 
     /// Remembers instances after their transaction committed; final ones are dropped.
     func store(_ instances: some Sequence<(entry: Entry, isFinal: Bool)>) {
-        entries.withLock { entries in
+        guard capacity > 0 else { return }
+        storage.withLock { storage in
             for (entry, isFinal) in instances {
                 let sagaId = entry.instance.sagaId
                 if isFinal {
-                    entries[sagaId] = nil
-                } else {
-                    if entries.count >= capacity, entries[sagaId] == nil {
-                        // Crude but bounded: forget an arbitrary entry; it is refolded if needed.
-                        if let victim = entries.keys.first { entries[victim] = nil }
-                    }
-                    if capacity > 0 { entries[sagaId] = entry }
+                    // Its place in `order` goes stale and is skipped or compacted away.
+                    storage.entries[sagaId] = nil
+                    continue
                 }
+                if storage.entries[sagaId] == nil {
+                    if storage.entries.count >= capacity { Self.evictLowest(&storage) }
+                    storage.order.insert(Ranked(rank: Self.rank(of: sagaId), sagaId: sagaId))
+                }
+                storage.entries[sagaId] = entry
             }
+            // Stale places (sagas that finished) are bounded by the live ones.
+            if storage.order.count > 2 * storage.entries.count + 1_024 {
+                storage.order = Heap(storage.entries.keys.map { Ranked(rank: Self.rank(of: $0), sagaId: $0) })
+            }
+        }
+    }
+
+    private static func evictLowest(_ storage: inout Storage) {
+        while let lowest = storage.order.popMin() {
+            if storage.entries.removeValue(forKey: lowest.sagaId) != nil { return }
         }
     }
 
     /// Forgets everything (after a rebalance took partitions away, for instance).
     func removeAll() {
-        entries.withLock { $0.removeAll() }
+        storage.withLock { $0 = Storage() }
     }
 }
