@@ -58,6 +58,14 @@ struct ConsistencyCheckTests {
         )
         #expect(try await check.unfinished(of: workload, on: monitor, createdSince: since) == 1)
         #expect(try await check.unfinished(of: workload, on: monitor, createdSince: Date().addingTimeInterval(60)) == 0)
+
+        // The run's end is the last final saga's `updated_at`; a saga still running does not end it.
+        let ended = try await monitor.query("SELECT updated_at FROM sagas WHERE business_key = \(workload.orderId(0))")
+            .first?.decode(Date.self, at: 0)
+        #expect(report.lastSagaEnd != nil && report.lastSagaEnd == ended)
+        _ = try await monitor.execute(
+            "UPDATE sagas SET updated_at = now() + interval '1 hour' WHERE business_key = \(workload.orderId(1))")
+        #expect(try await check.run(workload).lastSagaEnd == ended)
         await monitor.close()
     }
 }

@@ -96,12 +96,15 @@ public struct ConsistencyCheck: Sendable {
         var latencies: [Double] = []
         for row in try await store.query(
             """
-            SELECT business_key, saga_id, status, (extract(epoch FROM updated_at - created_at) * 1000)::float8
+            SELECT business_key, saga_id, status, (extract(epoch FROM updated_at - created_at) * 1000)::float8, updated_at
             FROM sagas WHERE business_key LIKE \(like)
             """
         ) {
-            let (key, sagaId, status, latency) = try row.decode((String, String, String, Double).self)
+            let (key, sagaId, status, latency, updated) = try row.decode((String, String, String, Double, Date).self)
             sagas[key] = (sagaId, status)
+            if SagaStatus(rawValue: status)?.isFinal == true {
+                report.lastSagaEnd = max(report.lastSagaEnd ?? updated, updated)
+            }
             switch status {
             case "completed": report.completed += 1; latencies.append(latency)
             case "compensated": report.compensated += 1; latencies.append(latency)

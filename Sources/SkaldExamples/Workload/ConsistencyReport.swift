@@ -1,3 +1,5 @@
+public import Foundation
+
 /// What a run of the example system left behind, checked order by order.
 public struct ConsistencyReport: Sendable {
     /// Sagas of the run found in the store.
@@ -16,6 +18,8 @@ public struct ConsistencyReport: Sendable {
     public var latencyP50 = 0.0
     /// The 99th percentile.
     public var latencyP99 = 0.0
+    /// When the last saga of the run ended (its row's `updated_at`, the orchestrator's clock).
+    public var lastSagaEnd: Date?
     /// The expected completed and compensated counts.
     public var expected: (completed: Int, compensated: Int) = (0, 0)
     /// Broken invariants: ledgers that do not add up, orders with a net effect they should not have.
