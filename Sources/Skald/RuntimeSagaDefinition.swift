@@ -152,6 +152,23 @@ public struct RuntimeDecision: Sendable {
     public var snapshot: SagaSnapshot
     /// The instance after the events, for the runtime's cache.
     public var instance: AnySagaInstance
+    /// What the events mean for the orchestrator's metrics, in event order.
+    public var milestones: [SagaMilestone] = []
+}
+
+/// A point in a saga's life that the orchestrator counts or times, read off a decision's events.
+public enum SagaMilestone: Sendable, Equatable {
+    /// The saga started.
+    case started
+    /// The saga completed.
+    case completed
+    /// The saga finished compensating.
+    case compensated
+    /// The saga stopped and waits for an operator.
+    case failedNeedsOperator
+    /// A step's reply (success or failure) arrived `seconds` after its command was sent,
+    /// both on the engine's clock (the `now` of the two decisions).
+    case stepAnswered(step: String, seconds: Double)
 }
 
 /// A command ready for the outbox: topic, key, headers and JSON bytes.

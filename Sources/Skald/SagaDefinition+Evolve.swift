@@ -63,6 +63,7 @@ extension EngineDefinition {
             let index = try resolve(ref)
             instance.steps[index].phase = .running
             instance.steps[index].attempt = attempt
+            instance.steps[index].commandSentAt = event.time
 
         case .stepSucceeded(let ref, _, let reply, _, let payload):
             let index = try resolve(ref)

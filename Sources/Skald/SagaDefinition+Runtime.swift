@@ -137,7 +137,29 @@ extension SagaDefinition: RuntimeSagaDefinition {
         return RuntimeDecision(
             events: try decision.events.map(StoredSagaEvent.init), commands: commands, timers: decision.timers,
             cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: snapshot,
-            instance: AnySagaInstance(decided, sagaType: name, version: version))
+            instance: AnySagaInstance(decided, sagaType: name, version: version),
+            milestones: milestones(of: decision.events, before: instance))
+    }
+
+    /// The milestones among `events`, with step round trips timed from `instance`, the saga
+    /// before them (where each running step's command-sent time is).
+    func milestones(of events: [SagaEvent], before instance: InstanceCore) -> [SagaMilestone] {
+        var milestones: [SagaMilestone] = []
+        for event in events {
+            switch event.kind {
+            case .started: milestones.append(.started)
+            case .completed: milestones.append(.completed)
+            case .compensated: milestones.append(.compensated)
+            case .failedNeedsOperator: milestones.append(.failedNeedsOperator)
+            case .stepSucceeded(let ref, _, _, _, _), .stepFailed(let ref, _, _, _, _):
+                guard let index = try? engine.resolve(ref), instance.steps.indices.contains(index),
+                    let sent = instance.steps[index].commandSentAt
+                else { continue }
+                milestones.append(.stepAnswered(step: engine.steps[index].name, seconds: event.time.timeIntervalSince(sent)))
+            default: continue
+            }
+        }
+        return milestones
     }
 
     /// The snapshot row of an erased instance.

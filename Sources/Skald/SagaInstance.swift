@@ -61,6 +61,8 @@ public struct StepProgress: Sendable, Hashable {
     public var phase: Phase = .pending
     /// The latest attempt sent (0 = never sent).
     public var attempt = 0
+    /// When the latest attempt's command was sent (the time of its `step.command-sent` event).
+    public var commandSentAt: Date?
     /// Attempts before this number do not count against the retry budget (an operator retry resets it).
     public var budgetStart = 0
     /// Some attempt timed out, so the step may have taken effect even if it later failed.

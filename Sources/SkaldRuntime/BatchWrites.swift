@@ -14,6 +14,8 @@ struct BatchWrites {
     private var traces: [String: String] = [:]
     private(set) var commandCount = 0
     private(set) var decisions = 0
+    /// The decisions' milestones, for the metrics once the transaction commits.
+    private(set) var milestones: [(sagaType: String, milestone: SagaMilestone)] = []
 
     init() {}
 
@@ -23,6 +25,7 @@ struct BatchWrites {
         let sagaId = snapshot.sagaId
         if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
         snapshots[sagaId] = snapshot
+        for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {
             events.beginRecord()
             events.field("saga_id", sagaId)

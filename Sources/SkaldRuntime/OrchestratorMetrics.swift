@@ -1,4 +1,5 @@
 public import Metrics
+import Skald
 
 /// The orchestrator's metrics, reported through swift-metrics (Prometheus in `skald serve`).
 ///
@@ -52,6 +53,21 @@ public struct OrchestratorMetrics: Sendable {
     /// Counts a saga reaching `outcome` (`started`, `completed`, `compensated`, `failed_needs_operator`).
     public func saga(_ outcome: String, type: String) {
         Counter(label: "skald_sagas_\(outcome)_total", dimensions: [("saga_type", type)], factory: factory).increment()
+    }
+
+    /// Counts and times the milestones of committed decisions: sagas started, completed,
+    /// compensated and stopped for an operator, and each step's command-to-reply time.
+    func record(_ milestones: [(sagaType: String, milestone: SagaMilestone)]) {
+        for (sagaType, milestone) in milestones {
+            switch milestone {
+            case .started: saga("started", type: sagaType)
+            case .completed: saga("completed", type: sagaType)
+            case .compensated: saga("compensated", type: sagaType)
+            case .failedNeedsOperator: saga("failed_needs_operator", type: sagaType)
+            case .stepAnswered(let step, let seconds):
+                stepLatency(type: sagaType, step: step, nanoseconds: Int64((max(0, seconds) * 1e9).rounded()))
+            }
+        }
     }
 
     /// Records how long a step took from command to reply.

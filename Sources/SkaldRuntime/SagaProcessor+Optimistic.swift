@@ -94,6 +94,7 @@ extension SagaProcessor {
         spans.end()
         profile.record("pg.optimistic", since: phase, size: statements.count)
         metrics.transitions.increment(by: writes.decisions)
+        metrics.record(writes.milestones)
         metrics.optimisticBatches.increment()
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },

@@ -366,6 +366,7 @@ public final class SagaProcessor: Sendable {
         spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
         metrics.transitions.increment(by: writes.decisions)
+        metrics.record(writes.milestones)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
             instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),

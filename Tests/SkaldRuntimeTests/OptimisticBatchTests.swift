@@ -18,38 +18,6 @@ struct OptimisticBatchTests {
     }()
     private static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    private static func start(_ indices: Range<Int>) throws -> [SagaWork] {
-        try indices.map { index in
-            let envelope = MessageEnvelope(id: "start-\(index)", source: "test", type: StartTransfer.messageType)
-            let payload = try SkaldJSON.encode(
-                StartTransfer(transferId: "t\(index)", amount: 10, declineDebit: false, declineCredit: false))
-            return SagaWork(
-                target: .start(sagaType: "Transfer", sagaId: "Transfer-\(index)", businessKey: nil),
-                input: .start(envelope: envelope, payload: payload), inboxId: envelope.id, source: "test")
-        }
-    }
-
-    /// A participant's reply to saga `index`'s command of `step`, with message id `messageId`.
-    private static func reply<Reply: SagaMessage>(
-        _ reply: Reply, to index: Int, step: String, messageId: String
-    ) throws -> SagaWork {
-        let envelope = MessageEnvelope(
-            id: messageId, source: "test", type: Reply.messageType, sagaId: "Transfer-\(index)",
-            sagaType: "Transfer", sagaStep: step,
-            causationId: OutgoingCommand.id(sagaId: "Transfer-\(index)", step: step, purpose: .action, attempt: 1))
-        return SagaWork(
-            target: .saga(id: "Transfer-\(index)"), input: .message(envelope: envelope, payload: try SkaldJSON.encode(reply)),
-            inboxId: envelope.id, source: "test")
-    }
-
-    private static func debited(_ index: Int, messageId: String? = nil) throws -> SagaWork {
-        try reply(Debited(transferId: "t\(index)"), to: index, step: "debit", messageId: messageId ?? "debited-\(index)")
-    }
-
-    private static func credited(_ index: Int) throws -> SagaWork {
-        try reply(Credited(transferId: "t\(index)"), to: index, step: "credit", messageId: "credited-\(index)")
-    }
-
     /// Every saga's log numbered 1…n with no gap, and its row's `last_sequence` at n.
     private static func expectLogsWhole(_ url: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let broken = try await TestPostgres.strings(
@@ -70,10 +38,10 @@ struct OptimisticBatchTests {
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }
 
-        _ = try await processor.process(try Self.start(0..<50), on: connection, now: Self.now)
+        _ = try await processor.process(try TransferInputs.start(0..<50), on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 0, "starts take the locked path")
 
-        let replies = try (0..<50).map { try Self.debited($0) }
+        let replies = try (0..<50).map { try TransferInputs.debited($0) }
         let result = try await processor.process(replies, on: connection, now: Self.now)
         #expect(result.outcomes == (0..<50).map { .applied(sagaId: "Transfer-\($0)") })
         #expect(result.wroteCommands)
@@ -86,7 +54,7 @@ struct OptimisticBatchTests {
         // Another processor, with nothing cached, folds the logs the short path appended and
         // takes the sagas on: they were written as the locked path would have.
         let fresh = SagaProcessor(registry: Self.registry)
-        let credited = try await fresh.process(try (0..<50).map { try Self.credited($0) }, on: connection, now: Self.now)
+        let credited = try await fresh.process(try (0..<50).map { try TransferInputs.credited($0) }, on: connection, now: Self.now)
         #expect(credited.outcomes == (0..<50).map { .applied(sagaId: "Transfer-\($0)") })
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE current_step = 'notify'") == 50)
         try await Self.expectLogsWhole(url)
@@ -99,18 +67,18 @@ struct OptimisticBatchTests {
         let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }
-        _ = try await processor.process(try Self.start(0..<20), on: connection, now: Self.now)
+        _ = try await processor.process(try TransferInputs.start(0..<20), on: connection, now: Self.now)
         let eventsAfterStart = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
 
         // Another orchestrator applies the debit replies of the even sagas: this cache is now behind on them.
         let other = SagaProcessor(registry: Self.registry)
-        _ = try await other.process(try stride(from: 0, to: 20, by: 2).map { try Self.debited($0) }, on: connection, now: Self.now)
+        _ = try await other.process(try stride(from: 0, to: 20, by: 2).map { try TransferInputs.debited($0) }, on: connection, now: Self.now)
         let eventsBefore = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
 
         // The same replies again under other message ids (a participant answering twice), with
         // the odd sagas' first replies. The stale instances still wait for the debit, so they
         // would append a success at a sequence the log already has.
-        let replies = try (0..<20).map { try Self.debited($0, messageId: "again-\($0)") }
+        let replies = try (0..<20).map { try TransferInputs.debited($0, messageId: "again-\($0)") }
         let result = try await processor.process(replies, on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
         #expect(result.outcomes == (0..<20).map { .applied(sagaId: "Transfer-\($0)") })
@@ -131,7 +99,7 @@ struct OptimisticBatchTests {
         try await Self.expectLogsWhole(url)
 
         // The locked path refreshed the cache: the next replies take the short path again.
-        _ = try await processor.process(try (0..<20).map { try Self.credited($0) }, on: connection, now: Self.now)
+        _ = try await processor.process(try (0..<20).map { try TransferInputs.credited($0) }, on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
         try await Self.expectLogsWhole(url)
     }
@@ -143,13 +111,13 @@ struct OptimisticBatchTests {
         let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }
-        _ = try await processor.process(try Self.start(0..<3), on: connection, now: Self.now)
-        _ = try await processor.process([try Self.debited(0, messageId: "reused")], on: connection, now: Self.now)
+        _ = try await processor.process(try TransferInputs.start(0..<3), on: connection, now: Self.now)
+        _ = try await processor.process([try TransferInputs.debited(0, messageId: "reused")], on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
 
         // The same message id again, this time naming saga 1, which still waits for its debit.
         let result = try await processor.process(
-            [try Self.debited(1, messageId: "reused"), try Self.debited(2)], on: connection, now: Self.now)
+            [try TransferInputs.debited(1, messageId: "reused"), try TransferInputs.debited(2)], on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
         #expect(result.outcomes == [.duplicate(sagaId: "Transfer-1"), .applied(sagaId: "Transfer-2")])
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE current_step = 'credit'") == 2)
