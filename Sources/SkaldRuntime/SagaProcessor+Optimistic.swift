@@ -45,20 +45,7 @@ extension SagaProcessor {
         let profile = PhaseProfile.shared
         var phase = profile.start()
         var outcomes = [SagaWorkOutcome?](repeating: nil, count: work.count)
-        var seenInBatch: Set<String> = []
-        seenInBatch.reserveCapacity(work.count)
-        var inboxRecords = JSONRecords()
-        for (index, item) in work.enumerated() {
-            guard let inboxId = item.inboxId else { continue }
-            if !seenInBatch.insert(inboxId).inserted {
-                outcomes[index] = .duplicate(sagaId: nil)
-                continue
-            }
-            inboxRecords.beginRecord()
-            inboxRecords.field("id", inboxId)
-            inboxRecords.field("source", item.source)
-            inboxRecords.endRecord()
-        }
+        let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
 
         var finished: Set<String> = []
         var writes = BatchWrites()

@@ -149,20 +149,7 @@ public final class SagaProcessor: Sendable {
         // Every message id goes into the inbox now; those of messages that turn out to be
         // unroutable are deleted again before the commit, so a redelivery after a crash is
         // still new and reaches the dead letters.
-        var seenInBatch: Set<String> = []
-        seenInBatch.reserveCapacity(work.count)
-        var inboxRecords = JSONRecords()
-        for (index, item) in work.enumerated() {
-            guard let inboxId = item.inboxId else { continue }
-            if !seenInBatch.insert(inboxId).inserted {
-                outcomes[index] = .duplicate(sagaId: nil)
-                continue
-            }
-            inboxRecords.beginRecord()
-            inboxRecords.field("id", inboxId)
-            inboxRecords.field("source", item.source)
-            inboxRecords.endRecord()
-        }
+        let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
         // The instances cached now: the log of a saga is read only when its locked
         // sequence differs from the cached one.
         var cachedNow: [String: AnySagaInstance] = [:]
@@ -372,6 +359,26 @@ public final class SagaProcessor: Sendable {
             instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),
             wroteCommands: writes.commandCount > 0
         )
+    }
+
+    /// The inbox rows of `work`'s message ids, `[{"id", "source"}, …]`; a second message
+    /// with the same id in the batch is a duplicate now and gets no row.
+    static func inboxRecords(of work: [SagaWork], outcomes: inout [SagaWorkOutcome?]) -> JSONRecords {
+        var seenInBatch: Set<String> = []
+        seenInBatch.reserveCapacity(work.count)
+        var records = JSONRecords()
+        for (index, item) in work.enumerated() {
+            guard let inboxId = item.inboxId else { continue }
+            if !seenInBatch.insert(inboxId).inserted {
+                outcomes[index] = .duplicate(sagaId: nil)
+                continue
+            }
+            records.beginRecord()
+            records.field("id", inboxId)
+            records.field("source", item.source)
+            records.endRecord()
+        }
+        return records
     }
 
     /// What the cache keeps of the sagas a transaction touched.
