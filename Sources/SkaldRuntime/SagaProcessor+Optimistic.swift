@@ -80,13 +80,7 @@ extension SagaProcessor {
         }
         spans.end()
         profile.record("pg.optimistic", since: phase, size: statements.count)
-        metrics.transitions.increment(by: writes.decisions)
-        metrics.record(writes.milestones)
         metrics.optimisticBatches.increment()
-        return Applied(
-            outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
-            instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),
-            wroteCommands: writes.commandCount > 0
-        )
+        return committed(writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished)
     }
 }

@@ -352,13 +352,7 @@ public final class SagaProcessor: Sendable {
         }
         spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
-        metrics.transitions.increment(by: writes.decisions)
-        metrics.record(writes.milestones)
-        return Applied(
-            outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
-            instances: Self.cacheEntries(writes.touchedSagas, instances: instances, traces: sagaTraces, finished: finished),
-            wroteCommands: writes.commandCount > 0
-        )
+        return committed(writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished)
     }
 
     /// The inbox rows of `work`'s message ids, `[{"id", "source"}, …]`; a second message
@@ -381,12 +375,19 @@ public final class SagaProcessor: Sendable {
         return records
     }
 
-    /// What the cache keeps of the sagas a transaction touched.
-    static func cacheEntries(
-        _ sagaIds: [String], instances: [String: AnySagaInstance], traces: [String: String], finished: Set<String>
-    ) -> [(entry: InstanceCache.Entry, isFinal: Bool)] {
-        sagaIds.compactMap { id in
-            instances[id].map { (InstanceCache.Entry(instance: $0, traceparent: traces[id]), finished.contains(id)) }
-        }
+    /// What a committed transaction did, for its caller and the cache; counts it in the metrics.
+    func committed(
+        _ writes: BatchWrites, outcomes: [SagaWorkOutcome?], instances: [String: AnySagaInstance],
+        traces: [String: String], finished: Set<String>
+    ) -> Applied {
+        metrics.transitions.increment(by: writes.decisions)
+        metrics.record(writes.milestones)
+        return Applied(
+            outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
+            instances: writes.touchedSagas.compactMap { id in
+                instances[id].map { (InstanceCache.Entry(instance: $0, traceparent: traces[id]), finished.contains(id)) }
+            },
+            wroteCommands: writes.commandCount > 0
+        )
     }
 }
