@@ -10,7 +10,7 @@ extension SagaProcessor {
     ///
     /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:)``),
     ///   so an input that needs what only the locked path knows ends the attempt: a saga not
-    ///   given, an unregistered definition, an input the saga refuses, or a decision that
+    ///   given (a start is taken to be new), an unregistered definition, an input the saga refuses, or a decision that
     ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log).
     /// - Returns: false when an optimistic batch must take the locked path instead.
     func decideInputs(
@@ -48,7 +48,7 @@ extension SagaProcessor {
                 }
                 saga = registered
                 instance = existing
-            } else if !optimistic, case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
+            } else if case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
                 saga = latest
                 instance = latest.newInstance(sagaId: id)
                 isNew = true

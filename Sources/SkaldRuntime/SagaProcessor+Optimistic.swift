@@ -9,7 +9,7 @@ extension SagaProcessor {
     }
 
     /// Applies `work` in one round trip when every input names a saga this process has
-    /// cached: it decides first, then sends `BEGIN`, the inbox, every write and `COMMIT`
+    /// cached or starts one: it decides first, then sends `BEGIN`, the inbox, every write and `COMMIT`
     /// together, without locking or reading anything.
     ///
     /// This is safe without the row locks because every decision it commits appends
@@ -21,9 +21,12 @@ extension SagaProcessor {
     /// Postgres breaks. In every case the batch is redone under the row locks
     /// (``process(_:on:now:)``), with nothing of the attempt left behind.
     ///
-    /// - Returns: nil, before sending anything, for a batch this path cannot take (a start,
-    ///   a business key, an uncached saga, an input the saga refuses, a decision with no
-    ///   events), and after rolling back for one that conflicted.
+    /// A start of a saga the cache does not hold goes this way too, as a new instance: a saga
+    /// that exists after all has the first sequence in its log already.
+    ///
+    /// - Returns: nil, before sending anything, for a batch this path cannot take (a business
+    ///   key, an uncached saga named by id, an input the saga refuses, an unregistered saga
+    ///   type, a decision with no events), and after rolling back for one that conflicted.
     func applyOptimistically(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date
     ) async throws -> Applied? {
@@ -32,12 +35,29 @@ extension SagaProcessor {
         sagaIds.reserveCapacity(work.count)
         var instances: [String: AnySagaInstance] = [:]
         var sagaTraces: [String: String] = [:]
+        var seen: Set<String> = []
         for item in work {
-            guard case .saga(let id) = item.target else { return nil }
-            if instances[id] == nil {
-                guard let entry = cache.entry(id) else { return nil }
-                instances[id] = entry.instance
-                if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+            let id: String
+            switch item.target {
+            case .saga(let sagaId):
+                id = sagaId
+                if seen.insert(id).inserted {
+                    guard let entry = cache.entry(id) else { return nil }
+                    instances[id] = entry.instance
+                    if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+                }
+            case .start(_, let sagaId, _):
+                // A saga this process has not cached is taken to be new. If it exists after
+                // all (a start delivered again, or the same key started elsewhere), its log
+                // holds the first sequence the new instance appends, and the batch is redone
+                // under the locks, where the start is found to be a duplicate.
+                id = sagaId
+                if seen.insert(id).inserted, let entry = cache.entry(id) {
+                    instances[id] = entry.instance
+                    if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+                }
+            case .correlated:
+                return nil
             }
             sagaIds.append(id)
         }

@@ -38,14 +38,15 @@ struct OptimisticBatchTests {
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }
 
-        _ = try await processor.process(try TransferInputs.start(0..<50), on: connection, now: Self.now)
-        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 0, "starts take the locked path")
+        let started = try await processor.process(try TransferInputs.start(0..<50), on: connection, now: Self.now)
+        #expect(started.outcomes == (0..<50).map { .applied(sagaId: "Transfer-\($0)") })
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1, "new sagas take the short path")
 
         let replies = try (0..<50).map { try TransferInputs.debited($0) }
         let result = try await processor.process(replies, on: connection, now: Self.now)
         #expect(result.outcomes == (0..<50).map { .applied(sagaId: "Transfer-\($0)") })
         #expect(result.wroteCommands)
-        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 2)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 0)
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM inbox WHERE message_id LIKE 'debited-%'") == 50)
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox WHERE topic = \(TransferTopics.credits)") == 50)
@@ -98,9 +99,10 @@ struct OptimisticBatchTests {
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox WHERE topic = \(TransferTopics.credits)") == 20)
         try await Self.expectLogsWhole(url)
 
-        // The locked path refreshed the cache: the next replies take the short path again.
+        // The locked path refreshed the cache: the next replies take the short path again
+        // (the starts took it before).
         _ = try await processor.process(try (0..<20).map { try TransferInputs.credited($0) }, on: connection, now: Self.now)
-        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 2)
         try await Self.expectLogsWhole(url)
     }
 
@@ -113,7 +115,7 @@ struct OptimisticBatchTests {
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<3), on: connection, now: Self.now)
         _ = try await processor.process([try TransferInputs.debited(0, messageId: "reused")], on: connection, now: Self.now)
-        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 2)
 
         // The same message id again, this time naming saga 1, which still waits for its debit.
         let result = try await processor.process(
@@ -123,5 +125,42 @@ struct OptimisticBatchTests {
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE current_step = 'credit'") == 2)
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE saga_id = 'Transfer-1' AND current_step = 'debit'") == 1)
         try await Self.expectLogsWhole(url)
+    }
+
+    @Test("a start of a saga this process has not cached but that exists fails the log's key and is a duplicate; nothing doubled")
+    func repeatedStartOfUncachedSagaIsADuplicate() async throws {
+        let url = try await TestPostgres.freshStore("optimistic")
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        // Another orchestrator started sagas 0..<10 and moved half of them on.
+        let other = SagaProcessor(registry: Self.registry)
+        _ = try await other.process(try TransferInputs.start(0..<10), on: connection, now: Self.now)
+        _ = try await other.process(try (0..<5).map { try TransferInputs.debited($0) }, on: connection, now: Self.now)
+        let eventsBefore = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
+        let outboxBefore = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox")
+
+        // The same starts under other message ids (the trigger event published twice), with
+        // five sagas that are new: this processor, with nothing cached, takes all fifteen to be new.
+        let metrics = TestMetrics()
+        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
+        let result = try await processor.process(
+            try TransferInputs.start(0..<15, messagePrefix: "again-"), on: connection, now: Self.now)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 0)
+        #expect(result.outcomes == (0..<10).map { .duplicate(sagaId: "Transfer-\($0)") } + (10..<15).map { .applied(sagaId: "Transfer-\($0)") })
+
+        // Only the five new sagas wrote anything: their start events and first commands.
+        let newEvents = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events WHERE saga_id IN ('Transfer-10', 'Transfer-11', 'Transfer-12', 'Transfer-13', 'Transfer-14')")
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events") == eventsBefore + newEvents)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == outboxBefore + 5)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE current_step = 'credit'") == 5, "a moved-on saga was reset by its repeated start")
+        try await Self.expectLogsWhole(url)
+
+        // Now cached, the sagas take a start again as a duplicate without a round trip to fail.
+        let third = try await processor.process(
+            try TransferInputs.start(10..<15, messagePrefix: "third-"), on: connection, now: Self.now)
+        #expect(third.outcomes == (10..<15).map { .duplicate(sagaId: "Transfer-\($0)") })
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
     }
 }

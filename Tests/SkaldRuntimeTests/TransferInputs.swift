@@ -4,9 +4,10 @@ import SkaldRuntime
 
 /// Work items for the Transfer saga, as the pump would hand them to the processor.
 enum TransferInputs {
-    static func start(_ indices: Range<Int>) throws -> [SagaWork] {
+    /// Starts of sagas `Transfer-<index>`, with message ids `<messagePrefix><index>`.
+    static func start(_ indices: Range<Int>, messagePrefix: String = "start-") throws -> [SagaWork] {
         try indices.map { index in
-            let envelope = MessageEnvelope(id: "start-\(index)", source: "test", type: StartTransfer.messageType)
+            let envelope = MessageEnvelope(id: "\(messagePrefix)\(index)", source: "test", type: StartTransfer.messageType)
             let payload = try SkaldJSON.encode(
                 StartTransfer(transferId: "t\(index)", amount: 10, declineDebit: false, declineCredit: false))
             return SagaWork(
