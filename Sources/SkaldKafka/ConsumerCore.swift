@@ -22,6 +22,8 @@ final class ConsumerCore: @unchecked Sendable {
     private struct State {
         var phase = Phase.running
         var assignment: Set<KafkaTopicPartition> = []
+        /// The next offset to process in each assigned partition, as last stored (for ``lag()``).
+        var stored: [KafkaTopicPartition: Int64] = [:]
         var closeWaiters: [CheckedContinuation<Result<Void, KafkaError>, Never>] = []
         var closeResult: Result<Void, KafkaError>?
     }
@@ -147,6 +149,11 @@ final class ConsumerCore: @unchecked Sendable {
                 rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)?.pointee.offset = offset + 1
             }
             let err = rd_kafka_offsets_store(rk, list)
+            state.withLock { state in
+                for (topicPartition, offset) in highest where state.assignment.contains(topicPartition) {
+                    state.stored[topicPartition] = max(state.stored[topicPartition] ?? 0, offset + 1)
+                }
+            }
             guard err != RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
             for index in 0..<Int(list.pointee.cnt) {
                 let element = list.pointee.elems[index]
@@ -157,6 +164,43 @@ final class ConsumerCore: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Messages after the last one processed, per assigned partition, as of the latest
+    /// fetch response: the high watermark minus the next offset to process (the last
+    /// stored one, or the fetch position before anything was stored). Partitions whose
+    /// watermark or position is not known yet are left out. Reads only librdkafka's
+    /// cached state: nothing blocks. A closing consumer owns nothing: empty.
+    func lag() -> [KafkaTopicPartition: Int64] {
+        let (assigned, stored) = state.withLock { ($0.assignment, $0.stored) }
+        guard !assigned.isEmpty else { return [:] }
+        return (try? withHandle("KafkaConsumer.lag") { rk throws(KafkaError) in
+            var next = stored
+            let unstored = assigned.filter { stored[$0] == nil }
+            if !unstored.isEmpty, let list = rd_kafka_topic_partition_list_new(Int32(unstored.count)) {
+                defer { rd_kafka_topic_partition_list_destroy(list) }
+                for topicPartition in unstored {
+                    rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)
+                }
+                if rd_kafka_position(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    for index in 0..<Int(list.pointee.cnt) {
+                        let element = list.pointee.elems[index]
+                        guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+                        next[KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+                    }
+                }
+            }
+            var lag: [KafkaTopicPartition: Int64] = [:]
+            for topicPartition in assigned {
+                guard let nextOffset = next[topicPartition] else { continue }
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let err = rd_kafka_get_watermark_offsets(rk, topicPartition.topic, topicPartition.partition, &low, &high)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+                lag[topicPartition] = max(0, high - nextOffset)
+            }
+            return lag
+        }) ?? [:]
     }
 
     func commit() async throws(KafkaError) {
@@ -419,6 +463,7 @@ final class ConsumerCore: @unchecked Sendable {
             }
             state.withLock { state in
                 if cooperative { state.assignment.subtract(partitions) } else { state.assignment = [] }
+                for partition in partitions { state.stored[partition] = nil }
             }
             logger.debug("\(lost ? "lost" : "revoked") \(partitions.sorted())")
             rebalanceContinuation.yield(lost ? .lost(partitions.sorted()) : .revoked(partitions.sorted()))
@@ -426,7 +471,10 @@ final class ConsumerCore: @unchecked Sendable {
         default:
             logger.error("\(KafkaError(err, context: "KafkaConsumer.rebalance"))")
             _ = rd_kafka_assign(rk, nil)
-            state.withLock { $0.assignment = [] }
+            state.withLock { state in
+                state.assignment = []
+                state.stored = [:]
+            }
         }
     }
 

@@ -75,6 +75,16 @@ public final class KafkaConsumer: Sendable, Service {
         core.currentAssignment
     }
 
+    /// How many messages wait after the last one marked processed, per assigned partition:
+    /// the consumer lag, as of the latest fetch response.
+    ///
+    /// Before anything is marked processed in a partition, it counts from the fetch
+    /// position. Partitions not fetched from yet are left out, and a closed consumer owns
+    /// none. Does not block.
+    public func lag() -> [KafkaTopicPartition: Int64] {
+        core.lag()
+    }
+
     /// Marks `messages` as processed: the next commit records, per partition, the
     /// offset after the highest one given.
     ///
