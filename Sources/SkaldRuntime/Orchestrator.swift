@@ -4,6 +4,7 @@ public import ServiceLifecycle
 public import Skald
 import SkaldKafka
 public import SkaldPostgres
+import Synchronization
 import Tracing
 
 /// The saga orchestrator: the message pump, the outbox relay and the timer service
@@ -35,6 +36,8 @@ public final class Orchestrator: Service {
     /// Deletes expired inbox rows; nil when ``OrchestratorConfiguration/inboxRetention`` is nil.
     let pruner: InboxPruner?
     let logger: Logger
+    /// Set while ``run()`` consumes (for ``isRunning``).
+    let running = Atomic<Bool>(false)
 
     /// Creates the parts; nothing connects until ``run()``.
     ///
@@ -116,12 +119,19 @@ public final class Orchestrator: Service {
             afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
-        defer { logger.info("orchestrator stopped") }
+        running.store(true, ordering: .releasing)
+        defer {
+            running.store(false, ordering: .releasing)
+            logger.info("orchestrator stopped")
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await pump.run() }
             group.addTask { try await self.relay.run() }
             group.addTask { try await self.timers.run() }
             if let pruner = self.pruner { group.addTask { try await pruner.run() } }
+            let sampler = LagSampler(
+                pool: pool, consumer: consumer, metrics: metrics, interval: configuration.lagSampleInterval, logger: logger)
+            group.addTask { await sampler.run() }
         }
         await producer.shutdown()
         await pool.close()

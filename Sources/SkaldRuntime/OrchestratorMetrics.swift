@@ -24,6 +24,8 @@ public struct OrchestratorMetrics: Sendable {
         transitions = Counter(label: "skald_saga_transitions_total", factory: factory)
         optimisticBatches = Counter(label: "skald_pump_optimistic_batches_total", factory: factory)
         optimisticConflicts = Counter(label: "skald_pump_optimistic_conflicts_total", factory: factory)
+        outboxPendingRows = Gauge(label: "skald_outbox_pending_rows", factory: factory)
+        outboxLag = Gauge(label: "skald_outbox_lag_seconds", factory: factory)
     }
 
     /// Messages taken from Kafka by the pump.
@@ -49,6 +51,18 @@ public struct OrchestratorMetrics: Sendable {
     /// One-round-trip attempts that conflicted (a saga moved on elsewhere, a message seen
     /// before) and were redone under the row locks.
     public let optimisticConflicts: Counter
+
+    /// Commands in the outbox not yet published (sampled).
+    public let outboxPendingRows: Gauge
+    /// How long the oldest command in the outbox has waited to be published, in seconds;
+    /// 0 when the outbox is empty (sampled).
+    public let outboxLag: Gauge
+
+    /// Sets the consumer lag of `topic`: messages after the last one the pump committed,
+    /// over this process's partitions of it (sampled).
+    public func consumerLag(topic: String, messages: Int64) {
+        Gauge(label: "skald_consumer_lag_messages", dimensions: [("topic", topic)], factory: factory).record(messages)
+    }
 
     /// Counts a saga reaching `outcome` (`started`, `completed`, `compensated`, `failed_needs_operator`).
     public func saga(_ outcome: String, type: String) {
