@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SkaldKafka", targets: ["SkaldKafka"]),
         .library(name: "SkaldPostgres", targets: ["SkaldPostgres"]),
         .library(name: "SkaldRuntime", targets: ["SkaldRuntime"]),
+        .library(name: "SkaldAdmin", targets: ["SkaldAdmin"]),
         .library(name: "SkaldCLI", targets: ["SkaldCLI"]),
         .library(name: "SkaldExamples", targets: ["SkaldExamples"]),
         .executable(name: "skald", targets: ["skald"]),
@@ -31,6 +32,9 @@ let package = Package(
         // 1.7 for `withTracer`, which the tracing tests use to scope a tracer to one test.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+        // The admin HTTP server, and the Prometheus backend its `/metrics` serves.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // MARK: C libraries, wrapped once at the module edge
@@ -88,6 +92,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // MARK: The admin HTTP server: health, readiness, metrics
+        .target(
+            name: "SkaldAdmin",
+            dependencies: [
+                "SkaldRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // MARK: The example system: the PlaceOrder saga and its domain services
         .target(
             name: "SkaldExamples",
@@ -101,6 +119,7 @@ let package = Package(
             dependencies: [
                 "Skald",
                 "SkaldRuntime",
+                "SkaldAdmin",
                 "SkaldExamples",
                 "SkaldKafka",
                 "SkaldPostgres",
@@ -150,6 +169,16 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SkaldAdminTests",
+            dependencies: [
+                "SkaldAdmin", "SkaldRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import SkaldExamples
 import SkaldKafka
@@ -73,11 +76,14 @@ final class SkaldProcess: @unchecked Sendable {
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("skald-\(label)-\(UUID().uuidString).log")
     }
 
-    /// `skald serve` against the test's Postgres and Kafka mock.
-    static func orchestrator(postgresURL: String, bootstrap: String, group: String = "skald-orchestrator") -> SkaldProcess {
+    /// `skald serve` against the test's Postgres and Kafka mock, with its admin HTTP server on
+    /// `adminPort` (by default a port the system picks: tests run several at once).
+    static func orchestrator(
+        postgresURL: String, bootstrap: String, group: String = "skald-orchestrator", adminPort: Int = 0
+    ) -> SkaldProcess {
         SkaldProcess(
             arguments: ["serve", "--postgres", postgresURL, "--kafka", bootstrap, "--log-level", "warning"],
-            environment: ["SKALD_GROUP_ID": group], label: "serve")
+            environment: ["SKALD_GROUP_ID": group, "SKALD_ADMIN_PORT": "\(adminPort)"], label: "serve")
     }
 
     /// The `skald` executable next to the test bundle.
@@ -126,4 +132,28 @@ final class SkaldProcess: @unchecked Sendable {
     var isRunning: Bool { process?.isRunning ?? false }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+}
+
+/// A TCP port on 127.0.0.1 nothing listens on right now (the system picks it; another process
+/// could take it before the test binds it, which is unlikely enough for a test).
+func freeLocalPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw TestSetupError(description: "socket() failed: \(errno)") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw TestSetupError(description: "cannot bind a free port: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// An HTTP GET's status and body (the admin server's endpoints).
+func httpGet(_ url: String) async throws -> (status: Int, body: String) {
+    let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }

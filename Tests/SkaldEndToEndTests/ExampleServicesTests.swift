@@ -7,12 +7,15 @@ import Testing
 /// 1,000 orders, 10% declined by payment and 5% short of stock.
 @Suite("Example services: PlaceOrder through real processes", .serialized)
 struct ExampleServicesTests {
-    @Test("1,000 orders: exact completed and compensated counts, every ledger consistent")
+    @Test("1,000 orders: exact completed and compensated counts, every ledger consistent, and /metrics counts them too")
     func thousandOrders() async throws {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
         let cluster = try placeOrderCluster()
         defer { cluster.shutdown() }
-        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
+        let adminPort = try freeLocalPort()
+        let admin = "http://127.0.0.1:\(adminPort)"
+        let orchestrator = SkaldProcess.orchestrator(
+            postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers, adminPort: adminPort)
         let services = run.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
         defer { orchestrator.kill() }
@@ -27,8 +30,33 @@ struct ExampleServicesTests {
         #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
         #expect(report.completed == 850 && report.compensated == 150 && report.failed == 0)
         #expect(report.timedOut == 0)
+
+        // The admin server of the `skald serve` process: alive, ready, and its metrics count
+        // exactly the sagas the ledgers do.
+        #expect(try await httpGet("\(admin)/health").status == 200)
+        let ready = try await httpGet("\(admin)/ready")
+        #expect(ready.status == 200, "\(ready.body)")
+        #expect(ready.body.contains(#""orchestrator":"ok""#) && ready.body.contains(#""postgres":"ok""#) && ready.body.contains(#""kafka":"ok""#))
+        // Counted just after each commit: the last ones may trail the rows the check read by a moment.
+        var metrics = try await httpGet("\(admin)/metrics")
+        for _ in 0..<100 where !metrics.body.contains(#"skald_sagas_compensated_total{saga_type="PlaceOrder"} 150"#)
+            || !metrics.body.contains(#"skald_sagas_completed_total{saga_type="PlaceOrder"} 850"#)
+        {
+            try await Task.sleep(for: .milliseconds(100))
+            metrics = try await httpGet("\(admin)/metrics")
+        }
+        let lines = Set(metrics.body.split(separator: "\n").map(String.init))
+        #expect(metrics.status == 200)
+        #expect(lines.contains(#"skald_sagas_started_total{saga_type="PlaceOrder"} 1000"#), "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains(#"skald_sagas_completed_total{saga_type="PlaceOrder"} 850"#), "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains(#"skald_sagas_compensated_total{saga_type="PlaceOrder"} 150"#), "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains { $0.hasPrefix(#"skald_step_latency_seconds_count{saga_type="PlaceOrder",step="process-payment"}"#) }, "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains { $0.hasPrefix(#"skald_consumer_lag_messages{topic="skald.replies"}"#) }, "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains { $0.hasPrefix("skald_outbox_lag_seconds ") })
+
         #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+        await #expect(throws: (any Error).self, "the admin server stops with the orchestrator") { try await httpGet("\(admin)/health") }
     }
 
     @Test("the payment service killed with SIGKILL and restarted mid-run: same counts, no payment twice")

@@ -5,7 +5,7 @@ import Testing
 
 /// `skald serve` reads a JSON file (then the environment, then flags); these use the file, since
 /// the environment is shared by every test in the process.
-@Suite("skald serve settings: the inbox retention")
+@Suite("skald serve settings: the inbox retention, the admin server")
 struct ServeSettingsTests {
     private func load(_ json: String) async throws -> ServeSettings {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("skald-serve-\(UUID().uuidString).json")
@@ -23,6 +23,20 @@ struct ServeSettingsTests {
             _ = try await load(#"{"skald": {"inbox": {"retentionSeconds": -1}}}"#)
         } throws: { error in
             "\(error)".contains("skald.inbox.retentionSeconds")
+        }
+    }
+
+    @Test("the admin server listens on 127.0.0.1:8080 unless set, can be turned off, and a bad port is refused with the key's name")
+    func adminServer() async throws {
+        let defaults = try #require(try await load("{}").admin)
+        #expect(defaults.host == "127.0.0.1" && defaults.port == 8080)
+        let set = try #require(try await load(#"{"skald": {"admin": {"host": "0.0.0.0", "port": 9100}}}"#).admin)
+        #expect(set.host == "0.0.0.0" && set.port == 9100)
+        #expect(try await load(#"{"skald": {"admin": {"enabled": false}}}"#).admin == nil)
+        await #expect {
+            _ = try await load(#"{"skald": {"admin": {"port": 70000}}}"#)
+        } throws: { error in
+            "\(error)".contains("skald.admin.port")
         }
     }
 }

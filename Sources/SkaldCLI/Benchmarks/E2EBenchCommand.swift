@@ -39,7 +39,7 @@ struct E2EBenchCommand: AsyncParsableCommand {
         logger.logLevel = .error
         let run = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: nil, orders: sagas,
-            partitions: partitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false,
+            partitions: partitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false, admin: nil,
             logger: logger
         )
         let report = try await run.run()

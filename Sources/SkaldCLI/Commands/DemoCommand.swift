@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SkaldAdmin
 import SkaldExamples
 
 /// `skald demo`: the README's main job — the PlaceOrder system running for real.
@@ -41,6 +42,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Keep everything running after the summary, until Ctrl-C.")
     var serve = false
 
+    @Option(help: "Port of the admin HTTP server on 127.0.0.1 (/health, /ready, /metrics); 0 picks a free one.")
+    var adminPort: Int = 8080
+
+    @Flag(help: "Run no admin HTTP server.")
+    var noAdmin = false
+
     @Option(help: "Log level of the orchestrator and services: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "error"
 
@@ -50,6 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
         guard stallTimeout > 0 else { throw ValidationError("--stall-timeout must be positive") }
         guard (0...1).contains(declineRate) else { throw ValidationError("--decline-rate must be between 0 and 1") }
+        guard (0...65_535).contains(adminPort) else { throw ValidationError("--admin-port must be a port number (0 picks a free one)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
     }
 
@@ -59,7 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
         let demo = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: kafka, orders: orders,
             partitions: partitions, declineRate: declineRate, rate: rate, stallTimeout: .seconds(stallTimeout), serve: serve,
-            logger: logger
+            admin: noAdmin ? nil : AdminConfiguration(port: adminPort), logger: logger
         )
         let report = try await demo.run()
         guard report.isConsistent else {

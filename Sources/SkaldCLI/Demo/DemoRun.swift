@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Skald
+import SkaldAdmin
 import SkaldExamples
 import SkaldKafka
 import SkaldPostgres
@@ -19,6 +20,8 @@ struct DemoRun {
     var rate: Int
     var stallTimeout: Duration
     var serve: Bool
+    /// The admin HTTP server beside the orchestrator (`/health`, `/ready`, `/metrics`), or none.
+    var admin: AdminConfiguration?
     var logger: Logger
 
     /// The topics of the PlaceOrder system.
@@ -59,12 +62,23 @@ struct DemoRun {
         try await workload.seed(servicesURL: postgresURL)
         say("run \(runID): stock for 8 SKUs (one sold out), 60 accounts (10 of them nearly empty)")
 
+        // Before the orchestrator makes its metric handles: handles made earlier report nowhere.
+        let metricsRegistry = admin.map { _ in PrometheusBootstrap.registry }
         let orchestrator = try Orchestrator(
             registry: SagaCatalog.registry,
             configuration: OrchestratorConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL),
             logger: logger
         )
         var services: [any Service] = [orchestrator]
+        if let admin, let metricsRegistry {
+            services.append(
+                AdminServer(
+                    configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    logger: logger,
+                    onListening: { port in
+                        DemoRun.say("admin HTTP at http://\(admin.host):\(port) (/health, /ready, /metrics)")
+                    }))
+        }
         for name in ExampleServices.names {
             var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
             if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
@@ -98,7 +112,11 @@ struct DemoRun {
         while try await check.progress(of: warmUp, on: monitor, createdSince: createdSince).terminal < 1 {
             if stopped.load(ordering: .relaxed) || clock.now - warmUpStarted > stallTimeout {
                 await group.triggerGracefulShutdown()
-                _ = try? await running.value
+                do {
+                    try await running.value
+                } catch {
+                    throw DemoFailure(message: "a part stopped before the first order finished: \(error)")
+                }
                 throw DemoFailure(message: "the first order did not finish; is Kafka reachable at \(bootstrap)?")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -203,6 +221,10 @@ struct DemoRun {
     }
 
     private func say(_ text: String) {
+        Self.say(text)
+    }
+
+    private static func say(_ text: String) {
         print("skald demo: \(text)")
     }
 

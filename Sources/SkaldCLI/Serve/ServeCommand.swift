@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SkaldAdmin
 import SkaldPostgres
 import SkaldRuntime
 
@@ -10,6 +11,9 @@ import SkaldRuntime
 /// On SIGTERM it finishes the batch in hand, commits, publishes what is committed,
 /// flushes the producer and exits 0. Several processes with the same group id share
 /// the partitions; when one dies the others take over its sagas.
+///
+/// Unless turned off, the admin HTTP server runs beside it (`/health`, `/ready`, `/metrics`
+/// on `127.0.0.1:8080` by default); a port that cannot be bound stops the command.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -43,12 +47,21 @@ struct ServeCommand: AsyncParsableCommand {
             let applied = try await migrator.migrate(url: settings.orchestrator.postgresURL)
             logger.info("migrations applied", metadata: ["count": "\(applied.count)"])
         }
+        // Before anything creates a metric handle: handles made earlier would report nowhere.
+        let metricsRegistry = settings.admin.map { _ in PrometheusBootstrap.registry }
         let orchestrator = try Orchestrator(
             registry: SagaCatalog.registry, configuration: settings.orchestrator, logger: logger
         )
+        var services: [any Service] = [orchestrator]
+        if let admin = settings.admin, let metricsRegistry {
+            services.append(
+                AdminServer(
+                    configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: orchestrator)],
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import SkaldAdmin
 import SkaldKafka
 import SkaldRuntime
 import SystemPackage
@@ -20,8 +21,13 @@ import SystemPackage
 ///   are kept to recognise redeliveries, at least the consumed topics' `retention.ms + segment.ms`;
 ///   1209600 (14 days) by default, 0 keeps them forever (do so when a consumed topic is compacted)
 /// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
+/// - `skald.admin.host` (`SKALD_ADMIN_HOST`, `127.0.0.1` by default), `skald.admin.port`
+///   (`SKALD_ADMIN_PORT`, 8080; 0 picks a free one), `skald.admin.enabled` (`false` serves no HTTP):
+///   the admin HTTP server's `/health`, `/ready` and `/metrics`
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
+    /// The admin HTTP server, or nil when it is turned off.
+    var admin: AdminConfiguration?
     var migrations: String
     var migrateOnStart: Bool
 
@@ -80,8 +86,18 @@ struct ServeSettings {
             throw SettingsError("skald.inbox.retentionSeconds must be 0 (keep forever) or positive, got \(retention)")
         }
         orchestrator.inboxRetention = retention == 0 ? nil : .seconds(retention)
+
+        var admin: AdminConfiguration?
+        if config.bool(forKey: "skald.admin.enabled", default: true) {
+            let port = config.int(forKey: "skald.admin.port", default: 8080)
+            guard (0...65_535).contains(port) else {
+                throw SettingsError("skald.admin.port must be a port number (0 picks a free one), got \(port)")
+            }
+            admin = AdminConfiguration(host: config.string(forKey: "skald.admin.host", default: "127.0.0.1"), port: port)
+        }
         return ServeSettings(
             orchestrator: orchestrator,
+            admin: admin,
             migrations: config.string(forKey: "skald.migrations", default: "schemas/postgres"),
             migrateOnStart: config.bool(forKey: "skald.migrateOnStart", default: false)
         )

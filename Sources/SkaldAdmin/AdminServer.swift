@@ -1,0 +1,64 @@
+public import Hummingbird
+public import Logging
+public import Prometheus
+public import ServiceLifecycle
+
+/// The admin HTTP server: `/health`, `/ready` and `/metrics` (DESIGN.md, "Admin HTTP").
+///
+/// A swift-service-lifecycle `Service`: it runs in the same `ServiceGroup` as the
+/// orchestrator and stops with it on SIGTERM.
+///
+/// ```swift
+/// let server = AdminServer(
+///     registry: PrometheusBootstrap.registry, checks: ReadinessCheck.orchestrator(orchestrator))
+/// let group = ServiceGroup(services: [orchestrator, server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// ```
+public struct AdminServer: Service {
+    /// Where it listens.
+    public let configuration: AdminConfiguration
+    /// The metrics `/metrics` serves.
+    public let registry: PrometheusCollectorRegistry
+    /// What `/ready` asks.
+    public let checks: [ReadinessCheck]
+    let logger: Logger
+    let onListening: @Sendable (Int) async -> Void
+
+    /// Creates the server; nothing listens until ``run()``.
+    ///
+    /// - Parameter onListening: called with the bound port once the server listens.
+    public init(
+        configuration: AdminConfiguration = AdminConfiguration(),
+        registry: PrometheusCollectorRegistry,
+        checks: [ReadinessCheck],
+        logger: Logger = Logger(label: "skald.admin"),
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.registry = registry
+        self.checks = checks
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// The Hummingbird application behind the server (tests drive it without a socket).
+    public func application() -> some ApplicationProtocol {
+        let logger = logger
+        let onListening = onListening
+        return Application(
+            router: makeRouter(),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "skald"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("admin HTTP listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        try await application().run()
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+import SkaldAdmin
+import SkaldRuntime
+import Synchronization
+import Testing
+
+/// `/health`, `/ready` and `/metrics`, driven through the router without a socket.
+@Suite("Admin HTTP: health, readiness and metrics")
+struct AdminRoutesTests {
+    private struct Failing: Error, CustomStringConvertible {
+        var description: String { "connection refused" }
+    }
+
+    private static func server(checks: [ReadinessCheck] = [], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> AdminServer {
+        AdminServer(
+            configuration: AdminConfiguration(port: 0, readinessTimeout: .milliseconds(300)), registry: registry, checks: checks)
+    }
+
+    private static func object(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+    }
+
+    @Test("/health answers ok")
+    func health() async throws {
+        try await Self.server().application().test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json")
+                let body = try Self.object(response.body)
+                #expect(body["status"] as? String == "ok")
+            }
+        }
+    }
+
+    @Test("/ready is 200 when every check passes and 503 naming the one that failed, with its reason")
+    func readiness() async throws {
+        let postgresUp = Atomic<Bool>(true)
+        let checks = [
+            ReadinessCheck("postgres") {
+                guard postgresUp.load(ordering: .relaxed) else { throw Failing() }
+            },
+            ReadinessCheck("kafka") {},
+        ]
+        try await Self.server(checks: checks).application().test(.router) { client in
+            try await client.execute(uri: "/ready", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try Self.object(response.body)
+                #expect(body["status"] as? String == "ready")
+                #expect(body["checks"] as? [String: String] == ["postgres": "ok", "kafka": "ok"])
+            }
+            postgresUp.store(false, ordering: .relaxed)
+            try await client.execute(uri: "/ready", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let body = try Self.object(response.body)
+                #expect(body["status"] as? String == "not ready")
+                #expect(body["checks"] as? [String: String] == ["postgres": "connection refused", "kafka": "ok"])
+            }
+        }
+    }
+
+    @Test("a check that never returns, even when cancelled, fails after the timeout instead of holding /ready up")
+    func stuckCheckTimesOut() async throws {
+        // Released when the test ends, so the stuck check's task does not outlive it forever.
+        let release = AsyncStream<Void>.makeStream()
+        let stuck = ReadinessCheck("postgres") {
+            // Ignores cancellation: only the stream's end lets it return.
+            await Task.detached { for await _ in release.stream {} }.value
+        }
+        defer { release.continuation.finish() }
+        try await Self.server(checks: [stuck, ReadinessCheck("kafka") {}]).application().test(.router) { client in
+            try await client.execute(uri: "/ready", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let body = try Self.object(response.body)
+                let checks = try #require(body["checks"] as? [String: String])
+                #expect(checks["postgres"]?.hasPrefix("no answer within") == true, "\(checks)")
+                #expect(checks["kafka"] == "ok")
+            }
+        }
+    }
+
+    @Test("/metrics serves the orchestrator's counters, timers and gauges in the Prometheus text format")
+    func metrics() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = OrchestratorMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        metrics.transitions.increment(by: 3)
+        metrics.saga("completed", type: "PlaceOrder")
+        metrics.saga("completed", type: "PlaceOrder")
+        metrics.consumerLag(topic: "skald.replies", messages: 7)
+        metrics.outboxLag.record(1.5)
+        metrics.stepLatency(type: "PlaceOrder", step: "pay", nanoseconds: 20_000_000)
+
+        try await Self.server(registry: registry).application().test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
+                let text = String(buffer: response.body)
+                let lines = Set(text.split(separator: "\n").map(String.init))
+                #expect(lines.contains("skald_saga_transitions_total 3"), "\(text)")
+                #expect(lines.contains(#"skald_sagas_completed_total{saga_type="PlaceOrder"} 2"#), "\(text)")
+                #expect(lines.contains(#"skald_consumer_lag_messages{topic="skald.replies"} 7.0"#), "\(text)")
+                #expect(lines.contains("skald_outbox_lag_seconds 1.5"), "\(text)")
+                #expect(lines.contains(#"skald_step_latency_seconds_count{saga_type="PlaceOrder",step="pay"} 1"#), "\(text)")
+                #expect(lines.contains("# TYPE skald_step_latency_seconds histogram"), "\(text)")
+            }
+        }
+    }
+
+    @Test("an unknown path is 404")
+    func unknownPath() async throws {
+        try await Self.server().application().test(.router) { client in
+            try await client.execute(uri: "/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+}
