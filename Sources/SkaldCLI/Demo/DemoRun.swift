@@ -115,7 +115,11 @@ struct DemoRun {
                 do {
                     try await running.value
                 } catch {
-                    throw DemoFailure(message: "a part stopped before the first order finished: \(error)")
+                    var hint = ""
+                    if let admin, "\(error)".contains("Address already in use") {
+                        hint = " (the admin HTTP server's port \(admin.port) is taken: --admin-port picks another, --no-admin runs none)"
+                    }
+                    throw DemoFailure(message: "a part stopped before the first order finished: \(error)\(hint)")
                 }
                 throw DemoFailure(message: "the first order did not finish; is Kafka reachable at \(bootstrap)?")
             }
