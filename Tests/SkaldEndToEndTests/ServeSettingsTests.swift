@@ -39,4 +39,17 @@ struct ServeSettingsTests {
             "\(error)".contains("skald.admin.port")
         }
     }
+
+    @Test("the relay's polling and the lag sampling intervals are read, and a non-positive one is refused with the key's name")
+    func intervals() async throws {
+        let defaults = try await load("{}").orchestrator
+        #expect(defaults.relayPollInterval == .milliseconds(250) && defaults.lagSampleInterval == .seconds(5))
+        let set = try await load(#"{"skald": {"relay": {"pollIntervalMs": 50}, "metrics": {"lagSampleIntervalMs": 1000}}}"#).orchestrator
+        #expect(set.relayPollInterval == .milliseconds(50) && set.lagSampleInterval == .seconds(1))
+        await #expect {
+            _ = try await load(#"{"skald": {"metrics": {"lagSampleIntervalMs": 0}}}"#)
+        } throws: { error in
+            "\(error)".contains("skald.metrics.lagSampleIntervalMs")
+        }
+    }
 }

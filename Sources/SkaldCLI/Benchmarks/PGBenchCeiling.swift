@@ -33,6 +33,8 @@ enum PGBenchCeiling {
         var transitionsPerSecond: Double
         /// The fraction of pgbench's time its scaffolding (document-building) queries took.
         var scaffoldingShare: Double
+        /// Transitions the run committed (its transactions times the batch size).
+        var transitions: Int
     }
 
     /// Runs the script for `seconds` with `clients` clients.
@@ -71,7 +73,7 @@ enum PGBenchCeiling {
         let share = total > 0 ? scaffolding / total : 0
         return Result(
             transitionsPerSecond: outcome.transactionsPerSecond / (1 - share) * Double(batch),
-            scaffoldingShare: share)
+            scaffoldingShare: share, transitions: outcome.transactions * batch)
     }
 
     /// A script, one command per line, and the lines of its scaffolding queries.
