@@ -15,8 +15,9 @@ extension AdminServer {
         }
         let checks = checks
         let timeout = configuration.readinessTimeout
+        let inFlight = InFlightChecks()
         router.get("ready") { _, _ -> Response in
-            let report = await Self.readiness(of: checks, timeout: timeout)
+            let report = await Self.readiness(of: checks, inFlight: inFlight, timeout: timeout)
             return Self.json(report.isReady ? .ok : .serviceUnavailable, report)
         }
         let registry = registry
@@ -41,10 +42,10 @@ extension AdminServer {
     }
 
     /// Runs every check at once, each bounded by `timeout`.
-    static func readiness(of checks: [ReadinessCheck], timeout: Duration) async -> ReadinessReport {
+    static func readiness(of checks: [ReadinessCheck], inFlight: InFlightChecks, timeout: Duration) async -> ReadinessReport {
         let outcomes = await withTaskGroup(of: (String, String?).self) { group in
             for check in checks {
-                group.addTask { (check.name, await failure(of: check, within: timeout)) }
+                group.addTask { (check.name, await failure(of: inFlight.run(check), within: timeout)) }
             }
             var outcomes: [String: String] = [:]
             for await (name, failure) in group { outcomes[name] = failure ?? "ok" }
@@ -54,30 +55,21 @@ extension AdminServer {
         return ReadinessReport(status: ready ? "ready" : "not ready", checks: outcomes)
     }
 
-    /// Why `check` failed, or nil when it passed within `timeout`.
+    /// Why the check `running` failed, or nil when it passed within `timeout`.
     ///
     /// The check runs in a task of its own, not a child: a check stuck in a call that ignores
-    /// cancellation (a pool waiting for a connection, a C library's network wait) must not
-    /// hold up the answer, and a child task would, since a task group waits for its children.
-    static func failure(of check: ReadinessCheck, within timeout: Duration) async -> String? {
+    /// cancellation (libpq or librdkafka waiting on the network) must not hold up the answer,
+    /// and a child task would, since a task group waits for its children.
+    static func failure(of running: Task<String?, Never>, within timeout: Duration) async -> String? {
         let answered = FirstAnswer()
         return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            let work = Task {
-                let failure: String?
-                do {
-                    try await check.check()
-                    failure = nil
-                } catch {
-                    failure = "\(error)"
-                }
+            Task {
+                let failure = await running.value
                 if answered.claim() { continuation.resume(returning: failure) }
             }
             Task {
                 try? await Task.sleep(for: timeout)
-                if answered.claim() {
-                    work.cancel()
-                    continuation.resume(returning: "no answer within \(timeout)")
-                }
+                if answered.claim() { continuation.resume(returning: "no answer within \(timeout)") }
             }
         }
     }
@@ -91,6 +83,34 @@ extension AdminServer {
             headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
         )
+    }
+}
+
+/// The checks running now, by name: a probe that arrives while one is still running (a
+/// dependency that hangs, probes every second) waits for that run instead of starting
+/// another, so stuck calls do not pile up on the clients' worker threads.
+final class InFlightChecks: Sendable {
+    private let running = Mutex<[String: Task<String?, Never>]>([:])
+
+    /// The run of `check` in progress, or a new one: its failure, or nil when it passed.
+    func run(_ check: ReadinessCheck) -> Task<String?, Never> {
+        running.withLock { running in
+            if let task = running[check.name] { return task }
+            // Created under the lock: the task's own removal below waits for this insertion.
+            let task = Task {
+                let failure: String?
+                do {
+                    try await check.check()
+                    failure = nil
+                } catch {
+                    failure = "\(error)"
+                }
+                self.running.withLock { $0[check.name] = nil }
+                return failure
+            }
+            running[check.name] = task
+            return task
+        }
     }
 }
 

@@ -14,7 +14,11 @@ public struct ReadinessCheck: Sendable {
     }
 
     /// The checks of an orchestrator: it is consuming, Postgres answers, and a Kafka broker answers.
-    public static func orchestrator(_ orchestrator: Orchestrator, kafkaTimeout: Duration = .seconds(2)) -> [ReadinessCheck] {
+    ///
+    /// - Parameter kafkaTimeout: how long the metadata request may take; below the admin
+    ///   server's readiness timeout (two seconds by default), so that `/ready` reports
+    ///   librdkafka's own reason (`_TRANSPORT`, `_TIMED_OUT`) rather than its time running out.
+    public static func orchestrator(_ orchestrator: Orchestrator, kafkaTimeout: Duration = .milliseconds(1_500)) -> [ReadinessCheck] {
         [
             ReadinessCheck("orchestrator") {
                 guard orchestrator.isRunning else { throw NotReady("the orchestrator is not consuming yet") }

@@ -149,8 +149,16 @@ final class ConsumerCore: @unchecked Sendable {
                 rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)?.pointee.offset = offset + 1
             }
             let err = rd_kafka_offsets_store(rk, list)
+            var refused: Set<KafkaTopicPartition> = []
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+                for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    let element = list.pointee.elems[index]
+                    refused.insert(KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition))
+                }
+            }
             state.withLock { state in
-                for (topicPartition, offset) in highest where state.assignment.contains(topicPartition) {
+                for (topicPartition, offset) in highest
+                where state.assignment.contains(topicPartition) && !refused.contains(topicPartition) {
                     state.stored[topicPartition] = max(state.stored[topicPartition] ?? 0, offset + 1)
                 }
             }
@@ -166,41 +174,64 @@ final class ConsumerCore: @unchecked Sendable {
         }
     }
 
-    /// Messages after the last one processed, per assigned partition, as of the latest
-    /// fetch response: the high watermark minus the next offset to process (the last
-    /// stored one, or the fetch position before anything was stored). Partitions whose
-    /// watermark or position is not known yet are left out. Reads only librdkafka's
-    /// cached state: nothing blocks. A closing consumer owns nothing: empty.
-    func lag() -> [KafkaTopicPartition: Int64] {
+    /// Messages after the last one processed, per assigned partition: the partition's high
+    /// watermark minus the next offset to process (the last one stored; before anything was
+    /// stored since the assignment, the group's committed offset; with none, the partition's
+    /// first offset).
+    ///
+    /// Asks the brokers, on the worker thread: the watermarks librdkafka caches from fetch
+    /// responses stop moving exactly when the lag matters, once its prefetch queue is full
+    /// and it stops fetching. Every call shares one `timeout`; partitions it could not ask
+    /// about in time are left out, and a closed consumer owns none.
+    func lag(timeout: Duration) async -> [KafkaTopicPartition: Int64] {
         let (assigned, stored) = state.withLock { ($0.assignment, $0.stored) }
         guard !assigned.isEmpty else { return [:] }
-        return (try? withHandle("KafkaConsumer.lag") { rk throws(KafkaError) in
-            var next = stored
-            let unstored = assigned.filter { stored[$0] == nil }
-            if !unstored.isEmpty, let list = rd_kafka_topic_partition_list_new(Int32(unstored.count)) {
-                defer { rd_kafka_topic_partition_list_destroy(list) }
-                for topicPartition in unstored {
-                    rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)
-                }
-                if rd_kafka_position(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    for index in 0..<Int(list.pointee.cnt) {
-                        let element = list.pointee.elems[index]
-                        guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
-                        next[KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
-                    }
+        let usable = liveness.withLock { liveness -> Bool in
+            guard liveness.usable else { return false }
+            liveness.users += 1
+            return true
+        }
+        guard usable else { return [:] }
+        defer { liveness.withLock { $0.users -= 1 } }
+        let rk = RdKafkaPointer(pointer: handle.pointer)
+        let result = try? await worker.run { () throws(KafkaError) in
+            Self.lag(rk.pointer, assigned: assigned, stored: stored, timeout: timeout)
+        }
+        return result ?? [:]
+    }
+
+    /// ``lag(timeout:)``'s broker calls; blocks, so only on the worker thread.
+    private static func lag(
+        _ rk: OpaquePointer, assigned: Set<KafkaTopicPartition>, stored: [KafkaTopicPartition: Int64], timeout: Duration
+    ) -> [KafkaTopicPartition: Int64] {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        func remaining() -> Int32 { Int32(clamping: max(0, (deadline - ContinuousClock.now).clampedMilliseconds)) }
+        var next = stored
+        let unstored = assigned.filter { stored[$0] == nil }
+        if !unstored.isEmpty, let list = rd_kafka_topic_partition_list_new(Int32(unstored.count)) {
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for topicPartition in unstored {
+                rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)
+            }
+            if rd_kafka_committed(rk, list, max(1, remaining())) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                for index in 0..<Int(list.pointee.cnt) {
+                    let element = list.pointee.elems[index]
+                    guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+                    next[KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
                 }
             }
-            var lag: [KafkaTopicPartition: Int64] = [:]
-            for topicPartition in assigned {
-                guard let nextOffset = next[topicPartition] else { continue }
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let err = rd_kafka_get_watermark_offsets(rk, topicPartition.topic, topicPartition.partition, &low, &high)
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
-                lag[topicPartition] = max(0, high - nextOffset)
-            }
-            return lag
-        }) ?? [:]
+        }
+        var lag: [KafkaTopicPartition: Int64] = [:]
+        for topicPartition in assigned.sorted() {
+            let left = remaining()
+            guard left > 0 else { break }
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(rk, topicPartition.topic, topicPartition.partition, &low, &high, left)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+            lag[topicPartition] = max(0, high - (next[topicPartition] ?? low))
+        }
+        return lag
     }
 
     func commit() async throws(KafkaError) {

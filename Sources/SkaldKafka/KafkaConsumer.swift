@@ -76,13 +76,15 @@ public final class KafkaConsumer: Sendable, Service {
     }
 
     /// How many messages wait after the last one marked processed, per assigned partition:
-    /// the consumer lag, as of the latest fetch response.
+    /// the consumer lag.
     ///
-    /// Before anything is marked processed in a partition, it counts from the fetch
-    /// position. Partitions not fetched from yet are left out, and a closed consumer owns
-    /// none. Does not block.
-    public func lag() -> [KafkaTopicPartition: Int64] {
-        core.lag()
+    /// Counts from the last offset stored; in a partition with nothing stored since it was
+    /// assigned, from the group's committed offset (or, with none, the partition's first).
+    /// Asks the brokers for the watermarks (a blocking call, made on the consumer's worker
+    /// thread), all within `timeout`; partitions not answered in time are left out, and a
+    /// closed consumer owns none.
+    public func lag(timeout: Duration = .seconds(2)) async -> [KafkaTopicPartition: Int64] {
+        await core.lag(timeout: timeout)
     }
 
     /// Marks `messages` as processed: the next commit records, per partition, the

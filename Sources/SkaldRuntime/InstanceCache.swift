@@ -102,9 +102,10 @@ final class InstanceCache: Sendable {
     /// Forgets everything.
     ///
     /// A rebalance does not call it: an entry of a saga whose partition moved to another
-    /// instance is only ever used after a check against the log (the locked sequence, or the
-    /// log's key on the one-round-trip path), so at worst it costs one redone batch, and
-    /// entries of sagas that stay here would be folded again for nothing.
+    /// instance is only ever trusted to be behind, never ahead (the locked path compares its
+    /// sequence, the one-round-trip path's appends meet the log's key, and a start it names
+    /// is a duplicate either way), so at worst it costs one redone batch, and entries of
+    /// sagas that stay here would be folded again for nothing.
     func removeAll() {
         storage.withLock { $0 = Storage() }
     }

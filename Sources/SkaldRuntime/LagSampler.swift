@@ -23,7 +23,7 @@ struct LagSampler: Sendable {
         await cancelWhenGracefulShutdown {
             var reportedTopics: Set<String> = []
             while !Task.isCancelled {
-                reportedTopics = sampleConsumerLag(reportedTopics: reportedTopics)
+                reportedTopics = await sampleConsumerLag(reportedTopics: reportedTopics)
                 do {
                     try await sampleOutbox()
                 } catch is CancellationError {
@@ -37,15 +37,17 @@ struct LagSampler: Sendable {
     }
 
     /// Sets each consumed topic's lag gauge (summed over this process's partitions of it);
-    /// topics it no longer owns a partition of go to zero. Returns the topics reported.
-    func sampleConsumerLag(reportedTopics: Set<String>) -> Set<String> {
-        let partitions = consumer.lag()
+    /// a topic this process no longer owns a partition of goes to zero, since its lag is
+    /// another instance's to report now. A topic whose brokers did not answer in time keeps
+    /// its last value. Returns the topics to remember for the next sample.
+    func sampleConsumerLag(reportedTopics: Set<String>) async -> Set<String> {
+        let partitions = await consumer.lag(timeout: min(interval, .seconds(2)))
+        let owned = Set(consumer.assignment.map(\.topic))
         var byTopic: [String: Int64] = [:]
         for (partition, lag) in partitions { byTopic[partition.topic, default: 0] += lag }
         for (topic, lag) in byTopic { metrics.consumerLag(topic: topic, messages: lag) }
-        // A topic whose partitions went to another instance: its lag is theirs to report now.
-        for topic in reportedTopics where byTopic[topic] == nil { metrics.consumerLag(topic: topic, messages: 0) }
-        return Set(byTopic.keys)
+        for topic in reportedTopics where !owned.contains(topic) { metrics.consumerLag(topic: topic, messages: 0) }
+        return reportedTopics.intersection(owned).union(byTopic.keys)
     }
 
     /// Sets the outbox gauges from one statement: the rows waiting and the oldest one's age

@@ -46,10 +46,10 @@ public struct OrchestratorMetrics: Sendable {
     public let timersFired: Counter
     /// Inputs applied to sagas (each a `decide` plus its events).
     public let transitions: Counter
-    /// Batches committed in one round trip, from cached instances without row locks.
+    /// Batches committed in one round trip without row locks (cached sagas, and starts).
     public let optimisticBatches: Counter
-    /// One-round-trip attempts that conflicted (a saga moved on elsewhere, a message seen
-    /// before) and were redone under the row locks.
+    /// One-round-trip attempts that conflicted (a saga moved on elsewhere, a start of a saga
+    /// that exists, a message seen before) and were redone under the row locks.
     public let optimisticConflicts: Counter
 
     /// Commands in the outbox not yet published (sampled).
@@ -58,7 +58,8 @@ public struct OrchestratorMetrics: Sendable {
     /// 0 when the outbox is empty (sampled).
     public let outboxLag: Gauge
 
-    /// Sets the consumer lag of `topic`: messages after the last one the pump committed,
+    /// Sets the consumer lag of `topic`: messages after the last one the pump finished (its
+    /// offset stored after the Postgres commit; Kafka's auto-commit follows within a second),
     /// over this process's partitions of it (sampled).
     public func consumerLag(topic: String, messages: Int64) {
         Gauge(label: "skald_consumer_lag_messages", dimensions: [("topic", topic)], factory: factory).record(messages)

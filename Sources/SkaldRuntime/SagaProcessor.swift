@@ -33,8 +33,8 @@ public final class SagaProcessor: Sendable {
     /// Applies `work` in one transaction on `connection`, retrying the whole batch on a
     /// deadlock, a serialization failure or a concurrent first write of the same saga.
     ///
-    /// When every input names a saga this process has cached, the transaction is one round
-    /// trip (see ``applyOptimistically(_:on:now:)``); otherwise, or when that attempt
+    /// When every input names a saga this process has cached or starts one, the transaction is
+    /// one round trip (see ``applyOptimistically(_:on:now:)``); otherwise, or when that attempt
     /// conflicts, it takes two: `BEGIN`, the row locks, the inbox and the event logs of
     /// uncached instances in one pipeline; every write and `COMMIT` in another.
     ///

@@ -61,23 +61,37 @@ struct AdminRoutesTests {
         }
     }
 
-    @Test("a check that never returns, even when cancelled, fails after the timeout instead of holding /ready up")
+    @Test("a check that never returns, even when cancelled, fails after the timeout instead of holding /ready up, and runs once however often /ready asks")
     func stuckCheckTimesOut() async throws {
-        // Released when the test ends, so the stuck check's task does not outlive it forever.
+        // Released by the test, so the stuck check's task does not outlive it forever.
         let release = AsyncStream<Void>.makeStream()
+        let calls = Atomic<Int>(0)
         let stuck = ReadinessCheck("postgres") {
+            calls.add(1, ordering: .relaxed)
             // Ignores cancellation: only the stream's end lets it return.
             await Task.detached { for await _ in release.stream {} }.value
         }
         defer { release.continuation.finish() }
         try await Self.server(checks: [stuck, ReadinessCheck("kafka") {}]).application().test(.router) { client in
-            try await client.execute(uri: "/ready", method: .get) { response in
-                #expect(response.status == .serviceUnavailable)
-                let body = try Self.object(response.body)
-                let checks = try #require(body["checks"] as? [String: String])
-                #expect(checks["postgres"]?.hasPrefix("no answer within") == true, "\(checks)")
-                #expect(checks["kafka"] == "ok")
+            for _ in 0..<2 {
+                try await client.execute(uri: "/ready", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let body = try Self.object(response.body)
+                    let checks = try #require(body["checks"] as? [String: String])
+                    #expect(checks["postgres"]?.hasPrefix("no answer within") == true, "\(checks)")
+                    #expect(checks["kafka"] == "ok")
+                }
             }
+            #expect(calls.load(ordering: .relaxed) == 1, "the second probe waited for the first's run")
+
+            // The dependency answers again: the stuck run ends, and the next probe runs the check anew.
+            release.continuation.finish()
+            var status = HTTPResponse.Status.serviceUnavailable
+            for _ in 0..<50 where status != .ok {
+                status = try await client.execute(uri: "/ready", method: .get) { $0.status }
+            }
+            #expect(status == .ok)
+            #expect(calls.load(ordering: .relaxed) >= 2)
         }
     }
 

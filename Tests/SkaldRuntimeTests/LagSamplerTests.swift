@@ -5,6 +5,7 @@ import SkaldKafka
 import SkaldPostgres
 @testable import SkaldRuntime
 import SkaldTestSupport
+import Synchronization
 import Testing
 
 /// The sampled gauges: consumer lag per topic, and the outbox's backlog and age.
@@ -20,6 +21,7 @@ struct LagSamplerTests {
         kafka.groupID = "lag-\(UUID().uuidString.prefix(8))"
         let consumer = try KafkaConsumer(configuration: kafka, topics: ["lagged"], logger: runtimeTestLogger)
         let pool = PostgresPool(url: url, maximumConnections: 1)
+
         let metrics = TestMetrics()
         let sampler = LagSampler(
             pool: pool, consumer: consumer, metrics: OrchestratorMetrics(factory: metrics), interval: .seconds(1),
@@ -43,7 +45,6 @@ struct LagSamplerTests {
         #expect(try metrics.expectGauge("skald_outbox_pending_rows").lastValue == 3)
         let lag = try #require(try metrics.expectGauge("skald_outbox_lag_seconds").lastValue)
         #expect(lag >= 42 && lag < 60, "the oldest row's age: \(lag)")
-
         try await consumer.close()
         await pool.close()
     }
@@ -63,6 +64,7 @@ struct LagSamplerTests {
         kafka.groupID = "lag-\(UUID().uuidString.prefix(8))"
         let consumer = try KafkaConsumer(configuration: kafka, topics: ["lagged"], logger: runtimeTestLogger)
         let pool = PostgresPool(url: url, maximumConnections: 1)
+
         let metrics = TestMetrics()
         let sampler = LagSampler(
             pool: pool, consumer: consumer, metrics: OrchestratorMetrics(factory: metrics), interval: .seconds(1),
@@ -70,17 +72,17 @@ struct LagSamplerTests {
         var received: [KafkaMessage] = []
         while received.count < 10, let batch = try await consumer.nextBatch(maxCount: 100) { received += batch }
         let deadline = ContinuousClock.now + .seconds(30)
-        while consumer.lag().count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while consumer.assignment.count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
 
         // Two messages processed in each partition: three wait in each, six in the topic.
         try consumer.storeOffsets(for: received.filter { $0.offset < 2 })
-        let reported = sampler.sampleConsumerLag(reportedTopics: ["moved.away"])
+        let reported = await sampler.sampleConsumerLag(reportedTopics: ["moved.away"])
         #expect(reported == ["lagged"])
         #expect(try metrics.expectGauge("skald_consumer_lag_messages", [("topic", "lagged")]).lastValue == 6)
         #expect(try metrics.expectGauge("skald_consumer_lag_messages", [("topic", "moved.away")]).lastValue == 0)
 
         try consumer.storeOffsets(for: received)
-        _ = sampler.sampleConsumerLag(reportedTopics: reported)
+        _ = await sampler.sampleConsumerLag(reportedTopics: reported)
         #expect(try metrics.expectGauge("skald_consumer_lag_messages", [("topic", "lagged")]).lastValue == 0)
         try await consumer.close()
         await pool.close()
@@ -90,15 +92,19 @@ struct LagSamplerTests {
 /// `Orchestrator`'s readiness calls, which the admin server's `/ready` asks.
 @Suite("Orchestrator readiness")
 struct OrchestratorReadinessTests {
-    @Test("running, Postgres and Kafka answer while it runs; not running before and after")
+    @Test("running, Postgres and Kafka answer while it runs; not running once it stopped")
     func readinessFollowsTheRun() async throws {
+        let captured = Mutex<Orchestrator?>(nil)
         try await withTransferSystem { orchestrator, _, _ in
             let deadline = ContinuousClock.now + .seconds(30)
             while !orchestrator.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(orchestrator.isRunning)
             try await orchestrator.checkPostgres()
             try await orchestrator.checkKafka()
+            captured.withLock { $0 = orchestrator }
         }
+        // The run has ended when the system is torn down.
+        #expect(captured.withLock { $0.map { !$0.isRunning } } == true)
     }
 
     @Test("a Kafka nobody listens on and a Postgres that refuses fail their checks with the reason")

@@ -190,6 +190,8 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         environment["SKALD_KAFKA_PROPERTIES"] = ["session.timeout.ms=6000,fetch.wait.max.ms=5", environment["SKALD_KAFKA_PROPERTIES"]]
             .compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ",")
         environment["SKALD_PUMP_BATCH_SIZE"] = String(batchSize)
+        // Measured with its admin server, as it runs in a deployment, on a port nothing else holds.
+        environment["SKALD_ADMIN_PORT"] = environment["SKALD_ADMIN_PORT"] ?? "0"
         child.environment = environment
         try child.run()
         defer {
