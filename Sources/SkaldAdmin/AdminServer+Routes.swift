@@ -9,6 +9,7 @@ extension AdminServer {
     /// `/health`, `/ready`, `/metrics`.
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        let logger = logger
         // Liveness: answering at all is the whole answer; a process that cannot is restarted.
         router.get("health") { _, _ -> Response in
             Self.json(.ok, ["status": "ok"])
@@ -21,8 +22,13 @@ extension AdminServer {
             return Self.json(report.isReady ? .ok : .serviceUnavailable, report)
         }
         let registry = registry
+        let beforeScrape = beforeScrape
         router.get("metrics") { _, _ -> Response in
-            Response(
+            // Levels read now; a reading that hangs (Postgres away) leaves the last values.
+            if await Self.failure(of: Task { await beforeScrape(); return nil }, within: timeout) != nil {
+                logger.debug("/metrics answered without fresh lag gauges: they took longer than \(timeout)")
+            }
+            return Response(
                 status: .ok,
                 headers: [.contentType: Self.prometheusContentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))

@@ -20,22 +20,29 @@ public struct AdminServer: Service {
     public let registry: PrometheusCollectorRegistry
     /// What `/ready` asks.
     public let checks: [ReadinessCheck]
+    /// Runs before each `/metrics` answer, to read levels into gauges (consumer and outbox lag).
+    let beforeScrape: @Sendable () async -> Void
     let logger: Logger
     let onListening: @Sendable (Int) async -> Void
 
     /// Creates the server; nothing listens until ``run()``.
     ///
-    /// - Parameter onListening: called with the bound port once the server listens.
+    /// - Parameters:
+    ///   - beforeScrape: runs before each `/metrics` answer, bounded by the readiness timeout
+    ///     (``Orchestrator/sampleLag()``, so the lag gauges are as fresh as the scrape).
+    ///   - onListening: called with the bound port once the server listens.
     public init(
         configuration: AdminConfiguration = AdminConfiguration(),
         registry: PrometheusCollectorRegistry,
         checks: [ReadinessCheck],
+        beforeScrape: @escaping @Sendable () async -> Void = {},
         logger: Logger = Logger(label: "skald.admin"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.registry = registry
         self.checks = checks
+        self.beforeScrape = beforeScrape
         self.logger = logger
         self.onListening = onListening
     }

@@ -1,39 +1,70 @@
 import Logging
 import Metrics
-import ServiceLifecycle
 import SkaldKafka
 import SkaldPostgres
+import Synchronization
 
-/// Samples the two backlogs an operator watches, every interval, into gauges: messages
-/// waiting in the orchestrator's partitions (consumer lag), and commands waiting in the
-/// outbox (how many, and how long the oldest has waited).
+/// Reads the two backlogs an operator watches into gauges: messages waiting in the
+/// orchestrator's partitions (consumer lag), and commands waiting in the outbox (how many,
+/// and how long the oldest has waited).
 ///
-/// Both are levels, not events, so they are sampled rather than counted: a growing consumer
-/// lag says the pump falls behind its topics; a growing outbox age says the relay cannot
-/// publish (Kafka down, a participant's circuit open).
-struct LagSampler: Sendable {
+/// Both are levels, not events, so they are read rather than counted: a growing consumer lag
+/// says the pump falls behind its topics; a growing outbox age says the relay cannot publish
+/// (Kafka down, a participant's circuit open). They are read when someone looks, on each
+/// scrape of `/metrics` (``Orchestrator/sampleLag()``), at most once a second: an
+/// orchestrator nobody scrapes spends nothing on them.
+final class LagSampler: Sendable {
     let pool: PostgresPool
     let consumer: KafkaConsumer
     let metrics: OrchestratorMetrics
-    let interval: Duration
     let logger: Logger
+    /// Scrapes closer together than this share one sample.
+    let minimumInterval: Duration
 
-    /// Samples once per interval until graceful shutdown; a failed sample is logged and skipped.
-    func run() async {
-        await cancelWhenGracefulShutdown {
-            var reportedTopics: Set<String> = []
-            while !Task.isCancelled {
-                reportedTopics = await sampleConsumerLag(reportedTopics: reportedTopics)
+    private struct State {
+        var reportedTopics: Set<String> = []
+        var last: ContinuousClock.Instant?
+        var running: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    init(
+        pool: PostgresPool, consumer: KafkaConsumer, metrics: OrchestratorMetrics, logger: Logger,
+        minimumInterval: Duration = .seconds(1)
+    ) {
+        self.pool = pool
+        self.consumer = consumer
+        self.metrics = metrics
+        self.logger = logger
+        self.minimumInterval = minimumInterval
+    }
+
+    /// Sets every lag gauge, unless a sample ended less than ``minimumInterval`` ago; a
+    /// caller that arrives while one runs waits for that one.
+    func sample() async {
+        let task = state.withLock { state -> Task<Void, Never>? in
+            if let running = state.running { return running }
+            if let last = state.last, ContinuousClock.now - last < minimumInterval { return nil }
+            // Created under the lock: the task's own bookkeeping below waits for this assignment.
+            let task = Task {
+                let reported = self.state.withLock { $0.reportedTopics }
+                let topics = await self.sampleConsumerLag(reportedTopics: reported)
                 do {
-                    try await sampleOutbox()
-                } catch is CancellationError {
-                    return
+                    try await self.sampleOutbox()
                 } catch {
-                    logger.debug("outbox lag not sampled", metadata: ["error": "\(error)"])
+                    self.logger.debug("outbox lag not sampled", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: interval)
+                self.state.withLock { state in
+                    state.reportedTopics = topics
+                    state.last = .now
+                    state.running = nil
+                }
             }
+            state.running = task
+            return task
         }
+        await task?.value
     }
 
     /// Sets each consumed topic's lag gauge (summed over this process's partitions of it);
@@ -41,7 +72,7 @@ struct LagSampler: Sendable {
     /// another instance's to report now. A topic whose brokers did not answer in time keeps
     /// its last value. Returns the topics to remember for the next sample.
     func sampleConsumerLag(reportedTopics: Set<String>) async -> Set<String> {
-        let partitions = await consumer.lag(timeout: min(interval, .seconds(2)))
+        let partitions = await consumer.lag(timeout: .seconds(2))
         let owned = Set(consumer.assignment.map(\.topic))
         var byTopic: [String: Int64] = [:]
         for (partition, lag) in partitions { byTopic[partition.topic, default: 0] += lag }

@@ -22,4 +22,13 @@ extension Orchestrator {
     public func checkKafka(timeout: Duration = .seconds(2)) async throws {
         _ = try await producer.metadata(timeout: timeout)
     }
+
+    /// Reads the consumer lag and the outbox backlog into their gauges
+    /// (`skald_consumer_lag_messages`, `skald_outbox_pending_rows`, `skald_outbox_lag_seconds`):
+    /// the admin server calls it before each `/metrics` answer. Calls less than a second apart
+    /// share one reading; does nothing while the orchestrator is not running.
+    public func sampleLag() async {
+        guard let sampler = lagSampler.withLock({ $0 }) else { return }
+        await sampler.sample()
+    }
 }

@@ -38,6 +38,8 @@ public final class Orchestrator: Service {
     let logger: Logger
     /// Set while ``run()`` consumes (for ``isRunning``).
     let running = Atomic<Bool>(false)
+    /// Reads the lag gauges of the running consumer (``sampleLag()``).
+    let lagSampler = Mutex<LagSampler?>(nil)
 
     /// Creates the parts; nothing connects until ``run()``.
     ///
@@ -119,9 +121,11 @@ public final class Orchestrator: Service {
             afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
+        lagSampler.withLock { $0 = LagSampler(pool: pool, consumer: consumer, metrics: metrics, logger: logger) }
         running.store(true, ordering: .releasing)
         defer {
             running.store(false, ordering: .releasing)
+            lagSampler.withLock { $0 = nil }
             logger.info("orchestrator stopped")
         }
         try await withThrowingDiscardingTaskGroup { group in
@@ -129,9 +133,6 @@ public final class Orchestrator: Service {
             group.addTask { try await self.relay.run() }
             group.addTask { try await self.timers.run() }
             if let pruner = self.pruner { group.addTask { try await pruner.run() } }
-            let sampler = LagSampler(
-                pool: pool, consumer: consumer, metrics: metrics, interval: configuration.lagSampleInterval, logger: logger)
-            group.addTask { await sampler.run() }
         }
         await producer.shutdown()
         await pool.close()

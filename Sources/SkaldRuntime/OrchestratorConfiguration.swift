@@ -36,9 +36,6 @@ public struct OrchestratorConfiguration: Sendable {
     /// How often expired inbox rows are deleted.
     public var inboxPruneInterval: Duration = .seconds(60)
 
-    /// How often the consumer lag and the outbox backlog are sampled into their gauges.
-    public var lagSampleInterval: Duration = .seconds(5)
-
     /// When a participant that keeps timing out has its commands held back, and how it is probed.
     public var circuitBreaker = CircuitBreaker.Policy()
 

@@ -122,6 +122,43 @@ struct AdminRoutesTests {
         }
     }
 
+    @Test("each /metrics answer first reads the levels (beforeScrape), so a gauge set there is in that very answer")
+    func scrapeReadsLevels() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = OrchestratorMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let scrapes = Atomic<Int>(0)
+        let server = AdminServer(
+            configuration: AdminConfiguration(port: 0, readinessTimeout: .milliseconds(300)), registry: registry, checks: [],
+            beforeScrape: {
+                let count = scrapes.add(1, ordering: .relaxed).newValue
+                metrics.outboxPendingRows.record(count * 10)
+            })
+        try await server.application().test(.router) { client in
+            for expected in 1...2 {
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    let lines = Set(String(buffer: response.body).split(separator: "\n").map(String.init))
+                    #expect(lines.contains("skald_outbox_pending_rows \(Double(expected * 10))"), "\(lines)")
+                }
+            }
+        }
+        #expect(scrapes.load(ordering: .relaxed) == 2)
+    }
+
+    @Test("a reading that hangs does not hold /metrics up: it answers with the last values")
+    func hangingScrapeHookTimesOut() async throws {
+        let release = AsyncStream<Void>.makeStream()
+        defer { release.continuation.finish() }
+        let server = AdminServer(
+            configuration: AdminConfiguration(port: 0, readinessTimeout: .milliseconds(300)),
+            registry: PrometheusCollectorRegistry(), checks: [],
+            beforeScrape: { await Task.detached { for await _ in release.stream {} }.value })
+        try await server.application().test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
     @Test("an unknown path is 404")
     func unknownPath() async throws {
         try await Self.server().application().test(.router) { client in

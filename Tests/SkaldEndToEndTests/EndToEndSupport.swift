@@ -83,11 +83,7 @@ final class SkaldProcess: @unchecked Sendable {
     ) -> SkaldProcess {
         SkaldProcess(
             arguments: ["serve", "--postgres", postgresURL, "--kafka", bootstrap, "--log-level", "warning"],
-            environment: [
-                "SKALD_GROUP_ID": group, "SKALD_ADMIN_PORT": "\(adminPort)",
-                // Lag gauges a test can see without waiting five seconds for a sample.
-                "SKALD_METRICS_LAG_SAMPLE_INTERVAL_MS": "200",
-            ], label: "serve")
+            environment: ["SKALD_GROUP_ID": group, "SKALD_ADMIN_PORT": "\(adminPort)"], label: "serve")
     }
 
     /// The `skald` executable next to the test bundle.

@@ -40,16 +40,14 @@ struct ServeSettingsTests {
         }
     }
 
-    @Test("the relay's polling and the lag sampling intervals are read, and a non-positive one is refused with the key's name")
-    func intervals() async throws {
-        let defaults = try await load("{}").orchestrator
-        #expect(defaults.relayPollInterval == .milliseconds(250) && defaults.lagSampleInterval == .seconds(5))
-        let set = try await load(#"{"skald": {"relay": {"pollIntervalMs": 50}, "metrics": {"lagSampleIntervalMs": 1000}}}"#).orchestrator
-        #expect(set.relayPollInterval == .milliseconds(50) && set.lagSampleInterval == .seconds(1))
+    @Test("the relay's polling interval is read, and a non-positive one is refused with the key's name")
+    func relayPollInterval() async throws {
+        #expect(try await load("{}").orchestrator.relayPollInterval == .milliseconds(250))
+        #expect(try await load(#"{"skald": {"relay": {"pollIntervalMs": 50}}}"#).orchestrator.relayPollInterval == .milliseconds(50))
         await #expect {
-            _ = try await load(#"{"skald": {"metrics": {"lagSampleIntervalMs": 0}}}"#)
+            _ = try await load(#"{"skald": {"relay": {"pollIntervalMs": 0}}}"#)
         } throws: { error in
-            "\(error)".contains("skald.metrics.lagSampleIntervalMs")
+            "\(error)".contains("skald.relay.pollIntervalMs")
         }
     }
 }

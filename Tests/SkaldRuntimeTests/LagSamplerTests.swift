@@ -11,21 +11,28 @@ import Testing
 /// The sampled gauges: consumer lag per topic, and the outbox's backlog and age.
 @Suite("Lag sampler: consumer lag and outbox backlog gauges")
 struct LagSamplerTests {
+    /// A sampler over a new consumer of topic `lagged` (a group of its own) and a pool on `url`.
+    private static func sampler(
+        url: String, cluster: MockCluster, minimumInterval: Duration = .seconds(1)
+    ) throws -> (LagSampler, KafkaConsumer, PostgresPool, TestMetrics) {
+        var kafka = mockKafka(cluster)
+        kafka.groupID = "lag-\(UUID().uuidString.prefix(8))"
+        let consumer = try KafkaConsumer(configuration: kafka, topics: ["lagged"], logger: runtimeTestLogger)
+        let pool = PostgresPool(url: url, maximumConnections: 1)
+        let metrics = TestMetrics()
+        let sampler = LagSampler(
+            pool: pool, consumer: consumer, metrics: OrchestratorMetrics(factory: metrics), logger: runtimeTestLogger,
+            minimumInterval: minimumInterval)
+        return (sampler, consumer, pool, metrics)
+    }
+
     @Test("the outbox gauges count waiting commands and age the oldest by Postgres's clock; an empty outbox is zero")
     func outboxGauges() async throws {
         let url = try await TestPostgres.freshStore("lag")
         let cluster = try MockCluster(brokers: 1)
         defer { cluster.shutdown() }
         try cluster.createTopic("lagged", partitions: 1)
-        var kafka = mockKafka(cluster)
-        kafka.groupID = "lag-\(UUID().uuidString.prefix(8))"
-        let consumer = try KafkaConsumer(configuration: kafka, topics: ["lagged"], logger: runtimeTestLogger)
-        let pool = PostgresPool(url: url, maximumConnections: 1)
-
-        let metrics = TestMetrics()
-        let sampler = LagSampler(
-            pool: pool, consumer: consumer, metrics: OrchestratorMetrics(factory: metrics), interval: .seconds(1),
-            logger: runtimeTestLogger)
+        let (sampler, consumer, pool, metrics) = try Self.sampler(url: url, cluster: cluster)
 
         try await sampler.sampleOutbox()
         #expect(try metrics.expectGauge("skald_outbox_pending_rows").lastValue == 0)
@@ -49,6 +56,31 @@ struct LagSamplerTests {
         await pool.close()
     }
 
+    @Test("scrapes less than the minimum interval apart share one reading; later ones read again")
+    func samplesAreThrottled() async throws {
+        let url = try await TestPostgres.freshStore("lag")
+        let cluster = try MockCluster(brokers: 1)
+        defer { cluster.shutdown() }
+        try cluster.createTopic("lagged", partitions: 1)
+        let (sampler, consumer, pool, metrics) = try Self.sampler(url: url, cluster: cluster, minimumInterval: .milliseconds(300))
+        let insert: (String) async throws -> Void = { id in
+            try await pool.withConnection { connection in
+                _ = try await connection.execute(
+                    "INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload) VALUES (0, \(id), 's', 't', 'k', '{}', '{}')")
+            }
+        }
+        await sampler.sample()
+        #expect(try metrics.expectGauge("skald_outbox_pending_rows").lastValue == 0)
+        try await insert("a")
+        await sampler.sample()
+        #expect(try metrics.expectGauge("skald_outbox_pending_rows").lastValue == 0, "read again within the interval")
+        try await Task.sleep(for: .milliseconds(400))
+        await sampler.sample()
+        #expect(try metrics.expectGauge("skald_outbox_pending_rows").lastValue == 1)
+        try await consumer.close()
+        await pool.close()
+    }
+
     @Test("consumer lag is summed per topic over the partitions owned, and a topic no longer owned drops to zero")
     func consumerLagGauges() async throws {
         let url = try await TestPostgres.freshStore("lag")
@@ -60,15 +92,7 @@ struct LagSamplerTests {
         for report in try await producer.send(messages) { _ = try report.get() }
         await producer.shutdown()
 
-        var kafka = mockKafka(cluster)
-        kafka.groupID = "lag-\(UUID().uuidString.prefix(8))"
-        let consumer = try KafkaConsumer(configuration: kafka, topics: ["lagged"], logger: runtimeTestLogger)
-        let pool = PostgresPool(url: url, maximumConnections: 1)
-
-        let metrics = TestMetrics()
-        let sampler = LagSampler(
-            pool: pool, consumer: consumer, metrics: OrchestratorMetrics(factory: metrics), interval: .seconds(1),
-            logger: runtimeTestLogger)
+        let (sampler, consumer, pool, metrics) = try Self.sampler(url: url, cluster: cluster)
         var received: [KafkaMessage] = []
         while received.count < 10, let batch = try await consumer.nextBatch(maxCount: 100) { received += batch }
         let deadline = ContinuousClock.now + .seconds(30)

@@ -74,6 +74,7 @@ struct DemoRun {
             services.append(
                 AdminServer(
                     configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    beforeScrape: { await orchestrator.sampleLag() },
                     logger: logger,
                     onListening: { port in
                         DemoRun.say("admin HTTP at http://\(admin.host):\(port) (/health, /ready, /metrics)")

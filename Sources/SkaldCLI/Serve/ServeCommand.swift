@@ -57,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 AdminServer(
                     configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    beforeScrape: { await orchestrator.sampleLag() },
                     logger: logger))
         }
         let group = ServiceGroup(

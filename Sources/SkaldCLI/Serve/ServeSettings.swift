@@ -15,8 +15,7 @@ import SystemPackage
 ///   items (a JSON array, or comma-separated in the environment), e.g. `security.protocol=SASL_SSL`
 /// - `skald.groupId`, `skald.deadLetterTopic`, `skald.pump.batchSize`, `skald.pump.workers`,
 ///   `skald.relay.batchSize`, `skald.relay.pollIntervalMs` (how often the relay looks without a
-///   notification), `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`,
-///   `skald.metrics.lagSampleIntervalMs` (how often the consumer and outbox lag gauges are sampled)
+///   notification), `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
 /// - `skald.circuitBreaker.failureThreshold`, `.windowSeconds`, `.cooldownSeconds`, `.probes`: when a
 ///   participant that keeps timing out has its commands held back in the outbox
 /// - `skald.inbox.retentionSeconds` (`SKALD_INBOX_RETENTION_SECONDS`): how long consumed message ids
@@ -85,9 +84,6 @@ struct ServeSettings {
         orchestrator.timerPollInterval = .milliseconds(pollMs)
         let relayPollMs = try positive(config.int(forKey: "skald.relay.pollIntervalMs", default: 250), "skald.relay.pollIntervalMs")
         orchestrator.relayPollInterval = .milliseconds(relayPollMs)
-        let lagSampleMs = try positive(
-            config.int(forKey: "skald.metrics.lagSampleIntervalMs", default: 5_000), "skald.metrics.lagSampleIntervalMs")
-        orchestrator.lagSampleInterval = .milliseconds(lagSampleMs)
         let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 14 * 24 * 3600)
         guard retention >= 0 else {
             throw SettingsError("skald.inbox.retentionSeconds must be 0 (keep forever) or positive, got \(retention)")
