@@ -52,15 +52,15 @@ public struct OrchestratorMetrics: Sendable {
     /// that exists, a message seen before) and were redone under the row locks.
     public let optimisticConflicts: Counter
 
-    /// Commands in the outbox not yet published (sampled).
+    /// Commands in the outbox not yet published (read at each scrape).
     public let outboxPendingRows: Gauge
     /// How long the oldest command in the outbox has waited to be published, in seconds;
-    /// 0 when the outbox is empty (sampled).
+    /// 0 when the outbox is empty (read at each scrape).
     public let outboxLag: Gauge
 
     /// Sets the consumer lag of `topic`: messages after the last one the pump finished (its
     /// offset stored after the Postgres commit; Kafka's auto-commit follows within a second),
-    /// over this process's partitions of it (sampled).
+    /// over this process's partitions of it (read at each scrape).
     public func consumerLag(topic: String, messages: Int64) {
         Gauge(label: "skald_consumer_lag_messages", dimensions: [("topic", topic)], factory: factory).record(messages)
     }
