@@ -69,13 +69,18 @@ extension AdminServer {
     static func failure(of running: Task<String?, Never>, within timeout: Duration) async -> String? {
         let answered = FirstAnswer()
         return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            Task {
-                let failure = await running.value
-                if answered.claim() { continuation.resume(returning: failure) }
+            let timer = Task {
+                do {
+                    try await Task.sleep(for: timeout)
+                } catch {
+                    return  // the check answered first
+                }
+                if answered.claim() { continuation.resume(returning: "no answer within \(timeout)") }
             }
             Task {
-                try? await Task.sleep(for: timeout)
-                if answered.claim() { continuation.resume(returning: "no answer within \(timeout)") }
+                let failure = await running.value
+                timer.cancel()
+                if answered.claim() { continuation.resume(returning: failure) }
             }
         }
     }
