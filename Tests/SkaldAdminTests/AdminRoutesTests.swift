@@ -98,7 +98,7 @@ struct AdminRoutesTests {
     @Test("/metrics serves the orchestrator's counters, timers and gauges in the Prometheus text format")
     func metrics() async throws {
         let registry = PrometheusCollectorRegistry()
-        let metrics = OrchestratorMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let metrics = OrchestratorMetrics(factory: PrometheusBootstrap.factory(registry: registry))
         metrics.transitions.increment(by: 3)
         metrics.saga("completed", type: "PlaceOrder")
         metrics.saga("completed", type: "PlaceOrder")
@@ -118,6 +118,10 @@ struct AdminRoutesTests {
                 #expect(lines.contains("skald_outbox_lag_seconds 1.5"), "\(text)")
                 #expect(lines.contains(#"skald_step_latency_seconds_count{saga_type="PlaceOrder",step="pay"} 1"#), "\(text)")
                 #expect(lines.contains("# TYPE skald_step_latency_seconds histogram"), "\(text)")
+                // Skald's buckets: a 20 ms step lands between 10 and 25 ms, and the finest is 0.5 ms.
+                #expect(lines.contains(#"skald_step_latency_seconds_bucket{saga_type="PlaceOrder",step="pay",le="0.01"} 0"#), "\(text)")
+                #expect(lines.contains(#"skald_step_latency_seconds_bucket{saga_type="PlaceOrder",step="pay",le="0.025"} 1"#), "\(text)")
+                #expect(lines.contains(#"skald_step_latency_seconds_bucket{saga_type="PlaceOrder",step="pay",le="0.0005"} 0"#), "\(text)")
             }
         }
     }
