@@ -96,6 +96,7 @@ let package = Package(
         .target(
             name: "SkaldAdmin",
             dependencies: [
+                "Skald",
                 "SkaldRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -175,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "SkaldAdminTests",
             dependencies: [
-                "SkaldAdmin", "SkaldRuntime",
+                "SkaldAdmin", "SkaldRuntime", "Skald", "SkaldExamples", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -14,4 +14,9 @@ public struct AdminConfiguration: Sendable {
         self.port = port
         self.readinessTimeout = readinessTimeout
     }
+
+    /// Whether `host` is a loopback address, reachable only from this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 }

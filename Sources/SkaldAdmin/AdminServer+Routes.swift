@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
+import Skald
 import Synchronization
 
 extension AdminServer {
     /// The Prometheus text exposition format's content type.
     static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// `/health`, `/ready`, `/metrics`.
+    /// `/health`, `/ready`, `/metrics`, and the API and dashboard when there is an ``AdminAPI``.
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let logger = logger
@@ -33,6 +34,10 @@ extension AdminServer {
                 headers: [.contentType: Self.prometheusContentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
             )
+        }
+        if let api {
+            Self.addAPIRoutes(to: router, api: api)
+            Self.addDashboard(to: router)
         }
         return router
     }
@@ -88,6 +93,11 @@ extension AdminServer {
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // The same instants as the event log writes them: RFC 3339, microseconds, UTC.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
         let bytes = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status,

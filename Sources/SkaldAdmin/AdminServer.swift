@@ -3,7 +3,8 @@ public import Logging
 public import Prometheus
 public import ServiceLifecycle
 
-/// The admin HTTP server: `/health`, `/ready` and `/metrics` (DESIGN.md, "Admin HTTP").
+/// The admin HTTP server (DESIGN.md, "Admin HTTP"): `/health`, `/ready` and `/metrics`, and
+/// with an ``AdminAPI`` the saga API under `/api/v1` and the dashboard at `/`.
 ///
 /// A swift-service-lifecycle `Service`: it runs in the same `ServiceGroup` as the
 /// orchestrator and stops with it on SIGTERM.
@@ -20,6 +21,9 @@ public struct AdminServer: Service {
     public let registry: PrometheusCollectorRegistry
     /// What `/ready` asks.
     public let checks: [ReadinessCheck]
+    /// The saga API under `/api/v1` and the dashboard at `/`; nil serves only the
+    /// operational endpoints.
+    public let api: AdminAPI?
     /// Runs before each `/metrics` answer, to read levels into gauges (consumer and outbox lag).
     let beforeScrape: @Sendable () async -> Void
     let logger: Logger
@@ -35,6 +39,7 @@ public struct AdminServer: Service {
         configuration: AdminConfiguration = AdminConfiguration(),
         registry: PrometheusCollectorRegistry,
         checks: [ReadinessCheck],
+        api: AdminAPI? = nil,
         beforeScrape: @escaping @Sendable () async -> Void = {},
         logger: Logger = Logger(label: "skald.admin"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -42,6 +47,7 @@ public struct AdminServer: Service {
         self.configuration = configuration
         self.registry = registry
         self.checks = checks
+        self.api = api
         self.beforeScrape = beforeScrape
         self.logger = logger
         self.onListening = onListening

@@ -42,7 +42,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Keep everything running after the summary, until Ctrl-C.")
     var serve = false
 
-    @Option(help: "Port of the admin HTTP server on 127.0.0.1 (/health, /ready, /metrics); 0 picks a free one.")
+    @Option(help: "Port of the admin HTTP server on 127.0.0.1 (dashboard, saga API, /health, /ready, /metrics); 0 picks a free one.")
     var adminPort: Int = 8080
 
     @Flag(help: "Run no admin HTTP server.")

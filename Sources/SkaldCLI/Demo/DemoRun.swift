@@ -74,10 +74,11 @@ struct DemoRun {
             services.append(
                 AdminServer(
                     configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    api: AdminAPI(orchestrator: orchestrator),
                     beforeScrape: { await orchestrator.sampleLag() },
                     logger: logger,
                     onListening: { port in
-                        DemoRun.say("admin HTTP at http://\(admin.host):\(port) (/health, /ready, /metrics)")
+                        DemoRun.say("dashboard at http://\(admin.host):\(port)/ (saga API under /api/v1; /health, /ready, /metrics)")
                     }))
         }
         for name in ExampleServices.names {

@@ -57,8 +57,13 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 AdminServer(
                     configuration: admin, registry: metricsRegistry, checks: ReadinessCheck.orchestrator(orchestrator),
+                    api: AdminAPI(orchestrator: orchestrator, access: settings.access, stuckAfter: settings.stuckAfter),
                     beforeScrape: { await orchestrator.sampleLag() },
                     logger: logger))
+            if settings.access.isOpen, !AdminConfiguration.isLoopback(admin.host) {
+                logger.warning(
+                    "the saga API on \(admin.host) has no tokens: anyone who can reach it may start and abort sagas; set SKALD_ADMIN_OPERATOR_TOKENS")
+            }
         }
         let group = ServiceGroup(
             configuration: .init(

@@ -24,11 +24,19 @@ import SystemPackage
 /// - `skald.migrations` (a folder) and `skald.migrateOnStart` (`true` applies them before serving)
 /// - `skald.admin.host` (`SKALD_ADMIN_HOST`, `127.0.0.1` by default), `skald.admin.port`
 ///   (`SKALD_ADMIN_PORT`, 8080; 0 picks a free one), `skald.admin.enabled` (`false` serves no HTTP):
-///   the admin HTTP server's `/health`, `/ready` and `/metrics`
+///   the admin HTTP server's `/health`, `/ready`, `/metrics`, saga API and dashboard
+/// - `skald.admin.viewerTokens` and `skald.admin.operatorTokens` (`SKALD_ADMIN_VIEWER_TOKENS`,
+///   `SKALD_ADMIN_OPERATOR_TOKENS`): `name:token` pairs, comma-separated; with none the saga API
+///   is open to anyone who can reach it. `skald.admin.stuckAfterSeconds` (300): how long a running
+///   saga must be quiet for `stuck=true`
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
     /// The admin HTTP server, or nil when it is turned off.
     var admin: AdminConfiguration?
+    /// Who may use the saga API.
+    var access: AdminAccess = .open
+    /// How long a running saga must be quiet to be listed as stuck.
+    var stuckAfter: Duration = .seconds(300)
     var migrations: String
     var migrateOnStart: Bool
 
@@ -98,9 +106,23 @@ struct ServeSettings {
             }
             admin = AdminConfiguration(host: config.string(forKey: "skald.admin.host", default: "127.0.0.1"), port: port)
         }
+        let access: AdminAccess
+        do {
+            access = try AdminAccess(
+                viewers: config.string(forKey: "skald.admin.viewerTokens", isSecret: true, default: ""),
+                operators: config.string(forKey: "skald.admin.operatorTokens", isSecret: true, default: ""))
+        } catch {
+            throw SettingsError(error.description)
+        }
+        let stuckAfter = config.int(forKey: "skald.admin.stuckAfterSeconds", default: 300)
+        guard stuckAfter >= 0 else {
+            throw SettingsError("skald.admin.stuckAfterSeconds must be 0 or more, got \(stuckAfter)")
+        }
         return ServeSettings(
             orchestrator: orchestrator,
             admin: admin,
+            access: access,
+            stuckAfter: .seconds(stuckAfter),
             migrations: config.string(forKey: "skald.migrations", default: "schemas/postgres"),
             migrateOnStart: config.bool(forKey: "skald.migrateOnStart", default: false)
         )

@@ -1,0 +1,24 @@
+public import SkaldRuntime
+
+/// What the saga API under `/api/v1` works with: the orchestrator (to start sagas and take
+/// operator actions through the same decide path as every message), its store's read side,
+/// and who may call.
+public struct AdminAPI: Sendable {
+    /// Starts sagas and applies operator commands.
+    public let orchestrator: Orchestrator
+    /// Reads listings, sagas and timelines.
+    public let queries: SagaQueries
+    /// Who may call.
+    public let access: AdminAccess
+    /// How long a running or compensating saga must be quiet to count as stuck when a
+    /// listing asks for `stuck=true` without `stuckAfter`.
+    public let stuckAfter: Duration
+
+    /// The API over `orchestrator`'s registry and store.
+    public init(orchestrator: Orchestrator, access: AdminAccess = .open, stuckAfter: Duration = .seconds(300)) {
+        self.orchestrator = orchestrator
+        self.queries = SagaQueries(pool: orchestrator.pool)
+        self.access = access
+        self.stuckAfter = stuckAfter
+    }
+}
