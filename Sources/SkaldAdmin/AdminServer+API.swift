@@ -22,8 +22,10 @@ extension AdminServer {
         }
         v1.get("stats") { request, _ -> Response in
             _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let counts = try await Self.reading { try await api.queries.counts() }
-            return Self.json(.ok, ["counts": counts])
+            let (counts, stuck) = try await Self.reading {
+                (try await api.queries.counts(), try await api.queries.countStuck(quietFor: api.stuckAfter))
+            }
+            return Self.json(.ok, StatsResponse(counts: counts, stuck: stuck, stuckAfterSeconds: Int(api.stuckAfter.components.seconds)))
         }
         v1.get("sagas") { request, _ -> Response in
             _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
@@ -242,6 +244,14 @@ struct SagaListResponse: Encodable {
     var sagas: [SagaSummary]
     /// Pass as `cursor=` for the next page; absent on the last.
     var nextCursor: String?
+}
+
+/// `GET /api/v1/stats`.
+struct StatsResponse: Encodable {
+    var counts: [SagaStatusCount]
+    /// Sagas waiting for an operator or quiet for `stuckAfterSeconds`.
+    var stuck: Int
+    var stuckAfterSeconds: Int
 }
 
 /// `GET /api/v1/sagas/{id}/events`.

@@ -123,7 +123,7 @@ const when = (iso) => iso ? new Date(iso).toLocaleString() : "";
 let cursor = null, selected = null;
 
 async function loadTiles() {
-  const { counts } = await api("/api/v1/stats");
+  const { counts, stuck, stuckAfterSeconds } = await api("/api/v1/stats");
   const byStatus = {};
   for (const c of counts) byStatus[c.status] = (byStatus[c.status] || 0) + c.count;
   const tiles = $("tiles");
@@ -133,7 +133,7 @@ async function loadTiles() {
       el("div", { class: "n" }, String(byStatus[status] || 0)), el("div", { class: "l" }, badge(status))));
   }
   tiles.append(el("div", { class: "tile", onclick: () => { $("f-status").value = ""; $("f-stuck").checked = true; search(); } },
-    el("div", { class: "n" }, "?"), el("div", { class: "l" }, "stuck (quiet 5 min or needs operator)")));
+    el("div", { class: "n" }, String(stuck)), el("div", { class: "l" }, "stuck (needs an operator, or quiet " + Math.round(stuckAfterSeconds / 60) + " min)")));
   $("refreshed").textContent = "updated " + new Date().toLocaleTimeString();
 }
 

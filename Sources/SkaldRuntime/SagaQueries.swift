@@ -32,7 +32,7 @@ public struct SagaQueries: Sendable {
         if let sagaType = filter.sagaType { conditions.append("saga_type = \(bind(PostgresValue(sagaType)))") }
         if let key = filter.businessKey { conditions.append("business_key = \(bind(PostgresValue(key)))") }
         if let quiet = filter.stuckFor {
-            let seconds = Double(quiet.components.seconds) + Double(quiet.components.attoseconds) / 1e18
+            let seconds = Self.seconds(quiet)
             conditions.append(
                 """
                 (status = 'failed_needs_operator' OR (status IN ('running', 'compensating', 'not_started') \
@@ -133,9 +133,27 @@ public struct SagaQueries: Sendable {
         }
     }
 
+    /// How many sagas are stuck: waiting for an operator, or running or compensating with no
+    /// event for `quiet` (what ``SagaListFilter/stuckFor`` lists).
+    public func countStuck(quietFor quiet: Duration) async throws -> Int {
+        let seconds = Self.seconds(quiet)
+        let rows = try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT count(*)::bigint FROM sagas WHERE status = 'failed_needs_operator'
+                   OR (status IN ('running', 'compensating', 'not_started') AND updated_at < now() - make_interval(secs => \(seconds)::float8))
+                """)
+        }
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
     /// The columns ``summary(_:)`` reads, in its order.
     static let summaryColumns =
         "saga_id, saga_type, definition_version, status, current_step, business_key, stuck_reason, created_at, updated_at"
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
 
     static func summary(_ row: PostgresRow) throws -> SagaSummary {
         let status = try row.decode(String.self, at: 3)

@@ -50,4 +50,21 @@ struct ServeSettingsTests {
             "\(error)".contains("skald.relay.pollIntervalMs")
         }
     }
+
+    @Test("the saga API is open unless tokens are set; a malformed token list is refused without echoing the token")
+    func adminTokens() async throws {
+        let open = try await load("{}")
+        #expect(open.access.isOpen)
+        #expect(open.stuckAfter == .seconds(300))
+        let set = try await load(
+            #"{"skald": {"admin": {"viewerTokens": "grafana:v1ewer-secret", "operatorTokens": "alice:0perator-secret", "stuckAfterSeconds": 60}}}"#)
+        #expect(set.access.tokens["v1ewer-secret"]?.role == .viewer)
+        #expect(set.access.tokens["0perator-secret"]?.name == "alice")
+        #expect(set.stuckAfter == .seconds(60))
+        await #expect {
+            _ = try await load(#"{"skald": {"admin": {"operatorTokens": "alice:tiny"}}}"#)
+        } throws: { error in
+            "\(error)".contains("alice") && !"\(error)".contains("tiny")
+        }
+    }
 }
