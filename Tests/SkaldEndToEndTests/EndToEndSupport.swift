@@ -153,6 +153,13 @@ func freeLocalPort() throws -> Int {
 }
 
 /// An HTTP GET's status and body (the admin server's endpoints).
+/// A JSON object from a GET that must answer 200.
+func httpJSON(_ url: String) async throws -> [String: Any] {
+    let (status, body) = try await httpGet(url)
+    #expect(status == 200, "\(url): \(body.prefix(500))")
+    return try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+}
+
 func httpGet(_ url: String) async throws -> (status: Int, body: String) {
     let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))

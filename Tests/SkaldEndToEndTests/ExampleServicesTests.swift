@@ -7,7 +7,7 @@ import Testing
 /// 1,000 orders, 10% declined by payment and 5% short of stock.
 @Suite("Example services: PlaceOrder through real processes", .serialized)
 struct ExampleServicesTests {
-    @Test("1,000 orders: exact completed and compensated counts, every ledger consistent, and /metrics counts them too")
+    @Test("1,000 orders: exact completed and compensated counts, every ledger consistent, and /metrics and the saga API count them too")
     func thousandOrders() async throws {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
         let cluster = try placeOrderCluster()
@@ -54,6 +54,29 @@ struct ExampleServicesTests {
         #expect(lines.contains { $0.hasPrefix(#"skald_step_latency_seconds_count{saga_type="PlaceOrder",step="process-payment"}"#) }, "\(metrics.body.prefix(3_000))")
         // Every reply consumed and finished: nothing waits in the orchestrator's partitions.
         #expect(lines.contains(#"skald_consumer_lag_messages{topic="skald.replies"} 0.0"#), "\(metrics.body.prefix(3_000))")
+
+        // The saga API of the same process sees what the ledgers see: every saga, paged.
+        let stats = try await httpJSON("\(admin)/api/v1/stats")
+        let counts = (stats["counts"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) {
+            $0[$1["status"] as? String ?? "?"] = $1["count"] as? Int
+        }
+        #expect(counts == ["completed": 850, "compensated": 150], "\(stats)")
+        var completed: Set<String> = []
+        var cursor: String?
+        for _ in 0..<10 {
+            let page = try await httpJSON(
+                "\(admin)/api/v1/sagas?status=completed&limit=400" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            for saga in page["sagas"] as? [[String: Any]] ?? [] { completed.insert(saga["sagaId"] as? String ?? "") }
+            cursor = page["nextCursor"] as? String
+            if cursor == nil { break }
+        }
+        #expect(completed.count == 850)
+        let compensated = try await httpJSON("\(admin)/api/v1/sagas?status=compensated&limit=1000")["sagas"] as? [[String: Any]] ?? []
+        #expect(compensated.count == 150 && completed.isDisjoint(with: compensated.compactMap { $0["sagaId"] as? String }))
+        let someone = try #require(compensated.first?["sagaId"] as? String)
+        let timeline = try await httpJSON("\(admin)/api/v1/sagas/\(someone)/events")["events"] as? [[String: Any]] ?? []
+        #expect(timeline.first?["type"] as? String == "saga.started")
+        #expect(timeline.last?["type"] as? String == "saga.compensated")
 
         #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
