@@ -13,6 +13,9 @@ public struct AdminAPI: Sendable {
     /// How long a running or compensating saga must be quiet to count as stuck when a
     /// listing asks for `stuck=true` without `stuckAfter`.
     public let stuckAfter: Duration
+    /// Set by the server when it listens on a loopback address: requests must then name a
+    /// loopback host, so a page served elsewhere cannot reach it by rebinding a DNS name.
+    var loopbackOnly = false
 
     /// The API over `orchestrator`'s registry and store.
     public init(orchestrator: Orchestrator, access: AdminAccess = .open, stuckAfter: Duration = .seconds(300)) {

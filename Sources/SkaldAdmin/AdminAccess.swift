@@ -58,10 +58,11 @@ public struct AdminAccess: Sendable {
     public init(viewers: String, operators: String) throws(AdminAccessError) {
         var tokens: [String: Principal] = [:]
         for (list, role) in [(viewers, Role.viewer), (operators, Role.operator)] {
-            for entry in list.split(separator: ",") {
+            for (position, entry) in list.split(separator: ",").enumerated() {
                 let trimmed = entry.trimmingCharacters(in: .whitespaces)
                 guard let colon = trimmed.firstIndex(of: ":") else {
-                    throw AdminAccessError("'\(Self.redacted(trimmed))' is not name:token")
+                    // Named by position: an entry without a colon is most often a bare token.
+                    throw AdminAccessError("entry \(position + 1) of the \(role.rawValue) tokens is not name:token")
                 }
                 let name = String(trimmed[..<colon])
                 let token = String(trimmed[trimmed.index(after: colon)...])
@@ -97,15 +98,11 @@ public struct AdminAccess: Sendable {
     static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
         let left = Array(lhs.utf8)
         let right = Array(rhs.utf8)
-        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
+        var difference: UInt8 = 0
         for index in 0..<max(left.count, right.count) {
             difference |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)
         }
-        return difference == 0
-    }
-
-    private static func redacted(_ entry: String) -> String {
-        entry.count <= 4 ? entry : String(entry.prefix(4)) + "…"
+        return difference == 0 && left.count == right.count
     }
 }
 

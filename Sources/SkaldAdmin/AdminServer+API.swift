@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Skald
 import SkaldRuntime
 
@@ -7,70 +8,72 @@ extension AdminServer {
     /// The saga API (DESIGN.md, "Admin HTTP"): definitions, listings and searches, one saga,
     /// its timeline, counts; starting sagas and operator actions. JSON in and out; errors are
     /// ``AdminAPIError`` bodies.
-    static func addAPIRoutes(to router: Router<BasicRequestContext>, api: AdminAPI) {
+    static func addAPIRoutes(to router: Router<BasicRequestContext>, api: AdminAPI, logger: Logger) {
         let v1 = router.group("api/v1")
         v1.get("definitions") { request, _ -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
+            _ = try Self.admit(request, as: .viewer, api: api)
             return Self.json(.ok, ["definitions": api.orchestrator.registry.all.map(DefinitionView.init)])
         }
         v1.get("definitions/:type") { request, context -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let type = try context.parameters.require("type")
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let type = try Self.pathParameter("type", of: context)
             let versions = api.orchestrator.registry.all.filter { $0.name == type }.sorted { $0.version > $1.version }
             guard !versions.isEmpty else { throw AdminAPIError.notFound("no saga type named '\(type)' is registered") }
             return Self.json(.ok, ["definitions": versions.map(DefinitionView.init)])
         }
         v1.get("stats") { request, _ -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let (counts, stuck) = try await Self.reading {
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let (counts, stuck) = try await Self.reading(logger) {
                 (try await api.queries.counts(), try await api.queries.countStuck(quietFor: api.stuckAfter))
             }
             return Self.json(.ok, StatsResponse(counts: counts, stuck: stuck, stuckAfterSeconds: Int(api.stuckAfter.components.seconds)))
         }
         v1.get("sagas") { request, _ -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let listing = try SagaListRequest(Self.parameters(of: request), stuckAfter: api.stuckAfter)
-            let page = try await Self.reading { try await api.queries.list(listing.filter, limit: listing.limit, after: listing.cursor) }
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let listing = try SagaListRequest(try Self.parameters(of: request), stuckAfter: api.stuckAfter)
+            let page = try await Self.reading(logger) { try await api.queries.list(listing.filter, limit: listing.limit, after: listing.cursor) }
             return Self.json(.ok, SagaListResponse(sagas: page.sagas, nextCursor: page.next?.token))
         }
         v1.get("sagas/:id") { request, context -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let sagaId = try context.parameters.require("id")
-            guard let saga = try await Self.reading({ try await api.queries.saga(id: sagaId) }) else {
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let sagaId = try Self.pathParameter("id", of: context)
+            guard let saga = try await Self.reading(logger, { try await api.queries.saga(id: sagaId) }) else {
                 throw AdminAPIError.notFound("no saga with id '\(sagaId)'")
             }
             return Self.json(.ok, saga)
         }
         v1.get("sagas/:id/events") { request, context -> Response in
-            _ = try api.access.authorize(request.headers[.authorization], as: .viewer)
-            let sagaId = try context.parameters.require("id")
-            let query = Self.parameters(of: request)
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let sagaId = try Self.pathParameter("id", of: context)
+            let query = try Self.parameters(of: request)
             let after = try Self.integer(query["after"], named: "after", in: 0...Int(Int32.max), default: 0)
             let limit = try Self.integer(query["limit"], named: "limit", in: 1...1000, default: 1000)
-            guard let events = try await Self.reading({ try await api.queries.events(sagaId: sagaId, after: after, limit: limit) })
+            guard let events = try await Self.reading(logger, { try await api.queries.events(sagaId: sagaId, after: after, limit: limit) })
             else { throw AdminAPIError.notFound("no saga with id '\(sagaId)'") }
             return Self.json(.ok, TimelineResponse(sagaId: sagaId, events: events))
         }
         // The router wants one parameter name per position: `:id` here is the saga type.
         v1.post("sagas/:id") { request, context -> Response in
-            let principal = try api.access.authorize(request.headers[.authorization], as: .operator)
-            return try await Self.start(request, type: try context.parameters.require("id"), by: principal, api: api)
+            let principal = try Self.admit(request, as: .operator, api: api)
+            return try await Self.start(request, type: try Self.pathParameter("id", of: context), by: principal, api: api, logger: logger)
         }
         v1.post("sagas/:id/:action") { request, context -> Response in
-            let principal = try api.access.authorize(request.headers[.authorization], as: .operator)
+            let principal = try Self.admit(request, as: .operator, api: api)
             return try await Self.operate(
-                request, sagaId: try context.parameters.require("id"), action: try context.parameters.require("action"),
-                by: principal, api: api)
+                request, sagaId: try Self.pathParameter("id", of: context), action: try Self.pathParameter("action", of: context),
+                by: principal, api: api, logger: logger)
         }
     }
 
     /// `POST /api/v1/sagas/{type}`: the body is the start message's JSON payload.
-    static func start(_ request: Request, type: String, by principal: AdminAccess.Principal, api: AdminAPI) async throws -> Response {
+    static func start(
+        _ request: Request, type: String, by principal: AdminAccess.Principal, api: AdminAPI, logger: Logger
+    ) async throws -> Response {
         guard let definition = try? api.orchestrator.registry.latest(name: type) else {
             throw AdminAPIError.notFound("no saga type named '\(type)' is registered")
         }
         let starts = definition.subscriptions.filter { $0.role == .start }.map(\.messageType)
-        let asked = Self.parameters(of: request)["messageType"] ?? request.headers[Self.ceType]
+        let asked = try Self.parameters(of: request)["messageType"] ?? request.headers[Self.ceType]
         let messageType: String
         if let asked {
             guard starts.contains(asked) else {
@@ -101,18 +104,21 @@ extension AdminServer {
             // The definition refused the payload (it does not decode as the start message).
             throw AdminAPIError(.unprocessableContent, .invalidRequest, error.message)
         } catch {
-            throw AdminAPIError(.serviceUnavailable, .unavailable, "the saga could not be started: \(error)")
+            logger.error("a saga could not be started over the admin API", metadata: ["saga_type": "\(type)", "error": "\(error)"])
+            throw AdminAPIError(.serviceUnavailable, .unavailable, "the saga could not be started (the server log says why)")
         }
-        _ = principal
-        let saga = try await Self.reading { try await api.queries.saga(id: sagaId) }
+        logger.info(
+            "saga started over the admin API", metadata: ["saga_id": "\(sagaId)", "saga_type": "\(type)", "actor": "\(principal.name)"])
+        // It started: a failed read now must not turn that into an error a client would retry.
+        let saga = try? await api.queries.saga(id: sagaId)
         var response = Self.json(.created, StartResponse(sagaId: sagaId, saga: saga))
-        response.headers[.location] = "/api/v1/sagas/\(sagaId)"
+        response.headers[.location] = "/api/v1/sagas/" + Self.percentEncoded(sagaId)
         return response
     }
 
     /// `POST /api/v1/sagas/{id}/abort|retry|skip`, audited under the caller's name.
     static func operate(
-        _ request: Request, sagaId: String, action: String, by principal: AdminAccess.Principal, api: AdminAPI
+        _ request: Request, sagaId: String, action: String, by principal: AdminAccess.Principal, api: AdminAPI, logger: Logger
     ) async throws -> Response {
         guard let operatorAction = SagaEvent.OperatorAction(rawValue: action) else {
             throw AdminAPIError.notFound("no action '\(action)': use abort, retry or skip")
@@ -137,11 +143,16 @@ extension AdminServer {
         do {
             outcome = try await api.orchestrator.operate(sagaId: sagaId, command: command)
         } catch {
-            throw AdminAPIError(.serviceUnavailable, .unavailable, "the action could not be applied: \(error)")
+            // `operate` applies the action, then writes the audit row: either may have failed.
+            logger.error(
+                "an operator action failed", metadata: ["saga_id": "\(sagaId)", "action": "\(action)", "error": "\(error)"])
+            throw AdminAPIError(
+                .serviceUnavailable, .unavailable,
+                "the \(action) could not be confirmed: reload the saga to see whether it was applied (the server log says why)")
         }
         switch outcome {
         case .applied, .duplicate:
-            let saga = try await Self.reading { try await api.queries.saga(id: sagaId) }
+            let saga = try? await api.queries.saga(id: sagaId)
             return Self.json(.ok, OperateResponse(outcome: Self.isApplied(outcome) ? "applied" : "no change", saga: saga))
         case .unroutable:
             throw AdminAPIError.notFound("no saga with id '\(sagaId)'")
@@ -165,15 +176,68 @@ extension AdminServer {
         }
     }
 
-    /// Runs a store read, turning its failures into 503s that say so.
-    static func reading<Value>(_ read: () async throws -> Value) async throws -> Value {
+    /// Runs a store read, turning its failures into 503s; the cause (libpq's message, which
+    /// may name hosts and users) goes to the log, not to every viewer.
+    static func reading<Value>(_ logger: Logger, _ read: () async throws -> Value) async throws -> Value {
         do {
             return try await read()
         } catch let error as AdminAPIError {
             throw error
         } catch {
-            throw AdminAPIError(.serviceUnavailable, .unavailable, "the saga store could not be read: \(error)")
+            logger.error("the admin API could not read the saga store", metadata: ["error": "\(error)"])
+            throw AdminAPIError(.serviceUnavailable, .unavailable, "the saga store could not be read (the server log says why)")
         }
+    }
+
+    /// Lets a request through to an API route, as `role`, or says why not.
+    ///
+    /// Beyond the token: a browser page from another origin must not drive the API of an
+    /// operator's local server. A cross-origin `Origin` is refused, a `Host` that is not a
+    /// loopback name is refused while the server listens on loopback (DNS rebinding), and a
+    /// POST must say `Content-Type: application/json`, which a page can only send after a
+    /// CORS preflight this server never grants.
+    static func admit(_ request: Request, as role: AdminAccess.Role, api: AdminAPI) throws -> AdminAccess.Principal {
+        let host = request.head.authority
+        if let origin = request.headers[.origin], origin != "null" {
+            let originHost = origin.split(separator: "://", maxSplits: 1).last.map(String.init)
+            guard let host, originHost == host else {
+                throw AdminAPIError(.forbidden, .forbidden, "cross-origin requests are refused (Origin \(origin))")
+            }
+        }
+        if api.loopbackOnly, let host, !AdminConfiguration.isLoopback(Self.hostName(host)) {
+            throw AdminAPIError(.forbidden, .forbidden, "this server answers only to loopback host names, not '\(host)'")
+        }
+        if request.method == .post {
+            let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/json" else {
+                throw AdminAPIError(.unsupportedMediaType, .invalidRequest, "send the body as Content-Type: application/json")
+            }
+        }
+        return try api.access.authorize(request.headers[.authorization], as: role)
+    }
+
+    /// `host` without its port: `127.0.0.1:8080` → `127.0.0.1`, `[::1]:8080` → `::1`.
+    static func hostName(_ host: String) -> String {
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            return String(host[host.index(after: host.startIndex)..<close])
+        }
+        return host.split(separator: ":").first.map(String.init) ?? host
+    }
+
+    /// A path parameter, percent-decoded (the router leaves path segments as sent).
+    static func pathParameter(_ name: String, of context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding, !decoded.contains("\0") else {
+            throw AdminAPIError.invalid("the path segment '\(raw)' is not valid percent-encoding")
+        }
+        return decoded
+    }
+
+    /// `value` as one path segment.
+    static func percentEncoded(_ value: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
     /// An integer query parameter within `range`.
@@ -190,9 +254,12 @@ extension AdminServer {
     static let traceparent = HTTPFields.Element.Name("traceparent")!
 
     /// The query's parameters; the first of a repeated name wins.
-    static func parameters(of request: Request) -> [String: String] {
+    ///
+    /// - Throws: ``AdminAPIError`` 400 for a NUL character, which no Postgres text can hold.
+    static func parameters(of request: Request) throws -> [String: String] {
         var parameters: [String: String] = [:]
         for (name, value) in request.uri.queryParameters where parameters[String(name)] == nil {
+            guard !value.contains("\0") else { throw AdminAPIError.invalid("the parameter '\(name)' holds a NUL character") }
             parameters[String(name)] = String(value)
         }
         return parameters

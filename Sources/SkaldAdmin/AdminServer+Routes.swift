@@ -35,8 +35,9 @@ extension AdminServer {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
             )
         }
-        if let api {
-            Self.addAPIRoutes(to: router, api: api)
+        if var api {
+            api.loopbackOnly = AdminConfiguration.isLoopback(configuration.host)
+            Self.addAPIRoutes(to: router, api: api, logger: logger)
             Self.addDashboard(to: router)
         }
         return router

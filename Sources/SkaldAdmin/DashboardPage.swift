@@ -1,7 +1,9 @@
-/// The dashboard's HTML: counts by status, a searchable list of sagas, and one saga's steps,
-/// state, timeline and audit trail with the operator actions. Everything it shows comes from
-/// `/api/v1`; text from the store is inserted as text, never as markup.
+/// The dashboard: counts by status, a searchable list of sagas, and one saga's steps, state,
+/// timeline and audit trail with the operator actions. Everything it shows comes from
+/// `/api/v1`; text from the store is inserted as text, never as markup. The script and the
+/// style are files of their own, so the page's content security policy allows no inline code.
 enum DashboardPage {
+    /// `GET /`
     static let html = #"""
 <!doctype html>
 <html lang="en">
@@ -9,7 +11,51 @@ enum DashboardPage {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Skald</title>
-<style>
+<link rel="stylesheet" href="/dashboard.css">
+</head>
+<body>
+<header>
+  <h1>Skald</h1>
+  <span class="muted" id="refreshed"></span>
+  <span class="spacer"></span>
+  <input id="token" type="password" placeholder="bearer token (if required)" autocomplete="off">
+</header>
+<main>
+  <section class="card full">
+    <div class="tiles" id="tiles"></div>
+  </section>
+  <section class="card">
+    <h2>Sagas</h2>
+    <form class="filters" id="filters">
+      <select id="f-status">
+        <option value="">any status</option>
+        <option>running</option><option>compensating</option><option>completed</option>
+        <option>compensated</option><option value="failed_needs_operator">failed (needs operator)</option>
+      </select>
+      <select id="f-type"><option value="">any type</option></select>
+      <input id="f-key" placeholder="business key">
+      <label><input type="checkbox" id="f-stuck"> stuck</label>
+      <button class="primary" type="submit">Search</button>
+    </form>
+    <div id="list-error" class="error"></div>
+    <table>
+      <thead><tr><th>saga</th><th>type</th><th>status</th><th>step</th><th>key</th><th>started</th></tr></thead>
+      <tbody id="rows"></tbody>
+    </table>
+    <p><button id="more" hidden>Load more</button> <span class="muted" id="count"></span></p>
+  </section>
+  <section class="card" id="detail">
+    <h2>Saga</h2>
+    <p class="muted">Pick a saga on the left.</p>
+  </section>
+</main>
+<script src="/dashboard.js"></script>
+</body>
+</html>
+"""#
+
+    /// `GET /dashboard.css`
+    static let style = #"""
   :root { --bg:#f6f7f9; --card:#fff; --ink:#1d2330; --mute:#6b7280; --line:#e3e6eb; --accent:#2f5bea;
           --running:#2f5bea; --compensating:#c47a00; --completed:#188038; --compensated:#6b4fbb; --failed:#c5221f; }
   * { box-sizing: border-box; }
@@ -53,50 +99,15 @@ enum DashboardPage {
   h2 { font-size:15px; margin:0 0 10px; }
   h3 { font-size:13px; margin:14px 0 6px; color:var(--mute); font-weight:500; }
   @media (max-width: 1000px) { main { grid-template-columns: 1fr; } }
-</style>
-</head>
-<body>
-<header>
-  <h1>Skald</h1>
-  <span class="muted" id="refreshed"></span>
-  <span class="spacer"></span>
-  <input id="token" type="password" placeholder="bearer token (if required)" autocomplete="off">
-</header>
-<main>
-  <section class="card full">
-    <div class="tiles" id="tiles"></div>
-  </section>
-  <section class="card">
-    <h2>Sagas</h2>
-    <form class="filters" id="filters">
-      <select id="f-status">
-        <option value="">any status</option>
-        <option>running</option><option>compensating</option><option>completed</option>
-        <option>compensated</option><option value="failed_needs_operator">failed (needs operator)</option>
-      </select>
-      <select id="f-type"><option value="">any type</option></select>
-      <input id="f-key" placeholder="business key">
-      <label><input type="checkbox" id="f-stuck"> stuck</label>
-      <button class="primary" type="submit">Search</button>
-    </form>
-    <div id="list-error" class="error"></div>
-    <table>
-      <thead><tr><th>saga</th><th>type</th><th>status</th><th>step</th><th>key</th><th>started</th></tr></thead>
-      <tbody id="rows"></tbody>
-    </table>
-    <p><button id="more" hidden>Load more</button> <span class="muted" id="count"></span></p>
-  </section>
-  <section class="card" id="detail">
-    <h2>Saga</h2>
-    <p class="muted">Pick a saga on the left.</p>
-  </section>
-</main>
-<script>
+"""#
+
+    /// `GET /dashboard.js`
+    static let script = #"""
 "use strict";
 const $ = (id) => document.getElementById(id);
 const tokenInput = $("token");
-tokenInput.value = localStorage.getItem("skald.token") || "";
-tokenInput.addEventListener("change", () => { localStorage.setItem("skald.token", tokenInput.value); refreshAll(); });
+tokenInput.value = sessionStorage.getItem("skald.token") || "";
+tokenInput.addEventListener("change", () => { sessionStorage.setItem("skald.token", tokenInput.value); refreshAll(); });
 
 async function api(path, options = {}) {
   const headers = Object.assign({ "Accept": "application/json" }, options.headers || {});
@@ -157,7 +168,8 @@ function listQuery() {
 async function loadPage(append) {
   $("list-error").textContent = "";
   try {
-    const page = await api("/api/v1/sagas?" + listQuery());
+    // URLSearchParams writes a space as "+", which the server reads as a plus sign.
+    const page = await api("/api/v1/sagas?" + listQuery().toString().replaceAll("+", "%20"));
     const rows = $("rows");
     if (!append) rows.replaceChildren();
     for (const s of page.sagas) {
@@ -229,9 +241,7 @@ async function refreshAll() {
   search();
 }
 refreshAll();
-setInterval(() => { loadTiles().catch(() => {}); }, 5000);
-</script>
-</body>
-</html>
+// Counting every saga costs the store a scan: only while someone looks.
+setInterval(() => { if (document.visibilityState === "visible") loadTiles().catch(() => {}); }, 5000);
 """#
 }

@@ -35,7 +35,7 @@ public struct SagaQueries: Sendable {
             let seconds = Self.seconds(quiet)
             conditions.append(
                 """
-                (status = 'failed_needs_operator' OR (status IN ('running', 'compensating', 'not_started') \
+                (status = 'failed_needs_operator' OR (status IN ('running', 'compensating') \
                 AND updated_at < now() - make_interval(secs => \(bind(PostgresValue(seconds)))::float8)))
                 """)
         }
@@ -141,7 +141,7 @@ public struct SagaQueries: Sendable {
             try await connection.query(
                 """
                 SELECT count(*)::bigint FROM sagas WHERE status = 'failed_needs_operator'
-                   OR (status IN ('running', 'compensating', 'not_started') AND updated_at < now() - make_interval(secs => \(seconds)::float8))
+                   OR (status IN ('running', 'compensating') AND updated_at < now() - make_interval(secs => \(seconds)::float8))
                 """)
         }
         return try rows.first?.decode(Int.self, at: 0) ?? 0

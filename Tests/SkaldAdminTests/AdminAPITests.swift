@@ -57,12 +57,16 @@ struct AdminAPITests {
         return error["code"] as? String
     }
 
+    /// What every POST sends: the API refuses bodies of any other type (see ``crossSiteRequests()``).
+    static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
     @discardableResult
     private static func start(
         _ client: any TestClientProtocol, key: String, headers: HTTPFields = [:]
     ) async throws -> String {
         var headers = headers
         headers[HTTPFields.Element.Name("Idempotency-Key")!] = key
+        headers[.contentType] = "application/json"
         return try await client.execute(
             uri: "/api/v1/sagas/PlaceOrder?messageType=com.example.orders.PlaceOrder", method: .post,
             headers: headers,
@@ -71,7 +75,9 @@ struct AdminAPITests {
             #expect(response.status == .created)
             let body = try object(response.body)
             let sagaId = try #require(body["sagaId"] as? String)
-            #expect(response.headers[.location] == "/api/v1/sagas/\(sagaId)")
+            let location = response.headers[.location] ?? ""
+            #expect(location.hasPrefix("/api/v1/sagas/") && location.removingPercentEncoding == "/api/v1/sagas/\(sagaId)")
+            #expect(!location.dropFirst("/api/v1/sagas/".count).contains { " /?#".contains($0) }, "one encoded path segment")
             return sagaId
         }
     }
@@ -169,14 +175,14 @@ struct AdminAPITests {
 
             // An abort needs a reason for the audit log.
             try await client.execute(
-                uri: "/api/v1/sagas/\(sagaId)/abort", method: .post, body: ByteBuffer(string: "{}")
+                uri: "/api/v1/sagas/\(sagaId)/abort", method: .post, headers: Self.jsonHeaders, body: ByteBuffer(string: "{}")
             ) { response in
                 #expect(response.status == .badRequest)
                 let code = try Self.errorCode(response)
                 #expect(code == "invalid_request")
             }
             try await client.execute(
-                uri: "/api/v1/sagas/\(sagaId)/abort", method: .post,
+                uri: "/api/v1/sagas/\(sagaId)/abort", method: .post, headers: Self.jsonHeaders,
                 body: ByteBuffer(string: #"{"reason":"customer called"}"#)
             ) { response in
                 #expect(response.status == .ok)
@@ -198,6 +204,110 @@ struct AdminAPITests {
                 #expect(events.contains { ($0["type"] as? String)?.hasPrefix("operator.") == true })
             }
             #expect(try await Self.list(client, "status=compensating").ids == [sagaId])
+        }
+    }
+
+    @Test("sagas started in the same microsecond page by id, with no saga lost or repeated at a page boundary")
+    func pagesThroughEqualStartTimes() async throws {
+        try await Self.withAPI { client, orchestrator in
+            // Twelve sagas, three start times: the cursor's tie-break on saga_id decides the pages.
+            try await orchestrator.pool.withConnection { connection in
+                _ = try await connection.execute(
+                    """
+                    INSERT INTO sagas (saga_id, saga_type, definition_version, status, state, steps, business_key,
+                                       last_sequence, created_at, updated_at)
+                    SELECT 'tie-' || lpad(g::text, 2, '0'), 'PlaceOrder', 1, CASE WHEN g % 2 = 0 THEN 'completed' ELSE 'running' END,
+                           '{}', '[]', 'order-tie-' || g, 1, timestamptz '2026-01-01' + (g % 3) * interval '1 microsecond', now()
+                    FROM generate_series(1, 12) g
+                    """)
+            }
+            for (query, count) in [("limit=1", 12), ("limit=5", 12), ("limit=2&status=running", 6), ("limit=4&type=PlaceOrder&status=completed,running", 12)] {
+                var seen: [JSON] = []
+                var cursor: String?
+                for _ in 0..<20 {
+                    let page = try await Self.list(client, query + (cursor.map { "&cursor=\($0)" } ?? ""))
+                    seen += page.sagas
+                    cursor = page.next
+                    if cursor == nil { break }
+                }
+                let ids = seen.compactMap { $0["sagaId"] as? String }
+                #expect(ids.count == count && Set(ids).count == count, "\(query): \(ids)")
+                let keys: [String] = seen.map { saga in
+                    let created = saga["createdAt"] as? String ?? ""
+                    let id = saga["sagaId"] as? String ?? ""
+                    return created + " " + id
+                }
+                // The timestamps have one format and length, so text order is time order.
+                #expect(keys == keys.sorted(by: >), "\(query): newest first, then by id")
+            }
+        }
+    }
+
+    @Test("stuck lists sagas waiting for an operator at once, and quiet running ones after stuckAfter")
+    func stuckSagas() async throws {
+        try await Self.withAPI { client, orchestrator in
+            let waiting = try await Self.start(client, key: "s1")
+            let quiet = try await Self.start(client, key: "s2")
+            let busy = try await Self.start(client, key: "s3")
+            try await orchestrator.pool.withConnection { connection in
+                _ = try await connection.execute(
+                    "UPDATE sagas SET status = 'failed_needs_operator', stuck_reason = 'refund keeps failing' WHERE saga_id = \(waiting)")
+                _ = try await connection.execute("UPDATE sagas SET updated_at = now() - interval '10 minutes' WHERE saga_id = \(quiet)")
+            }
+            #expect(Set(try await Self.list(client, "stuck=true").ids) == [waiting, quiet])
+            #expect(Set(try await Self.list(client, "stuck=true&stuckAfter=0").ids) == [waiting, quiet, busy])
+            #expect(try await Self.list(client, "stuck=true&stuckAfter=3600").ids == [waiting])
+            let stats = try await client.execute(uri: "/api/v1/stats", method: .get) { try Self.object($0.body) }
+            #expect(stats["stuck"] as? Int == 2)
+            let detail = try await client.execute(uri: "/api/v1/sagas/\(waiting)", method: .get) { try Self.object($0.body) }
+            #expect(detail["stuckReason"] as? String == "refund keeps failing")
+        }
+    }
+
+    @Test("a saga id with reserved characters is reached through its percent-encoded path")
+    func reservedCharacters() async throws {
+        try await Self.withAPI { client, _ in
+            let sagaId = try await Self.start(client, key: "a b/c:d%e?f#g")
+            #expect(sagaId == "PlaceOrder-a b/c:d%e?f#g")
+            let encoded = try #require(sagaId.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            let saga = try await client.execute(uri: "/api/v1/sagas/\(encoded)", method: .get) { try Self.object($0.body) }
+            #expect(saga["sagaId"] as? String == sagaId)
+            try await client.execute(uri: "/api/v1/sagas/\(encoded)/events", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            let key = try #require("order-a b/c:d%e?f#g".addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            #expect(try await Self.list(client, "key=\(key)").ids == [sagaId])
+            try await client.execute(uri: "/api/v1/sagas?key=a%00b", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+        }
+    }
+
+    @Test("a page from another site cannot drive the API: cross-origin, a foreign Host, or a POST that is not JSON")
+    func crossSiteRequests() async throws {
+        try await Self.withAPI { client, _ in
+            let start = "/api/v1/sagas/PlaceOrder?messageType=com.example.orders.PlaceOrder"
+            // What a form or a no-preflight fetch can send.
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                try await client.execute(uri: start, method: .post, headers: [.contentType: type], body: Self.order("x1")) { response in
+                    #expect(response.status == .unsupportedMediaType, "\(type)")
+                }
+            }
+            try await client.execute(uri: start, method: .post, body: Self.order("x1")) { response in
+                #expect(response.status == .unsupportedMediaType, "no content type")
+            }
+            try await client.execute(
+                uri: start, method: .post, headers: [.contentType: "application/json", .origin: "https://evil.example"],
+                body: Self.order("x2")
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(
+                uri: "/api/v1/sagas", method: .get, headers: [.origin: "http://evil.example:8080"]
+            ) { response in
+                #expect(response.status == .forbidden, "reads too: the page would see the answer")
+            }
+            #expect(try await Self.total(client) == 0, "nothing was started")
         }
     }
 
@@ -239,12 +349,12 @@ struct AdminAPITests {
                     "invalid_request"
                 ),
             ]
-            for (uri, method, body, status, code) in refusals {
-                try await client.execute(uri: uri, method: method, body: body) { response in
+            for (uri, method, body, status, expectedCode) in refusals {
+                try await client.execute(uri: uri, method: method, headers: Self.jsonHeaders, body: body) { response in
                     #expect(response.status == status, "\(method) \(uri)")
                     #expect(response.headers[.contentType] == "application/json", "\(method) \(uri)")
-                    let code = try Self.errorCode(response)
-                    #expect(code == code, "\(method) \(uri)")
+                    let actualCode = try Self.errorCode(response)
+                    #expect(actualCode == expectedCode, "\(method) \(uri)")
                 }
             }
             #expect(try await Self.total(client) == 1, "no refused start wrote a saga")
@@ -271,8 +381,8 @@ struct AdminAPITests {
             ) { response in
                 #expect(response.status == .unauthorized)
             }
-            let viewer: HTTPFields = [.authorization: "Bearer viewer-token-1"]
-            let operatorHeaders: HTTPFields = [.authorization: "Bearer operator-token-1"]
+            let viewer: HTTPFields = [.authorization: "Bearer viewer-token-1", .contentType: "application/json"]
+            let operatorHeaders: HTTPFields = [.authorization: "Bearer operator-token-1", .contentType: "application/json"]
             try await client.execute(uri: "/api/v1/sagas", method: .get, headers: viewer) { response in
                 #expect(response.status == .ok)
             }
@@ -287,6 +397,14 @@ struct AdminAPITests {
             }
             #expect(try await Self.total(client, headers: viewer) == 0)
             let sagaId = try await Self.start(client, key: "t2", headers: operatorHeaders)
+            for action in ["abort", "retry", "skip"] {
+                try await client.execute(
+                    uri: "/api/v1/sagas/\(sagaId)/\(action)", method: .post, headers: viewer,
+                    body: ByteBuffer(string: #"{"reason":"a viewer tries"}"#)
+                ) { response in
+                    #expect(response.status == .forbidden, "a viewer's \(action)")
+                }
+            }
             try await client.execute(
                 uri: "/api/v1/sagas/\(sagaId)/abort", method: .post, headers: operatorHeaders,
                 body: ByteBuffer(string: #"{"reason":"test"}"#)
@@ -356,7 +474,7 @@ struct AdminAPITests {
                     + (isStart ? "?messageType=com.example.orders.PlaceOrder" : "")
                 let httpMethod: HTTPRequest.Method = method == "post" ? .post : .get
                 let body = isStart ? Self.order("o2") : nil
-                try await client.execute(uri: uri, method: httpMethod, body: body) { response in
+                try await client.execute(uri: uri, method: httpMethod, headers: Self.jsonHeaders, body: body) { response in
                     #expect(documented.contains(String(response.status.code)), "\(method) \(uri): \(response.status) is not documented")
                     // The router's own 404 (no such route) has no JSON body; the API's has one.
                     #expect(
@@ -375,8 +493,22 @@ struct AdminAPITests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/html; charset=utf-8")
                 let page = String(buffer: response.body)
-                #expect(page.contains("/api/v1/sagas"))
-                #expect(page.contains("/api/v1/stats"))
+                #expect(page.contains(#"<script src="/dashboard.js"></script>"#))
+                #expect(!page.contains("<script>"), "no inline script: the policy allows none")
+                let policy = try #require(response.headers[.contentSecurityPolicy])
+                #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"))
+                #expect(policy.contains("frame-ancestors 'none'"))
+            }
+            try await client.execute(uri: "/dashboard.js", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/javascript; charset=utf-8")
+                let script = String(buffer: response.body)
+                #expect(script.contains("/api/v1/sagas") && script.contains("/api/v1/stats"))
+                #expect(!script.contains("innerHTML"), "store text goes in as text")
+            }
+            try await client.execute(uri: "/dashboard.css", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/css; charset=utf-8")
             }
         }
         // Without an API, only the operational endpoints exist.
