@@ -26,7 +26,11 @@ public struct SagaQueries: Sendable {
             values.append(value)
             return "$\(values.count)"
         }
-        if !filter.statuses.isEmpty {
+        if filter.statuses.count == 1, let status = filter.statuses.first {
+            // `=` rather than `= ANY`: the planner then walks sagas_by_status (status, created_at DESC)
+            // in the listing's order instead of collecting every saga in that status and sorting.
+            conditions.append("status = \(bind(PostgresValue(status.rawValue)))")
+        } else if !filter.statuses.isEmpty {
             conditions.append("status = ANY(\(bind(PostgresValue("{" + filter.statuses.map(\.rawValue).joined(separator: ",") + "}")))::text[])")
         }
         if let sagaType = filter.sagaType { conditions.append("saga_type = \(bind(PostgresValue(sagaType)))") }
