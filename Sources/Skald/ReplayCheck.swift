@@ -108,7 +108,7 @@ extension EngineDefinition {
                 if !Self.sameFact(events[index].kind, new.kind) {
                     return report(
                         events[index].sequence, events[index], decided[offset...].map(\.kind), decider.decision.commands,
-                        "recorded \(events[index].kind.typeName), this definition would emit \(new.kind.typeName)")
+                        Self.difference(recorded: events[index].kind, decided: new.kind))
                 }
             }
             do {
@@ -119,6 +119,19 @@ extension EngineDefinition {
             position += decided.count
         }
         return ReplayReport(sagaId: sagaId, matchedEvents: position, divergence: nil)
+    }
+
+    /// How a recorded fact and the one this definition decides differ, in words: the types when
+    /// they differ, else both facts in full (the same type with another step, attempt or payload).
+    static func difference(recorded: SagaEvent.Kind, decided: SagaEvent.Kind) -> String {
+        guard recorded.typeName == decided.typeName else {
+            return "recorded \(recorded.typeName), this definition would emit \(decided.typeName)"
+        }
+        func shown(_ kind: SagaEvent.Kind) -> String {
+            let text = String(describing: kind)
+            return text.count <= 300 ? text : String(text.prefix(300)) + "…"
+        }
+        return "recorded \(recorded.typeName) differs from what this definition would emit: recorded \(shown(recorded)), would emit \(shown(decided))"
     }
 
     /// Two recorded facts are the same decision (ignored inputs match whatever the reason).

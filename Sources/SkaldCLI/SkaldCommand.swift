@@ -13,6 +13,7 @@ public struct SkaldCommand: AsyncParsableCommand {
             DemoCommand.self,
             ServeCommand.self,
             MigrateCommand.self,
+            ReplayCommand.self,
             KafkaCommand.self,
             ExamplesCommand.self,
             BenchCommand.self,

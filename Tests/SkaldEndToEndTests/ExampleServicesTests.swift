@@ -81,6 +81,11 @@ struct ExampleServicesTests {
         #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
         await #expect(throws: (any Error).self, "the admin server stops with the orchestrator") { try await httpGet("\(admin)/health") }
+
+        // Every history the run wrote replays through the definition and folds into its snapshot.
+        let replay = try await CommandRunner.run(try SkaldProcess.executable().path, ["replay", "--postgres", run.storeURL])
+        #expect(replay.contains("checked 1000 sagas against the versions they run (PlaceOrder v1: 1000)"), "\(replay)")
+        #expect(replay.contains("1000 replay identically and match their snapshots"), "\(replay)")
     }
 
     @Test("the payment service killed with SIGKILL and restarted mid-run: same counts, no payment twice")

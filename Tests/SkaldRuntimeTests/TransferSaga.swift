@@ -51,12 +51,13 @@ enum TransferTopics {
 }
 
 func transferSaga(
+    version: Int = 1,
     stepTimeout: Duration = .seconds(10),
     stepRetry: RetryPolicy = .standard,
     compensationRetry: RetryPolicy = .persistent,
     compensationTimeout: Duration = .seconds(30)
 ) -> SagaDefinition<TransferState> {
-    SagaDefinition("Transfer", version: 1, state: TransferState.self) {
+    SagaDefinition("Transfer", version: version, state: TransferState.self) {
         Step("debit") {
             Command(to: TransferTopics.debits) { state in
                 Debit(transferId: state.transferId, amount: state.amount, decline: state.declineDebit)

@@ -52,7 +52,9 @@ import Testing
         #expect(recordedStep.name == "confirm-order")
         #expect(newStep.name == "fraud-check")
         #expect(divergence.wouldSend.map(\.topic) == ["fraud.commands"])
-        #expect(report.description.contains("recorded step.command-sent, this definition would emit step.command-sent"))
+        // The same type of fact with another step: the explanation shows both, so the step names are in it.
+        #expect(report.description.contains("recorded step.command-sent differs from what this definition would emit"))
+        #expect(report.description.contains("confirm-order") && report.description.contains("fraud-check"))
     }
 
     @Test func stricterRetryPolicyDivergesAtTheRetry() throws {
