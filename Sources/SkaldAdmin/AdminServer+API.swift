@@ -52,6 +52,15 @@ extension AdminServer {
             else { throw AdminAPIError.notFound("no saga with id '\(sagaId)'") }
             return Self.json(.ok, TimelineResponse(sagaId: sagaId, events: events))
         }
+        v1.get("sagas/:id/replay") { request, context -> Response in
+            _ = try Self.admit(request, as: .viewer, api: api)
+            let sagaId = try Self.pathParameter("id", of: context)
+            let target: StoreReplay.Target = try Self.parameters(of: request)["against"] == "latest" ? .latestVersion : .recordedVersion
+            let replay = StoreReplay(pool: api.orchestrator.pool, registry: api.orchestrator.registry)
+            let summary = try await Self.reading(logger) { try await replay.run(sagaIds: [sagaId], target: target) }
+            guard summary.checked == 1 else { throw AdminAPIError.notFound("no saga with id '\(sagaId)'") }
+            return Self.json(.ok, ReplayResponse(summary.findings.first, sagaId: sagaId, definitions: summary.byDefinition))
+        }
         // The router wants one parameter name per position: `:id` here is the saga type.
         v1.post("sagas/:id") { request, context -> Response in
             let principal = try Self.admit(request, as: .operator, api: api)
@@ -325,6 +334,34 @@ struct StatsResponse: Encodable {
 struct TimelineResponse: Encodable {
     var sagaId: String
     var events: [SagaTimelineEntry]
+}
+
+/// `GET /api/v1/sagas/{id}/replay`.
+struct ReplayResponse: Encodable {
+    var sagaId: String
+    /// The definition replayed against, `Type vN`; absent when none is registered.
+    var definition: String?
+    /// `identical`, `diverged`, `snapshot-differs`, `no-definition` or `unreadable`.
+    var result: String
+    /// What differs, in words; absent when identical.
+    var explanation: String?
+    /// The first recorded event that does not match, for `diverged`.
+    var divergesAt: Int?
+
+    init(_ finding: StoreReplayFinding?, sagaId: String, definitions: [String: Int]) {
+        self.sagaId = sagaId
+        definition = definitions.keys.first
+        explanation = finding?.description
+        switch finding?.kind {
+        case nil: result = "identical"
+        case .diverged(let report)?:
+            result = "diverged"
+            divergesAt = report.divergence?.sequence
+        case .snapshotDiffers?: result = "snapshot-differs"
+        case .noDefinition?: result = "no-definition"
+        case .unreadable?: result = "unreadable"
+        }
+    }
 }
 
 /// `POST /api/v1/sagas/{type}`.

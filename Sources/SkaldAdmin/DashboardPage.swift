@@ -191,8 +191,9 @@ async function show(id) {
   for (const row of $("rows").children) row.classList.toggle("sel", row.dataset.id === id);
   const detail = $("detail");
   try {
-    const [saga, timeline] = await Promise.all([
-      api("/api/v1/sagas/" + encodeURIComponent(id)), api("/api/v1/sagas/" + encodeURIComponent(id) + "/events")]);
+    const [saga, timeline, replay] = await Promise.all([
+      api("/api/v1/sagas/" + encodeURIComponent(id)), api("/api/v1/sagas/" + encodeURIComponent(id) + "/events"),
+      api("/api/v1/sagas/" + encodeURIComponent(id) + "/replay").catch((error) => ({ result: "unknown", explanation: error.message }))]);
     const steps = el("div", { class: "steps" }, ...saga.steps.map((s) => el("div", { class: "step " + s.phase },
       el("div", {}, s.name), el("div", { class: "k" }, s.kind + " · " + s.phase + (s.compensation !== "none" ? " · undo " + s.compensation : "") + (s.attempt > 1 ? " · attempt " + s.attempt : "")))));
     const actions = el("div", { class: "actions" },
@@ -213,6 +214,9 @@ async function show(id) {
       steps, actions, el("div", { id: "act-error", class: "error" }),
       el("h3", {}, "State"), el("pre", {}, JSON.stringify(saga.state, null, 2)),
       el("h3", {}, "Timeline"), events,
+      el("h3", {}, "Replay"), replay.result === "identical"
+        ? el("p", { class: "muted" }, "Its log replays identically through " + replay.definition + " and folds into this snapshot.")
+        : el("p", { class: "error" }, replay.explanation || replay.result),
       el("h3", {}, "Audit"), audit);
   } catch (error) { detail.replaceChildren(el("h2", {}, "Saga"), el("p", { class: "error" }, error.message)); }
 }

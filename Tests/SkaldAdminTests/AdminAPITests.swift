@@ -172,6 +172,8 @@ struct AdminAPITests {
                 return events.compactMap { $0["type"] as? String }
             }
             #expect(types == ["saga.started", "step.command-sent"])
+            let replay = try await client.execute(uri: "/api/v1/sagas/\(sagaId)/replay", method: .get) { try Self.object($0.body) }
+            #expect(replay["result"] as? String == "identical" && replay["definition"] as? String == "PlaceOrder v1", "\(replay)")
 
             // An abort needs a reason for the audit log.
             try await client.execute(
@@ -261,6 +263,13 @@ struct AdminAPITests {
             #expect(stats["stuck"] as? Int == 2)
             let detail = try await client.execute(uri: "/api/v1/sagas/\(waiting)", method: .get) { try Self.object($0.body) }
             #expect(detail["stuckReason"] as? String == "refund keeps failing")
+            // That status was written by hand, not by the log: the replay check says so.
+            let replay = try await client.execute(uri: "/api/v1/sagas/\(waiting)/replay", method: .get) { try Self.object($0.body) }
+            #expect(replay["result"] as? String == "snapshot-differs")
+            #expect((replay["explanation"] as? String)?.contains("status (log: running, stored: failed_needs_operator)") == true, "\(replay)")
+            try await client.execute(uri: "/api/v1/sagas/no-such-saga/replay", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
         }
     }
 
@@ -483,7 +492,7 @@ struct AdminAPITests {
                 }
             }
         }
-        #expect(operations.count == 12)
+        #expect(operations.count == 13)
     }
 
     @Test("the dashboard is one page that reads the API")
