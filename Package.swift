@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Every Skald target builds in the Swift 6 language mode with strict concurrency.
