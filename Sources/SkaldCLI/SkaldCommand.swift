@@ -14,6 +14,7 @@ public struct SkaldCommand: AsyncParsableCommand {
             ServeCommand.self,
             MigrateCommand.self,
             ReplayCommand.self,
+            SagasCommand.self,
             KafkaCommand.self,
             ExamplesCommand.self,
             BenchCommand.self,

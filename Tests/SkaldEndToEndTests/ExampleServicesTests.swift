@@ -86,6 +86,16 @@ struct ExampleServicesTests {
         let replay = try await CommandRunner.run(try SkaldProcess.executable().path, ["replay", "--postgres", run.storeURL])
         #expect(replay.contains("checked 1000 sagas against the versions they run (PlaceOrder v1: 1000)"), "\(replay)")
         #expect(replay.contains("1000 replay identically and match their snapshots"), "\(replay)")
+        // And `skald sagas` reads the same store from a terminal.
+        let skald = try SkaldProcess.executable().path
+        let listed = try await CommandRunner.run(skald, ["sagas", "list", "--postgres", run.storeURL, "--status", "compensated", "--limit", "1000", "--json"])
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any])
+        #expect((page["sagas"] as? [Any])?.count == 150 && page["nextCursor"] == nil)
+        let shown = try await CommandRunner.run(skald, ["sagas", "show", "--postgres", run.storeURL, someone])
+        #expect(shown.contains("\(someone)  PlaceOrder v1  compensated") && shown.contains("saga.compensated"), "\(shown)")
+        await #expect(throws: (any Error).self, "an unknown saga is an error") {
+            try await CommandRunner.run(skald, ["sagas", "show", "--postgres", run.storeURL, "no-such-saga"])
+        }
     }
 
     @Test("the payment service killed with SIGKILL and restarted mid-run: same counts, no payment twice")

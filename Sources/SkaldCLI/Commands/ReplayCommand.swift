@@ -50,15 +50,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = SagaCatalog.registry
-        let pool = PostgresPool(url: try postgres.requiredURL(), minimumConnections: 0, maximumConnections: 1)
-        let summary: StoreReplaySummary
-        do {
-            summary = try await check(pool: pool, registry: registry)
-            await pool.close()
-        } catch {
-            await pool.close()
-            throw error
-        }
+        let summary = try await SagasCommand.withStore(postgres) { pool in try await check(pool: pool, registry: registry) }
         let against = latest ? "the newest registered versions" : "the versions they run"
         let definitions = summary.byDefinition.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         print("skald replay: checked \(summary.checked) sagas against \(against)\(definitions.isEmpty ? "" : " (\(definitions))")")
