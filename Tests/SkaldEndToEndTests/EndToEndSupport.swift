@@ -132,6 +132,15 @@ final class SkaldProcess: @unchecked Sendable {
     var isRunning: Bool { process?.isRunning ?? false }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// The log goes with the process: failed expectations quote what they need of it, and
+    /// `SKALD_KEEP_TEST_LOGS=1` keeps the files (in the temporary directory) for a closer look.
+    deinit {
+        kill()
+        if ProcessInfo.processInfo.environment["SKALD_KEEP_TEST_LOGS"] == nil {
+            try? FileManager.default.removeItem(at: logFile)
+        }
+    }
 }
 
 /// A TCP port on 127.0.0.1 nothing listens on right now (the system picks it; another process
