@@ -16,6 +16,8 @@ public struct AdminAPI: Sendable {
     /// Set by the server when it listens on a loopback address: requests must then name a
     /// loopback host, so a page served elsewhere cannot reach it by rebinding a DNS name.
     var loopbackOnly = false
+    /// ``AdminConfiguration/allowedHosts``, lowercased, set by the server.
+    var allowedHosts: Set<String> = []
 
     /// The API over `orchestrator`'s registry and store.
     public init(orchestrator: Orchestrator, access: AdminAccess = .open, stuckAfter: Duration = .seconds(300)) {

@@ -206,15 +206,11 @@ extension AdminServer {
     /// POST must say `Content-Type: application/json`, which a page can only send after a
     /// CORS preflight this server never grants.
     static func admit(_ request: Request, as role: AdminAccess.Role, api: AdminAPI) throws -> AdminAccess.Principal {
-        let host = request.head.authority
-        if let origin = request.headers[.origin], origin != "null" {
-            let originHost = origin.split(separator: "://", maxSplits: 1).last.map(String.init)
-            guard let host, originHost == host else {
-                throw AdminAPIError(.forbidden, .forbidden, "cross-origin requests are refused (Origin \(origin))")
-            }
-        }
-        if api.loopbackOnly, let host, !AdminConfiguration.isLoopback(Self.hostName(host)) {
-            throw AdminAPIError(.forbidden, .forbidden, "this server answers only to loopback host names, not '\(host)'")
+        if let refusal = crossSiteRefusal(
+            host: request.head.authority, origin: request.headers[.origin], loopbackOnly: api.loopbackOnly,
+            allowedHosts: api.allowedHosts)
+        {
+            throw AdminAPIError(.forbidden, .forbidden, refusal)
         }
         if request.method == .post {
             let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
@@ -223,6 +219,28 @@ extension AdminServer {
             }
         }
         return try api.access.authorize(request.headers[.authorization], as: role)
+    }
+
+    /// Why a request with this `Host` and `Origin` may not reach the API, or nil when it may.
+    ///
+    /// The origin must be the host the request was sent to (same origin) or an allowed host;
+    /// while the server listens on loopback, the host must be a loopback address or an
+    /// allowed host.
+    static func crossSiteRefusal(host: String?, origin: String?, loopbackOnly: Bool, allowedHosts: Set<String>) -> String? {
+        if let origin, origin != "null" {
+            let originAuthority = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
+            let sameOrigin = host.map { originAuthority.lowercased() == $0.lowercased() } ?? false
+            guard sameOrigin || allowedHosts.contains(hostName(originAuthority).lowercased()) else {
+                return "cross-origin requests are refused (Origin \(origin))"
+            }
+        }
+        if loopbackOnly, let host {
+            let name = hostName(host)
+            guard AdminConfiguration.isLoopback(name) || allowedHosts.contains(name.lowercased()) else {
+                return "this server answers only to loopback host names and skald.admin.allowedHosts, not '\(host)'"
+            }
+        }
+        return nil
     }
 
     /// `host` without its port: `127.0.0.1:8080` → `127.0.0.1`, `[::1]:8080` → `::1`.

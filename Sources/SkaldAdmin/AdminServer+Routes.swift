@@ -37,6 +37,7 @@ extension AdminServer {
         }
         if var api {
             api.loopbackOnly = AdminConfiguration.isLoopback(configuration.host)
+            api.allowedHosts = Set(configuration.allowedHosts.map { $0.lowercased() })
             Self.addAPIRoutes(to: router, api: api, logger: logger)
             Self.addDashboard(to: router)
         }

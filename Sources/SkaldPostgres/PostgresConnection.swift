@@ -384,7 +384,7 @@ public actor PostgresConnection {
     /// The target as `user@host:port/dbname`, safe to put in errors and logs: parsed by libpq
     /// itself, so no spelling of a password (URL user info, `password=`, quoted, spaced,
     /// `sslpassword=`) can slip through. A target libpq cannot parse is not echoed at all.
-    static func redacted(_ target: String) -> String {
+    public static func redacted(_ target: String) -> String {
         guard let options = PQconninfoParse(target, nil) else { return "<unparseable connection string>" }
         defer { PQconninfoFree(options) }
         var fields: [String: String] = [:]

@@ -73,18 +73,23 @@ public struct StoreReplay: Sendable {
     ) async throws {
         guard !sagas.isEmpty else { return }
         let ids = JSONRecords.array(sagas.map(\.sagaId))
+        // One snapshot of the store for the logs and their rows: on a live store a saga that
+        // moves between two reads would otherwise look damaged.
         let (eventRows, snapshotRows) = try await pool.withConnection { connection in
-            let events = try await connection.query(
-                """
-                SELECT saga_id, sequence, event_type, recorded_at, event::text FROM saga_events
-                WHERE saga_id IN (SELECT json_array_elements_text(\(ids)::json)) ORDER BY saga_id, sequence
-                """)
-            let snapshots = try await connection.query(
-                """
-                SELECT saga_id, state::text, steps::text, last_sequence FROM sagas
-                WHERE saga_id IN (SELECT json_array_elements_text(\(ids)::json))
-                """)
-            return (events, snapshots)
+            try await connection.withTransaction(isolation: .repeatableRead) { connection in
+                let events = try await connection.query(
+                    """
+                    SELECT saga_id, sequence, event_type, recorded_at, event::text FROM saga_events
+                    WHERE saga_id IN (SELECT json_array_elements_text(\(ids)::json)) ORDER BY saga_id, sequence
+                    """)
+                let snapshots = try await connection.query(
+                    PostgresQuery(
+                        """
+                        SELECT \(SagaQueries.summaryColumns), state::text, steps::text, last_sequence FROM sagas
+                        WHERE saga_id IN (SELECT json_array_elements_text($1::json))
+                        """, [PostgresValue(ids)]))
+                return (events, snapshots)
+            }
         }
         var logs: [String: [StoredSagaEvent]] = [:]
         for row in eventRows {
@@ -93,17 +98,19 @@ public struct StoreReplay: Sendable {
                     sequence: try row.decode(Int.self, at: 1), type: try row.decode(String.self, at: 2),
                     time: try row.decode(Date.self, at: 3), data: try row.textBytes(at: 4) ?? []))
         }
-        var stored: [String: (state: [UInt8], steps: [UInt8], lastSequence: Int)] = [:]
+        var stored: [String: StoredSnapshot] = [:]
         for row in snapshotRows {
-            stored[try row.decode(String.self, at: 0)] = (
-                try row.textBytes(at: 1) ?? [], try row.textBytes(at: 2) ?? [], try row.decode(Int.self, at: 3)
-            )
+            let summary = try SagaQueries.summary(row)
+            stored[summary.sagaId] = StoredSnapshot(
+                summary: summary, state: try row.textBytes(at: 9) ?? [], steps: try row.textBytes(at: 10) ?? [],
+                lastSequence: try row.decode(Int.self, at: 11))
         }
         for saga in sagas {
+            // A saga gone since it was listed was not checked.
+            guard let snapshot = stored[saga.sagaId] else { continue }
             summary.checked += 1
-            let finding = examine(saga, events: logs[saga.sagaId] ?? [], stored: stored[saga.sagaId], target: target, summary: &summary)
-            if let finding {
-                summary.findings.append(finding)
+            if let finding = examine(snapshot, events: logs[saga.sagaId] ?? [], target: target, summary: &summary) {
+                summary.record(finding)
                 onFinding(finding)
             } else {
                 summary.identical += 1
@@ -111,12 +118,28 @@ public struct StoreReplay: Sendable {
         }
     }
 
+    /// A `sagas` row as read for the check.
+    struct StoredSnapshot {
+        var summary: SagaSummary
+        var state: [UInt8]
+        var steps: [UInt8]
+        var lastSequence: Int
+    }
+
     private func examine(
-        _ saga: SagaSummary, events: [StoredSagaEvent], stored: (state: [UInt8], steps: [UInt8], lastSequence: Int)?,
-        target: Target, summary: inout StoreReplaySummary
+        _ stored: StoredSnapshot, events: [StoredSagaEvent], target: Target, summary: inout StoreReplaySummary
     ) -> StoreReplayFinding? {
+        let saga = stored.summary
         func finding(_ version: Int?, _ kind: StoreReplayFinding.Kind) -> StoreReplayFinding {
             StoreReplayFinding(sagaId: saga.sagaId, sagaType: saga.sagaType, version: version, kind: kind)
+        }
+        // A log that ends before its snapshot does replays as far as it goes: say so instead.
+        guard events.last?.sequence == stored.lastSequence, events.count == stored.lastSequence else {
+            return finding(
+                nil,
+                .unreadable(
+                    "its log holds \(events.count) events up to sequence \(events.last?.sequence ?? 0), "
+                        + "its snapshot says \(stored.lastSequence): events are missing"))
         }
         let definition: any RuntimeSagaDefinition
         do {
@@ -136,10 +159,10 @@ public struct StoreReplay: Sendable {
             return finding(definition.version, .unreadable("\(error)"))
         }
         guard report.isCompatible else { return finding(definition.version, .diverged(report)) }
-        guard target == .recordedVersion, let stored else { return nil }
+        guard target == .recordedVersion else { return nil }
         do {
             let folded = try definition.snapshot(of: try definition.load(sagaId: saga.sagaId, events: events))
-            let differences = try Self.differences(folded: folded, stored: saga, state: stored.state, steps: stored.steps, lastSequence: stored.lastSequence)
+            let differences = try Self.differences(folded: folded, stored: stored)
             return differences.isEmpty ? nil : finding(definition.version, .snapshotDiffers(differences))
         } catch {
             return finding(definition.version, .unreadable("\(error)"))
@@ -147,22 +170,26 @@ public struct StoreReplay: Sendable {
     }
 
     /// The snapshot fields where the fold of the log and the stored row disagree.
-    static func differences(
-        folded: SagaSnapshot, stored: SagaSummary, state: [UInt8], steps: [UInt8], lastSequence: Int
-    ) throws -> [String] {
+    static func differences(folded: SagaSnapshot, stored row: StoredSnapshot) throws -> [String] {
+        let stored = row.summary
         var differences: [String] = []
         func compare<Value: Equatable>(_ name: String, _ log: Value, _ row: Value) {
             if log != row { differences.append("\(name) (log: \(log), stored: \(row))") }
         }
         compare("status", folded.status.rawValue, stored.status.rawValue)
         compare("current step", folded.currentStep ?? "none", stored.currentStep ?? "none")
-        compare("last sequence", folded.lastSequence, lastSequence)
+        compare("last sequence", folded.lastSequence, row.lastSequence)
         compare("business key", folded.businessKey, stored.businessKey ?? "")
+        compare("stuck reason", folded.stuckReason ?? "none", stored.stuckReason ?? "none")
+        // Both sides at Postgres's precision, as the pump writes them.
+        func micros(_ date: Date?) -> String { date.map { Timestamp.format(Timestamp.truncate($0)) } ?? "none" }
+        compare("started at", micros(folded.startedAt), micros(stored.createdAt))
+        compare("updated at", micros(folded.updatedAt), micros(stored.updatedAt))
         let decoder = JSONDecoder()
-        if try decoder.decode(JSONValue.self, from: Data(folded.state)) != decoder.decode(JSONValue.self, from: Data(state)) {
+        if try decoder.decode(JSONValue.self, from: Data(folded.state)) != decoder.decode(JSONValue.self, from: Data(row.state)) {
             differences.append("state")
         }
-        let storedSteps = try decoder.decode([SagaStepView].self, from: Data(steps))
+        let storedSteps = try decoder.decode([SagaStepView].self, from: Data(row.steps))
         let foldedSteps = folded.steps.map {
             SagaStepView(
                 name: $0.name, kind: $0.kind.rawValue, phase: $0.phase.rawValue, compensation: $0.compensation.rawValue,

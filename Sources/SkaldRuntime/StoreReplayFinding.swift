@@ -10,7 +10,7 @@ public struct StoreReplayFinding: Sendable, CustomStringConvertible {
         case snapshotDiffers([String])
         /// No registered definition can replay it (a deploy dropped a version still in flight).
         case noDefinition(String)
-        /// The log cannot be read back into events.
+        /// The log cannot be read back into events, or events are missing from it.
         case unreadable(String)
     }
 
@@ -48,9 +48,21 @@ public struct StoreReplaySummary: Sendable {
     public var identical = 0
     /// Sagas checked, by `type vN` of the definition used.
     public var byDefinition: [String: Int] = [:]
-    /// Everything found, in the order found.
+    /// How many sagas had a finding.
+    public var findingCount = 0
+    /// The first ``keptFindings`` findings, in the order found (``StoreReplay/run(_:limit:target:onFinding:)``
+    /// hands each one to its caller as it is found; a store of millions of sagas against an
+    /// incompatible definition must not hold them all).
     public var findings: [StoreReplayFinding] = []
+
+    /// How many findings ``findings`` keeps.
+    public static let keptFindings = 1000
 
     /// An empty summary.
     public init() {}
+
+    mutating func record(_ finding: StoreReplayFinding) {
+        findingCount += 1
+        if findings.count < Self.keptFindings { findings.append(finding) }
+    }
 }

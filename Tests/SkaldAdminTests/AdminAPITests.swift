@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Prometheus
 import Skald
-import SkaldAdmin
+@testable import SkaldAdmin
 import SkaldExamples
 import SkaldKafka
 import SkaldRuntime
@@ -317,6 +317,13 @@ struct AdminAPITests {
                 #expect(response.status == .forbidden, "reads too: the page would see the answer")
             }
             #expect(try await Self.total(client) == 0, "nothing was started")
+            // The dashboard's own POST: same origin as the host it was sent to.
+            try await client.execute(
+                uri: start, method: .post, headers: [.contentType: "application/json", .origin: "http://localhost"],
+                body: Self.order("x3")
+            ) { response in
+                #expect(response.status == .created, "a same-origin POST goes through")
+            }
         }
     }
 
@@ -563,6 +570,41 @@ struct AdminAccessTests {
                 )
             }
         }
+    }
+
+    @Test("loopback means localhost, ::1 or an address in 127/8, not a name that starts like one")
+    func loopbackNames() {
+        for host in ["localhost", "LOCALHOST", "::1", "127.0.0.1", "127.1.2.3", "127.255.255.255"] {
+            #expect(AdminConfiguration.isLoopback(host), "\(host)")
+        }
+        for host in ["127.0.0.1.evil.example", "127.0.0.256", "127.0.0", "128.0.0.1", "evil", "", "127.0.0.1 ", "127.0.0.01a"] {
+            #expect(!AdminConfiguration.isLoopback(host), "\(host)")
+        }
+    }
+
+    @Test("Host and Origin: same origin and loopback hosts pass; rebinding names and other sites do not")
+    func crossSiteRules() {
+        func refused(_ host: String?, _ origin: String?, loopback: Bool = true, allowed: Set<String> = []) -> Bool {
+            AdminServer.crossSiteRefusal(host: host, origin: origin, loopbackOnly: loopback, allowedHosts: allowed) != nil
+        }
+        // What browsers and curl send to a server on loopback.
+        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.1"] {
+            #expect(!refused(host, nil), "\(host)")
+            #expect(!refused(host, "http://\(host)"), "same origin at \(host)")
+        }
+        #expect(refused("127.0.0.1.evil.example:8080", nil), "a rebinding name")
+        #expect(refused("127.0.0.1.evil.example:8080", "http://127.0.0.1.evil.example:8080"), "a rebinding page, same origin")
+        #expect(refused("evil:8080", nil))
+        #expect(refused("127.0.0.1:8080", "http://evil.example"), "another site")
+        #expect(refused("127.0.0.1:8080", "http://127.0.0.1:9999"), "another port is another origin")
+        #expect(!refused("127.0.0.1:8080", "null"), "a sandboxed or file page sends null; the token and JSON rules still apply")
+        // Behind a proxy: its public name, allowed, whether it keeps Host or rewrites it.
+        #expect(!refused("skald.example.com", "https://skald.example.com", allowed: ["skald.example.com"]))
+        #expect(!refused("127.0.0.1:8080", "https://skald.example.com", allowed: ["skald.example.com"]))
+        #expect(refused("skald.example.com", nil), "not allowed unless configured")
+        // Bound to every interface: any host, still same origin only.
+        #expect(!refused("10.0.0.5:8080", nil, loopback: false))
+        #expect(refused("10.0.0.5:8080", "http://evil.example", loopback: false))
     }
 
     @Test("a cursor survives its token for any saga id, and anything else is not a cursor")

@@ -17,7 +17,9 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             Each saga's recorded inputs are fed to its definition with their recorded times; the events it
             decides must equal the recorded ones, and folding the log must give the stored snapshot.
-            Exit status: 0 when every saga checked replays identically, 1 when any does not.
+            With --latest only sagas still in flight are checked unless --status says otherwise: finished ones
+            never run again. Exit status: 0 when every saga checked replays identically, 2 when any does not,
+            1 when the check itself failed (no store, a connection error).
             """
     )
 
@@ -26,7 +28,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Only sagas of this type.")
     var type: String?
 
-    @Option(help: "Only sagas in these statuses (comma-separated), e.g. running,compensating for those in flight.")
+    @Option(help: "Only sagas in these statuses (comma-separated), e.g. running,compensating for those in flight (with --latest the default).")
     var status: String?
 
     @Option(name: .customLong("saga"), help: "Only this saga (repeatable).")
@@ -38,8 +40,18 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Check against the newest registered version of each type instead of the version each saga runs.")
     var latest = false
 
+    /// What a check against the newest versions looks at by default: sagas that will still decide.
+    static let inFlight: [SagaStatus] = [.running, .compensating, .failedNeedsOperator]
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if !sagaIds.isEmpty, type != nil || status != nil || limit != nil {
+            throw ValidationError("--saga names the sagas to check: it does not combine with --type, --status or --limit")
+        }
+        if let type, (try? SagaCatalog.registry.latest(name: type)) == nil {
+            let known = Set(SagaCatalog.registry.all.map(\.name)).sorted().joined(separator: ", ")
+            throw ValidationError("--type \(type) is not a registered saga type (this binary registers \(known.isEmpty ? "none" : known))")
+        }
         if let status {
             for name in status.split(separator: ",") where SagaStatus(rawValue: String(name)) == nil {
                 throw ValidationError(
@@ -55,11 +67,14 @@ struct ReplayCommand: AsyncParsableCommand {
         let definitions = summary.byDefinition.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
         print("skald replay: checked \(summary.checked) sagas against \(against)\(definitions.isEmpty ? "" : " (\(definitions))")")
         print("  \(summary.identical) replay identically\(latest ? "" : " and match their snapshots")")
-        if !summary.findings.isEmpty {
-            print("  \(summary.findings.count) with findings (listed above)")
+        if summary.checked == 0 {
+            print("  no saga matched: nothing was checked")
         }
-        if !summary.findings.isEmpty || summary.checked < sagaIds.count {
-            throw ExitCode(1)
+        if summary.findingCount > 0 {
+            print("  \(summary.findingCount) with findings (listed above)")
+        }
+        if summary.findingCount > 0 || summary.checked < sagaIds.count {
+            throw ExitCode(2)
         }
     }
 
@@ -70,7 +85,8 @@ struct ReplayCommand: AsyncParsableCommand {
         let summary: StoreReplaySummary
         if sagaIds.isEmpty {
             let filter = SagaListFilter(
-                statuses: status.map { $0.split(separator: ",").compactMap { SagaStatus(rawValue: String($0)) } } ?? [],
+                statuses: status.map { $0.split(separator: ",").compactMap { SagaStatus(rawValue: String($0)) } }
+                    ?? (latest ? Self.inFlight : []),
                 sagaType: type)
             summary = try await replay.run(filter, limit: limit, target: target, onFinding: report)
         } else {

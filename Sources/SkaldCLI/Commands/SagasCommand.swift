@@ -29,7 +29,7 @@ struct SagasCommand: AsyncParsableCommand {
         } catch let error as PostgresError where error.sqlState == "42P01" {
             await pool.close()
             throw SettingsError(
-                "no saga store at \(url): its tables are missing (apply them with `skald migrate --postgres URL`, or check the URL's search_path)")
+                "no saga store at \(PostgresConnection.redacted(url)): its tables are missing (apply them with `skald migrate --postgres URL`, or check the URL's search_path)")
         } catch {
             await pool.close()
             throw error

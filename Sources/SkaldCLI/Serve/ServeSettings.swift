@@ -28,7 +28,8 @@ import SystemPackage
 /// - `skald.admin.viewerTokens` and `skald.admin.operatorTokens` (`SKALD_ADMIN_VIEWER_TOKENS`,
 ///   `SKALD_ADMIN_OPERATOR_TOKENS`): `name:token` pairs, comma-separated; with none the saga API
 ///   is open to anyone who can reach it. `skald.admin.stuckAfterSeconds` (300): how long a running
-///   saga must be quiet for `stuck=true`
+///   saga must be quiet for `stuck=true`; `skald.admin.allowedHosts` (`SKALD_ADMIN_ALLOWED_HOSTS`): host
+///   names the API answers to besides loopback ones (a reverse proxy's public name)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
     /// The admin HTTP server, or nil when it is turned off.
@@ -105,6 +106,7 @@ struct ServeSettings {
                 throw SettingsError("skald.admin.port must be a port number (0 picks a free one), got \(port)")
             }
             admin = AdminConfiguration(host: config.string(forKey: "skald.admin.host", default: "127.0.0.1"), port: port)
+            admin?.allowedHosts = config.stringArray(forKey: "skald.admin.allowedHosts", default: [])
         }
         let access: AdminAccess
         do {
