@@ -36,12 +36,7 @@ public struct SagaQueries: Sendable {
         if let sagaType = filter.sagaType { conditions.append("saga_type = \(bind(PostgresValue(sagaType)))") }
         if let key = filter.businessKey { conditions.append("business_key = \(bind(PostgresValue(key)))") }
         if let quiet = filter.stuckFor {
-            let seconds = Self.seconds(quiet)
-            conditions.append(
-                """
-                (status = 'failed_needs_operator' OR (status IN ('running', 'compensating') \
-                AND updated_at < now() - make_interval(secs => \(bind(PostgresValue(seconds)))::float8)))
-                """)
+            conditions.append(Self.stuck(quietSeconds: bind(PostgresValue(Self.seconds(quiet)))))
         }
         if let cursor {
             conditions.append(
@@ -140,15 +135,20 @@ public struct SagaQueries: Sendable {
     /// How many sagas are stuck: waiting for an operator, or running or compensating with no
     /// event for `quiet` (what ``SagaListFilter/stuckFor`` lists).
     public func countStuck(quietFor quiet: Duration) async throws -> Int {
-        let seconds = Self.seconds(quiet)
         let rows = try await pool.withConnection { connection in
             try await connection.query(
-                """
-                SELECT count(*)::bigint FROM sagas WHERE status = 'failed_needs_operator'
-                   OR (status IN ('running', 'compensating') AND updated_at < now() - make_interval(secs => \(seconds)::float8))
-                """)
+                PostgresQuery("SELECT count(*)::bigint FROM sagas WHERE " + Self.stuck(quietSeconds: "$1"), [PostgresValue(Self.seconds(quiet))]))
         }
         return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// The condition "stuck": waiting for an operator, or running or compensating with no event
+    /// for the seconds in parameter `quietSeconds` (one definition for listings and counts).
+    static func stuck(quietSeconds: String) -> String {
+        """
+        (status = 'failed_needs_operator' OR (status IN ('running', 'compensating') \
+        AND updated_at < now() - make_interval(secs => \(quietSeconds)::float8)))
+        """
     }
 
     /// The columns ``summary(_:)`` reads, in its order.
