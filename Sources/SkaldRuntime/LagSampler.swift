@@ -4,9 +4,9 @@ import SkaldKafka
 import SkaldPostgres
 import Synchronization
 
-/// Reads the two backlogs an operator watches into gauges: messages waiting in the
-/// orchestrator's partitions (consumer lag), and commands waiting in the outbox (how many,
-/// and how long the oldest has waited).
+/// Reads the levels an operator watches into gauges: messages waiting in the orchestrator's
+/// partitions (consumer lag), commands waiting in the outbox (how many, and how long the
+/// oldest has waited), and sagas that are stuck.
 ///
 /// Both are levels, not events, so they are read rather than counted: a growing consumer lag
 /// says the pump falls behind its topics; a growing outbox age says the relay cannot publish
@@ -20,6 +20,10 @@ final class LagSampler: Sendable {
     let logger: Logger
     /// Scrapes closer together than this share one sample.
     let minimumInterval: Duration
+    /// The saga types whose stuck gauges are set, to 0 when none is stuck (so an alert has a series).
+    let sagaTypes: [String]
+    /// How long a running saga must be quiet to count as stuck.
+    let stuckAfter: Duration
 
     private struct State {
         var reportedTopics: Set<String> = []
@@ -31,8 +35,10 @@ final class LagSampler: Sendable {
 
     init(
         pool: PostgresPool, consumer: KafkaConsumer, metrics: OrchestratorMetrics, logger: Logger,
-        minimumInterval: Duration = .seconds(1)
+        minimumInterval: Duration = .seconds(1), sagaTypes: [String] = [], stuckAfter: Duration = .seconds(300)
     ) {
+        self.sagaTypes = sagaTypes
+        self.stuckAfter = stuckAfter
         self.pool = pool
         self.consumer = consumer
         self.metrics = metrics
@@ -54,6 +60,11 @@ final class LagSampler: Sendable {
                     try await self.sampleOutbox()
                 } catch {
                     self.logger.debug("outbox lag not sampled", metadata: ["error": "\(error)"])
+                }
+                do {
+                    try await self.sampleStuck()
+                } catch {
+                    self.logger.debug("stuck sagas not counted", metadata: ["error": "\(error)"])
                 }
                 self.state.withLock { state in
                     state.reportedTopics = topics
@@ -94,5 +105,23 @@ final class LagSampler: Sendable {
         guard let row = rows.first else { return }
         metrics.outboxPendingRows.record(try row.decode(Int.self, at: 0))
         metrics.outboxLag.record(max(0, try row.decode(Double.self, at: 1)))
+    }
+
+    /// Sets the stuck gauges of every registered saga type (and of any other type found stuck)
+    /// from one statement over `sagas_by_status`.
+    func sampleStuck() async throws {
+        let rows = try await pool.withConnection { connection in
+            try await connection.query(
+                PostgresQuery(
+                    """
+                    SELECT saga_type, count(*)::bigint, count(*) FILTER (WHERE status = 'failed_needs_operator')::bigint
+                    FROM sagas WHERE \(SagaQueries.stuck(quietSeconds: "$1")) GROUP BY saga_type
+                    """, [PostgresValue(SagaQueries.seconds(stuckAfter))]))
+        }
+        var counts = Dictionary(uniqueKeysWithValues: sagaTypes.map { ($0, (stuck: 0, waiting: 0)) })
+        for row in rows {
+            counts[try row.decode(String.self, at: 0)] = (try row.decode(Int.self, at: 1), try row.decode(Int.self, at: 2))
+        }
+        for (type, count) in counts { metrics.stuckSagas(type: type, stuck: count.stuck, waitingForOperator: count.waiting) }
     }
 }

@@ -121,7 +121,10 @@ public final class Orchestrator: Service {
             afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
-        lagSampler.withLock { $0 = LagSampler(pool: pool, consumer: consumer, metrics: metrics, logger: logger) }
+        let sampler = LagSampler(
+            pool: pool, consumer: consumer, metrics: metrics, logger: logger,
+            sagaTypes: Set(registry.all.map(\.name)).sorted(), stuckAfter: configuration.stuckAfter)
+        lagSampler.withLock { $0 = sampler }
         running.store(true, ordering: .releasing)
         defer {
             running.store(false, ordering: .releasing)

@@ -38,6 +38,9 @@ public struct OrchestratorConfiguration: Sendable {
 
     /// When a participant that keeps timing out has its commands held back, and how it is probed.
     public var circuitBreaker = CircuitBreaker.Policy()
+    /// How long a running or compensating saga must go without an event to count as stuck
+    /// (the `skald_sagas_stuck` gauge, the admin API's `stuck=true`).
+    public var stuckAfter: Duration = .seconds(300)
 
     /// A configuration with defaults for everything but the two addresses.
     public init(kafka: KafkaConfiguration, postgresURL: String) {

@@ -65,6 +65,15 @@ public struct OrchestratorMetrics: Sendable {
         Gauge(label: "skald_consumer_lag_messages", dimensions: [("topic", topic)], factory: factory).record(messages)
     }
 
+    /// Sets how many sagas of `type` are stuck: waiting for an operator, or running or
+    /// compensating with no event for ``OrchestratorConfiguration/stuckAfter``; and how many of
+    /// those wait for an operator. Store-wide, so every instance reports the same (read at each
+    /// scrape; alert on the `max` over instances).
+    public func stuckSagas(type: String, stuck: Int, waitingForOperator: Int) {
+        Gauge(label: "skald_sagas_stuck", dimensions: [("saga_type", type)], factory: factory).record(stuck)
+        Gauge(label: "skald_sagas_waiting_for_operator", dimensions: [("saga_type", type)], factory: factory).record(waitingForOperator)
+    }
+
     /// Counts a saga reaching `outcome` (`started`, `completed`, `compensated`, `failed_needs_operator`).
     public func saga(_ outcome: String, type: String) {
         Counter(label: "skald_sagas_\(outcome)_total", dimensions: [("saga_type", type)], factory: factory).increment()

@@ -28,7 +28,7 @@ import SystemPackage
 /// - `skald.admin.viewerTokens` and `skald.admin.operatorTokens` (`SKALD_ADMIN_VIEWER_TOKENS`,
 ///   `SKALD_ADMIN_OPERATOR_TOKENS`): `name:token` pairs, comma-separated; with none the saga API
 ///   is open to anyone who can reach it. `skald.admin.stuckAfterSeconds` (300): how long a running
-///   saga must be quiet for `stuck=true`; `skald.admin.allowedHosts` (`SKALD_ADMIN_ALLOWED_HOSTS`): host
+///   saga must be quiet for `stuck=true` and the `skald_sagas_stuck` gauge; `skald.admin.allowedHosts` (`SKALD_ADMIN_ALLOWED_HOSTS`): host
 ///   names the API answers to besides loopback ones (a reverse proxy's public name)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
@@ -120,6 +120,7 @@ struct ServeSettings {
         guard stuckAfter >= 0 else {
             throw SettingsError("skald.admin.stuckAfterSeconds must be 0 or more, got \(stuckAfter)")
         }
+        orchestrator.stuckAfter = .seconds(stuckAfter)
         return ServeSettings(
             orchestrator: orchestrator,
             admin: admin,
