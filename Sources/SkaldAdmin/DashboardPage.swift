@@ -37,6 +37,15 @@ enum DashboardPage {
       <label><input type="checkbox" id="f-stuck"> stuck</label>
       <button class="primary" type="submit">Search</button>
     </form>
+    <details id="starter">
+      <summary>Start a saga</summary>
+      <form id="start-form" class="start">
+        <select id="s-start"></select>
+        <input id="s-key" placeholder="idempotency key (optional)">
+        <textarea id="s-payload" rows="6" spellcheck="false">{}</textarea>
+        <button class="primary" type="submit">Start</button> <span id="start-result" class="muted"></span>
+      </form>
+    </details>
     <div id="list-error" class="error"></div>
     <table>
       <thead><tr><th>saga</th><th>type</th><th>status</th><th>step</th><th>key</th><th>started</th></tr></thead>
@@ -96,6 +105,9 @@ enum DashboardPage {
   .muted { color:var(--mute); }
   .error { color:var(--failed); }
   .actions { display:flex; gap:8px; flex-wrap:wrap; margin:8px 0; }
+  details#starter { margin-bottom:10px; }
+  form.start { display:grid; gap:6px; margin-top:6px; }
+  form.start textarea { font:12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; padding:6px; border:1px solid var(--line); border-radius:6px; }
   h2 { font-size:15px; margin:0 0 10px; }
   h3 { font-size:13px; margin:14px 0 6px; color:var(--mute); font-weight:500; }
   @media (max-width: 1000px) { main { grid-template-columns: 1fr; } }
@@ -150,6 +162,18 @@ async function loadTiles() {
 
 async function loadTypes() {
   const { definitions } = await api("/api/v1/definitions");
+  // What can be started here: each type's start messages (its newest version comes first per name).
+  const starts = $("s-start");
+  const seen = new Set();
+  starts.replaceChildren();
+  for (const d of definitions) {
+    for (const s of d.subscriptions.filter((s) => s.role === "start")) {
+      const value = d.name + " " + s.messageType;
+      if (seen.has(value)) continue;
+      seen.add(value);
+      starts.append(el("option", { value }, d.name + " ← " + s.messageType));
+    }
+  }
   const select = $("f-type");
   const names = [...new Set(definitions.map((d) => d.name))];
   select.replaceChildren(el("option", { value: "" }, "any type"), ...names.map((n) => el("option", { value: n }, n)));
@@ -239,6 +263,23 @@ async function act(id, action) {
 }
 
 $("filters").addEventListener("submit", (event) => { event.preventDefault(); search(); });
+$("start-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const [type, messageType] = $("s-start").value.split(" ");
+  const headers = { "Content-Type": "application/json" };
+  if ($("s-key").value.trim()) headers["Idempotency-Key"] = $("s-key").value.trim();
+  $("start-result").textContent = "";
+  try {
+    const started = await api("/api/v1/sagas/" + encodeURIComponent(type) + "?messageType=" + encodeURIComponent(messageType),
+      { method: "POST", headers, body: $("s-payload").value });
+    $("start-result").textContent = "started " + started.sagaId;
+    search();
+    loadTiles();
+    show(started.sagaId);
+  } catch (error) {
+    $("start-result").textContent = error.message;
+  }
+});
 $("more").addEventListener("click", () => loadPage(true));
 async function refreshAll() {
   try { await Promise.all([loadTiles(), loadTypes()]); } catch (error) { $("list-error").textContent = error.message; }
