@@ -205,14 +205,25 @@ public final class Orchestrator: Service {
     }
 
     /// Applies an operator command (abort, retry, skip) to a saga and records it in the audit log.
+    ///
+    /// - Returns: `.applied` when the saga acted on it; `.rejected` with the saga's reason when
+    ///   it refused (the refusal is in its log as `operator.command-rejected`, like every
+    ///   decision); `.unroutable` when there is no such saga.
     public func operate(sagaId: String, command: OperatorCommand) async throws -> SagaWorkOutcome {
+        let before = try await pool.withConnection { connection in
+            try await connection.query("SELECT last_sequence FROM sagas WHERE saga_id = \(sagaId)").first?.decode(Int.self, at: 0)
+        }
         let work = SagaWork(target: .saga(id: sagaId), input: .operatorCommand(command), inboxId: nil, source: "operator")
-        let outcome = try await apply(work)
+        var outcome = try await apply(work)
+        if case .applied = outcome, let before, let reason = try await refusal(of: command, sagaId: sagaId, after: before) {
+            outcome = .rejected(reason: reason)
+        }
         let description: String
         switch outcome {
         case .applied: description = "applied"
         case .duplicate: description = "no change"
-        case .unroutable(let reason), .rejected(let reason): description = reason
+        case .unroutable(let reason): description = reason
+        case .rejected(let reason): description = "refused: \(reason)"
         }
         try await pool.withConnection { connection in
             _ = try await connection.execute(
@@ -223,6 +234,20 @@ public final class Orchestrator: Service {
             )
         }
         return outcome
+    }
+
+    /// The reason the saga gave for refusing `command`, if its log records a refusal after `sequence`.
+    private func refusal(of command: OperatorCommand, sagaId: String, after sequence: Int) async throws -> String? {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT event->>'reason' FROM saga_events
+                WHERE saga_id = \(sagaId) AND sequence > \(sequence) AND event_type = 'operator.command-rejected'
+                  AND event->>'actor' = \(command.actor) AND event->>'action' = \(command.action.rawValue)
+                ORDER BY sequence LIMIT 1
+                """
+            ).first?.decode(String?.self, at: 0)
+        }
     }
 
     private func apply(_ work: SagaWork) async throws -> SagaWorkOutcome {

@@ -206,6 +206,18 @@ struct AdminAPITests {
                 #expect(events.contains { ($0["type"] as? String)?.hasPrefix("operator.") == true })
             }
             #expect(try await Self.list(client, "status=compensating").ids == [sagaId])
+            // Again: the saga refuses, and the answer says why instead of "applied".
+            try await client.execute(
+                uri: "/api/v1/sagas/\(sagaId)/abort", method: .post, headers: Self.jsonHeaders,
+                body: ByteBuffer(string: #"{"reason":"twice"}"#)
+            ) { response in
+                #expect(response.status == .conflict)
+                let error = try #require(try Self.object(response.body)["error"] as? JSON)
+                #expect(error["code"] as? String == "conflict")
+                #expect(error["message"] as? String == "the saga is already compensating")
+            }
+            let audit = try await client.execute(uri: "/api/v1/sagas/\(sagaId)", method: .get) { try Self.object($0.body)["audit"] as? [JSON] }
+            #expect(audit?.compactMap { $0["outcome"] as? String } == ["applied", "refused: the saga is already compensating"])
         }
     }
 

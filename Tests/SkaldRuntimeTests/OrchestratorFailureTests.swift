@@ -44,6 +44,12 @@ struct OrchestratorFailureTests {
             let audit = try await TestPostgres.strings(
                 url, "SELECT action || ' by ' || actor || ': ' || reason FROM audit_log WHERE saga_id = \(sagaId)")
             #expect(audit == ["skip by ops@example.com: refunded by hand"])
+
+            // A finished saga refuses: the caller hears why, and so does the audit log.
+            let refused = try await orchestrator.operate(sagaId: sagaId, command: OperatorCommand(.retry, actor: "ops@example.com"))
+            #expect(refused == .rejected(reason: "the saga is compensated"))
+            let outcomes = try await TestPostgres.strings(url, "SELECT outcome FROM audit_log WHERE saga_id = \(sagaId) ORDER BY id")
+            #expect(outcomes == ["applied", "refused: the saga is compensated"])
         }
     }
 
