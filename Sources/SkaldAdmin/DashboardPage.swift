@@ -210,8 +210,10 @@ async function loadPage(append) {
 }
 function search() { cursor = null; loadPage(false); }
 
+let followTimer = null;
 async function show(id) {
   selected = id;
+  clearTimeout(followTimer);
   for (const row of $("rows").children) row.classList.toggle("sel", row.dataset.id === id);
   const detail = $("detail");
   try {
@@ -242,6 +244,10 @@ async function show(id) {
         ? el("p", { class: "muted" }, "Its log replays identically through " + replay.definition + " and folds into this snapshot.")
         : el("p", { class: "error" }, replay.explanation || replay.result),
       el("h3", {}, "Audit"), audit);
+    // A saga still moving is followed: shown again every two seconds while it is picked and the tab is visible.
+    if (["running", "compensating"].includes(saga.status)) {
+      followTimer = setTimeout(() => { if (selected === id && document.visibilityState === "visible") show(id); }, 2000);
+    }
   } catch (error) { detail.replaceChildren(el("h2", {}, "Saga"), el("p", { class: "error" }, error.message)); }
 }
 
@@ -259,7 +265,11 @@ async function act(id, action) {
       { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     await show(id);
     loadTiles();
-  } catch (error) { $("act-error").textContent = error.message; }
+  } catch (error) {
+    // A refusal is in the audit log too: show the saga again, then why.
+    await show(id);
+    $("act-error").textContent = error.message;
+  }
 }
 
 $("filters").addEventListener("submit", (event) => { event.preventDefault(); search(); });
