@@ -13,6 +13,8 @@ public struct AdminAPI: Sendable {
     /// How long a running or compensating saga must be quiet to count as stuck when a
     /// listing asks for `stuck=true` without `stuckAfter`.
     public let stuckAfter: Duration
+    /// How long `GET /api/v1/stats` reuses its counts (every saga is counted for them).
+    public let statsMaxAge: Duration
     /// Set by the server when it listens on a loopback address: requests must then name a
     /// loopback host, so a page served elsewhere cannot reach it by rebinding a DNS name.
     var loopbackOnly = false
@@ -20,10 +22,14 @@ public struct AdminAPI: Sendable {
     var allowedHosts: Set<String> = []
 
     /// The API over `orchestrator`'s registry and store.
-    public init(orchestrator: Orchestrator, access: AdminAccess = .open, stuckAfter: Duration = .seconds(300)) {
+    public init(
+        orchestrator: Orchestrator, access: AdminAccess = .open, stuckAfter: Duration = .seconds(300),
+        statsMaxAge: Duration = .seconds(2)
+    ) {
         self.orchestrator = orchestrator
         self.queries = SagaQueries(pool: orchestrator.pool)
         self.access = access
         self.stuckAfter = stuckAfter
+        self.statsMaxAge = statsMaxAge
     }
 }

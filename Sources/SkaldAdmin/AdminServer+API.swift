@@ -21,12 +21,17 @@ extension AdminServer {
             guard !versions.isEmpty else { throw AdminAPIError.notFound("no saga type named '\(type)' is registered") }
             return Self.json(.ok, ["definitions": versions.map(DefinitionView.init)])
         }
+        let stats = StatsCache(maxAge: api.statsMaxAge)
         v1.get("stats") { request, _ -> Response in
             _ = try Self.admit(request, as: .viewer, api: api)
-            let (counts, stuck) = try await Self.reading(logger) {
-                (try await api.queries.counts(), try await api.queries.countStuck(quietFor: api.stuckAfter))
+            let answer = try await Self.reading(logger) {
+                try await stats.value {
+                    StatsResponse(
+                        counts: try await api.queries.counts(), stuck: try await api.queries.countStuck(quietFor: api.stuckAfter),
+                        stuckAfterSeconds: Int(api.stuckAfter.components.seconds))
+                }
             }
-            return Self.json(.ok, StatsResponse(counts: counts, stuck: stuck, stuckAfterSeconds: Int(api.stuckAfter.components.seconds)))
+            return Self.json(.ok, answer)
         }
         v1.get("sagas") { request, _ -> Response in
             _ = try Self.admit(request, as: .viewer, api: api)
@@ -341,7 +346,7 @@ struct SagaListResponse: Encodable {
 }
 
 /// `GET /api/v1/stats`.
-struct StatsResponse: Encodable {
+struct StatsResponse: Encodable, Sendable {
     var counts: [SagaStatusCount]
     /// Sagas waiting for an operator or quiet for `stuckAfterSeconds`.
     var stuck: Int

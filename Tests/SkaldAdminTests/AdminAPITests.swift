@@ -20,7 +20,7 @@ struct AdminAPITests {
 
     /// An API over a fresh store with PlaceOrder registered, and its orchestrator.
     private static func withAPI(
-        access: AdminAccess = .open,
+        access: AdminAccess = .open, statsMaxAge: Duration = .zero,
         _ body: @escaping @Sendable (any TestClientProtocol, Orchestrator) async throws -> Void
     ) async throws {
         let url = try await TestPostgres.freshStore("admin")
@@ -34,7 +34,7 @@ struct AdminAPITests {
         let server = AdminServer(
             configuration: AdminConfiguration(port: 0), registry: PrometheusCollectorRegistry(),
             checks: [],
-            api: AdminAPI(orchestrator: orchestrator, access: access))
+            api: AdminAPI(orchestrator: orchestrator, access: access, statsMaxAge: statsMaxAge))
         try await server.application().test(.router) { client in try await body(client, orchestrator) }
         await orchestrator.pool.close()
     }
@@ -282,6 +282,20 @@ struct AdminAPITests {
             try await client.execute(uri: "/api/v1/sagas/no-such-saga/replay", method: .get) { response in
                 #expect(response.status == .notFound)
             }
+        }
+    }
+
+    @Test("the counts are reused for statsMaxAge, so many dashboards cost one count")
+    func statsAreShared() async throws {
+        try await Self.withAPI(statsMaxAge: .seconds(60)) { client, _ in
+            #expect(try await Self.total(client) == 0)
+            try await Self.start(client, key: "c1")
+            #expect(try await Self.total(client) == 0, "the answer of a moment ago")
+        }
+        try await Self.withAPI(statsMaxAge: .zero) { client, _ in
+            #expect(try await Self.total(client) == 0)
+            try await Self.start(client, key: "c1")
+            #expect(try await Self.total(client) == 1, "counted again")
         }
     }
 
