@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Skald
 import Synchronization
 
 extension AdminServer {
@@ -93,13 +92,7 @@ extension AdminServer {
     }
 
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // The same instants as the event log writes them: RFC 3339, microseconds, UTC.
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
+        let encoder = JSONEncoder.sagaViews()
         let bytes = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status,

@@ -38,13 +38,7 @@ struct SagasCommand: AsyncParsableCommand {
 
     /// JSON as the admin API writes it: sorted keys, instants as RFC 3339 with microseconds.
     static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try JSONEncoder.sagaViews(pretty: true).encode(value), as: UTF8.self)
     }
 }
 
