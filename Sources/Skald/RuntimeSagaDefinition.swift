@@ -36,6 +36,8 @@ public protocol RuntimeSagaDefinition: Sendable {
     func commandTopic(ofStep step: String) -> String?
     /// Re-runs stored events through this definition and reports the first divergence.
     func replayCheck(sagaId: String, events: [StoredSagaEvent]) throws -> ReplayReport
+    /// Reads stored events with this definition's payload types (for projections).
+    func decodeStored(_ events: [StoredSagaEvent]) throws -> [SagaEvent]
 }
 
 /// One `(topic, message type)` a saga type listens to.

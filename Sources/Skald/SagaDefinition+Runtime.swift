@@ -224,6 +224,11 @@ extension SagaDefinition: RuntimeSagaDefinition {
         replayCheck(sagaId: sagaId, events: try decodeEvents(events.map(\.data)))
     }
 
+    /// Reads stored events with this definition's payload types.
+    public func decodeStored(_ events: [StoredSagaEvent]) throws -> [SagaEvent] {
+        try decodeEvents(events.map(\.data))
+    }
+
     /// An empty instance to start, for the runtime.
     public func newInstance(sagaId: String) -> AnySagaInstance {
         AnySagaInstance(InstanceCore(sagaId: sagaId), sagaType: name, version: version)

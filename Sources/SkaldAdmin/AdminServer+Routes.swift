@@ -38,6 +38,7 @@ extension AdminServer {
             api.loopbackOnly = AdminConfiguration.isLoopback(configuration.host)
             api.allowedHosts = Set(configuration.allowedHosts.map { $0.lowercased() })
             Self.addAPIRoutes(to: router, api: api, logger: logger)
+            Self.addProjectionRoutes(to: router, api: api, logger: logger)
             Self.addDashboard(to: router)
         }
         return router

@@ -15,6 +15,7 @@ public struct SkaldCommand: AsyncParsableCommand {
             MigrateCommand.self,
             ReplayCommand.self,
             SagasCommand.self,
+            ProjectionsCommand.self,
             KafkaCommand.self,
             ExamplesCommand.self,
             BenchCommand.self,

@@ -4,6 +4,8 @@ import SkaldPostgres
 
 /// Everything one batch of decisions writes, gathered so each table gets one statement.
 struct BatchWrites {
+    /// Where every event is mirrored through the outbox (``OrchestratorConfiguration/sagaEventsTopic``); nil: nowhere.
+    private let sagaEventsTopic: String?
     private var events = JSONRecords()
     private var snapshots: [String: SagaSnapshot] = [:]
     private(set) var touchedSagas: [String] = []
@@ -13,11 +15,15 @@ struct BatchWrites {
     private var correlations = JSONRecords()
     private var traces: [String: String] = [:]
     private(set) var commandCount = 0
+    /// Mirrored events, for the relay's wake-up.
+    private(set) var mirroredCount = 0
     private(set) var decisions = 0
     /// The decisions' milestones, for the metrics once the transaction commits.
     private(set) var milestones: [(sagaType: String, milestone: SagaMilestone)] = []
 
-    init() {}
+    init(sagaEventsTopic: String? = nil) {
+        self.sagaEventsTopic = sagaEventsTopic
+    }
 
     mutating func add(_ decision: RuntimeDecision) {
         decisions += 1
@@ -34,6 +40,7 @@ struct BatchWrites {
             events.field("recorded_at", Timestamp.format(event.time))
             events.field("event", json: event.data)
             events.endRecord()
+            if let sagaEventsTopic { mirror(event, of: snapshot, to: sagaEventsTopic) }
         }
         for command in decision.commands {
             outbox.append(
@@ -54,6 +61,23 @@ struct BatchWrites {
         }
         cancelledTimers.append(contentsOf: decision.cancelledTimers)
     }
+
+    /// Queues `event` for `topic` in the same outbox as the commands: the relay publishes a
+    /// saga's events and commands in the order they were written, keyed by the saga id.
+    private mutating func mirror(_ event: StoredSagaEvent, of snapshot: SagaSnapshot, to topic: String) {
+        let id = "event:\(snapshot.sagaId):\(event.sequence)"
+        let envelope = MessageEnvelope(
+            id: id, source: "skald/\(snapshot.sagaType)", type: "skald.\(event.type)", time: event.time,
+            sagaId: snapshot.sagaId, sagaType: snapshot.sagaType,
+            extensions: ["sagasequence": String(event.sequence), "sagaversion": String(snapshot.version)])
+        outbox.append(
+            messageId: id, sagaId: snapshot.sagaId, topic: topic, key: snapshot.sagaId, envelope: envelope,
+            payload: event.data)
+        mirroredCount += 1
+    }
+
+    /// Whether the batch queued anything for the relay.
+    var wroteOutbox: Bool { commandCount + mirroredCount > 0 }
 
     /// The W3C trace context a new saga started with, kept on its `sagas` row.
     mutating func trace(sagaId: String, traceparent: String) {
@@ -119,7 +143,7 @@ struct BatchWrites {
         if correlations.count > 0 {
             statements.append(PostgresQuery(PumpStatements.correlate, [correlations.value]))
         }
-        if commandCount > 0 {
+        if wroteOutbox {
             statements.append(PostgresQuery(PumpStatements.notifyRelays))
         }
         return statements

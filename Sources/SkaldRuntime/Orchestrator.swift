@@ -33,6 +33,8 @@ public final class Orchestrator: Service {
     /// The per-participant circuit breakers (commands to a participant that keeps timing out wait).
     public let breakers: ParticipantBreakers
     let timers: TimerService
+    /// The projections it keeps up to date, their progress and rebuilds.
+    public let projections: ProjectionCatalog
     /// Deletes expired inbox rows; nil when ``OrchestratorConfiguration/inboxRetention`` is nil.
     let pruner: InboxPruner?
     let logger: Logger
@@ -45,12 +47,18 @@ public final class Orchestrator: Service {
     ///
     /// - Throws: ``KafkaError`` for a bad Kafka property; ``SagaRuntimeError`` when
     ///   `enable.auto.commit` is turned off (see below) or the inbox retention is not positive.
+    ///
+    /// - Parameter projections: read models to keep up to date from the saga events; with any,
+    ///   the events are mirrored to ``OrchestratorConfiguration/sagaEventsTopic`` unless
+    ///   ``OrchestratorConfiguration/publishSagaEvents`` says otherwise.
     public init(
         registry: SagaRegistry,
         configuration: OrchestratorConfiguration,
+        projections: [any SagaProjection] = [],
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.orchestrator")
     ) throws {
+        try ProjectionName.validate(projections)
         // The pump stores each batch's offsets after its Postgres commit and librdkafka's
         // auto-commit sends them. Turned off, nothing would be committed until shutdown, and
         // after a crash the group would consume again everything since it started: not
@@ -65,7 +73,8 @@ public final class Orchestrator: Service {
         self.metrics = metrics
         self.logger = logger
         pool = PostgresPool(
-            url: configuration.postgresURL, minimumConnections: 1, maximumConnections: configuration.poolSize,
+            url: configuration.postgresURL, minimumConnections: 1,
+            maximumConnections: configuration.poolSize + projections.count,
             sessionSetup: PumpStatements.sessionSetup,
             logger: logger
         )
@@ -73,7 +82,9 @@ public final class Orchestrator: Service {
         if producerConfiguration.clientID == nil { producerConfiguration.clientID = "skald-orchestrator" }
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         processor = SagaProcessor(
-            registry: registry, cacheCapacity: configuration.instanceCacheCapacity, metrics: metrics, logger: logger
+            registry: registry, cacheCapacity: configuration.instanceCacheCapacity,
+            sagaEventsTopic: (configuration.publishSagaEvents ?? !projections.isEmpty) ? configuration.sagaEventsTopic : nil,
+            metrics: metrics, logger: logger
         )
         breakers = ParticipantBreakers(policy: configuration.circuitBreaker, logger: logger)
         relay = OutboxRelay(
@@ -86,6 +97,15 @@ public final class Orchestrator: Service {
             pool: pool, processor: processor, pollInterval: configuration.timerPollInterval, metrics: metrics,
             logger: logger, breakers: breakers, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
         )
+        let store = ProjectionStore(pool: pool, registry: registry)
+        self.projections = ProjectionCatalog(
+            store: store,
+            runners: try projections.map { projection in
+                try ProjectionRunner(
+                    projection: projection, store: store, kafka: configuration.kafka, topic: configuration.sagaEventsTopic,
+                    batchSize: configuration.projectionBatchSize, logger: logger)
+            },
+            logger: logger)
         if let retention = configuration.inboxRetention {
             pruner = try InboxPruner(
                 pool: pool, retention: retention, interval: configuration.inboxPruneInterval, logger: logger)
@@ -136,6 +156,7 @@ public final class Orchestrator: Service {
             group.addTask { try await self.relay.run() }
             group.addTask { try await self.timers.run() }
             if let pruner = self.pruner { group.addTask { try await pruner.run() } }
+            for runner in self.projections.runners { group.addTask { try await runner.run() } }
         }
         await producer.shutdown()
         await pool.close()

@@ -42,6 +42,16 @@ public struct OrchestratorConfiguration: Sendable {
     /// (the `skald_sagas_stuck` gauge, the admin API's `stuck=true`).
     public var stuckAfter: Duration = .seconds(300)
 
+    /// The topic every saga event is mirrored to, for projections and other readers of the log.
+    public var sagaEventsTopic = "skald.saga-events"
+    /// Whether the orchestrator mirrors saga events to ``sagaEventsTopic``: nil (the default)
+    /// mirrors them when it runs projections. Turn it on for every instance when projections
+    /// (or other programs) read the topic but some instances run none: each instance mirrors
+    /// only the events it writes. The mirror costs an outbox row per event.
+    public var publishSagaEvents: Bool?
+    /// Messages of ``sagaEventsTopic`` per projection transaction.
+    public var projectionBatchSize = 500
+
     /// A configuration with defaults for everything but the two addresses.
     public init(kafka: KafkaConfiguration, postgresURL: String) {
         self.kafka = kafka

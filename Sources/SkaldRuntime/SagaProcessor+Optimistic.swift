@@ -68,7 +68,7 @@ extension SagaProcessor {
         let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
 
         var finished: Set<String> = []
-        var writes = BatchWrites()
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic)
         var spans = TransitionSpans()
         let decided = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,

@@ -14,17 +14,24 @@ public import SkaldPostgres
 public final class SagaProcessor: Sendable {
     let registry: SagaRegistry
     let cache: InstanceCache
+    /// Where every appended event is mirrored, through the outbox; nil: nowhere.
+    let sagaEventsTopic: String?
     let metrics: OrchestratorMetrics
     let logger: Logger
 
     /// Creates a processor for the sagas in `registry`.
+    ///
+    /// - Parameter sagaEventsTopic: where every appended event is also published (through
+    ///   the outbox, in the same transaction), for projections; nil publishes none.
     public init(
         registry: SagaRegistry,
         cacheCapacity: Int = 10_000,
+        sagaEventsTopic: String? = nil,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.processor")
     ) {
         self.registry = registry
+        self.sagaEventsTopic = sagaEventsTopic
         self.cache = InstanceCache(capacity: cacheCapacity)
         self.metrics = metrics
         self.logger = logger
@@ -317,7 +324,7 @@ public final class SagaProcessor: Sendable {
         // 5. Decide, in the order the inputs arrived.
         var sagaTraces: [String: String] = [:]
         for (id, row) in locked { if let traceparent = row.traceparent { sagaTraces[id] = traceparent } }
-        var writes = BatchWrites()
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic)
         var spans = TransitionSpans()
         _ = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
@@ -387,7 +394,7 @@ public final class SagaProcessor: Sendable {
             instances: writes.touchedSagas.compactMap { id in
                 instances[id].map { (InstanceCache.Entry(instance: $0, traceparent: traces[id]), finished.contains(id)) }
             },
-            wroteCommands: writes.commandCount > 0
+            wroteCommands: writes.wroteOutbox
         )
     }
 }

@@ -13,6 +13,6 @@ struct SkaldMain {
             print("skald: the example sagas do not validate: \(error)")
             return
         }
-        await SkaldCommand.main(sagas: sagas)
+        await SkaldCommand.main(sagas: sagas, projections: [OrderBoardProjection()])
     }
 }

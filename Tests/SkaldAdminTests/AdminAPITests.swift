@@ -30,12 +30,14 @@ struct AdminAPITests {
         let orchestrator = try Orchestrator(
             registry: registry,
             configuration: OrchestratorConfiguration(
-                kafka: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), postgresURL: url))
+                kafka: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), postgresURL: url),
+            projections: [OrderBoardProjection()])
         let server = AdminServer(
             configuration: AdminConfiguration(port: 0), registry: PrometheusCollectorRegistry(),
             checks: [],
             api: AdminAPI(orchestrator: orchestrator, access: access, statsMaxAge: statsMaxAge))
         try await server.application().test(.router) { client in try await body(client, orchestrator) }
+        await orchestrator.projections.waitForRebuilds()
         await orchestrator.pool.close()
     }
 
@@ -496,6 +498,57 @@ struct AdminAPITests {
         }
     }
 
+    @Test("projections: listed with their progress; an operator rebuilds one, a viewer may not, an unknown one is 404")
+    func projections() async throws {
+        let access = try AdminAccess(viewers: "grafana:viewer-token-1", operators: "alice:operator-token-1")
+        try await Self.withAPI(access: access) { client, orchestrator in
+            let viewer: HTTPFields = [.authorization: "Bearer viewer-token-1", .contentType: "application/json"]
+            let operatorHeaders: HTTPFields = [.authorization: "Bearer operator-token-1", .contentType: "application/json"]
+            _ = try await Self.start(client, key: "p1", headers: operatorHeaders)
+            try await client.execute(uri: "/api/v1/projections", method: .get, headers: viewer) { response in
+                #expect(response.status == .ok)
+                let listed = try #require(try Self.object(response.body)["projections"] as? [JSON])
+                #expect(listed.map { $0["name"] as? String } == ["order-board"])
+                #expect(listed.first?["sagaTypes"] as? [String] == ["PlaceOrder"])
+                #expect(listed.first?["running"] as? Bool == false, "the orchestrator is not running here")
+            }
+            try await client.execute(uri: "/api/v1/projections/nope", method: .get, headers: viewer) { response in
+                #expect(response.status == .notFound)
+                let code = try Self.errorCode(response)
+                #expect(code == "not_found")
+            }
+            try await client.execute(uri: "/api/v1/projections/order-board/rebuild", method: .post, headers: viewer) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/projections/nope/rebuild", method: .post, headers: operatorHeaders) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/v1/projections/order-board/rebuild", method: .post, headers: operatorHeaders) {
+                response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.location] == "/api/v1/projections/order-board")
+                let projection = try #require(try Self.object(response.body)["projection"] as? JSON)
+                let rebuild = try #require(projection["rebuild"] as? JSON)
+                #expect(rebuild["state"] as? String == "running")
+            }
+            await orchestrator.projections.waitForRebuilds()
+            let events = try await TestPostgres.count(
+                orchestrator.configuration.postgresURL, "SELECT count(*)::bigint FROM saga_events")
+            try await client.execute(uri: "/api/v1/projections/order-board", method: .get, headers: viewer) { response in
+                #expect(response.status == .ok)
+                let projection = try Self.object(response.body)
+                let rebuild = try #require(projection["rebuild"] as? JSON)
+                #expect(rebuild["state"] as? String == "succeeded")
+                #expect(rebuild["sagas"] as? Int == 1)
+                #expect(projection["eventsApplied"] as? Int == events)
+                #expect(projection["rebuiltAt"] is String)
+            }
+            let rows = try await TestPostgres.strings(
+                orchestrator.configuration.postgresURL, "SELECT order_id || ' ' || status FROM order_board")
+            #expect(rows == ["order-p1 running"])
+        }
+    }
+
     @Test("every operation in schemas/openapi/admin.json is served, and answers with a status it documents")
     func openAPIDocument() async throws {
         let file = TestPostgres.repositoryRoot.appendingPathComponent("schemas/openapi/admin.json")
@@ -513,6 +566,7 @@ struct AdminAPITests {
                 let uri =
                     path.replacingOccurrences(of: "{id}", with: isStart ? "PlaceOrder" : sagaId)
                     .replacingOccurrences(of: "{type}", with: "PlaceOrder").replacingOccurrences(of: "{action}", with: "retry")
+                    .replacingOccurrences(of: "{name}", with: "order-board")
                     + (isStart ? "?messageType=com.example.orders.PlaceOrder" : "")
                 let httpMethod: HTTPRequest.Method = method == "post" ? .post : .get
                 let body = isStart ? Self.order("o2") : nil
@@ -525,7 +579,7 @@ struct AdminAPITests {
                 }
             }
         }
-        #expect(operations.count == 13)
+        #expect(operations.count == 16)
     }
 
     @Test("the dashboard is one page that reads the API")

@@ -19,7 +19,7 @@ let runtimeTestLogger: Logger = {
 /// A mock Kafka cluster with the topics the transfer saga uses.
 func transferCluster() throws -> MockCluster {
     let cluster = try MockCluster(brokers: 1)
-    for topic in TransferTopics.all + ["skald.replies", "skald.dead-letter"] {
+    for topic in TransferTopics.all + ["skald.replies", "skald.dead-letter", "skald.saga-events"] {
         try cluster.createTopic(topic, partitions: 4)
     }
     return cluster
@@ -198,6 +198,7 @@ func withTransferSystem(
     definition: SagaDefinition<TransferState> = transferSaga(),
     participants: TransferParticipants = TransferParticipants(),
     circuitBreaker: CircuitBreaker.Policy = CircuitBreaker.Policy(),
+    projections: [any SagaProjection] = [],
     _ body: (Orchestrator, String, MockCluster) async throws -> Void
 ) async throws {
     let url = try await TestPostgres.freshStore("rt")
@@ -208,7 +209,8 @@ func withTransferSystem(
     var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
     configuration.groupID = "orchestrator-\(UUID().uuidString.prefix(8))"
     configuration.circuitBreaker = circuitBreaker
-    let orchestrator = try Orchestrator(registry: registry, configuration: configuration, logger: runtimeTestLogger)
+    let orchestrator = try Orchestrator(
+        registry: registry, configuration: configuration, projections: projections, logger: runtimeTestLogger)
     let kafka = mockKafka(cluster)
     let running = Task { try await orchestrator.run() }
     let participating = Task { try await participants.run(kafka: kafka, group: "participants-\(UUID().uuidString.prefix(8))") }

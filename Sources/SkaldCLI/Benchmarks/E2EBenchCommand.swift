@@ -28,6 +28,9 @@ struct E2EBenchCommand: AsyncParsableCommand {
     @Option(help: "The folder of the orchestrator's NNNN_name.sql migration files.")
     var migrations: String = "schemas/postgres"
 
+    @Flag(help: "Also keep the registered projections (the example's order-board) up to date, which mirrors every saga event to Kafka.")
+    var projections = false
+
     func validate() throws {
         guard sagas > 0, partitions > 0, rate >= 0 else {
             throw ValidationError("--sagas and --partitions must be positive, --rate not negative")
@@ -40,7 +43,7 @@ struct E2EBenchCommand: AsyncParsableCommand {
         let run = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: nil, orders: sagas,
             partitions: partitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false, admin: nil,
-            logger: logger
+            logger: logger, projections: projections ? SagaCatalog.projections : []
         )
         let report = try await run.run()
         guard report.isConsistent else {

@@ -67,7 +67,8 @@ struct DemoCommand: AsyncParsableCommand {
         let demo = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: kafka, orders: orders,
             partitions: partitions, declineRate: declineRate, rate: rate, stallTimeout: .seconds(stallTimeout), serve: serve,
-            admin: noAdmin ? nil : AdminConfiguration(port: adminPort), logger: logger
+            admin: noAdmin ? nil : AdminConfiguration(port: adminPort), logger: logger,
+            projections: SagaCatalog.projections
         )
         let report = try await demo.run()
         guard report.isConsistent else {

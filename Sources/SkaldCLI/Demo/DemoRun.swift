@@ -23,11 +23,14 @@ struct DemoRun {
     /// The admin HTTP server beside the orchestrator (`/health`, `/ready`, `/metrics`), or none.
     var admin: AdminConfiguration?
     var logger: Logger
+    /// Read models kept up to date during the run; the example's `order-board` is checked
+    /// against the saga store at the end.
+    var projections: [any SagaProjection] = []
 
     /// The topics of the PlaceOrder system.
     static let topics = [
         "orders.commands", "inventory.commands", "payments.commands", "notifications.commands", "orders.events",
-        "skald.replies", "skald.dead-letter",
+        "skald.replies", "skald.dead-letter", "skald.saga-events",
     ]
 
     func run() async throws -> ConsistencyReport {
@@ -67,7 +70,7 @@ struct DemoRun {
         let orchestrator = try Orchestrator(
             registry: SagaCatalog.registry,
             configuration: OrchestratorConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL),
-            logger: logger
+            projections: projections, logger: logger
         )
         var services: [any Service] = [orchestrator]
         if let admin, let metricsRegistry {
@@ -202,13 +205,23 @@ struct DemoRun {
         }
         let cpu = CPUTime.now(postmaster: postmaster ?? 0) - cpuBefore
         try await placing.value
-        let report = try await check.run(workload)
+        var report = try await check.run(workload)
+        var board: OrderBoardCheck?
+        if projections.contains(where: { $0 is OrderBoardProjection }) {
+            // The read model follows the store by a batch or two: wait for it, then compare.
+            let caughtUp = try await OrderBoardCheck.awaitCaughtUp(on: monitor, orderIdPrefix: workload.orderIdPrefix)
+            if !caughtUp.isConsistent { report.problems.append("projection order-board: \(caughtUp.summary)") }
+            board = caughtUp
+        }
         // From the first order to the last saga's end, both on this process's clock: the
         // orchestrator runs here and stamps `updated_at`.
         let elapsed = report.lastSagaEnd.map { end in
             Duration.milliseconds(Int64((max(0, end.timeIntervalSince(startedAt)) * 1000).rounded()))
         } ?? (clock.now - started)
-        print(summary(report, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres), runID: runID))
+        print(
+            summary(
+                report, board: board, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres),
+                runID: runID))
 
         if serve {
             say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
@@ -247,7 +260,8 @@ struct DemoRun {
     }
 
     private func summary(
-        _ report: ConsistencyReport, elapsed: Duration, cpu: (process: Double, postgres: Double?), runID: String
+        _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: (process: Double, postgres: Double?),
+        runID: String
     ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
@@ -273,8 +287,12 @@ struct DemoRun {
             "    every order ended as its fate says                \(report.unexpected.isEmpty ? "ok" : "\(report.unexpected.count) differ")"
                 + (declineRate > 0 ? " (--decline-rate declines some payments at random: differences expected)" : ""),
         ]
+        if let board {
+            lines.append("    read model order-board agrees with the saga store  \(mark(board.isConsistent))")
+        }
         for problem in report.problems.prefix(10) { lines.append("    ! \(problem)") }
         for difference in report.unexpected.prefix(5) { lines.append("    ~ \(difference)") }
+        if let board { lines.append("  read model order-board   \(board.summary)") }
         lines.append(report.isConsistent ? "  result: CONSISTENT" : "  result: INCONSISTENT (\(report.problems.count) problems)")
         lines.append("")
         return lines.joined(separator: "\n")

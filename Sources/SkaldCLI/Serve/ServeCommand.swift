@@ -50,7 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
         // Before anything creates a metric handle: handles made earlier would report nowhere.
         let metricsRegistry = settings.admin.map { _ in PrometheusBootstrap.registry }
         let orchestrator = try Orchestrator(
-            registry: SagaCatalog.registry, configuration: settings.orchestrator, logger: logger
+            registry: SagaCatalog.registry, configuration: settings.orchestrator,
+            projections: settings.runsProjections ? SagaCatalog.projections : [], logger: logger
         )
         var services: [any Service] = [orchestrator]
         if let admin = settings.admin, let metricsRegistry {

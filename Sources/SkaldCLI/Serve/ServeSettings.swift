@@ -30,6 +30,10 @@ import SystemPackage
 ///   is open to anyone who can reach it. `skald.admin.stuckAfterSeconds` (300): how long a running
 ///   saga must be quiet for `stuck=true` and the `skald_sagas_stuck` gauge; `skald.admin.allowedHosts` (`SKALD_ADMIN_ALLOWED_HOSTS`): host
 ///   names the API answers to besides loopback ones (a reverse proxy's public name)
+/// - `skald.sagaEvents.topic` (`skald.saga-events`) and `skald.sagaEvents.publish`
+///   (`SKALD_SAGA_EVENTS_PUBLISH`): whether every saga event is mirrored to that topic; by default
+///   when the process runs projections. `skald.projections.enabled` (`SKALD_PROJECTIONS_ENABLED`,
+///   `true`): `false` runs none here (another process runs them; mirror the events then)
 struct ServeSettings {
     var orchestrator: OrchestratorConfiguration
     /// The admin HTTP server, or nil when it is turned off.
@@ -40,6 +44,8 @@ struct ServeSettings {
     var stuckAfter: Duration = .seconds(300)
     var migrations: String
     var migrateOnStart: Bool
+    /// Whether this process runs the registered projections.
+    var runsProjections = true
 
     /// Reads the settings; `postgres` and `kafka` (flags) win over everything else.
     static func load(configFile: String?, postgres: String?, kafka: String?) async throws -> ServeSettings {
@@ -121,7 +127,9 @@ struct ServeSettings {
             throw SettingsError("skald.admin.stuckAfterSeconds must be 0 or more, got \(stuckAfter)")
         }
         orchestrator.stuckAfter = .seconds(stuckAfter)
-        return ServeSettings(
+        orchestrator.sagaEventsTopic = config.string(forKey: "skald.sagaEvents.topic", default: orchestrator.sagaEventsTopic)
+        orchestrator.publishSagaEvents = config.bool(forKey: "skald.sagaEvents.publish")
+        var settings = ServeSettings(
             orchestrator: orchestrator,
             admin: admin,
             access: access,
@@ -129,6 +137,8 @@ struct ServeSettings {
             migrations: config.string(forKey: "skald.migrations", default: "schemas/postgres"),
             migrateOnStart: config.bool(forKey: "skald.migrateOnStart", default: false)
         )
+        settings.runsProjections = config.bool(forKey: "skald.projections.enabled", default: true)
+        return settings
     }
 
     private static func positive(_ value: Int, _ key: String) throws -> Int {

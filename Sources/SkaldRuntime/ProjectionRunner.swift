@@ -1,0 +1,201 @@
+public import Foundation
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import SkaldKafka
+import SkaldPostgres
+import Synchronization
+
+/// Keeps one ``SagaProjection``'s read model up to date from `skald.saga-events`.
+///
+/// The topic only says which sagas moved: for each batch of messages the runner applies,
+/// in one transaction, every event of those sagas that the projection has not applied yet,
+/// read from `saga_events` after the saga's recorded position (``ProjectionStore``). Then it
+/// stores the batch's offsets, which the consumer's auto-commit sends. A message delivered
+/// twice finds nothing new; a crash before the offsets are committed delivers the batch
+/// again, which finds nothing new either. A batch that fails is retried, with backoff, until
+/// it passes: a projection never skips an event, and its status says why it is behind.
+///
+/// Every runner of one projection joins the consumer group `skald-projection-<name>`, so
+/// several orchestrator instances share the work by partition, as the pump does.
+public final class ProjectionRunner: Service {
+    /// The projection it runs.
+    public let projection: any SagaProjection
+    let store: ProjectionStore
+    private let kafka: KafkaConfiguration
+    private let topic: String
+    private let batchSize: Int
+    private let logger: Logger
+    private let applied: Counter
+    private let failures: Counter
+    private let state = Mutex(ProjectionRunnerState())
+
+    /// Creates a runner; nothing connects until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - kafka: the bootstrap servers and client properties; the group id is the projection's own.
+    ///   - topic: the mirror of saga events (``OrchestratorConfiguration/sagaEventsTopic``).
+    ///   - batchSize: messages per transaction at most.
+    /// - Throws: ``SagaRuntimeError`` for a projection name that is not valid.
+    public init(
+        projection: any SagaProjection, store: ProjectionStore, kafka: KafkaConfiguration,
+        topic: String = "skald.saga-events", batchSize: Int = 500,
+        logger: Logger = Logger(label: "skald.projection")
+    ) throws {
+        try ProjectionName.validate(projection.name)
+        self.projection = projection
+        self.store = store
+        self.kafka = kafka
+        self.topic = topic
+        self.batchSize = max(1, batchSize)
+        var logger = logger
+        logger[metadataKey: "projection"] = "\(projection.name)"
+        self.logger = logger
+        let dimensions = [("projection", projection.name)]
+        applied = Counter(label: "skald_projection_events_applied_total", dimensions: dimensions)
+        failures = Counter(label: "skald_projection_batch_failures_total", dimensions: dimensions)
+    }
+
+    /// The consumer group of a projection's runners.
+    public static func groupID(of projectionName: String) -> String {
+        "skald-projection-\(projectionName)"
+    }
+
+    /// What the runner is doing now, for the admin API.
+    public var status: ProjectionRunnerState {
+        state.withLock { $0 }
+    }
+
+    /// Creates the read model's tables, then applies batches until graceful shutdown; the batch
+    /// in hand is finished and its offsets committed when the consumer closes.
+    public func run() async throws {
+        try await prepareRetrying()
+        var configuration = kafka
+        configuration.groupID = Self.groupID(of: projection.name)
+        configuration.properties["enable.auto.commit"] = "true"
+        if configuration.properties["auto.commit.interval.ms"] == nil {
+            configuration.properties["auto.commit.interval.ms"] = "1000"
+        }
+        let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: logger)
+        state.withLock { $0.running = true }
+        defer { state.withLock { $0.running = false } }
+        logger.info("projection running", metadata: ["topic": "\(topic)", "sagaTypes": "\(projection.sagaTypes)"])
+        let loop = Task { try await self.consume(consumer) }
+        let outcome: Result<Void, any Error>
+        do {
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await loop.value
+                } onCancel: {
+                    loop.cancel()
+                }
+            } onGracefulShutdown: {
+                loop.cancel()
+            }
+            outcome = .success(())
+        } catch is CancellationError {
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await consumer.close()
+        try outcome.get()
+    }
+
+    private func consume(_ consumer: KafkaConsumer) async throws {
+        while !Task.isCancelled, let batch = try await consumer.nextBatch(maxCount: batchSize) {
+            if batch.isEmpty { continue }
+            let sagaIds = sagaIds(in: batch)
+            if !sagaIds.isEmpty {
+                try await applyRetrying(sagaIds)
+            }
+            try consumer.storeOffsets(for: batch)
+        }
+    }
+
+    /// The sagas a batch names, of the types the projection reads.
+    func sagaIds(in batch: [KafkaMessage]) -> Set<String> {
+        var ids: Set<String> = []
+        for message in batch {
+            guard let id = message.headers.first(named: "ce_sagaid").map({ String(decoding: $0, as: UTF8.self) }),
+                !id.isEmpty
+            else { continue }
+            if let type = message.headers.first(named: "ce_sagatype").map({ String(decoding: $0, as: UTF8.self) }),
+                !projection.reads(sagaType: type)
+            {
+                continue
+            }
+            ids.insert(id)
+        }
+        return ids
+    }
+
+    /// Applies the sagas' new events, retrying every failure until it passes or the task is
+    /// cancelled: a transient one quietly, any other one counted and reported.
+    func applyRetrying(_ sagaIds: Set<String>) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let progress = try await store.apply(projection, sagaIds: sagaIds)
+                applied.increment(by: progress.events)
+                state.withLock { $0.succeeded(at: Date()) }
+                if attempt > 1 { logger.notice("projection caught up again", metadata: ["attempts": "\(attempt)"]) }
+                return
+            } catch let error where !(error is CancellationError) {
+                failures.increment()
+                let transient = MessagePump.isTransient(error)
+                state.withLock { $0.failed(error, at: Date()) }
+                if transient {
+                    logger.warning("projection batch failed; retrying", metadata: ["error": "\(error)"])
+                } else {
+                    logger.error(
+                        "projection batch fails; retrying until it passes (fix the projection or its data, then it catches up)",
+                        metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                }
+                try await Task.sleep(for: .milliseconds(min(30_000, 100 * (1 << min(attempt, 9)))))
+            }
+        }
+    }
+
+    private func prepareRetrying() async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await store.prepare(projection)
+                return
+            } catch let error where !(error is CancellationError) {
+                state.withLock { $0.failed(error, at: Date()) }
+                logger.error("projection tables cannot be set up; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(min(30_000, 200 * attempt)))
+            }
+        }
+    }
+}
+
+/// What a ``ProjectionRunner`` is doing, as the admin API shows it.
+public struct ProjectionRunnerState: Sendable, Equatable {
+    /// Whether it consumes now.
+    public var running = false
+    /// When its last batch committed.
+    public var lastBatchAt: Date?
+    /// The error of the batch that keeps failing; nil once a batch passes.
+    public var lastError: String?
+    /// Since when batches fail.
+    public var failingSince: Date?
+
+    /// Not started.
+    public init() {}
+
+    mutating func succeeded(at time: Date) {
+        lastBatchAt = time
+        lastError = nil
+        failingSince = nil
+    }
+
+    mutating func failed(_ error: any Error, at time: Date) {
+        lastError = "\(error)"
+        if failingSince == nil { failingSince = time }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Skald
+import SkaldPostgres
+
+/// The statements of one projection batch: the projection's own, event by event in each saga's
+/// order, then the sagas' new positions and the projection's counters.
+struct ProjectionWrites {
+    /// How the positions are written: a batch moves rows it locked; a rebuild writes them anew.
+    enum PositionWrite {
+        case update
+        case insert
+    }
+
+    let projection: any SagaProjection
+    private var statements: [PostgresQuery] = []
+    private var positions: [String: Int] = [:]
+    private(set) var progress = ProjectionProgress()
+
+    init(projection: any SagaProjection) {
+        self.projection = projection
+    }
+
+    /// Adds what `events` change; they must come in each saga's sequence order.
+    mutating func add(_ events: [ProjectedEvent]) throws {
+        for event in events {
+            do {
+                statements.append(contentsOf: try projection.statements(for: event))
+            } catch {
+                throw SagaRuntimeError(
+                    "projection '\(projection.name)' cannot apply event \(event.event.sequence) (\(event.eventType)) "
+                        + "of saga \(event.sagaId): \(error)")
+            }
+            positions[event.sagaId] = event.event.sequence
+            progress.events += 1
+            if progress.newestEventAt.map({ event.event.time > $0 }) ?? true { progress.newestEventAt = event.event.time }
+        }
+        progress.sagas = positions.count
+    }
+
+    /// Every statement, ending with the positions (and, for a batch, the counters).
+    func statements(positions write: PositionWrite, counting: Bool = true) -> [PostgresQuery] {
+        guard !positions.isEmpty else { return statements }
+        var all = statements
+        var rows = JSONRecords()
+        for (sagaId, sequence) in positions.sorted(by: { $0.key < $1.key }) {
+            rows.beginRecord()
+            rows.field("saga_id", sagaId)
+            rows.field("sequence", sequence)
+            rows.endRecord()
+        }
+        let name = projection.name
+        let records = rows.text
+        switch write {
+        case .update:
+            all.append(
+                """
+                UPDATE projection_positions p SET sequence = x.sequence
+                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer)
+                WHERE p.projection = \(name) AND p.saga_id = x.saga_id
+                """)
+        case .insert:
+            all.append(
+                """
+                INSERT INTO projection_positions (projection, saga_id, sequence)
+                SELECT \(name), x.saga_id, x.sequence
+                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer)
+                """)
+        }
+        if counting {
+            all.append(
+                """
+                UPDATE projections SET events_applied = events_applied + \(progress.events), last_applied_at = now(),
+                    last_event_at = greatest(last_event_at, \(progress.newestEventAt))
+                WHERE name = \(name)
+                """)
+        }
+        return all
+    }
+}
