@@ -24,7 +24,7 @@ struct TestSetupError: Error, CustomStringConvertible {
 /// A mock cluster with the PlaceOrder topics.
 func placeOrderCluster() throws -> MockCluster {
     let cluster = try MockCluster(brokers: 1)
-    for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter"] {
+    for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter", "skald.saga-events"] {
         try cluster.createTopic(topic, partitions: 4)
     }
     return cluster

@@ -1,5 +1,6 @@
 import Foundation
 import SkaldExamples
+import SkaldPostgres
 import SkaldTestSupport
 import Testing
 
@@ -22,6 +23,13 @@ struct ExampleSystemRun {
     let servicesURL: String
     let schemaPrefix: String
     let workload: ExampleWorkload
+
+    /// The order-board read model against the store, once it has caught up with this run.
+    func orderBoard() async throws -> OrderBoardCheck {
+        let connection = try await PostgresConnection.connect(to: storeURL)
+        defer { Task { await connection.close() } }
+        return try await OrderBoardCheck.awaitCaughtUp(on: connection, orderIdPrefix: workload.orderIdPrefix, timeout: .seconds(60))
+    }
 
     static func prepare(orders: Int) async throws -> ExampleSystemRun {
         let servicesURL = try TestPostgres.url()

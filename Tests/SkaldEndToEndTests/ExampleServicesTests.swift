@@ -1,5 +1,6 @@
 import Foundation
 import SkaldExamples
+import SkaldPostgres
 import SkaldTestSupport
 import Testing
 
@@ -30,6 +31,12 @@ struct ExampleServicesTests {
         #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
         #expect(report.completed == 850 && report.compensated == 150 && report.failed == 0)
         #expect(report.timedOut == 0)
+        // The `skald serve` process keeps the order-board read model up to date as well.
+        let board = try await run.orderBoard()
+        #expect(board.isConsistent && board.completed == 850 && board.compensated == 150, "\(board)")
+        let projections = try await httpJSON("\(admin)/api/v1/projections")["projections"] as? [[String: Any]] ?? []
+        #expect(projections.first?["name"] as? String == "order-board" && projections.first?["running"] as? Bool == true)
+        #expect(projections.first?["sagas"] as? Int == 1_000, "\(projections)")
 
         // The admin server of the `skald serve` process: alive, ready, and its metrics count
         // exactly the sagas the ledgers do.
@@ -98,6 +105,14 @@ struct ExampleServicesTests {
         await #expect(throws: (any Error).self, "an unknown saga is an error") {
             try await CommandRunner.run(skald, ["sagas", "show", "--postgres", run.storeURL, "no-such-saga"])
         }
+        // `skald projections` lists the read model and rebuilds it from the store: the same board.
+        let listedProjections = try await CommandRunner.run(skald, ["projections", "list", "--postgres", run.storeURL])
+        #expect(listedProjections.contains("order-board  (PlaceOrder)"), "\(listedProjections)")
+        #expect(listedProjections.contains("of 1000 sagas"), "\(listedProjections)")
+        let rebuilt = try await CommandRunner.run(skald, ["projections", "rebuild", "order-board", "--postgres", run.storeURL])
+        #expect(rebuilt.contains("rebuilt order-board:") && rebuilt.contains("of 1000 sagas"), "\(rebuilt)")
+        let again = try await run.orderBoard()
+        #expect(again == board, "\(again) after the rebuild, \(board) before")
     }
 
     @Test("the payment service killed with SIGKILL and restarted mid-run: same counts, no payment twice")
@@ -136,6 +151,9 @@ struct ExampleServicesTests {
 
         try await placeKilling(orchestrator, in: run)
         try await expectConsistentAfterKills(run)
+        // Killed four times in the middle of its batches, the projection still holds every event once.
+        let board = try await run.orderBoard()
+        #expect(board.isConsistent && board.sagas == 1_000, "\(board)")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
         #expect(services.terminate() == 0)
     }
