@@ -1,5 +1,5 @@
-/// The dashboard: counts by status, a searchable list of sagas, and one saga's steps, state,
-/// timeline and audit trail with the operator actions. Everything it shows comes from
+/// The dashboard: counts by status, a searchable list of sagas, one saga's steps, state,
+/// timeline and audit trail with the operator actions, and the read models with their rebuilds. Everything it shows comes from
 /// `/api/v1`; text from the store is inserted as text, never as markup. The script and the
 /// style are files of their own, so the page's content security policy allows no inline code.
 enum DashboardPage {
@@ -56,6 +56,14 @@ enum DashboardPage {
   <section class="card" id="detail">
     <h2>Saga</h2>
     <p class="muted">Pick a saga on the left.</p>
+  </section>
+  <section class="card full">
+    <h2>Read models</h2>
+    <div id="projections-error" class="error"></div>
+    <table>
+      <thead><tr><th>projection</th><th>saga types</th><th>runner</th><th>events applied</th><th>sagas</th><th>newest event</th><th>rebuild</th><th></th></tr></thead>
+      <tbody id="projections"></tbody>
+    </table>
   </section>
 </main>
 <script src="/dashboard.js"></script>
@@ -272,6 +280,39 @@ async function act(id, action) {
   }
 }
 
+async function loadProjections() {
+  $("projections-error").textContent = "";
+  try {
+    const { projections } = await api("/api/v1/projections");
+    // A rebuild in progress is followed every second until it ends, whether or not the tab is visible.
+    if (projections.some((p) => p.rebuild && p.rebuild.state === "running")) setTimeout(loadProjections, 1000);
+    const rows = $("projections");
+    rows.replaceChildren();
+    if (!projections.length) rows.append(el("tr", {}, el("td", { class: "muted", colspan: "8" }, "No projection runs in this process.")));
+    for (const p of projections) {
+      const runner = p.lastError
+        ? el("span", { class: "error" }, "failing since " + when(p.failingSince) + ": " + p.lastError)
+        : (p.running ? "running" : el("span", { class: "muted" }, "not running"));
+      const rebuild = p.rebuild
+        ? (p.rebuild.state === "failed" ? el("span", { class: "error" }, "failed: " + p.rebuild.error)
+          : p.rebuild.state + (p.rebuild.state === "succeeded" ? " (" + p.rebuild.events + " events of " + p.rebuild.sagas + " sagas)" : ""))
+        : (p.rebuiltAt ? "rebuilt " + when(p.rebuiltAt) : el("span", { class: "muted" }, "never"));
+      rows.append(el("tr", {}, el("td", {}, el("code", {}, p.name)), el("td", {}, p.sagaTypes.length ? p.sagaTypes.join(", ") : "every type"),
+        el("td", {}, runner), el("td", {}, String(p.eventsApplied)), el("td", {}, String(p.sagas)),
+        el("td", { class: "muted" }, when(p.lastEventAt)), el("td", {}, rebuild),
+        el("td", {}, el("button", { onclick: () => rebuildProjection(p.name) }, "Rebuild"))));
+    }
+  } catch (error) { $("projections-error").textContent = error.message; }
+}
+
+async function rebuildProjection(name) {
+  if (!confirm("Rebuild " + name + " from the saga store? Readers keep the old tables until it commits.")) return;
+  try {
+    await api("/api/v1/projections/" + encodeURIComponent(name) + "/rebuild", { method: "POST", headers: { "Content-Type": "application/json" } });
+  } catch (error) { $("projections-error").textContent = error.message; }
+  loadProjections();
+}
+
 $("filters").addEventListener("submit", (event) => { event.preventDefault(); search(); });
 $("start-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -294,9 +335,10 @@ $("more").addEventListener("click", () => loadPage(true));
 async function refreshAll() {
   try { await Promise.all([loadTiles(), loadTypes()]); } catch (error) { $("list-error").textContent = error.message; }
   search();
+  loadProjections();
 }
 refreshAll();
 // Counting every saga costs the store a scan: only while someone looks.
-setInterval(() => { if (document.visibilityState === "visible") loadTiles().catch(() => {}); }, 5000);
+setInterval(() => { if (document.visibilityState === "visible") { loadTiles().catch(() => {}); loadProjections(); } }, 5000);
 """#
 }

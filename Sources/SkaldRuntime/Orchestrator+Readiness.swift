@@ -24,10 +24,12 @@ extension Orchestrator {
     }
 
     /// Reads the consumer lag and the outbox backlog into their gauges
-    /// (`skald_consumer_lag_messages`, `skald_outbox_pending_rows`, `skald_outbox_lag_seconds`):
+    /// (`skald_consumer_lag_messages`, `skald_outbox_pending_rows`, `skald_outbox_lag_seconds`,
+    /// and each projection's `skald_projection_lag_messages`):
     /// the admin server calls it before each `/metrics` answer. Calls less than a second apart
     /// share one reading; does nothing while the orchestrator is not running.
     public func sampleLag() async {
+        for runner in projections.runners { await runner.sampleLag() }
         guard let sampler = lagSampler.withLock({ $0 }) else { return }
         await sampler.sample()
     }

@@ -28,7 +28,10 @@ public final class ProjectionRunner: Service {
     private let logger: Logger
     private let applied: Counter
     private let failures: Counter
+    private let lagGauge: Gauge
     private let state = Mutex(ProjectionRunnerState())
+    /// The consumer while ``run()`` consumes, for ``sampleLag()``.
+    private let consumer = Mutex<KafkaConsumer?>(nil)
 
     /// Creates a runner; nothing connects until ``run()``.
     ///
@@ -54,6 +57,16 @@ public final class ProjectionRunner: Service {
         let dimensions = [("projection", projection.name)]
         applied = Counter(label: "skald_projection_events_applied_total", dimensions: dimensions)
         failures = Counter(label: "skald_projection_batch_failures_total", dimensions: dimensions)
+        lagGauge = Gauge(label: "skald_projection_lag_messages", dimensions: dimensions)
+    }
+
+    /// Sets `skald_projection_lag_messages{projection}`: messages of the saga-events topic after
+    /// the last batch this runner finished, over its partitions. Read at each `/metrics` scrape,
+    /// as the pump's consumer lag is (``Orchestrator/sampleLag()``).
+    public func sampleLag() async {
+        guard let consumer = consumer.withLock({ $0 }) else { return }
+        let lag = await consumer.lag()
+        lagGauge.record(lag.values.reduce(0, +))
     }
 
     /// The consumer group of a projection's runners.
@@ -78,7 +91,11 @@ public final class ProjectionRunner: Service {
         }
         let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: logger)
         state.withLock { $0.running = true }
-        defer { state.withLock { $0.running = false } }
+        self.consumer.withLock { $0 = consumer }
+        defer {
+            state.withLock { $0.running = false }
+            self.consumer.withLock { $0 = nil }
+        }
         logger.info("projection running", metadata: ["topic": "\(topic)", "sagaTypes": "\(projection.sagaTypes)"])
         let loop = Task { try await self.consume(consumer) }
         let outcome: Result<Void, any Error>

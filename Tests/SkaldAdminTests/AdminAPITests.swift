@@ -599,7 +599,7 @@ struct AdminAPITests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "text/javascript; charset=utf-8")
                 let script = String(buffer: response.body)
-                #expect(script.contains("/api/v1/sagas") && script.contains("/api/v1/stats"))
+                #expect(script.contains("/api/v1/sagas") && script.contains("/api/v1/stats") && script.contains("/api/v1/projections"))
                 #expect(!script.contains("innerHTML"), "store text goes in as text")
             }
             try await client.execute(uri: "/dashboard.css", method: .get) { response in

@@ -63,6 +63,8 @@ struct ExampleServicesTests {
         #expect(lines.contains(#"skald_consumer_lag_messages{topic="skald.replies"} 0.0"#), "\(metrics.body.prefix(3_000))")
         // Nothing stuck: the gauge exists (an alert needs the series) and is zero.
         #expect(lines.contains(#"skald_sagas_stuck{saga_type="PlaceOrder"} 0.0"#), "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains { $0.hasPrefix(#"skald_projection_lag_messages{projection="order-board"} "#) }, "\(metrics.body.prefix(3_000))")
+        #expect(lines.contains { $0.hasPrefix(#"skald_projection_events_applied_total{projection="order-board"} "#) })
 
         // The saga API of the same process sees what the ledgers see: every saga, paged.
         let stats = try await httpJSON("\(admin)/api/v1/stats")
