@@ -51,9 +51,11 @@ public struct OrderBoardProjection: SagaProjection {
         ]
     }
 
-    /// Empties both tables.
+    /// Empties both tables, with `DELETE` rather than `TRUNCATE`: a rebuild runs in one
+    /// transaction, and `TRUNCATE` would lock readers out of the tables until it commits, where
+    /// `DELETE` lets them read the old rows meanwhile.
     public var reset: [PostgresQuery] {
-        ["TRUNCATE order_board, customer_orders"]
+        ["DELETE FROM order_board", "DELETE FROM customer_orders"]
     }
 
     /// One statement per event (the row's status, step, failure and sequence), and the

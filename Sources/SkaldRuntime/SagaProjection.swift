@@ -14,7 +14,7 @@ public import SkaldPostgres
 ///     let name = "orders-by-status"
 ///     let sagaTypes = ["PlaceOrder"]
 ///     let setUp: [PostgresQuery] = ["CREATE TABLE IF NOT EXISTS orders_by_status (…)"]
-///     let reset: [PostgresQuery] = ["TRUNCATE orders_by_status"]
+///     let reset: [PostgresQuery] = ["DELETE FROM orders_by_status"]
 ///     func statements(for event: ProjectedEvent) throws -> [PostgresQuery] {
 ///         switch event.event.kind {
 ///         case .completed:
@@ -38,6 +38,7 @@ public protocol SagaProjection: Sendable {
     /// EXISTS`), run once when a runner starts and before a rebuild.
     var setUp: [PostgresQuery] { get }
     /// Empties the read model, run at the start of a rebuild in the rebuild's transaction.
+    /// Prefer `DELETE` to `TRUNCATE`, which would lock readers out until the rebuild commits.
     var reset: [PostgresQuery] { get }
     /// What `event` changes in the read model.
     ///

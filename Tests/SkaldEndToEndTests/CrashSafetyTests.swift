@@ -36,6 +36,7 @@ struct CrashSafetyTests {
                 == orders.count
         }
         try await verifyPlaceOrderRun(url, orders: orders, participants: participants)
+        try await expectOrderBoardAgrees(url, sagas: orders.count)
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(orchestrator.log.suffix(2_000))")
     }
 
@@ -63,6 +64,8 @@ struct CrashSafetyTests {
                 == orders.count
         }
         try await verifyPlaceOrderRun(url, orders: orders, participants: participants)
+        // Both processes ran the order-board projection in one consumer group; the survivor took over.
+        try await expectOrderBoardAgrees(url, sagas: orders.count)
         #expect(second.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(second.log.suffix(2_000))")
     }
 }

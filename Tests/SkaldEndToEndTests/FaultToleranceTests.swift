@@ -42,6 +42,8 @@ struct FaultToleranceTests {
                     url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')") == 600
             }
             try await verifyPlaceOrderRun(url, orders: 0..<600, participants: participants)
+            // The projection runner lived through the broker outage and the Postgres restart too.
+            try await expectOrderBoardAgrees(url, sagas: 600)
             #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
         } catch {
             await postgres.stop()

@@ -74,3 +74,12 @@ func verifyPlaceOrderRun(_ url: String, orders: Range<Int>, participants: Instan
         try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0
     }
 }
+
+/// The order-board read model (which every `skald serve` runs) has caught up with all `sagas`
+/// PlaceOrder sagas of the store and agrees with each: every event applied once, whatever was killed.
+func expectOrderBoardAgrees(_ url: String, sagas: Int) async throws {
+    let connection = try await PostgresConnection.connect(to: url)
+    let board = try await OrderBoardCheck.awaitCaughtUp(on: connection, timeout: .seconds(120))
+    await connection.close()
+    #expect(board.isConsistent && board.sagas == sagas, "\(board)")
+}
