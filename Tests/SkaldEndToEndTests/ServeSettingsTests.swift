@@ -26,6 +26,19 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test("saga events are mirrored when projections run unless set; projections can be left to other processes")
+    func projections() async throws {
+        let defaults = try await load("{}")
+        #expect(defaults.orchestrator.publishSagaEvents == nil)
+        #expect(defaults.orchestrator.sagaEventsTopic == "skald.saga-events")
+        #expect(defaults.runsProjections)
+        let set = try await load(
+            #"{"skald": {"sagaEvents": {"publish": true, "topic": "audit.saga-events"}, "projections": {"enabled": false}}}"#)
+        #expect(set.orchestrator.publishSagaEvents == true)
+        #expect(set.orchestrator.sagaEventsTopic == "audit.saga-events")
+        #expect(!set.runsProjections)
+    }
+
     @Test("the admin server listens on 127.0.0.1:8080 unless set, can be turned off, and a bad port is refused with the key's name")
     func adminServer() async throws {
         let defaults = try #require(try await load("{}").admin)
