@@ -39,6 +39,7 @@ extension AdminServer {
             api.allowedHosts = Set(configuration.allowedHosts.map { $0.lowercased() })
             Self.addAPIRoutes(to: router, api: api, logger: logger)
             Self.addProjectionRoutes(to: router, api: api, logger: logger)
+            Self.addDeadLetterRoutes(to: router, api: api, logger: logger)
             Self.addDashboard(to: router)
         }
         return router

@@ -1,5 +1,6 @@
 /// The dashboard: counts by status, a searchable list of sagas, one saga's steps, state,
-/// timeline and audit trail with the operator actions, and the read models with their rebuilds. Everything it shows comes from
+/// timeline and audit trail with the operator actions, the dead letters with their redrive, and the
+/// read models with their rebuilds. Everything it shows comes from
 /// `/api/v1`; text from the store is inserted as text, never as markup. The script and the
 /// style are files of their own, so the page's content security policy allows no inline code.
 enum DashboardPage {
@@ -56,6 +57,14 @@ enum DashboardPage {
   <section class="card" id="detail">
     <h2>Saga</h2>
     <p class="muted">Pick a saga on the left.</p>
+  </section>
+  <section class="card full">
+    <h2>Dead letters <span class="muted" id="dead-pending"></span></h2>
+    <div id="dead-error" class="error"></div>
+    <table>
+      <thead><tr><th>#</th><th>when</th><th>from</th><th>why</th><th>message</th><th>saga</th><th></th></tr></thead>
+      <tbody id="dead-letters"></tbody>
+    </table>
   </section>
   <section class="card full">
     <h2>Read models</h2>
@@ -305,6 +314,34 @@ async function loadProjections() {
   } catch (error) { $("projections-error").textContent = error.message; }
 }
 
+async function loadDeadLetters() {
+  $("dead-error").textContent = "";
+  try {
+    const { deadLetters, pending } = await api("/api/v1/dead-letters?limit=20");
+    $("dead-pending").textContent = pending ? "(" + pending + " not redriven)" : "";
+    const rows = $("dead-letters");
+    rows.replaceChildren();
+    if (!deadLetters.length) rows.append(el("tr", {}, el("td", { class: "muted", colspan: "7" }, "None: every message was handled.")));
+    for (const d of deadLetters) {
+      const saga = d.sagaId ? el("a", { href: "#", onclick: (event) => { event.preventDefault(); show(d.sagaId); } }, d.sagaId) : "";
+      const action = d.redrivenAt
+        ? el("span", { class: "muted" }, "redriven by " + d.redrivenBy + " " + when(d.redrivenAt))
+        : el("button", { onclick: () => redrive(d.id) }, "Redrive");
+      rows.append(el("tr", {}, el("td", {}, String(d.id)), el("td", { class: "muted" }, when(d.deadLetteredAt)),
+        el("td", {}, el("code", {}, d.sourceTopic + "/" + d.sourcePartition + "@" + d.sourceOffset)), el("td", {}, d.reason),
+        el("td", {}, el("code", {}, (d.messageType || "") + (d.messageId ? " " + d.messageId : ""))), el("td", {}, saga), el("td", {}, action)));
+    }
+  } catch (error) { $("dead-error").textContent = error.message; }
+}
+
+async function redrive(id) {
+  if (!confirm("Publish dead letter " + id + " again to the topic it came from?")) return;
+  try {
+    await api("/api/v1/dead-letters/" + id + "/redrive", { method: "POST", headers: { "Content-Type": "application/json" } });
+  } catch (error) { $("dead-error").textContent = error.message; return; }
+  loadDeadLetters();
+}
+
 async function rebuildProjection(name) {
   if (!confirm("Rebuild " + name + " from the saga store? Readers keep the old tables until it commits.")) return;
   try {
@@ -336,9 +373,10 @@ async function refreshAll() {
   try { await Promise.all([loadTiles(), loadTypes()]); } catch (error) { $("list-error").textContent = error.message; }
   search();
   loadProjections();
+  loadDeadLetters();
 }
 refreshAll();
 // Counting every saga costs the store a scan: only while someone looks.
-setInterval(() => { if (document.visibilityState === "visible") { loadTiles().catch(() => {}); loadProjections(); } }, 5000);
+setInterval(() => { if (document.visibilityState === "visible") { loadTiles().catch(() => {}); loadProjections(); loadDeadLetters(); } }, 5000);
 """#
 }

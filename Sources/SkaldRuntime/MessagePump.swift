@@ -142,7 +142,7 @@ public final class MessagePump: Service {
 
         var work: [SagaWork] = []
         var workMessages: [KafkaMessage] = []
-        var deadLetters: [KafkaOutgoingMessage] = []
+        var deadLetters: [(message: KafkaMessage, reason: String)] = []
         for message in batch {
             switch router.route(message) {
             case .work(let item):
@@ -150,7 +150,7 @@ public final class MessagePump: Service {
                 workMessages.append(message)
                 noteReply(item)
             case .deadLetter(let reason):
-                deadLetters.append(DeadLetters.message(for: message, reason: reason, topic: deadLetterTopic))
+                deadLetters.append((message, reason))
             }
         }
 
@@ -182,7 +182,7 @@ public final class MessagePump: Service {
         for (message, outcome) in zip(workMessages, result.outcomes) {
             switch outcome {
             case .unroutable(let reason), .rejected(let reason):
-                deadLetters.append(DeadLetters.message(for: message, reason: reason, topic: deadLetterTopic))
+                deadLetters.append((message, reason))
             case .applied, .duplicate:
                 break
             }
@@ -192,7 +192,9 @@ public final class MessagePump: Service {
 
         if !deadLetters.isEmpty {
             metrics.deadLetters.increment(by: deadLetters.count)
-            try await publishDeadLetters(deadLetters)
+            try await publishDeadLetters(
+                deadLetters.map { DeadLetters.message(for: $0.message, reason: $0.reason, topic: deadLetterTopic) })
+            try await recordDeadLetters(deadLetters)
         }
         phase = profile.start()
         // Only now, after the commit, may these offsets be committed to Kafka: librdkafka's
@@ -240,6 +242,37 @@ public final class MessagePump: Service {
         guard let state = error.sqlState else { return false }
         // 08: connection, 53: insufficient resources, 57: operator intervention (shutdown), 40: conflicts.
         return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57") || state.hasPrefix("40")
+    }
+
+    /// Records the dead letters in `dead_letters` for the admin API, after they are published
+    /// (the topic is the record of last resort). Retried while Postgres is away; a row Postgres
+    /// refuses for good is logged and left out, since the topic has the message.
+    private func recordDeadLetters(_ letters: [(message: KafkaMessage, reason: String)]) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let records = DeadLetters.records(letters)
+                try await pool.withConnection { connection in
+                    _ = try await connection.execute(PostgresQuery(DeadLetters.recordSQL, [records.value]))
+                }
+                return
+            } catch let error where Self.isTransient(error) {
+                logger.warning("dead letters not recorded; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
+            } catch let error where !(error is CancellationError) {
+                if letters.count > 1 {
+                    // One of them is refused: record the others one by one.
+                    for letter in letters { try await recordDeadLetters([letter]) }
+                } else {
+                    logger.error(
+                        "a dead letter cannot be recorded in dead_letters; it is in the dead-letter topic",
+                        metadata: ["error": "\(error)", "topic": "\(letters.first?.message.topic ?? "")",
+                                   "offset": "\(letters.first?.message.offset ?? -1)"])
+                }
+                return
+            }
+        }
     }
 
     private func publishDeadLetters(_ messages: [KafkaOutgoingMessage]) async throws {

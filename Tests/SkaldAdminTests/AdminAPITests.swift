@@ -6,6 +6,7 @@ import Skald
 @testable import SkaldAdmin
 import SkaldExamples
 import SkaldKafka
+import SkaldPostgres
 import SkaldRuntime
 import SkaldTestSupport
 import Testing
@@ -549,6 +550,74 @@ struct AdminAPITests {
         }
     }
 
+    @Test("dead letters: listed newest first with why, one in full, redriven once by an operator")
+    func deadLetters() async throws {
+        let access = try AdminAccess(viewers: "grafana:viewer-token-1", operators: "alice:operator-token-1")
+        try await Self.withAPI(access: access) { client, orchestrator in
+            let viewer: HTTPFields = [.authorization: "Bearer viewer-token-1", .contentType: "application/json"]
+            let operatorHeaders: HTTPFields = [.authorization: "Bearer operator-token-1", .contentType: "application/json"]
+            let connection = try await PostgresConnection.connect(to: orchestrator.configuration.postgresURL)
+            for offset in 0..<3 {
+                _ = try await connection.execute(
+                    """
+                    INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, message_key, payload, headers,
+                                              message_id, message_type, saga_id)
+                    VALUES ('skald.replies', 0, \(offset), \("no saga has the id ghost-\(offset)"), convert_to('k', 'UTF8'),
+                            convert_to('{"transferId":"g"}', 'UTF8'), \("[[\"ce_id\",\"m-\(offset)\"],[\"skald_dlq_reason\",\"x\"]]")::json,
+                            \("m-\(offset)"), 'test.Debited', \("ghost-\(offset)"))
+                    """)
+            }
+            await connection.close()
+            try await client.execute(uri: "/api/v1/dead-letters?limit=2", method: .get, headers: viewer) { response in
+                #expect(response.status == .ok)
+                let body = try Self.object(response.body)
+                let letters = try #require(body["deadLetters"] as? [JSON])
+                #expect(letters.map { $0["messageId"] as? String } == ["m-2", "m-1"])
+                #expect(body["pending"] as? Int == 3)
+                #expect(letters.first?["payload"] == nil, "bodies only for one dead letter")
+                let cursor = try #require(body["nextCursor"] as? String)
+                try await client.execute(uri: "/api/v1/dead-letters?limit=2&cursor=\(cursor)", method: .get, headers: viewer) { next in
+                    let rest = try #require(try Self.object(next.body)["deadLetters"] as? [JSON])
+                    #expect(rest.map { $0["messageId"] as? String } == ["m-0"])
+                }
+            }
+            try await client.execute(uri: "/api/v1/dead-letters?sagaId=ghost-1", method: .get, headers: viewer) { response in
+                let letters = try #require(try Self.object(response.body)["deadLetters"] as? [JSON])
+                #expect(letters.count == 1)
+            }
+            try await client.execute(uri: "/api/v1/dead-letters?cursor=nope", method: .get, headers: viewer) { response in
+                #expect(response.status == .badRequest)
+            }
+            let first = try await orchestrator.deadLetters.list(limit: 1).first?.id ?? 0
+            try await client.execute(uri: "/api/v1/dead-letters/\(first)", method: .get, headers: viewer) { response in
+                #expect(response.status == .ok)
+                let letter = try Self.object(response.body)
+                #expect(letter["payload"] as? String == #"{"transferId":"g"}"#)
+                #expect(letter["key"] as? String == "k")
+                #expect((letter["headers"] as? [JSON])?.first?["value"] as? String == "m-2")
+            }
+            try await client.execute(uri: "/api/v1/dead-letters/999999", method: .get, headers: viewer) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/api/v1/dead-letters/\(first)/redrive", method: .post, headers: viewer) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/dead-letters/\(first)/redrive", method: .post, headers: operatorHeaders) { response in
+                #expect(response.status == .ok)
+                let letter = try Self.object(response.body)
+                #expect(letter["redrivenBy"] as? String == "alice")
+                #expect(letter["redrivenAt"] is String)
+            }
+            try await client.execute(uri: "/api/v1/dead-letters/\(first)/redrive", method: .post, headers: operatorHeaders) { response in
+                #expect(response.status == .conflict)
+            }
+            try await client.execute(uri: "/api/v1/dead-letters?pending=true", method: .get, headers: viewer) { response in
+                let body = try Self.object(response.body)
+                #expect((body["deadLetters"] as? [JSON])?.count == 2 && body["pending"] as? Int == 2)
+            }
+        }
+    }
+
     @Test("every operation in schemas/openapi/admin.json is served, and answers with a status it documents")
     func openAPIDocument() async throws {
         let file = TestPostgres.repositoryRoot.appendingPathComponent("schemas/openapi/admin.json")
@@ -579,7 +648,7 @@ struct AdminAPITests {
                 }
             }
         }
-        #expect(operations.count == 16)
+        #expect(operations.count == 19)
     }
 
     @Test("the dashboard is one page that reads the API")

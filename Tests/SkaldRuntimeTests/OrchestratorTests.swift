@@ -179,6 +179,12 @@ struct OrchestratorTests {
             #expect(reasons.filter { $0.contains("not JSON") }.count == 50)
             #expect(reasons.filter { $0.contains("no saga has the id") }.count == 50)
             #expect(reasons.filter { $0.contains("processing failed") }.count == 1, "\(reasons.filter { !$0.contains("no saga") }.prefix(3))")
+            // Each is recorded for the admin API too, the poison one included.
+            try await eventually("every dead letter recorded") {
+                try await TestPostgres.count(url, "SELECT count(*)::bigint FROM dead_letters") == bad.count
+            }
+            #expect(
+                try await TestPostgres.count(url, "SELECT count(*)::bigint FROM dead_letters WHERE reason LIKE 'processing failed%'") == 1)
             try await eventually("the good saga completes") {
                 try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-ok'").first == "completed"
             }

@@ -1,0 +1,40 @@
+import SkaldKafka
+
+extension Orchestrator {
+    /// The dead letters its pump recorded.
+    public var deadLetters: DeadLetterStore {
+        DeadLetterStore(pool: pool)
+    }
+
+    /// Publishes dead letter `id` again to the topic it came from, as it was consumed (key,
+    /// value, headers without the dead-letter ones), and records who did. The pump then handles
+    /// it like any message: applied if what refused it is fixed, skipped if its id was applied
+    /// since (the inbox), or dead-lettered again under a new offset.
+    ///
+    /// Published before it is marked, so a crash in between leaves it redrivable; two operators
+    /// at once may publish it twice, which the inbox turns into one.
+    public func redriveDeadLetter(id: Int64, by actor: String) async throws -> DeadLetterRedrive {
+        guard let letter = try await deadLetters.deadLetter(id: id) else { return .notFound }
+        if letter.redrivenAt != nil { return .alreadyRedriven(letter) }
+        let headers = (letter.headers ?? []).filter { !DeadLetters.addedHeaders.contains($0.name) }
+            .map { KafkaHeader(name: $0.name, value: $0.value) }
+        let message = KafkaOutgoingMessage(
+            topic: letter.sourceTopic, key: letter.rawKey, value: letter.rawPayload ?? [], headers: headers)
+        for result in try await producer.send([message]) { _ = try result.get() }
+        _ = try await deadLetters.markRedriven(id: id, by: actor)
+        logger.notice(
+            "dead letter redriven",
+            metadata: ["dead_letter": "\(id)", "topic": "\(letter.sourceTopic)", "actor": "\(actor)"])
+        return .redriven((try await deadLetters.deadLetter(id: id)) ?? letter)
+    }
+}
+
+/// What ``Orchestrator/redriveDeadLetter(id:by:)`` did.
+public enum DeadLetterRedrive: Sendable {
+    /// Published again; the dead letter as it is now.
+    case redriven(DeadLetterView)
+    /// No dead letter has that id.
+    case notFound
+    /// It was redriven before (when and by whom is in the view); nothing was published.
+    case alreadyRedriven(DeadLetterView)
+}

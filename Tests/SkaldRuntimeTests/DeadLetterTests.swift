@@ -1,0 +1,102 @@
+import Foundation
+import Skald
+import SkaldKafka
+import SkaldPostgres
+import SkaldRuntime
+import SkaldTestSupport
+import Testing
+
+@Suite("Dead letters: recorded where an operator finds them, and redriven once fixed")
+struct DeadLetterTests {
+    /// The reply a debit participant sends for saga `sagaId`'s first debit attempt, as it is on the wire.
+    private static func debited(sagaId: String, transferId: String, messageId: String) throws -> KafkaOutgoingMessage {
+        let envelope = MessageEnvelope(
+            id: messageId, source: "test", type: Debited.messageType, sagaId: sagaId, sagaType: "Transfer", sagaStep: "debit",
+            causationId: OutgoingCommand.id(sagaId: sagaId, step: "debit", purpose: .action, attempt: 1))
+        return KafkaOutgoingMessage(
+            topic: "skald.replies", key: Array(sagaId.utf8), value: try SkaldJSON.encode(Debited(transferId: transferId)),
+            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+    }
+
+    @Test("a reply for a saga that does not exist yet is recorded; redriven once the saga runs, it moves the saga on")
+    func redriveAfterTheFix() async throws {
+        // The debit participant is silent: the saga waits for the reply the dead letter holds.
+        let participants = TransferParticipants(silentFor: [Debit.messageType])
+        try await withTransferSystem(participants: participants) { orchestrator, url, cluster in
+            let producer = try KafkaProducer(configuration: mockKafka(cluster), logger: runtimeTestLogger)
+            let early = try Self.debited(sagaId: "Transfer-late", transferId: "late", messageId: "debited-late-1")
+            for result in try await producer.send([early]) { _ = try result.get() }
+            await producer.shutdown()
+
+            try await eventually("the reply is recorded as a dead letter") {
+                try await orchestrator.deadLetters.pendingCount() == 1
+            }
+            let listed = try await orchestrator.deadLetters.list(limit: 10)
+            let letter = try #require(listed.first)
+            #expect(letter.sourceTopic == "skald.replies")
+            #expect(letter.sagaId == "Transfer-late")
+            #expect(letter.messageId == "debited-late-1")
+            #expect(letter.messageType == Debited.messageType)
+            #expect(letter.reason.contains("no saga has the id"), "\(letter.reason)")
+            #expect(letter.payload == nil && letter.headers == nil, "a listing leaves the bodies out")
+            let full = try #require(try await orchestrator.deadLetters.deadLetter(id: letter.id))
+            #expect(full.payload == String(decoding: early.value, as: UTF8.self))
+            #expect(full.key == "Transfer-late")
+            #expect(full.headers?.contains(DeadLetterView.Header(name: "ce_id", value: "debited-late-1")) == true)
+            #expect(try await orchestrator.deadLetters.list(limit: 10, sagaId: "Transfer-other").isEmpty)
+
+            // The fix: the saga it belongs to now runs, waiting for its debit reply.
+            try await orchestrator.start(
+                "Transfer", input: StartTransfer(transferId: "late", amount: 5, declineDebit: false, declineCredit: false),
+                idempotencyKey: "late")
+            try await eventually("the saga waits for its debit") {
+                try await TestPostgres.strings(url, "SELECT current_step FROM sagas WHERE saga_id = 'Transfer-late'").first == "debit"
+            }
+            guard case .redriven(let redriven) = try await orchestrator.redriveDeadLetter(id: letter.id, by: "alice") else {
+                Issue.record("not redriven")
+                return
+            }
+            #expect(redriven.redrivenBy == "alice" && redriven.redrivenAt != nil)
+            try await eventually("the redriven reply moves the saga to its end") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-late'").first == "completed"
+            }
+            #expect(participants.effects("late", "credit") == 1)
+            #expect(try await orchestrator.deadLetters.pendingCount() == 0)
+            guard case .alreadyRedriven = try await orchestrator.redriveDeadLetter(id: letter.id, by: "bob") else {
+                Issue.record("redriven twice")
+                return
+            }
+            guard case .notFound = try await orchestrator.redriveDeadLetter(id: letter.id + 1_000, by: "bob") else {
+                Issue.record("an unknown id was redriven")
+                return
+            }
+        }
+    }
+
+    @Test("one that fails again is a new dead letter; a message Postgres cannot store text of is recorded all the same")
+    func deadAgainAndUnstorableText() async throws {
+        try await withTransferSystem { orchestrator, _, cluster in
+            let producer = try KafkaProducer(configuration: mockKafka(cluster), logger: runtimeTestLogger)
+            let ghost = try Self.debited(sagaId: "Transfer-ghost", transferId: "ghost", messageId: "ghost\u{0}1")
+            let headerless = KafkaOutgoingMessage(topic: "skald.replies", key: nil, value: [0xff, 0x00, 0x01])
+            for result in try await producer.send([ghost, headerless]) { _ = try result.get() }
+            await producer.shutdown()
+            try await eventually("both recorded") { try await orchestrator.deadLetters.pendingCount() == 2 }
+            let letters = try await orchestrator.deadLetters.list(limit: 10)
+            let recordedGhost = try #require(letters.first { $0.sagaId == "Transfer-ghost" })
+            #expect(recordedGhost.messageId == "ghost\u{FFFD}1", "NUL is not text to Postgres")
+            let recordedHeaderless = try #require(letters.first { $0.messageId == nil })
+            let bytes = try #require(try await orchestrator.deadLetters.deadLetter(id: recordedHeaderless.id))
+            #expect(bytes.key == nil && bytes.headers == [])
+
+            _ = try await orchestrator.redriveDeadLetter(id: recordedGhost.id, by: "alice")
+            try await eventually("dead-lettered again, as a new dead letter") {
+                try await orchestrator.deadLetters.list(limit: 10, sagaId: "Transfer-ghost").count == 2
+            }
+            let ghosts = try await orchestrator.deadLetters.list(limit: 10, sagaId: "Transfer-ghost")
+            #expect(ghosts[0].redrivenAt == nil && ghosts[1].redrivenBy == "alice")
+            #expect(ghosts[0].sourceOffset > ghosts[1].sourceOffset)
+            #expect(try await orchestrator.deadLetters.list(limit: 10, pendingOnly: true).count == 2)
+        }
+    }
+}
