@@ -158,6 +158,7 @@ public final class Orchestrator: Service {
             if let pruner = self.pruner { group.addTask { try await pruner.run() } }
             for runner in self.projections.runners { group.addTask { try await runner.run() } }
         }
+        await projections.stopRebuilds()
         await producer.shutdown()
         await pool.close()
     }

@@ -10,6 +10,8 @@ public final class ProjectionCatalog: Sendable {
     public let runners: [ProjectionRunner]
     private let logger: Logger
     private let rebuilds = Mutex<[String: ProjectionRebuildState]>([:])
+    /// The rebuilds running in this process, to stop them with the orchestrator.
+    private let rebuildTasks = Mutex<[String: Task<Void, Never>]>([:])
 
     /// A catalog of `runners` over `store`.
     public init(store: ProjectionStore, runners: [ProjectionRunner], logger: Logger = Logger(label: "skald.projection")) {
@@ -55,7 +57,7 @@ public final class ProjectionCatalog: Sendable {
         }
         guard accepted else { throw .alreadyRunning(name) }
         logger.notice("projection rebuild started", metadata: ["projection": "\(name)"])
-        Task {
+        let task = Task {
             var finished = started
             do {
                 let progress = try await store.rebuild(runner.projection)
@@ -67,21 +69,32 @@ public final class ProjectionCatalog: Sendable {
                     metadata: ["projection": "\(name)", "sagas": "\(progress.sagas)", "events": "\(progress.events)"])
             } catch {
                 finished.state = .failed
-                finished.error = "\(error)"
+                finished.error = error is CancellationError ? "stopped with the orchestrator; the old read model stands" : "\(error)"
                 logger.error("projection rebuild failed", metadata: ["projection": "\(name)", "error": "\(error)"])
             }
             finished.finishedAt = Date()
             let result = finished
             rebuilds.withLock { $0[name] = result }
         }
+        rebuildTasks.withLock { $0[name] = task }
         return started
     }
 
-    /// Waits until no rebuild runs in this process (tests and shutdown).
-    public func waitForRebuilds() async {
-        while rebuilds.withLock({ $0.values.contains { $0.state == .running } }) {
-            try? await Task.sleep(for: .milliseconds(20))
+    /// Stops the rebuilds running in this process (each rolls back at its next page) and waits
+    /// for them: the orchestrator calls it before it closes its pool.
+    public func stopRebuilds() async {
+        let tasks = rebuildTasks.withLock { tasks in
+            defer { tasks = [:] }
+            return Array(tasks.values)
         }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    /// Waits until the rebuilds started in this process have ended.
+    public func waitForRebuilds() async {
+        let tasks = rebuildTasks.withLock { Array($0.values) }
+        for task in tasks { await task.value }
     }
 }
 
@@ -145,11 +158,11 @@ public struct ProjectionStatus: Sendable, Equatable, Codable {
     public var eventsApplied: Int
     /// Sagas it has applied events of.
     public var sagas: Int
-    /// When it last applied events.
+    /// When this process's runner last applied a batch.
     public var lastAppliedAt: Date?
     /// The newest applied event's own time: how current the read model is.
     public var lastEventAt: Date?
-    /// When its last rebuild committed.
+    /// When its last rebuild committed (in any process).
     public var rebuiltAt: Date?
     /// The error of the batch that keeps failing, while it does.
     public var lastError: String?
@@ -168,7 +181,7 @@ public struct ProjectionStatus: Sendable, Equatable, Codable {
         self.running = runner.running
         self.eventsApplied = record?.eventsApplied ?? 0
         self.sagas = record?.sagas ?? 0
-        self.lastAppliedAt = record?.lastAppliedAt
+        self.lastAppliedAt = runner.lastBatchAt
         self.lastEventAt = record?.lastEventAt
         self.rebuiltAt = record?.rebuiltAt
         self.lastError = runner.lastError

@@ -79,10 +79,10 @@ public final class ProjectionRunner: Service {
         state.withLock { $0 }
     }
 
-    /// Creates the read model's tables, then applies batches until graceful shutdown; the batch
-    /// in hand is finished and its offsets committed when the consumer closes.
+    /// Creates the read model's tables, catches up with sagas the topic will not bring (see
+    /// ``ProjectionStore/catchUp(_:pageSize:)``), then applies batches until graceful shutdown;
+    /// the batch in hand is finished and its offsets committed when the consumer closes.
     public func run() async throws {
-        try await prepareRetrying()
         var configuration = kafka
         configuration.groupID = Self.groupID(of: projection.name)
         configuration.properties["enable.auto.commit"] = "true"
@@ -97,7 +97,17 @@ public final class ProjectionRunner: Service {
             self.consumer.withLock { $0 = nil }
         }
         logger.info("projection running", metadata: ["topic": "\(topic)", "sagaTypes": "\(projection.sagaTypes)"])
-        let loop = Task { try await self.consume(consumer) }
+        let loop = Task {
+            try await self.retrying("setting up its tables") { try await self.store.prepare(self.projection) }
+            let caughtUp = try await self.retrying("catching up") { try await self.store.catchUp(self.projection) }
+            if caughtUp.events > 0 {
+                self.applied.increment(by: caughtUp.events)
+                self.logger.notice(
+                    "projection caught up with sagas the topic did not bring",
+                    metadata: ["sagas": "\(caughtUp.sagas)", "events": "\(caughtUp.events)"])
+            }
+            try await self.consume(consumer)
+        }
         let outcome: Result<Void, any Error>
         do {
             try await withGracefulShutdownHandler {
@@ -115,7 +125,11 @@ public final class ProjectionRunner: Service {
         } catch {
             outcome = .failure(error)
         }
-        try? await consumer.close()
+        do {
+            try await consumer.close()
+        } catch {
+            logger.warning("projection consumer did not close cleanly", metadata: ["error": "\(error)"])
+        }
         try outcome.get()
     }
 
@@ -124,7 +138,9 @@ public final class ProjectionRunner: Service {
             if batch.isEmpty { continue }
             let sagaIds = sagaIds(in: batch)
             if !sagaIds.isEmpty {
-                try await applyRetrying(sagaIds)
+                let progress = try await retrying("applying a batch") { try await self.store.apply(self.projection, sagaIds: sagaIds) }
+                applied.increment(by: progress.events)
+                state.withLock { $0.lastBatchAt = Date() }
             }
             try consumer.storeOffsets(for: batch)
         }
@@ -147,47 +163,39 @@ public final class ProjectionRunner: Service {
         return ids
     }
 
-    /// Applies the sagas' new events, retrying every failure until it passes or the task is
-    /// cancelled: a transient one quietly, any other one counted and reported.
-    func applyRetrying(_ sagaIds: Set<String>) async throws {
+    /// Runs `body` until it passes or the task is cancelled, with backoff (200 ms doubling to
+    /// 30 s). A passing conflict (a deadlock, a lock wait that timed out, Postgres restarting) is
+    /// retried quietly at first; anything else, or a conflict that lasts, is logged, counted in
+    /// `skald_projection_batch_failures_total` and shown as the runner's `lastError`.
+    func retrying<Value>(_ what: String, _ body: () async throws -> Value) async throws -> Value {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let progress = try await store.apply(projection, sagaIds: sagaIds)
-                applied.increment(by: progress.events)
-                state.withLock { $0.succeeded(at: Date()) }
-                if attempt > 1 { logger.notice("projection caught up again", metadata: ["attempts": "\(attempt)"]) }
-                return
+                let value = try await body()
+                state.withLock { $0.succeeded() }
+                if attempt > 1 { logger.notice("projection going again", metadata: ["while": "\(what)", "attempts": "\(attempt)"]) }
+                return value
             } catch let error where !(error is CancellationError) {
-                failures.increment()
-                let transient = MessagePump.isTransient(error)
-                state.withLock { $0.failed(error, at: Date()) }
-                if transient {
-                    logger.warning("projection batch failed; retrying", metadata: ["error": "\(error)"])
+                if Self.passes(error), attempt < 5 {
+                    logger.debug("projection conflict; retrying", metadata: ["while": "\(what)", "error": "\(error)"])
                 } else {
+                    failures.increment()
+                    state.withLock { $0.failed(error, at: Date()) }
                     logger.error(
-                        "projection batch fails; retrying until it passes (fix the projection or its data, then it catches up)",
-                        metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                        "projection fails; retrying until it passes (fix the projection or its data, and it catches up)",
+                        metadata: ["while": "\(what)", "error": "\(error)", "attempt": "\(attempt)"])
                 }
                 try await Task.sleep(for: .milliseconds(min(30_000, 100 * (1 << min(attempt, 9)))))
             }
         }
     }
 
-    private func prepareRetrying() async throws {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                try await store.prepare(projection)
-                return
-            } catch let error where !(error is CancellationError) {
-                state.withLock { $0.failed(error, at: Date()) }
-                logger.error("projection tables cannot be set up; retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(min(30_000, 200 * attempt)))
-            }
-        }
+    /// Whether a failure may pass by itself: the pump's transient failures, and a lock wait
+    /// that ran out (55P03, behind a rebuild or another runner).
+    static func passes(_ error: any Error) -> Bool {
+        if MessagePump.isTransient(error) { return true }
+        return (error as? PostgresError)?.sqlState == "55P03"
     }
 }
 
@@ -205,8 +213,7 @@ public struct ProjectionRunnerState: Sendable, Equatable {
     /// Not started.
     public init() {}
 
-    mutating func succeeded(at time: Date) {
-        lastBatchAt = time
+    mutating func succeeded() {
         lastError = nil
         failingSince = nil
     }

@@ -8,14 +8,30 @@ public import SkaldPostgres
 /// Every path reads events from `saga_events`, the source of truth, after the position the
 /// projection recorded for the saga (`projection_positions`), and moves that position in the
 /// transaction that changes the read model. Locks (see `0004_projections.sql`):
-/// - a batch takes `FOR KEY SHARE` on the projection's `projections` row, so batches of
-///   several runners go on side by side, and `FOR UPDATE` on its sagas' positions, in id
-///   order, so no two batches apply the same saga's events;
-/// - a rebuild takes `FOR UPDATE` on the `projections` row, so it waits for the batches in
-///   progress and the batches that follow wait for it.
+/// - a batch takes the projection's advisory lock shared, so batches of several runners go on
+///   side by side, and `FOR UPDATE` on its sagas' positions, in id order, so no two batches
+///   apply the same saga's events;
+/// - a rebuild takes the advisory lock exclusively: it waits for the batches in progress, and
+///   batches that ask after it wait for it (the lock queue is first come, first served, so a
+///   stream of batches cannot starve a rebuild).
+/// A batch waits for a lock at most ``lockTimeout`` and then fails with SQLSTATE 55P03, which
+/// its runner retries: a runner stuck behind a long rebuild still notices a shutdown.
 public struct ProjectionStore: Sendable {
-    /// Sagas read per page in a rebuild.
+    /// Sagas read per page in a rebuild or a catch-up.
     public static let rebuildPageSize = 500
+    /// How long a batch waits for a lock (a rebuild's, another runner's) before it gives up and is retried.
+    public static let lockTimeout = "5s"
+
+    /// `SET LOCAL lock_timeout`, built as a String: interpolating into a `PostgresQuery` makes a bind, and `SET` takes none.
+    static let setLockTimeout = PostgresQuery("SET LOCAL lock_timeout = '" + lockTimeout + "'")
+
+    /// Takes the projection's advisory lock for the transaction: `shared` for a batch, exclusive for a rebuild.
+    static func lock(_ name: String, shared: Bool) -> PostgresQuery {
+        // The first key keeps these apart from the relay's lane locks in the same schema.
+        shared
+            ? "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema() || '/projection'), hashtext(\(name)))"
+            : "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/projection'), hashtext(\(name)))"
+    }
 
     let pool: PostgresPool
     let registry: SagaRegistry
@@ -48,7 +64,8 @@ public struct ProjectionStore: Sendable {
         return try await pool.withConnection { connection in
             try await connection.withTransaction { connection in
                 let read = try await connection.pipeline([
-                    "SELECT name FROM projections WHERE name = \(name) FOR KEY SHARE",
+                    Self.setLockTimeout,
+                    Self.lock(name, shared: true),
                     """
                     INSERT INTO projection_positions (projection, saga_id, sequence)
                     SELECT \(name), s.saga_id, 0 FROM sagas s
@@ -72,11 +89,8 @@ public struct ProjectionStore: Sendable {
                     ORDER BY e.saga_id, e.sequence
                     """,
                 ])
-                guard read[0].count == 1 else {
-                    throw SagaRuntimeError("projection '\(name)' has no row in `projections`: run its setUp first")
-                }
                 var batch = ProjectionWrites(projection: projection)
-                try batch.add(try self.events(in: read[3]))
+                try batch.add(try self.events(in: read[4]))
                 _ = try await connection.pipeline(batch.statements(positions: .update))
                 return batch.progress
             }
@@ -96,12 +110,14 @@ public struct ProjectionStore: Sendable {
         let types = JSONRecords.array(projection.sagaTypes)
         return try await pool.withConnection { connection in
             try await connection.withTransaction { connection in
-                _ = try await connection.query("SELECT name FROM projections WHERE name = \(name) FOR UPDATE")
+                _ = try await connection.query(Self.lock(name, shared: false))
                 for statement in projection.reset { _ = try await connection.execute(statement) }
                 _ = try await connection.execute("DELETE FROM projection_positions WHERE projection = \(name)")
                 var total = ProjectionProgress()
                 var after = ""
                 while true {
+                    // A rebuild cancelled (the orchestrator stopping) rolls back at a page's end.
+                    try Task.checkCancellation()
                     let page = try await connection.query(
                         """
                         SELECT saga_id FROM sagas
@@ -124,13 +140,12 @@ public struct ProjectionStore: Sendable {
                     )
                     var batch = ProjectionWrites(projection: projection)
                     try batch.add(try self.events(in: rows))
-                    _ = try await connection.pipeline(batch.statements(positions: .insert, counting: false))
+                    _ = try await connection.pipeline(batch.statements(positions: .insert))
                     total.add(batch.progress)
                 }
                 _ = try await connection.execute(
                     """
-                    UPDATE projections SET events_applied = \(total.events), rebuilt_at = now(),
-                        rebuilt_sagas = \(total.sagas), last_applied_at = now(), last_event_at = \(total.newestEventAt)
+                    UPDATE projections SET rebuilt_at = now(), rebuilt_sagas = \(total.sagas), rebuilt_events = \(total.events)
                     WHERE name = \(name)
                     """
                 )
@@ -139,14 +154,50 @@ public struct ProjectionStore: Sendable {
         }
     }
 
+    /// Applies, a page of sagas at a time, every saga of the projection's types whose log is
+    /// ahead of its position: sagas whose mirrored messages never reached the runner (events
+    /// written while the mirror was off, a topic whose retention dropped them) and that will not
+    /// move again. Runners make this pass when they start; a new projection catches up with the
+    /// whole store through it.
+    public func catchUp(_ projection: any SagaProjection, pageSize: Int = ProjectionStore.rebuildPageSize) async throws
+        -> ProjectionProgress
+    {
+        let name = projection.name
+        let types = JSONRecords.array(projection.sagaTypes)
+        var total = ProjectionProgress()
+        var after = ""
+        while true {
+            try Task.checkCancellation()
+            let behind = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    SELECT s.saga_id FROM sagas s
+                    LEFT JOIN projection_positions p ON p.projection = \(name) AND p.saga_id = s.saga_id
+                    WHERE s.saga_id > \(after) AND coalesce(p.sequence, 0) < s.last_sequence
+                      AND (\(types)::jsonb = '[]' OR s.saga_type IN (SELECT jsonb_array_elements_text(\(types)::jsonb)))
+                    ORDER BY s.saga_id LIMIT \(max(1, pageSize))
+                    """
+                ).decode(String.self)
+            }
+            guard let last = behind.last else { return total }
+            after = last
+            total.add(try await apply(projection, sagaIds: behind))
+        }
+    }
+
     /// The progress recorded for every projection that has run against this store, by name.
+    ///
+    /// Counts the projection's positions, so it reads one index entry per saga it has applied.
     public func records() async throws -> [String: ProjectionRecord] {
         let rows = try await pool.withConnection { connection in
             try await connection.query(
                 """
-                SELECT name, events_applied, last_applied_at, last_event_at, rebuilt_at, rebuilt_sagas,
-                       (SELECT count(*) FROM projection_positions p WHERE p.projection = projections.name)
-                FROM projections ORDER BY name
+                SELECT j.name, j.rebuilt_at, j.rebuilt_sagas, j.rebuilt_events, p.sagas, p.events, p.newest
+                FROM projections j
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS sagas, coalesce(sum(sequence), 0)::bigint AS events, max(event_at) AS newest
+                    FROM projection_positions WHERE projection = j.name) p
+                ORDER BY j.name
                 """
             )
         }
@@ -154,12 +205,12 @@ public struct ProjectionStore: Sendable {
         for row in rows {
             let record = ProjectionRecord(
                 name: try row.decode(String.self, at: 0),
-                eventsApplied: try row.decode(Int.self, at: 1),
-                lastAppliedAt: try row.decode(Date?.self, at: 2),
-                lastEventAt: try row.decode(Date?.self, at: 3),
-                rebuiltAt: try row.decode(Date?.self, at: 4),
-                rebuiltSagas: try row.decode(Int?.self, at: 5),
-                sagas: try row.decode(Int.self, at: 6)
+                rebuiltAt: try row.decode(Date?.self, at: 1),
+                rebuiltSagas: try row.decode(Int?.self, at: 2),
+                rebuiltEvents: try row.decode(Int?.self, at: 3),
+                sagas: try row.decode(Int.self, at: 4),
+                eventsApplied: try row.decode(Int.self, at: 5),
+                lastEventAt: try row.decode(Date?.self, at: 6)
             )
             records[record.name] = record
         }
@@ -227,20 +278,20 @@ public struct ProjectionProgress: Sendable, Equatable {
     }
 }
 
-/// A projection's row in `projections`: what it has applied and when.
+/// What the store records of a projection: its positions, summed up, and its last rebuild.
 public struct ProjectionRecord: Sendable, Equatable {
     /// The projection's name.
     public var name: String
-    /// Events applied since its last rebuild (or since it first ran).
-    public var eventsApplied: Int
-    /// When a batch or rebuild last applied events.
-    public var lastAppliedAt: Date?
-    /// The newest applied event's own time.
-    public var lastEventAt: Date?
     /// When its last rebuild committed.
     public var rebuiltAt: Date?
     /// Sagas that rebuild applied.
     public var rebuiltSagas: Int?
+    /// Events that rebuild applied.
+    public var rebuiltEvents: Int?
     /// Sagas it has a position for.
     public var sagas: Int
+    /// Events applied: the sum of its positions, each saga's log being applied from its start.
+    public var eventsApplied: Int
+    /// The newest applied event's own time: how current the read model is.
+    public var lastEventAt: Date?
 }

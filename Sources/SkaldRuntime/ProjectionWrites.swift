@@ -13,7 +13,7 @@ struct ProjectionWrites {
 
     let projection: any SagaProjection
     private var statements: [PostgresQuery] = []
-    private var positions: [String: Int] = [:]
+    private var positions: [String: (sequence: Int, time: Date)] = [:]
     private(set) var progress = ProjectionProgress()
 
     init(projection: any SagaProjection) {
@@ -30,22 +30,23 @@ struct ProjectionWrites {
                     "projection '\(projection.name)' cannot apply event \(event.event.sequence) (\(event.eventType)) "
                         + "of saga \(event.sagaId): \(error)")
             }
-            positions[event.sagaId] = event.event.sequence
+            positions[event.sagaId] = (event.event.sequence, event.event.time)
             progress.events += 1
             if progress.newestEventAt.map({ event.event.time > $0 }) ?? true { progress.newestEventAt = event.event.time }
         }
         progress.sagas = positions.count
     }
 
-    /// Every statement, ending with the positions (and, for a batch, the counters).
-    func statements(positions write: PositionWrite, counting: Bool = true) -> [PostgresQuery] {
+    /// Every statement, ending with the positions.
+    func statements(positions write: PositionWrite) -> [PostgresQuery] {
         guard !positions.isEmpty else { return statements }
         var all = statements
         var rows = JSONRecords()
-        for (sagaId, sequence) in positions.sorted(by: { $0.key < $1.key }) {
+        for (sagaId, position) in positions.sorted(by: { $0.key < $1.key }) {
             rows.beginRecord()
             rows.field("saga_id", sagaId)
-            rows.field("sequence", sequence)
+            rows.field("sequence", position.sequence)
+            rows.field("event_at", Timestamp.format(position.time))
             rows.endRecord()
         }
         let name = projection.name
@@ -54,24 +55,16 @@ struct ProjectionWrites {
         case .update:
             all.append(
                 """
-                UPDATE projection_positions p SET sequence = x.sequence
-                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer)
+                UPDATE projection_positions p SET sequence = x.sequence, event_at = x.event_at
+                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer, event_at timestamptz)
                 WHERE p.projection = \(name) AND p.saga_id = x.saga_id
                 """)
         case .insert:
             all.append(
                 """
-                INSERT INTO projection_positions (projection, saga_id, sequence)
-                SELECT \(name), x.saga_id, x.sequence
-                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer)
-                """)
-        }
-        if counting {
-            all.append(
-                """
-                UPDATE projections SET events_applied = events_applied + \(progress.events), last_applied_at = now(),
-                    last_event_at = greatest(last_event_at, \(progress.newestEventAt))
-                WHERE name = \(name)
+                INSERT INTO projection_positions (projection, saga_id, sequence, event_at)
+                SELECT \(name), x.saga_id, x.sequence, x.event_at
+                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer, event_at timestamptz)
                 """)
         }
         return all

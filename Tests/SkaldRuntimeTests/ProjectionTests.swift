@@ -12,11 +12,22 @@ import Testing
 final class TransferBoard: SagaProjection {
     let name = "transfer-board"
     let sagaTypes = ["Transfer"]
+    /// How a refused event fails: thrown from Swift, or a statement Postgres rejects in the middle of the batch.
+    enum Refusal: Sendable {
+        case swift
+        case sql
+    }
     /// Event types it refuses to apply while set (a projection with a bug, then fixed).
-    private let refused = Mutex<Set<String>>([])
+    private let refused = Mutex<(types: Set<String>, how: Refusal)>(([], .swift))
+    /// How long a rebuild's reset takes (to hold the rebuild's lock while sagas run).
+    let resetDelay: Double
 
-    func refuse(_ eventTypes: Set<String>) {
-        refused.withLock { $0 = eventTypes }
+    init(resetDelay: Double = 0) {
+        self.resetDelay = resetDelay
+    }
+
+    func refuse(_ eventTypes: Set<String>, how: Refusal = .swift) {
+        refused.withLock { $0 = (eventTypes, how) }
     }
 
     let setUp: [PostgresQuery] = [
@@ -27,11 +38,14 @@ final class TransferBoard: SagaProjection {
         """,
         """
         CREATE TABLE IF NOT EXISTS transfer_event_log (
-            saga_id text NOT NULL, sequence integer NOT NULL, event_type text NOT NULL, PRIMARY KEY (saga_id, sequence))
+            saga_id text NOT NULL, sequence integer NOT NULL, event_type text NOT NULL,
+            applied bigserial, PRIMARY KEY (saga_id, sequence))
         """,
     ]
 
-    let reset: [PostgresQuery] = ["TRUNCATE transfer_board, transfer_event_log"]
+    var reset: [PostgresQuery] {
+        ["DELETE FROM transfer_board", "DELETE FROM transfer_event_log", "SELECT pg_sleep(\(resetDelay))"]
+    }
 
     struct Refused: Error, CustomStringConvertible {
         var description: String
@@ -39,12 +53,18 @@ final class TransferBoard: SagaProjection {
 
     func statements(for projected: ProjectedEvent) throws -> [PostgresQuery] {
         let type = projected.eventType
-        if refused.withLock({ $0.contains(type) }) { throw Refused(description: "refusing \(type) on purpose") }
         let id = projected.sagaId
         let sequence = projected.event.sequence
         var statements: [PostgresQuery] = [
             "INSERT INTO transfer_event_log (saga_id, sequence, event_type) VALUES (\(id), \(sequence), \(type))"
         ]
+        let refusal = refused.withLock { $0.types.contains(type) ? $0.how : nil }
+        switch refusal {
+        case .swift?: throw Refused(description: "refusing \(type) on purpose")
+        // After this event's own insert, and others of the batch before it: all must roll back.
+        case .sql?: return statements + ["SELECT 1 / 0 AS refusing_on_purpose"]
+        case nil: break
+        }
         switch projected.event.kind {
         case .started(_, let state, _):
             // Typed: the registry that runs the projection knows the Transfer definition.
@@ -65,7 +85,7 @@ final class TransferBoard: SagaProjection {
     }
 }
 
-@Suite("Projections: read models from the saga events, each event once")
+@Suite("Projections: read models from the saga events, each event once", .timeLimit(.minutes(5)))
 struct ProjectionTests {
     /// Starts `count` transfers, some declined, keyed `<prefix><index>`.
     private static func startTransfers(_ orchestrator: Orchestrator, _ range: Range<Int>, prefix: String = "p") async throws {
@@ -106,14 +126,14 @@ struct ProjectionTests {
             try await eventually("every saga terminal") { try await Self.allTerminal(url) }
             try await eventually("the board caught up") { try await Self.caughtUp(url) }
             #expect(try await Self.boardDisagreements(url) == 0)
-            // In each saga's order: the log and the board's counter saw sequence 1, 2, 3, ….
+            // In each saga's order: applied one after another as 1, 2, 3, … (`applied` counts applications).
             #expect(
                 try await TestPostgres.count(
                     url,
                     """
                     SELECT count(*)::bigint FROM (
-                        SELECT saga_id, max(sequence) AS last, count(*) AS n FROM transfer_event_log GROUP BY saga_id) x
-                    WHERE last <> n
+                        SELECT sequence, row_number() OVER (PARTITION BY saga_id ORDER BY applied) AS nth FROM transfer_event_log) x
+                    WHERE sequence <> nth
                     """) == 0)
 
             // Copies of the mirrored messages, as a relay that crashed before deleting its rows
@@ -129,12 +149,16 @@ struct ProjectionTests {
                 copies += batch.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: $0.value, headers: $0.headers) }
             }
             try await consumer.close()
+            let applied = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM transfer_event_log")
+            let beforeCopies = Date()
             let producer = try KafkaProducer(configuration: mockKafka(cluster))
             for result in try await producer.send(copies) { _ = try result.get() }
             await producer.shutdown()
-            let applied = try await TestPostgres.count(url, "SELECT events_applied FROM projections WHERE name = 'transfer-board'")
-            try await Task.sleep(for: .seconds(1))
-            #expect(try await TestPostgres.count(url, "SELECT events_applied FROM projections WHERE name = 'transfer-board'") == applied)
+            // The sagas are all finished: a batch after the copies were sent is a batch of copies.
+            try await eventually("the runner took the copies") {
+                (try await orchestrator.projections.status(named: "transfer-board")?.lastAppliedAt ?? .distantPast) > beforeCopies
+            }
+            #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM transfer_event_log") == applied)
             #expect(try await Self.caughtUp(url))
             let status = try #require(try await orchestrator.projections.status(named: "transfer-board"))
             #expect(status.running)
@@ -182,10 +206,12 @@ struct ProjectionTests {
         }
     }
 
-    @Test("a projection that fails holds its place, says why, and catches up once fixed; sagas go on")
-    func failingProjection() async throws {
+    @Test(
+        "a projection that fails holds its place, says why, and catches up once fixed; sagas go on",
+        arguments: [TransferBoard.Refusal.swift, .sql])
+    func failingProjection(_ how: TransferBoard.Refusal) async throws {
         let board = TransferBoard()
-        board.refuse(["saga.completed"])
+        board.refuse(["saga.completed"], how: how)
         try await withTransferSystem(projections: [board]) { orchestrator, url, _ in
             try await Self.startTransfers(orchestrator, 0..<40)
             try await eventually("every saga terminal, whatever the projection does") { try await Self.allTerminal(url) }
@@ -193,11 +219,29 @@ struct ProjectionTests {
                 try await orchestrator.projections.status(named: "transfer-board")?.lastError != nil
             }
             let status = try #require(try await orchestrator.projections.status(named: "transfer-board"))
-            #expect(status.lastError?.contains("refusing saga.completed on purpose") == true)
-            #expect(status.lastError?.contains("saga Transfer-p") == true, "names the saga and event")
+            switch how {
+            case .swift:
+                #expect(status.lastError?.contains("refusing saga.completed on purpose") == true, "\(status)")
+                #expect(status.lastError?.contains("saga Transfer-p") == true, "names the saga and event")
+            case .sql:
+                #expect(status.lastError?.contains("division by zero") == true, "\(status)")
+            }
             #expect(status.failingSince != nil)
-            // Nothing of a failed batch is applied: no board row says completed.
+            // Nothing of a failed batch is applied: no completion is logged, and no saga's position
+            // (or log) went past the event before it, although the batch applied those before failing.
+            #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM transfer_event_log WHERE event_type = 'saga.completed'") == 0)
             #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM transfer_board WHERE status = 'completed'") == 0)
+            #expect(
+                try await TestPostgres.count(
+                    url,
+                    """
+                    SELECT count(*)::bigint FROM projection_positions p JOIN sagas s ON s.saga_id = p.saga_id
+                    WHERE s.status = 'completed' AND p.sequence >= s.last_sequence
+                    """) == 0)
+            #expect(
+                try await TestPostgres.count(
+                    url, "SELECT count(*)::bigint FROM transfer_event_log l JOIN projection_positions p USING (saga_id) WHERE l.sequence > p.sequence"
+                ) == 0, "the log and the positions commit together")
 
             board.refuse([])
             try await eventually("the board caught up after the fix") { try await Self.caughtUp(url) }
@@ -210,7 +254,8 @@ struct ProjectionTests {
 
     @Test("a rebuild, while sagas run, ends with the same read model; a damaged one is restored")
     func rebuild() async throws {
-        let board = TransferBoard()
+        // The reset takes four seconds: the sagas started below move while the rebuild holds its lock.
+        let board = TransferBoard(resetDelay: 4)
         try await withTransferSystem(projections: [board]) { orchestrator, url, _ in
             try await Self.startTransfers(orchestrator, 0..<60)
             let started = try orchestrator.projections.startRebuild(named: "transfer-board")
@@ -222,6 +267,10 @@ struct ProjectionTests {
                 try orchestrator.projections.startRebuild(named: "nope")
             }
             try await Self.startTransfers(orchestrator, 60..<120)
+            try await eventually("sagas finish while the rebuild holds its lock") {
+                try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE status = 'completed'") > 0
+            }
+            #expect(try await orchestrator.projections.status(named: "transfer-board")?.rebuild?.state == .running)
             await orchestrator.projections.waitForRebuilds()
             let rebuilt = try #require(try await orchestrator.projections.status(named: "transfer-board")?.rebuild)
             #expect(rebuilt.state == .succeeded)
@@ -236,13 +285,13 @@ struct ProjectionTests {
             _ = try await connection.execute("UPDATE transfer_board SET status = 'completed'")
             await connection.close()
             #expect(try await Self.boardDisagreements(url) > 0)
-            let progress = try await orchestrator.projections.store.rebuild(board, pageSize: 7)
+            let progress = try await orchestrator.projections.store.rebuild(TransferBoard(), pageSize: 7)
             #expect(progress.sagas == 120)
             #expect(progress.events == (try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")))
             #expect(try await Self.boardDisagreements(url) == 0)
             #expect(try await Self.caughtUp(url))
             let record = try #require(try await orchestrator.projections.store.records()["transfer-board"])
-            #expect(record.rebuiltSagas == 120)
+            #expect(record.rebuiltSagas == 120 && record.rebuiltEvents == progress.events)
             #expect(record.eventsApplied == progress.events)
         }
     }
@@ -285,6 +334,26 @@ struct ProjectionTests {
             #expect(try await store.apply(board, sagaIds: ["no-such-saga"]).events == 0)
             #expect(
                 try await TestPostgres.count(url, "SELECT count(*)::bigint FROM projection_positions WHERE projection = 'elsewhere'") == 0)
+        }
+    }
+
+    @Test("a runner started after the sagas ran, with no mirrored message, catches up with all of them")
+    func catchUpWithoutMessages() async throws {
+        // No projection here: the orchestrator mirrors nothing.
+        try await withTransferSystem { orchestrator, url, cluster in
+            try await Self.startTransfers(orchestrator, 0..<70, prefix: "u")
+            try await eventually("every saga terminal") { try await Self.allTerminal(url) }
+            #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox WHERE topic = 'skald.saga-events'") == 0)
+            let runner = try ProjectionRunner(
+                projection: TransferBoard(), store: orchestrator.projections.store, kafka: mockKafka(cluster),
+                logger: runtimeTestLogger)
+            let running = Task { try await runner.run() }
+            defer { running.cancel() }
+            try await eventually("the board caught up from the store alone") { try await Self.caughtUp(url) }
+            #expect(try await Self.boardDisagreements(url) == 0)
+            running.cancel()
+            _ = await running.result
+            #expect(runner.status.running == false)
         }
     }
 

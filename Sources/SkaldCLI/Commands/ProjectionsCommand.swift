@@ -49,8 +49,10 @@ struct ProjectionsListCommand: AsyncParsableCommand {
             }
             print("  applied          \(status.eventsApplied) events of \(status.sagas) sagas")
             print("  newest event     \(status.lastEventAt.map(Self.format) ?? "none")")
-            print("  last applied     \(status.lastAppliedAt.map(Self.format) ?? "never")")
-            print("  rebuilt          \(status.rebuiltAt.map(Self.format) ?? "never")")
+            let rebuilt = records[status.name].flatMap { record in
+                record.rebuiltAt.map { "\(Self.format($0)) (\(record.rebuiltEvents ?? 0) events of \(record.rebuiltSagas ?? 0) sagas)" }
+            }
+            print("  rebuilt          \(rebuilt ?? "never")")
         }
     }
 
