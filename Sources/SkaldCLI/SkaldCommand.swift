@@ -16,6 +16,7 @@ public struct SkaldCommand: AsyncParsableCommand {
             ReplayCommand.self,
             SagasCommand.self,
             ProjectionsCommand.self,
+            DeadLettersCommand.self,
             KafkaCommand.self,
             ExamplesCommand.self,
             BenchCommand.self,

@@ -1,4 +1,4 @@
-import SkaldKafka
+public import SkaldKafka
 
 extension Orchestrator {
     /// The dead letters its pump recorded.
@@ -6,6 +6,20 @@ extension Orchestrator {
         DeadLetterStore(pool: pool)
     }
 
+    /// Publishes dead letter `id` again to the topic it came from, through this orchestrator's
+    /// producer (see ``DeadLetterStore/redrive(id:by:through:)``).
+    public func redriveDeadLetter(id: Int64, by actor: String) async throws -> DeadLetterRedrive {
+        let outcome = try await deadLetters.redrive(id: id, by: actor, through: producer)
+        if case .redriven(let letter) = outcome {
+            logger.notice(
+                "dead letter redriven",
+                metadata: ["dead_letter": "\(id)", "topic": "\(letter.sourceTopic)", "actor": "\(actor)"])
+        }
+        return outcome
+    }
+}
+
+extension DeadLetterStore {
     /// Publishes dead letter `id` again to the topic it came from, as it was consumed (key,
     /// value, headers without the dead-letter ones), and records who did. The pump then handles
     /// it like any message: applied if what refused it is fixed, skipped if its id was applied
@@ -13,23 +27,20 @@ extension Orchestrator {
     ///
     /// Published before it is marked, so a crash in between leaves it redrivable; two operators
     /// at once may publish it twice, which the inbox turns into one.
-    public func redriveDeadLetter(id: Int64, by actor: String) async throws -> DeadLetterRedrive {
-        guard let letter = try await deadLetters.deadLetter(id: id) else { return .notFound }
+    public func redrive(id: Int64, by actor: String, through producer: KafkaProducer) async throws -> DeadLetterRedrive {
+        guard let letter = try await deadLetter(id: id) else { return .notFound }
         if letter.redrivenAt != nil { return .alreadyRedriven(letter) }
         let headers = (letter.headers ?? []).filter { !DeadLetters.addedHeaders.contains($0.name) }
             .map { KafkaHeader(name: $0.name, value: $0.value) }
         let message = KafkaOutgoingMessage(
             topic: letter.sourceTopic, key: letter.rawKey, value: letter.rawPayload ?? [], headers: headers)
         for result in try await producer.send([message]) { _ = try result.get() }
-        _ = try await deadLetters.markRedriven(id: id, by: actor)
-        logger.notice(
-            "dead letter redriven",
-            metadata: ["dead_letter": "\(id)", "topic": "\(letter.sourceTopic)", "actor": "\(actor)"])
-        return .redriven((try await deadLetters.deadLetter(id: id)) ?? letter)
+        _ = try await markRedriven(id: id, by: actor)
+        return .redriven((try await deadLetter(id: id)) ?? letter)
     }
 }
 
-/// What ``Orchestrator/redriveDeadLetter(id:by:)`` did.
+/// What a redrive did.
 public enum DeadLetterRedrive: Sendable {
     /// Published again; the dead letter as it is now.
     case redriven(DeadLetterView)

@@ -47,6 +47,9 @@ public struct ProjectionStore: Sendable {
         try ProjectionName.validate(projection.name)
         try await pool.withConnection { connection in
             try await connection.withTransaction { connection in
+                // One process at a time: two sessions creating the same table at once can fail on
+                // the catalog's unique index instead of finding it there.
+                _ = try await connection.query(Self.lock(projection.name, shared: false))
                 for statement in projection.setUp { _ = try await connection.execute(statement) }
                 _ = try await connection.execute(
                     "INSERT INTO projections (name) VALUES (\(projection.name)) ON CONFLICT (name) DO NOTHING")

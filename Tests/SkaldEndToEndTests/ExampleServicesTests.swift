@@ -1,5 +1,6 @@
 import Foundation
 import SkaldExamples
+import SkaldKafka
 import SkaldPostgres
 import SkaldTestSupport
 import Testing
@@ -88,6 +89,27 @@ struct ExampleServicesTests {
         let timeline = try await httpJSON("\(admin)/api/v1/sagas/\(someone)/events")["events"] as? [[String: Any]] ?? []
         #expect(timeline.first?["type"] as? String == "saga.started")
         #expect(timeline.last?["type"] as? String == "saga.compensated")
+
+        // A message nobody can route: the `skald serve` process records it as a dead letter, and
+        // `skald dead-letters` lists it and redrives it (still unroutable: a new dead letter).
+        let skaldPath = try SkaldProcess.executable().path
+        let producer = try KafkaProducer(configuration: mockKafka(cluster.bootstrapServers))
+        for result in try await producer.send([KafkaOutgoingMessage(topic: "skald.replies", key: "stray", value: "{}")]) {
+            _ = try result.get()
+        }
+        await producer.shutdown()
+        try await eventually("the stray message is a dead letter") {
+            try await TestPostgres.count(run.storeURL, "SELECT count(*)::bigint FROM dead_letters") == 1
+        }
+        let deadLetters = try await CommandRunner.run(skaldPath, ["dead-letters", "list", "--postgres", run.storeURL])
+        #expect(deadLetters.contains("skald.replies/") && deadLetters.contains("no ce_type"), "\(deadLetters)")
+        let strayId = try await TestPostgres.count(run.storeURL, "SELECT id FROM dead_letters")
+        let redriven = try await CommandRunner.run(
+            skaldPath, ["dead-letters", "redrive", String(strayId), "--postgres", run.storeURL, "--kafka", cluster.bootstrapServers, "--actor", "ops"])
+        #expect(redriven.contains("redrove dead letter \(strayId) to skald.replies as ops"), "\(redriven)")
+        try await eventually("redriven, and dead-lettered again") {
+            try await TestPostgres.count(run.storeURL, "SELECT count(*)::bigint FROM dead_letters") == 2
+        }
 
         #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
