@@ -17,7 +17,12 @@ extension AdminServer {
                 return id
             }
             let sagaId = query["sagaId"].flatMap { $0.isEmpty ? nil : $0 }
-            let pendingOnly = query["pending"] == "true"
+            let pendingOnly: Bool
+            switch query["pending"]?.lowercased() {
+            case nil, "false", "0": pendingOnly = false
+            case "true", "1": pendingOnly = true
+            case let other?: throw AdminAPIError.invalid("pending must be true or false, not '\(other)'")
+            }
             let (letters, pending) = try await Self.reading(logger) {
                 (try await store.list(limit: limit, before: before, sagaId: sagaId, pendingOnly: pendingOnly), try await store.pendingCount())
             }

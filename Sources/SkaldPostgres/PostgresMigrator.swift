@@ -127,6 +127,16 @@ public struct PostgresMigrator: Sendable {
         }
     }
 
+    /// The migrations not applied yet on `connection`'s database (all of them when it has none),
+    /// in order; it applies nothing. A process that needs the newest schema checks this at start.
+    public func pending(on connection: PostgresConnection) async throws -> [PostgresMigration] {
+        let exists = try await connection.query("SELECT to_regclass('skald_schema_migrations') IS NOT NULL").first?
+            .decode(Bool.self, at: 0) ?? false
+        guard exists else { return migrations }
+        let applied = Set(try await connection.query("SELECT version FROM skald_schema_migrations").decode(Int.self))
+        return migrations.filter { !applied.contains($0.version) }
+    }
+
     private func apply(on connection: PostgresConnection) async throws -> [PostgresMigration] {
         try await connection.executeScript("""
             CREATE TABLE IF NOT EXISTS skald_schema_migrations (

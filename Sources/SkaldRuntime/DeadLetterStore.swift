@@ -64,6 +64,16 @@ public struct DeadLetterStore: Sendable {
         }
     }
 
+    /// Undoes ``markRedriven(id:by:)`` after a publish that failed.
+    func releaseRedrive(id: Int64, by actor: String) async throws {
+        try await pool.withConnection { connection in
+            _ = try await connection.execute(
+                PostgresQuery(
+                    "UPDATE dead_letters SET redriven_at = NULL, redriven_by = NULL WHERE id = $1 AND redriven_by = $2",
+                    [PostgresValue(Int(id)), PostgresValue(actor)]))
+        }
+    }
+
     private static func view(_ row: PostgresRow, full: Bool) throws -> DeadLetterView {
         var view = DeadLetterView(
             id: Int64(try row.decode(Int.self, at: 0)), sourceTopic: try row.decode(String.self, at: 1),

@@ -8,6 +8,9 @@ enum DeadLetters {
     /// The default dead-letter topic.
     static let topic = "skald.dead-letter"
 
+    /// About how many bytes of keys and payloads one recording statement carries (hex doubles them).
+    static let recordChunkBytes = 4 << 20
+
     /// The headers the dead-letter copy adds; a redrive leaves them out.
     static let addedHeaders: Set<String> = [
         "skald_dlq_reason", "skald_dlq_topic", "skald_dlq_partition", "skald_dlq_offset", "skald_dlq_payload_dropped",

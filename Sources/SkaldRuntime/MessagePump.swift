@@ -245,9 +245,26 @@ public final class MessagePump: Service {
     }
 
     /// Records the dead letters in `dead_letters` for the admin API, after they are published
-    /// (the topic is the record of last resort). Retried while Postgres is away; a row Postgres
-    /// refuses for good is logged and left out, since the topic has the message.
+    /// (the topic is the record of last resort), in statements of a few megabytes. Best effort:
+    /// retried a while when Postgres is away, then, like a row Postgres refuses, logged and left
+    /// out, since the topic has the message; the partition must not stall on its record.
     private func recordDeadLetters(_ letters: [(message: KafkaMessage, reason: String)]) async throws {
+        var chunk: [(message: KafkaMessage, reason: String)] = []
+        var bytes = 0
+        for letter in letters {
+            let size = letter.message.value.count + (letter.message.key?.count ?? 0) + 1_024
+            if !chunk.isEmpty, bytes + size > DeadLetters.recordChunkBytes {
+                try await recordDeadLetterChunk(chunk)
+                chunk = []
+                bytes = 0
+            }
+            chunk.append(letter)
+            bytes += size
+        }
+        if !chunk.isEmpty { try await recordDeadLetterChunk(chunk) }
+    }
+
+    private func recordDeadLetterChunk(_ letters: [(message: KafkaMessage, reason: String)]) async throws {
         var attempt = 0
         while true {
             attempt += 1
@@ -257,13 +274,13 @@ public final class MessagePump: Service {
                     _ = try await connection.execute(PostgresQuery(DeadLetters.recordSQL, [records.value]))
                 }
                 return
-            } catch let error where Self.isTransient(error) {
+            } catch let error where Self.isTransient(error) && attempt < 20 {
                 logger.warning("dead letters not recorded; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(min(2_000, 50 * attempt)))
             } catch let error where !(error is CancellationError) {
-                if letters.count > 1 {
+                if letters.count > 1, !Self.isTransient(error) {
                     // One of them is refused: record the others one by one.
-                    for letter in letters { try await recordDeadLetters([letter]) }
+                    for letter in letters { try await recordDeadLetterChunk([letter]) }
                 } else {
                     logger.error(
                         "a dead letter cannot be recorded in dead_letters; it is in the dead-letter topic",

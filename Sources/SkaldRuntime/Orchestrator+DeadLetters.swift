@@ -25,17 +25,26 @@ extension DeadLetterStore {
     /// it like any message: applied if what refused it is fixed, skipped if its id was applied
     /// since (the inbox), or dead-lettered again under a new offset.
     ///
-    /// Published before it is marked, so a crash in between leaves it redrivable; two operators
-    /// at once may publish it twice, which the inbox turns into one.
+    /// It is claimed (marked) first, so of two operators at once one publishes and the other is
+    /// told it was redriven; a publish that fails releases the claim. A crash between the claim
+    /// and the publish leaves it marked but not sent: its `redrivenAt` with no new dead letter or
+    /// effect after it says so, and `skald dead-letters` shows the message to send by hand.
     public func redrive(id: Int64, by actor: String, through producer: KafkaProducer) async throws -> DeadLetterRedrive {
         guard let letter = try await deadLetter(id: id) else { return .notFound }
         if letter.redrivenAt != nil { return .alreadyRedriven(letter) }
+        guard try await markRedriven(id: id, by: actor) else {
+            return .alreadyRedriven((try await deadLetter(id: id)) ?? letter)
+        }
         let headers = (letter.headers ?? []).filter { !DeadLetters.addedHeaders.contains($0.name) }
             .map { KafkaHeader(name: $0.name, value: $0.value) }
         let message = KafkaOutgoingMessage(
             topic: letter.sourceTopic, key: letter.rawKey, value: letter.rawPayload ?? [], headers: headers)
-        for result in try await producer.send([message]) { _ = try result.get() }
-        _ = try await markRedriven(id: id, by: actor)
+        do {
+            for result in try await producer.send([message]) { _ = try result.get() }
+        } catch {
+            try? await releaseRedrive(id: id, by: actor)
+            throw error
+        }
         return .redriven((try await deadLetter(id: id)) ?? letter)
     }
 }

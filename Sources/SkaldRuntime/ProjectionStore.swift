@@ -49,6 +49,7 @@ public struct ProjectionStore: Sendable {
             try await connection.withTransaction { connection in
                 // One process at a time: two sessions creating the same table at once can fail on
                 // the catalog's unique index instead of finding it there.
+                _ = try await connection.query(Self.setLockTimeout)
                 _ = try await connection.query(Self.lock(projection.name, shared: false))
                 for statement in projection.setUp { _ = try await connection.execute(statement) }
                 _ = try await connection.execute(
@@ -108,12 +109,28 @@ public struct ProjectionStore: Sendable {
     public func rebuild(_ projection: any SagaProjection, pageSize: Int = ProjectionStore.rebuildPageSize) async throws
         -> ProjectionProgress
     {
+        // The lock is waited for in rounds of ``lockTimeout``, so a rebuild queued behind another
+        // one (from another process) still notices that its task was cancelled.
+        while true {
+            do {
+                return try await rebuildOnce(projection, pageSize: pageSize)
+            } catch let error as PostgresError where error.sqlState == "55P03" {
+                try Task.checkCancellation()
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    private func rebuildOnce(_ projection: any SagaProjection, pageSize: Int) async throws -> ProjectionProgress {
         try await prepare(projection)
         let name = projection.name
         let types = JSONRecords.array(projection.sagaTypes)
         return try await pool.withConnection { connection in
             try await connection.withTransaction { connection in
+                _ = try await connection.query(Self.setLockTimeout)
                 _ = try await connection.query(Self.lock(name, shared: false))
+                // Held: the rebuild's own statements may wait as long as they need.
+                _ = try await connection.query("SET LOCAL lock_timeout = 0")
                 for statement in projection.reset { _ = try await connection.execute(statement) }
                 _ = try await connection.execute("DELETE FROM projection_positions WHERE projection = \(name)")
                 var total = ProjectionProgress()

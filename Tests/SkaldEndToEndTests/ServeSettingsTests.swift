@@ -1,4 +1,7 @@
 import Foundation
+import SkaldTestSupport
+import SkaldPostgres
+import Logging
 import Testing
 
 @testable import SkaldCLI
@@ -23,6 +26,30 @@ struct ServeSettingsTests {
             _ = try await load(#"{"skald": {"inbox": {"retentionSeconds": -1}}}"#)
         } throws: { error in
             "\(error)".contains("skald.inbox.retentionSeconds")
+        }
+    }
+
+    @Test("an empty Kafka property item (SKALD_KAFKA_PROPERTIES=\"\") is no property, not an error")
+    func blankKafkaProperties() async throws {
+        let settings = try await load(#"{"skald": {"kafka": {"properties": ["", " ", "acks=all"]}}}"#)
+        #expect(settings.orchestrator.kafka["acks"] == "all")
+    }
+
+    @Test("serve refuses a store that lacks a migration it ships, naming it, and serves a complete one")
+    func olderStore() async throws {
+        let url = try await TestPostgres.freshStore("serve_older")
+        let migrations = TestPostgres.repositoryRoot.appendingPathComponent("schemas/postgres").path
+        let settings = try await ServeSettings.load(configFile: nil, postgres: url, kafka: "127.0.0.1:1")
+        var complete = settings
+        complete.migrations = migrations
+        try await ServeCommand.refuseOlderStore(complete, logger: Logger(label: "test"))
+        let connection = try await PostgresConnection.connect(to: url)
+        _ = try await connection.execute("DELETE FROM skald_schema_migrations WHERE name = 'dead_letters'")
+        await connection.close()
+        await #expect {
+            try await ServeCommand.refuseOlderStore(complete, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("0005_dead_letters.sql") && "\(error)".contains("skald migrate")
         }
     }
 

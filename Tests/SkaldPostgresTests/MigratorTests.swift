@@ -40,6 +40,20 @@ struct MigratorTests {
         await connection.close()
     }
 
+    @Test("pending lists what is not applied yet, all of it on a database that has none, and applies nothing")
+    func pendingMigrations() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_pending")
+        let migrator = try PostgresMigrator(directory: try Self.fixtures(), lockKey: Self.lockKey())
+        let connection = try await PostgresConnection.connect(to: url)
+        #expect(try await migrator.pending(on: connection).map(\.version) == [1, 2])
+        #expect(try await connection.query("SELECT to_regclass('widgets') IS NULL").first?.decode(Bool.self, at: 0) == true)
+        _ = try await migrator.migrate(on: connection)
+        #expect(try await migrator.pending(on: connection).isEmpty)
+        _ = try await connection.execute("DELETE FROM skald_schema_migrations WHERE version = 2")
+        #expect(try await migrator.pending(on: connection).map(\.version) == [2])
+        await connection.close()
+    }
+
     @Test func twoConnectionsAtOnceApplyOnce() async throws {
         let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_race")
         let migrator = try PostgresMigrator(directory: try Self.fixtures(), lockKey: Self.lockKey())

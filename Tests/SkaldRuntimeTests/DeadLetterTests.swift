@@ -89,14 +89,49 @@ struct DeadLetterTests {
             let bytes = try #require(try await orchestrator.deadLetters.deadLetter(id: recordedHeaderless.id))
             #expect(bytes.key == nil && bytes.headers == [])
 
-            _ = try await orchestrator.redriveDeadLetter(id: recordedGhost.id, by: "alice")
+            // Four operators at once: one publishes, the others are told it was redriven.
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for name in ["alice", "bob", "carol", "dave"] {
+                    group.addTask {
+                        if case .redriven = try await orchestrator.redriveDeadLetter(id: recordedGhost.id, by: name) { return true }
+                        return false
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
             try await eventually("dead-lettered again, as a new dead letter") {
                 try await orchestrator.deadLetters.list(limit: 10, sagaId: "Transfer-ghost").count == 2
             }
             let ghosts = try await orchestrator.deadLetters.list(limit: 10, sagaId: "Transfer-ghost")
-            #expect(ghosts[0].redrivenAt == nil && ghosts[1].redrivenBy == "alice")
+            #expect(ghosts[0].redrivenAt == nil && ghosts[1].redrivenBy != nil)
             #expect(ghosts[0].sourceOffset > ghosts[1].sourceOffset)
             #expect(try await orchestrator.deadLetters.list(limit: 10, pendingOnly: true).count == 2)
+
+            // What went out is what came in: the same key and value bytes, the same headers (NUL aside)
+            // in order, and none of the dead-letter ones.
+            _ = try await orchestrator.redriveDeadLetter(id: recordedHeaderless.id, by: "alice")
+            var configuration = mockKafka(cluster)
+            configuration.groupID = "redriven-\(UUID().uuidString.prefix(8))"
+            let reader = try KafkaConsumer(configuration: configuration, topics: ["skald.replies"], logger: runtimeTestLogger)
+            var seen: [KafkaMessage] = []
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, seen.filter({ $0.value == headerless.value }).count < 2 || seen.filter({ $0.key == ghost.key }).count < 2,
+                let batch = try await reader.nextBatch(maxCount: 100)
+            {
+                seen += batch
+            }
+            try await reader.close()
+            let bare = seen.filter { $0.value == headerless.value }
+            #expect(bare.count == 2 && bare.allSatisfy { $0.headers.isEmpty && $0.key == nil })
+            let ghostCopies = seen.filter { $0.key == ghost.key }
+            #expect(ghostCopies.count == 2)
+            if let original = ghostCopies.first, let copy = ghostCopies.last {
+                #expect(copy.value == original.value)
+                #expect(copy.headers.map(\.name) == original.headers.map(\.name))
+                #expect(!copy.headers.contains { $0.name.hasPrefix("skald_dlq") })
+                #expect(copy.headers.first(named: "ce_type") == original.headers.first(named: "ce_type"))
+            }
         }
     }
 }

@@ -25,3 +25,5 @@ CREATE TABLE dead_letters (
     UNIQUE (source_topic, source_partition, source_offset)
 );
 CREATE INDEX dead_letters_by_saga ON dead_letters (saga_id, id) WHERE saga_id IS NOT NULL;
+-- The dashboard counts those not redriven yet every few seconds.
+CREATE INDEX dead_letters_pending ON dead_letters (id) WHERE redriven_at IS NULL;

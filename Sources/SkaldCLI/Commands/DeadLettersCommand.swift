@@ -38,7 +38,7 @@ struct DeadLettersListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let letters = try await SagasCommand.withStore(postgres) { pool in
-            try await DeadLetterStore(pool: pool).list(limit: limit, sagaId: saga, pendingOnly: pending)
+            try await DeadLetterStore(pool: pool).list(limit: limit, sagaId: saga.flatMap { $0.isEmpty ? nil : $0 }, pendingOnly: pending)
         }
         if json {
             print(try SagasCommand.json(letters))
@@ -101,9 +101,9 @@ struct DeadLettersRedriveCommand: AsyncParsableCommand {
         case .redriven(let letter):
             print("redrove dead letter \(id) to \(letter.sourceTopic) as \(actor)")
         case .notFound:
-            throw ValidationError("no dead letter with id \(id)")
+            throw SettingsError("no dead letter with id \(id)")
         case .alreadyRedriven(let letter):
-            throw ValidationError(
+            throw SettingsError(
                 "dead letter \(id) was redriven already by \(letter.redrivenBy ?? "someone"); if it failed again, it is a new dead letter")
         }
     }

@@ -46,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
             let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: settings.migrations))
             let applied = try await migrator.migrate(url: settings.orchestrator.postgresURL)
             logger.info("migrations applied", metadata: ["count": "\(applied.count)"])
+        } else {
+            try await Self.refuseOlderStore(settings, logger: logger)
         }
         // Before anything creates a metric handle: handles made earlier would report nowhere.
         let metricsRegistry = settings.admin.map { _ in PrometheusBootstrap.registry }
@@ -74,5 +76,31 @@ struct ServeCommand: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// Refuses to serve a store that lacks migrations this binary ships: a table it writes (dead
+    /// letters, projection positions) would be missing, and the failures would come one message
+    /// at a time. Without the migrations folder there is nothing to compare with, and it goes on.
+    static func refuseOlderStore(_ settings: ServeSettings, logger: Logger) async throws {
+        guard FileManager.default.fileExists(atPath: settings.migrations) else {
+            logger.warning(
+                "no migrations folder to check the store against", metadata: ["folder": "\(settings.migrations)"])
+            return
+        }
+        let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: settings.migrations))
+        let connection = try await PostgresConnection.connect(to: settings.orchestrator.postgresURL)
+        let pending: [PostgresMigration]
+        do {
+            pending = try await migrator.pending(on: connection)
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        guard pending.isEmpty else {
+            throw SettingsError(
+                "the saga store lacks migrations \(pending.map(\.fileName).joined(separator: ", ")): "
+                    + "apply them with `skald migrate` (or `skald serve --migrate`) first")
+        }
     }
 }

@@ -73,7 +73,9 @@ struct ServeSettings {
                 "no Kafka bootstrap servers: pass --kafka, set SKALD_KAFKA_BOOTSTRAP_SERVERS or SKALD_KAFKA_BOOTSTRAP_FILE")
         }
         var kafkaConfiguration = KafkaConfiguration(bootstrapServers: bootstrap)
-        for item in config.stringArray(forKey: "skald.kafka.properties", default: []) {
+        // An empty variable (SKALD_KAFKA_PROPERTIES="") reads as one empty item: skip blanks.
+        for item in config.stringArray(forKey: "skald.kafka.properties", default: [])
+        where !item.trimmingCharacters(in: .whitespaces).isEmpty {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
                 throw SettingsError("bad Kafka property '\(item)': expected name=value")
             }
