@@ -64,6 +64,15 @@ public struct DeadLetterStore: Sendable {
         }
     }
 
+    /// Deletes the dead letters recorded before `cutoff`, and returns how many: the table keeps
+    /// whole payloads, and nothing else removes them.
+    public func purge(before cutoff: Date) async throws -> Int {
+        try await pool.withConnection { connection in
+            try await connection.execute(
+                PostgresQuery("DELETE FROM dead_letters WHERE dead_lettered_at < $1", [PostgresValue(cutoff)]))
+        }
+    }
+
     /// Undoes ``markRedriven(id:by:)`` after a publish that failed.
     func releaseRedrive(id: Int64, by actor: String) async throws {
         try await pool.withConnection { connection in

@@ -110,6 +110,10 @@ struct ExampleServicesTests {
         try await eventually("redriven, and dead-lettered again") {
             try await TestPostgres.count(run.storeURL, "SELECT count(*)::bigint FROM dead_letters") == 2
         }
+        let kept = try await CommandRunner.run(skaldPath, ["dead-letters", "purge", "--older-than", "1", "--postgres", run.storeURL])
+        #expect(kept.contains("deleted 0 dead letters"), "\(kept)")
+        let purged = try await CommandRunner.run(skaldPath, ["dead-letters", "purge", "--older-than", "0", "--postgres", run.storeURL])
+        #expect(purged.contains("deleted 2 dead letters"), "\(purged)")
 
         #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
         #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")

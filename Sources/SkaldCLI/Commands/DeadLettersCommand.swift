@@ -10,7 +10,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "List the messages the orchestrator could not parse or route, or publish one again.",
-        subcommands: [DeadLettersListCommand.self, DeadLettersRedriveCommand.self]
+        subcommands: [DeadLettersListCommand.self, DeadLettersRedriveCommand.self, DeadLettersPurgeCommand.self]
     )
 }
 
@@ -54,6 +54,29 @@ struct DeadLettersListCommand: AsyncParsableCommand {
             print("    \(letter.messageType ?? "no ce_type")  \(letter.messageId ?? "no ce_id")  saga \(letter.sagaId ?? "none")")
             print("    \(letter.reason)")
         }
+    }
+}
+
+/// `skald dead-letters purge --older-than DAYS`: the table keeps whole payloads until told otherwise.
+struct DeadLettersPurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge", abstract: "Delete the dead letters recorded more than some days ago (the topic keeps its own).")
+
+    @OptionGroup var postgres: PostgresOptions
+
+    @Option(help: "Delete those recorded more than this many days ago.")
+    var olderThan: Int
+
+    func validate() throws {
+        guard olderThan >= 0 else { throw ValidationError("--older-than must be 0 or more days") }
+    }
+
+    func run() async throws {
+        let cutoff = Date().addingTimeInterval(-Double(olderThan) * 86_400)
+        let deleted = try await SagasCommand.withStore(postgres) { pool in
+            try await DeadLetterStore(pool: pool).purge(before: cutoff)
+        }
+        print("deleted \(deleted) dead letters recorded before \(cutoff.formatted(.iso8601))")
     }
 }
 
