@@ -110,7 +110,9 @@ let package = Package(
         // MARK: The example system: the PlaceOrder saga and its domain services
         .target(
             name: "SkaldExamples",
-            dependencies: ["Skald", "SkaldRuntime", "SkaldKafka", "SkaldPostgres"],
+            dependencies: [
+                "Skald", "SkaldRuntime", "SkaldKafka", "SkaldPostgres", .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
 

@@ -6,12 +6,14 @@ import Testing
 
 extension SkaldProcess {
     /// `skald examples serve` for `services` (e.g. `payment` or `order,inventory`).
-    static func exampleServices(services: String, postgresURL: String, bootstrap: String, schemaPrefix: String) -> SkaldProcess {
+    static func exampleServices(
+        services: String, postgresURL: String, bootstrap: String, schemaPrefix: String, metricsPort: Int? = nil
+    ) -> SkaldProcess {
         SkaldProcess(
             arguments: [
                 "examples", "serve", "--service", services, "--postgres", postgresURL, "--kafka", bootstrap,
                 "--schema-prefix", schemaPrefix, "--log-level", "warning",
-            ],
+            ] + (metricsPort.map { ["--metrics-port", String($0)] } ?? []),
             label: "examples")
     }
 }
@@ -44,8 +46,9 @@ struct ExampleSystemRun {
         return run
     }
 
-    func services(_ names: String, bootstrap: String) -> SkaldProcess {
-        SkaldProcess.exampleServices(services: names, postgresURL: servicesURL, bootstrap: bootstrap, schemaPrefix: schemaPrefix)
+    func services(_ names: String, bootstrap: String, metricsPort: Int? = nil) -> SkaldProcess {
+        SkaldProcess.exampleServices(
+            services: names, postgresURL: servicesURL, bootstrap: bootstrap, schemaPrefix: schemaPrefix, metricsPort: metricsPort)
     }
 
     func place(_ numbers: Range<Int>) async throws {

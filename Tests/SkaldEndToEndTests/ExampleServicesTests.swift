@@ -18,7 +18,8 @@ struct ExampleServicesTests {
         let admin = "http://127.0.0.1:\(adminPort)"
         let orchestrator = SkaldProcess.orchestrator(
             postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers, adminPort: adminPort)
-        let services = run.services("all", bootstrap: cluster.bootstrapServers)
+        let servicesPort = try freeLocalPort()
+        let services = run.services("all", bootstrap: cluster.bootstrapServers, metricsPort: servicesPort)
         try orchestrator.start()
         defer { orchestrator.kill() }
         try services.start()
@@ -32,6 +33,14 @@ struct ExampleServicesTests {
         #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
         #expect(report.completed == 850 && report.compensated == 150 && report.failed == 0)
         #expect(report.timedOut == 0)
+        // The services count what they did: order-service got 1,000 CreateOrder, 850 ConfirmOrder, 150 CancelOrder.
+        let serviceMetrics = try await httpGet("http://127.0.0.1:\(servicesPort)/metrics")
+        #expect(serviceMetrics.status == 200)
+        let serviceLines = serviceMetrics.body.split(separator: "\n").map(String.init)
+        #expect(
+            serviceLines.contains(#"skald_service_commands_total{service="order",outcome="applied"} 2000"#),
+            "\(serviceLines.filter { $0.hasPrefix("skald_service") })")
+        #expect(serviceLines.contains { $0.hasPrefix(#"skald_service_batch_duration_seconds_count{service="payment"}"#) })
         // The `skald serve` process keeps the order-board read model up to date as well.
         let board = try await run.orderBoard()
         #expect(board.isConsistent && board.completed == 850 && board.compensated == 150, "\(board)")

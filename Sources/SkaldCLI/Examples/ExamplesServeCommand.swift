@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import SkaldAdmin
 import SkaldExamples
 import SkaldKafka
 
@@ -39,12 +40,21 @@ struct ExamplesServeCommand: AsyncParsableCommand {
     @Flag(help: "Apply commands but send no replies (a participant gone quiet).")
     var noReply = false
 
+    @Option(help: "Serve /health, /ready and /metrics (Prometheus) on this port; none unless given.")
+    var metricsPort: Int?
+
+    @Option(help: "The address the metrics server listens on.")
+    var metricsHost: String = "127.0.0.1"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
         guard delayMs >= 0 else { throw ValidationError("--delay-ms must not be negative") }
+        if let metricsPort, !(0...65_535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be a port number (0 picks a free one)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
         _ = try serviceNames()
     }
@@ -69,8 +79,16 @@ struct ExamplesServeCommand: AsyncParsableCommand {
             behaviour: ServiceBehaviour(failureRate: failureRate, delay: .milliseconds(delayMs), silent: noReply)
         )
         configuration.batchSize = 200
-        let services = try serviceNames().map { name in
+        // Before the services make their metric handles: handles made earlier report nowhere.
+        let registry = metricsPort.map { _ in PrometheusBootstrap.registry }
+        var services = try serviceNames().map { name in
             try ExampleServices.make(name, configuration: configuration, logger: logger)
+        }
+        if let metricsPort, let registry {
+            services.append(
+                AdminServer(
+                    configuration: AdminConfiguration(host: metricsHost, port: metricsPort), registry: registry, checks: [],
+                    logger: logger))
         }
         let group = ServiceGroup(
             configuration: .init(

@@ -28,6 +28,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     private let relay: OutboxRelay
     /// Deletes expired command ids from the inbox; nil when the configuration keeps them forever.
     private let pruner: InboxPruner?
+    private let metrics: ServiceMetrics
     private let logger: Logger
 
     /// Creates the service; nothing connects until ``run()``.
@@ -44,6 +45,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         var logger = logger ?? Logger(label: "skald.examples.\(handler.serviceName)")
         logger[metadataKey: "service"] = "\(handler.serviceName)"
         self.logger = logger
+        metrics = ServiceMetrics(service: handler.serviceName)
         // The orchestrator's session settings: the same kind of keyed statements on queue tables.
         pool = PostgresPool(
             url: schemaURL, minimumConnections: 1, maximumConnections: 3, sessionSetup: PumpStatements.sessionSetup,
@@ -127,7 +129,9 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         if behaviour.delay > .zero {
             try await Task.sleep(for: behaviour.delay * batch.count)
         }
+        let started = ContinuousClock.now
         try await commit(batch, behaviour: behaviour)
+        metrics.batchDuration.record(duration: ContinuousClock.now - started)
     }
 
     /// Commits `batch` in one transaction, retrying while Postgres is unavailable.
@@ -173,6 +177,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
             guard let envelope = try? MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) }) else {
                 continue
             }
+            metrics.rejected.increment()
             logger.error(
                 "command rejected by the data; recorded unanswered",
                 metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(error)"]
@@ -200,6 +205,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 commands.append((message, try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })))
             } catch {
                 // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
+                metrics.unreadable.increment()
                 logger.warning(
                     "skipping a message without CloudEvents headers",
                     metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)"]
@@ -216,14 +222,21 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 """
             ).decode(String.self))
         var replies: [ServiceOutbox.Row] = []
+        var duplicates = 0
         for (message, envelope) in commands {
             // The first delivery in the batch is applied; a duplicate (here or earlier) is not.
-            guard fresh.remove(envelope.id) != nil else { continue }
+            guard fresh.remove(envelope.id) != nil else {
+                duplicates += 1
+                continue
+            }
             if let reply = try await apply(message, envelope: envelope, on: connection, behaviour: behaviour) {
                 replies.append(reply)
             }
         }
         try ServiceOutbox.write(replies, on: connection)
+        // Counted as the transaction is about to commit; a batch that fails after this and is
+        // tried again counts its commands again (rare: Postgres going away at the commit).
+        if duplicates > 0 { metrics.duplicates.increment(by: duplicates) }
     }
 
     private func apply(
@@ -235,13 +248,16 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         do {
             reply = try await handler.handle(command, on: connection, behaviour: behaviour)
         } catch let error as ExampleServiceError {
+            metrics.unreadable.increment()
             logger.warning("skipping an unreadable command", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
             return nil
         }
         guard let reply else {
+            metrics.unreadable.increment()
             logger.warning("no handler for command type", metadata: ["type": "\(envelope.type)"])
             return nil
         }
+        metrics.applied.increment()
         if behaviour.silent { return nil }
         let sagaKey = envelope.sagaId ?? message.keyString ?? envelope.id
         let replyEnvelope = MessageEnvelope(
