@@ -55,7 +55,9 @@ struct OrchestratorFailureTests {
 
     @Test("a reply after the step timed out: the late success is compensated too")
     func lateReplyAfterTimeout() async throws {
-        let definition = transferSaga(stepTimeout: .milliseconds(300), stepRetry: .none)
+        // Short enough to open the circuit soon, long enough that a held credit sent after the
+        // circuit closes is answered in time on a machine busy with the whole suite (300 ms was not).
+        let definition = transferSaga(stepTimeout: .seconds(1), stepRetry: .none)
         let participants = TransferParticipants(delays: [Debit.messageType: .milliseconds(1_500)])
         try await withTransferSystem(definition: definition, participants: participants) { orchestrator, url, _ in
             let sagaId = try await orchestrator.start(
@@ -190,9 +192,16 @@ struct CircuitBreakerIntegrationTests {
 
             // The participant recovers: a probe gets a reply, the circuit closes, the held commands go.
             participants.answer(Credit.messageType)
-            try await eventually("the held sagas complete", timeout: .seconds(60)) {
-                try await TestPostgres.count(
-                    url, "SELECT count(*)::bigint FROM sagas WHERE saga_id LIKE 'Transfer-b%' AND status = 'completed'") == 5
+            do {
+                try await eventually("the held sagas complete", timeout: .seconds(60)) {
+                    try await TestPostgres.count(
+                        url, "SELECT count(*)::bigint FROM sagas WHERE saga_id LIKE 'Transfer-b%' AND status = 'completed'") == 5
+                }
+            } catch {
+                let statuses = try await TestPostgres.strings(
+                    url, "SELECT saga_id || ' ' || status || ' ' || coalesce(stuck_reason, '') FROM sagas WHERE saga_id LIKE 'Transfer-b%'")
+                Issue.record("held sagas: \(statuses), circuit \(String(describing: orchestrator.breakers.states[TransferTopics.credits]))")
+                throw error
             }
             #expect(orchestrator.breakers.states[TransferTopics.credits] == .closed)
             #expect((0..<5).allSatisfy { participants.effects("b\($0)", "credit") == 1 })
