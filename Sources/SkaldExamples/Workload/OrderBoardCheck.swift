@@ -25,17 +25,18 @@ public struct OrderBoardCheck: Sendable, Equatable {
 
     /// Reads the comparison; `orderIdPrefix` limits it to one run's orders.
     public static func read(on connection: PostgresConnection, orderIdPrefix: String = "") async throws -> OrderBoardCheck {
+        let pattern = orderIdPrefix.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
         // Until a runner has started, there is no board: every saga is behind.
         let exists = try await connection.query("SELECT to_regclass('order_board') IS NOT NULL").first?.decode(Bool.self, at: 0)
         guard exists == true else {
             var check = OrderBoardCheck()
             check.sagas = try await connection.query(
-                "SELECT count(*)::bigint FROM sagas WHERE saga_type = 'PlaceOrder'").first?.decode(Int.self, at: 0) ?? 0
+                "SELECT count(*)::bigint FROM sagas WHERE saga_type = 'PlaceOrder' AND business_key LIKE \(pattern)"
+            ).first?.decode(Int.self, at: 0) ?? 0
             check.behind = check.sagas
             return check
         }
-        let pattern = orderIdPrefix.replacingOccurrences(of: "\\", with: "\\\\")
-            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
         let row = try await connection.query(
             """
             WITH run AS (
