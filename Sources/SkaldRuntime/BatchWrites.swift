@@ -15,7 +15,7 @@ struct BatchWrites {
     private var correlations = JSONRecords()
     private var traces: [String: String] = [:]
     private(set) var commandCount = 0
-    /// Mirrored events, for the relay's wake-up.
+    /// Events mirrored (through range rows), for the relay's wake-up.
     private(set) var mirroredCount = 0
     private(set) var decisions = 0
     /// The decisions' milestones, for the metrics once the transaction commits.
@@ -40,7 +40,15 @@ struct BatchWrites {
             events.field("recorded_at", Timestamp.format(event.time))
             events.field("event", json: event.data)
             events.endRecord()
-            if let sagaEventsTopic { mirror(event, of: snapshot, to: sagaEventsTopic) }
+        }
+        if let sagaEventsTopic, let first = decision.events.first, let last = decision.events.last {
+            // A decision's events are consecutive: one row names them all, in the outbox with
+            // the commands, so the relay publishes the saga's events and commands in the order
+            // they were written.
+            outbox.appendEventRange(
+                sagaId: sagaId, sagaType: snapshot.sagaType, version: snapshot.version,
+                sequences: first.sequence...last.sequence, topic: sagaEventsTopic)
+            mirroredCount += decision.events.count
         }
         for command in decision.commands {
             outbox.append(
@@ -60,20 +68,6 @@ struct BatchWrites {
             timers.endRecord()
         }
         cancelledTimers.append(contentsOf: decision.cancelledTimers)
-    }
-
-    /// Queues `event` for `topic` in the same outbox as the commands: the relay publishes a
-    /// saga's events and commands in the order they were written, keyed by the saga id.
-    private mutating func mirror(_ event: StoredSagaEvent, of snapshot: SagaSnapshot, to topic: String) {
-        let id = "event:\(snapshot.sagaId):\(event.sequence)"
-        let envelope = MessageEnvelope(
-            id: id, source: "skald/\(snapshot.sagaType)", type: "skald.\(event.type)", time: event.time,
-            sagaId: snapshot.sagaId, sagaType: snapshot.sagaType,
-            extensions: ["sagasequence": String(event.sequence), "sagaversion": String(snapshot.version)])
-        outbox.append(
-            messageId: id, sagaId: snapshot.sagaId, topic: topic, key: snapshot.sagaId, envelope: envelope,
-            payload: event.data)
-        mirroredCount += 1
     }
 
     /// Whether the batch queued anything for the relay.

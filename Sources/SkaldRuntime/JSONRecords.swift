@@ -51,14 +51,28 @@ struct JSONRecords {
         bytes.append(UInt8(ascii: "["))
         var first = true
         envelope.forEachHeader { name, value in
-            if !first { bytes.append(UInt8(ascii: ",")) }
+            appendPair(name, value, first: first)
             first = false
-            bytes.append(UInt8(ascii: "["))
-            appendString(name)
-            bytes.append(UInt8(ascii: ","))
-            appendString(value)
-            bytes.append(UInt8(ascii: "]"))
         }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A field holding `[[name, value], …]` from `pairs`.
+    mutating func field(_ name: StaticString, headerPairs pairs: KeyValuePairs<String, String>) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, pair) in pairs.enumerated() {
+            appendPair(pair.key, pair.value, first: index == 0)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    private mutating func appendPair(_ name: String, _ value: String, first: Bool) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "["))
+        appendString(name)
+        bytes.append(UInt8(ascii: ","))
+        appendString(value)
         bytes.append(UInt8(ascii: "]"))
     }
 

@@ -90,7 +90,7 @@ public final class Orchestrator: Service {
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
             batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
-            metrics: metrics, logger: logger, breakers: breakers
+            metrics: metrics, logger: logger, breakers: breakers, expandsSagaEvents: true
         )
         let relay = self.relay
         timers = TimerService(

@@ -57,6 +57,15 @@ public final class OutboxRelay: Service {
                            ALTER COLUMN payload TYPE json USING payload::json;
         """
 
+    /// Adds the columns of the saga-event mirror's range rows, as
+    /// `schemas/postgres/0006_event_ranges.sql` does for the orchestrator. A service never
+    /// writes such rows, but the pump and the services insert outbox rows with one statement
+    /// (`PumpStatements.enqueueCommands`).
+    public static let outboxEventRangesSQL = """
+        ALTER TABLE outbox ADD COLUMN first_sequence integer,
+                           ADD COLUMN last_sequence  integer;
+        """
+
     /// The SQL expression of the channel a writer notifies after it commits new outbox rows:
     /// one channel per schema, the one whose outbox it wrote.
     ///
@@ -79,6 +88,8 @@ public final class OutboxRelay: Service {
     private let wakeup = Wakeup()
     private let breakers: ParticipantBreakers?
     private let counters: RelayCounters
+    /// Whether the outbox holds the mirror's ranges of saga events (the orchestrator's does).
+    private let expandsSagaEvents: Bool
 
     /// Creates a relay.
     ///
@@ -88,6 +99,9 @@ public final class OutboxRelay: Service {
     ///   - producer: publishes the commands.
     ///   - batchSize: rows published per round.
     ///   - pollInterval: how often to look when no notification arrives.
+    ///   - expandsSagaEvents: whether the outbox is the orchestrator's, whose rows may name
+    ///     ranges of `saga_events` to publish (the saga-event mirror, `0006_event_ranges.sql`).
+    ///     A service's outbox has no saga events.
     public init(
         postgresURL: String,
         pool: PostgresPool,
@@ -96,8 +110,10 @@ public final class OutboxRelay: Service {
         pollInterval: Duration = .milliseconds(250),
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.outbox-relay"),
-        breakers: ParticipantBreakers? = nil
+        breakers: ParticipantBreakers? = nil,
+        expandsSagaEvents: Bool = false
     ) {
+        self.expandsSagaEvents = expandsSagaEvents
         self.breakers = breakers
         self.postgresURL = postgresURL
         self.pool = pool
@@ -165,7 +181,10 @@ public final class OutboxRelay: Service {
         // `lane = ANY(array)` lets the planner walk outbox_by_lane for just these lanes; an
         // `IN (SELECT …)` over a JSON list made it scan the primary key from the oldest id,
         // through every dead row the relay's deletes left behind.
-        let laneList = "{" + lanes.map(String.init).joined(separator: ",") + "}"
+        // The mirror's range rows sit in each lane's twin, `lane + laneCount`, which relays of
+        // earlier versions do not read (`0006_event_ranges.sql`).
+        let readLanes = expandsSagaEvents ? lanes + lanes.map { $0 + Self.laneCount } : lanes
+        let laneList = "{" + readLanes.map(String.init).joined(separator: ",") + "}"
         // Commands to a participant whose circuit is open wait in the outbox; a half-open
         // one gets only its few probes (its oldest rows, so per-saga order holds), read
         // apart so that its backlog cannot crowd the other topics out of the batch.
@@ -183,24 +202,44 @@ public final class OutboxRelay: Service {
             }
             rows += try await connection.query(
                 PostgresQuery(
-                    PumpStatements.readOutbox,
+                    expandsSagaEvents ? PumpStatements.readOutboxWithEvents : PumpStatements.readOutbox,
                     [PostgresValue(laneList), PostgresValue(heldList), PostgresValue(batchSize)]))
             return rows
         }
         profile.record("relay.select", since: phase, size: rows.count)
         if rows.isEmpty { return 0 }
         phase = profile.start()
+        // `ids[i]`: the outbox row message `i` comes from (a range row gives several messages).
         var ids: [Int64] = []
         var messages: [KafkaOutgoingMessage] = []
         ids.reserveCapacity(rows.count)
         messages.reserveCapacity(rows.count)
+        var range: (id: Int64, attributes: SagaEventMirror.Range)?
+        var emptyRanges: [Int64] = []
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
             let topic = try row.decode(String.self, at: 1)
-            if probes[topic] != nil { breakers?.spend(1, topic: topic) }
             // Key, headers and payload go on as bytes: the columns are NOT NULL, and `json` keeps
             // the text Skald wrote byte for byte.
             let headers = try HeaderPairs.parse(try row.textBytes(at: 3) ?? [])
+            if row.columnCount > 5, try row.decode(Bool.self, at: 5) {
+                if range?.id != id { range = (id, try SagaEventMirror.Range(headers: headers)) }
+                guard let attributes = range?.attributes, !row.isNull(at: 6) else {
+                    // Its events are not in the log, which only a hand-edited store can cause:
+                    // there is nothing to publish.
+                    logger.error("outbox row names saga events the log does not have; dropped", metadata: ["id": "\(id)"])
+                    emptyRanges.append(id)
+                    continue
+                }
+                ids.append(id)
+                messages.append(
+                    SagaEventMirror.message(
+                        topic: topic, sagaId: try row.decode(String.self, at: 2), range: attributes,
+                        sequence: try row.decode(Int.self, at: 6), eventType: try row.decode(String.self, at: 7),
+                        microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []))
+                continue
+            }
+            if probes[topic] != nil { breakers?.spend(1, topic: topic) }
             ids.append(id)
             messages.append(
                 KafkaOutgoingMessage(
@@ -225,16 +264,23 @@ public final class OutboxRelay: Service {
         spans.end(with: results)
         profile.record("relay.produce", since: phase, size: messages.count)
         phase = profile.start()
-        var delivered: [Int64] = []
-        delivered.reserveCapacity(ids.count)
+        // A row is forgotten once every message it gave was delivered; otherwise it stays and
+        // goes out whole in a later round (a range's delivered events again too: consumers
+        // dedupe by `ce_id`, projections by their positions).
+        var failed: Set<Int64> = []
+        var failures = 0
         for (id, result) in zip(ids, results) {
-            switch result {
-            case .success:
-                delivered.append(id)
-            case .failure(let error):
-                // The row stays and goes out in a later round.
-                logger.warning("outbox row not delivered", metadata: ["id": "\(id)", "error": "\(error)"])
+            if case .failure(let error) = result {
+                failures += 1
+                if failed.insert(id).inserted {
+                    logger.warning("outbox row not delivered", metadata: ["id": "\(id)", "error": "\(error)"])
+                }
             }
+        }
+        var delivered: [Int64] = emptyRanges
+        delivered.reserveCapacity(ids.count)
+        for id in ids where !failed.contains(id) && delivered.last != id {
+            delivered.append(id)
         }
         if !delivered.isEmpty {
             // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
@@ -253,7 +299,7 @@ public final class OutboxRelay: Service {
             }
         }
         profile.record("relay.delete", since: phase, size: delivered.count)
-        counters.published(delivered.count, failed: ids.count - delivered.count)
+        counters.published(results.count - failures, failed: failures)
         return delivered.count
     }
 

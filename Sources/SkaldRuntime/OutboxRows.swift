@@ -32,6 +32,31 @@ package struct OutboxRows {
         records.endRecord()
     }
 
+    /// Appends the mirror's row for events `sequences` of saga `sagaId`: one row that names
+    /// them, which the orchestrator's ``OutboxRelay`` expands into one message per event from
+    /// `saga_events` (schemas/postgres/0006_event_ranges.sql). The events are not copied.
+    ///
+    /// The row's lane is the saga's plus ``OutboxRelay/laneCount``, which only a relay that
+    /// expands ranges reads; its headers hold what the events' headers need beyond the event
+    /// itself (the saga's type and definition version), its payload is `{}`.
+    package mutating func appendEventRange(
+        sagaId: String, sagaType: String, version: Int, sequences: ClosedRange<Int>, topic: String
+    ) {
+        records.beginRecord()
+        records.field("lane", OutboxRelay.lane(ofSaga: sagaId) + OutboxRelay.laneCount)
+        records.field("message_id", "events:\(sagaId):\(sequences.lowerBound)-\(sequences.upperBound)")
+        records.field("saga_id", sagaId)
+        records.field("topic", topic)
+        records.field("message_key", sagaId)
+        records.field(
+            "headers",
+            headerPairs: [SagaEventMirror.sagaTypeHeader: sagaType, SagaEventMirror.sagaVersionHeader: String(version)])
+        records.field("payload", json: SagaEventMirror.rangePayload)
+        records.field("first_sequence", sequences.lowerBound)
+        records.field("last_sequence", sequences.upperBound)
+        records.endRecord()
+    }
+
     /// The insert of every row; a message id already in the outbox is skipped.
     package var statement: PostgresQuery {
         PostgresQuery(PumpStatements.enqueueCommands, [records.value])

@@ -115,13 +115,16 @@ package enum PumpStatements {
             updated_at = EXCLUDED.updated_at
         """
 
-    /// Queues commands. `$1`: `[{lane, message_id, saga_id, topic, message_key, headers, payload}, …]`.
+    /// Queues commands, and the mirror's ranges of saga events (``OutboxRows``).
+    /// `$1`: `[{lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence,
+    /// last_sequence}, …]`, the sequences only on range rows.
     package static let enqueueCommands = """
-        INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload)
-        SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload
+        INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
+        SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload,
+               x.first_sequence, x.last_sequence
         FROM json_to_recordset($1::json) AS x(
             lane smallint, message_id text, saga_id text, topic text, message_key text,
-            headers json, payload json)
+            headers json, payload json, first_sequence integer, last_sequence integer)
         ON CONFLICT (message_id) DO NOTHING
         """
 
@@ -159,6 +162,27 @@ package enum PumpStatements {
         SELECT id, topic, message_key, headers::text, payload::text FROM outbox
         WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
         ORDER BY id LIMIT $3
+        """
+
+    /// The orchestrator relay's read of its lanes' oldest rows, with the events each range row
+    /// names (one result row per event, in sequence order; one with NULL events for any other
+    /// row). Parameters as in ``readOutbox``, whose columns come first; then whether the row is
+    /// a range, and each event's sequence, type, time (microseconds since 1970) and body.
+    ///
+    /// The `LIMIT` counts outbox rows, so a round never publishes part of a range. The time
+    /// comes as a number, not formatted here: pgbench, which runs this text for the ceiling,
+    /// would read the colons of a format as its variables.
+    package static let readOutboxWithEvents = """
+        SELECT o.id, o.topic, o.message_key, o.headers::text, o.payload::text, o.first_sequence IS NOT NULL,
+               e.sequence, e.event_type, (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.event::text
+        FROM (SELECT id, topic, message_key, headers, payload, saga_id, first_sequence, last_sequence FROM outbox
+              WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
+              ORDER BY id LIMIT $3) o
+        LEFT JOIN LATERAL (
+            SELECT sequence, event_type, recorded_at, event FROM saga_events
+            WHERE o.first_sequence IS NOT NULL AND saga_id = o.saga_id
+              AND sequence BETWEEN o.first_sequence AND o.last_sequence) e ON true
+        ORDER BY o.id, e.sequence
         """
 
     /// The relay's read of a half-open circuit's probes. `$1`: the lanes; `$2`: the topic; `$3`: how many.

@@ -206,6 +206,15 @@ struct ProjectionTests {
                 let stored = try await TestPostgres.strings(
                     url, "SELECT event::text FROM saga_events WHERE saga_id = \(sagaId) AND sequence = 1")
                 #expect(stored.first == first.valueString)
+                // And the time is the stored event's, to the microsecond.
+                let recorded = try await TestPostgres.strings(
+                    url,
+                    """
+                    SELECT to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                    FROM saga_events WHERE saga_id = \(sagaId) ORDER BY sequence
+                    """)
+                #expect(ofSaga.map { header($0, "ce_time") } == recorded)
+                #expect(ofSaga.allSatisfy { header($0, "ce_sagaversion") == "1" })
             }
         }
     }

@@ -111,7 +111,7 @@ enum PGBenchCeiling {
             PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
             "\\endpipeline",
-            PGBench.command(PumpStatements.readOutbox, "lanes", "held", "nout"),
+            PGBench.command(PumpStatements.readOutboxWithEvents, "lanes", "held", "nout"),
         ]
         scaffolding.append(lines.count)
         lines += [
@@ -167,7 +167,7 @@ enum PGBenchCeiling {
               (SELECT json_agg(json_build_object('saga_type', 'PlaceOrder', 'correlation_key', \(messageId),
                         'saga_id', \(saga)))
                  FROM generate_series(1, :nstart::int) g)::text AS correlations,
-              '{' || (:client_id::int % 16) || '}' AS lanes,
+              '{' || (:client_id::int % 16) || ',' || (:client_id::int % 16 + 16) || '}' AS lanes,
               '{}' AS held
             """
         return String(PGBench.command(query).dropLast()) + " \\gset"

@@ -7,7 +7,8 @@ import SkaldRuntime
 /// reuses that relay on its own schema (lanes are per schema).
 public enum ServiceSchema {
     /// The migrations of `handler`'s schema: the inbox and outbox, its own tables, the
-    /// outbox's `json` columns, then the inbox's age index (for `InboxPruner`). Applied
+    /// outbox's `json` columns, the inbox's age index (for `InboxPruner`), then the outbox's
+    /// columns for ranges of saga events (which only the orchestrator writes). Applied
     /// migrations never change; changes come as new ones. The index is built under a lock
     /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
     /// large before pruning existed pauses for that long once, on upgrade.
@@ -19,6 +20,7 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0002_\(handler.serviceName)_tables.sql", bytes: Array(handler.tablesSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0003_outbox_json.sql", bytes: Array(OutboxRelay.outboxJSONColumnsSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0004_inbox_by_age.sql", bytes: Array(inboxByAgeSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0005_outbox_event_ranges.sql", bytes: Array(OutboxRelay.outboxEventRangesSQL.utf8)),
         ]
     }
 
