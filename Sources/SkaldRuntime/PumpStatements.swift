@@ -169,7 +169,11 @@ package enum PumpStatements {
     /// row). Parameters as in ``readOutbox``, whose columns come first; then whether the row is
     /// a range, and each event's sequence, type, time (microseconds since 1970) and body.
     ///
-    /// The `LIMIT` counts outbox rows, so a round never publishes part of a range. The time
+    /// The `LIMIT` counts outbox rows, so a round never publishes part of a range. `OFFSET 0`
+    /// keeps the events' subquery a probe of `saga_events`' primary key per range row (and
+    /// none for a command, whose `first_sequence IS NOT NULL` is a one-time filter): without
+    /// it, the planner may flatten it into a hash join that reads the whole log, and did so
+    /// on a store whose log looked small. The time
     /// comes as a number, not formatted here: pgbench, which runs this text for the ceiling,
     /// would read the colons of a format as its variables.
     package static let readOutboxWithEvents = """
@@ -181,7 +185,8 @@ package enum PumpStatements {
         LEFT JOIN LATERAL (
             SELECT sequence, event_type, recorded_at, event FROM saga_events
             WHERE o.first_sequence IS NOT NULL AND saga_id = o.saga_id
-              AND sequence BETWEEN o.first_sequence AND o.last_sequence) e ON true
+              AND sequence BETWEEN o.first_sequence AND o.last_sequence
+            ORDER BY sequence OFFSET 0) e ON true
         ORDER BY o.id, e.sequence
         """
 
