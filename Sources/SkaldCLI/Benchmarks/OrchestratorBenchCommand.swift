@@ -107,6 +107,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         let backend = try await BenchStore.count(url, "SELECT pg_backend_pid()::bigint")
         let postmaster = CPUTime.parent(of: Int32(backend)) ?? 0
         let cpuBefore = CPUTime.now(postmaster: postmaster)
+        let walBefore = try await BenchStore.count(url, WALPosition.query)
         let clock = ContinuousClock()
         let started = clock.now
         // Sagas start as others finish, at most `window` in flight: a backlog deeper than the
@@ -139,6 +140,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         }
         let elapsed = clock.now - started
         let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
+        let walBytes = try await BenchStore.count(url, WALPosition.query) - walBefore
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let transitions = try await BenchStore.count(url, "SELECT count(*)::bigint FROM inbox")
         let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
@@ -147,6 +149,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         print("  transitions: \(transitions) (starts and replies applied), events: \(events)")
         print(String(format: "  CPU per transition: %.0f µs in this process (pump, relay, Kafka mock, participants), %.0f µs in Postgres",
                      cpu.process / Double(transitions) * 1e6, cpu.postgres / Double(transitions) * 1e6))
+        print(String(format: "  WAL per transition: %.0f bytes", Double(walBytes) / Double(transitions)))
         print("  peak resident memory of this process (mock cluster and participants included): \(ProcessMemory.peakMegabytes()) MB")
         running.cancel()
         participating.cancel()

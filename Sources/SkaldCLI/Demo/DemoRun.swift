@@ -139,6 +139,7 @@ struct DemoRun {
         // cluster: on a shared 2-core machine it moves far less than throughput does.
         let postmaster = await Self.localPostmaster(postgresURL)
         let cpuBefore = CPUTime.now(postmaster: postmaster ?? 0)
+        let walBefore = await WALPosition.read(on: monitor)
         let started = clock.now
         let startedAt = Date()
         let placing = Task {
@@ -204,6 +205,7 @@ struct DemoRun {
             try await Task.sleep(for: .milliseconds(250))
         }
         let cpu = CPUTime.now(postmaster: postmaster ?? 0) - cpuBefore
+        let walBytes = await WALPosition.read(on: monitor).flatMap { after in walBefore.map { after - $0 } }
         try await placing.value
         var report = try await check.run(workload)
         var board: OrderBoardCheck?
@@ -221,7 +223,7 @@ struct DemoRun {
         print(
             summary(
                 report, board: board, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres),
-                runID: runID))
+                walBytes: walBytes, runID: runID))
 
         if serve {
             say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
@@ -261,7 +263,7 @@ struct DemoRun {
 
     private func summary(
         _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: (process: Double, postgres: Double?),
-        runID: String
+        walBytes: Int?, runID: String
     ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
@@ -280,6 +282,11 @@ struct DemoRun {
             String(format: "  throughput              %.0f sagas/s (%.2f s from the first order to the last saga's end)", throughput, seconds),
             String(format: "  saga latency            p50 %.1f ms, p99 %.1f ms (saga start to its last step)", report.latencyP50, report.latencyP99),
             cpuLine,
+        ]
+        if let walBytes {
+            lines.append(String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000))
+        }
+        lines += [
             "  consistency",
             "    stock = available + reserved, per SKU             \(mark(!report.problems.contains { $0.hasPrefix("stock") }))",
             "    balance + charged = initial, per account          \(mark(!report.problems.contains { $0.hasPrefix("account") }))",
