@@ -209,13 +209,8 @@ public final class OutboxRelay: Service {
         profile.record("relay.select", since: phase, size: rows.count)
         if rows.isEmpty { return 0 }
         phase = profile.start()
-        // `ids[i]`: the outbox row message `i` comes from (a range row gives several messages).
-        var ids: [Int64] = []
-        var messages: [KafkaOutgoingMessage] = []
-        ids.reserveCapacity(rows.count)
-        messages.reserveCapacity(rows.count)
-        var range: (id: Int64, attributes: SagaEventMirror.Range)?
-        var emptyRanges: [Int64] = []
+        var round = OutboxRound(capacity: rows.count)
+        var range: (row: Int64, attributes: SagaEventMirror.Range?)?
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
             let topic = try row.decode(String.self, at: 1)
@@ -223,36 +218,41 @@ public final class OutboxRelay: Service {
             // the text Skald wrote byte for byte.
             let headers = try HeaderPairs.parse(try row.textBytes(at: 3) ?? [])
             if row.columnCount > 5, try row.decode(Bool.self, at: 5) {
-                if range?.id != id { range = (id, try SagaEventMirror.Range(headers: headers)) }
+                if range?.row != id { range = (id, SagaEventMirror.Range(headers: headers)) }
+                // Events missing from the log, or a row without the saga's type and version: only
+                // a hand-edited store has them. Nothing can be published; the events, if any, are
+                // still in `saga_events` for the projections, which read them from there.
                 guard let attributes = range?.attributes, !row.isNull(at: 6) else {
-                    // Its events are not in the log, which only a hand-edited store can cause:
-                    // there is nothing to publish.
-                    logger.error("outbox row names saga events the log does not have; dropped", metadata: ["id": "\(id)"])
-                    emptyRanges.append(id)
+                    if round.dropping(row: id) {
+                        logger.error(
+                            "outbox row of saga events cannot be published (events missing from the log, or no saga type and version); dropped",
+                            metadata: ["id": "\(id)"])
+                    }
                     continue
                 }
-                ids.append(id)
-                messages.append(
+                let sequence = try row.decode(Int.self, at: 6)
+                round.append(
                     SagaEventMirror.message(
                         topic: topic, sagaId: try row.decode(String.self, at: 2), range: attributes,
-                        sequence: try row.decode(Int.self, at: 6), eventType: try row.decode(String.self, at: 7),
-                        microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []))
+                        sequence: sequence, eventType: try row.decode(String.self, at: 7),
+                        microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []),
+                    row: id, sequence: sequence)
                 continue
             }
             if probes[topic] != nil { breakers?.spend(1, topic: topic) }
-            ids.append(id)
-            messages.append(
+            round.append(
                 KafkaOutgoingMessage(
                     topic: topic,
                     key: try row.textBytes(at: 2) ?? [],
                     value: try row.textBytes(at: 4) ?? [],
                     headers: headers
-                )
-            )
+                ),
+                row: id)
         }
         profile.record("relay.decode", since: phase, size: rows.count)
 
         phase = profile.start()
+        var messages = round.messages
         let spans = PublishSpans(publishing: &messages)
         let results: [Result<KafkaDeliveryReport, KafkaError>]
         do {
@@ -264,43 +264,42 @@ public final class OutboxRelay: Service {
         spans.end(with: results)
         profile.record("relay.produce", since: phase, size: messages.count)
         phase = profile.start()
-        // A row is forgotten once every message it gave was delivered; otherwise it stays and
-        // goes out whole in a later round (a range's delivered events again too: consumers
-        // dedupe by `ce_id`, projections by their positions).
-        var failed: Set<Int64> = []
-        var failures = 0
-        for (id, result) in zip(ids, results) {
-            if case .failure(let error) = result {
-                failures += 1
-                if failed.insert(id).inserted {
-                    logger.warning("outbox row not delivered", metadata: ["id": "\(id)", "error": "\(error)"])
-                }
+        // A row is forgotten once every message it gave was delivered; otherwise it stays, and a
+        // range goes on from its first event that failed.
+        var reported: Set<Int64> = []
+        for (index, result) in results.enumerated() {
+            if case .failure(let error) = result, reported.insert(round.row(of: index)).inserted {
+                logger.warning("outbox row not delivered", metadata: ["id": "\(round.row(of: index))", "error": "\(error)"])
             }
         }
-        var delivered: [Int64] = emptyRanges
-        delivered.reserveCapacity(ids.count)
-        for id in ids where !failed.contains(id) && delivered.last != id {
-            delivered.append(id)
-        }
-        if !delivered.isEmpty {
+        let settlement = round.settle(results.map { if case .success = $0 { true } else { false } })
+        var statements: [PostgresQuery] = []
+        if !settlement.forget.isEmpty {
             // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
             // form before let the planner choose a merge join that walked the primary key from
             // the oldest id through every dead row the deletes leave behind: now and then a
             // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
-            let idList = "{" + delivered.map(String.init).joined(separator: ",") + "}"
+            let idList = "{" + settlement.forget.map(String.init).joined(separator: ",") + "}"
+            statements.append(PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]))
+        }
+        if !settlement.resume.isEmpty {
+            let idList = "{" + settlement.resume.map { String($0.row) }.joined(separator: ",") + "}"
+            let sequenceList = "{" + settlement.resume.map { String($0.firstSequence) }.joined(separator: ",") + "}"
+            statements.append(
+                PostgresQuery(PumpStatements.resumeRanges, [PostgresValue(idList), PostgresValue(sequenceList)]))
+        }
+        if !statements.isEmpty {
             _ = try await pool.withConnection { connection in
                 // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
                 // commit, the rows go out again and the consumers' inboxes drop the copies. The
                 // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
-                try await connection.pipelineTransactionDiscardingRows([
-                    PostgresQuery(PumpStatements.forgetSentSetting),
-                    PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]),
-                ])
+                try await connection.pipelineTransactionDiscardingRows(
+                    [PostgresQuery(PumpStatements.forgetSentSetting)] + statements)
             }
         }
-        profile.record("relay.delete", since: phase, size: delivered.count)
-        counters.published(results.count - failures, failed: failures)
-        return delivered.count
+        profile.record("relay.delete", since: phase, size: settlement.forget.count)
+        counters.published(settlement.delivered, failed: settlement.failed)
+        return settlement.forget.count
     }
 
     private func listenForNotifications() async {

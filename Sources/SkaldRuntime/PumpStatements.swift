@@ -200,6 +200,15 @@ package enum PumpStatements {
     /// Sent rows are deleted with an asynchronous commit (see ``OutboxRelay``).
     package static let forgetSentSetting = "SET LOCAL synchronous_commit = off"
 
+    /// Moves the start of range rows whose first events were delivered and a later one was
+    /// not, so the next round sends only the rest. `$1`: the rows' ids; `$2`: each one's new
+    /// first sequence, in the same order.
+    package static let resumeRanges = """
+        UPDATE outbox o SET first_sequence = x.first_sequence
+        FROM unnest($1::bigint[], $2::integer[]) AS x(id, first_sequence)
+        WHERE o.id = x.id
+        """
+
     /// Deletes sent rows. `$1`: their ids (`{1,2,…}`).
     package static let forgetSent = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 }

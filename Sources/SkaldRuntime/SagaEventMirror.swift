@@ -29,16 +29,15 @@ enum SagaEventMirror {
         /// The definition version the saga runs.
         var version: String
 
-        /// Reads them from the row's `[[name, value], …]` headers.
-        init(headers: [KafkaHeader]) throws {
-            func text(_ name: String) throws -> String {
-                guard let value = headers.first(where: { $0.name == name })?.value else {
-                    throw SagaRuntimeError("an outbox row of saga events has no \(name) header")
-                }
-                return String(decoding: value, as: UTF8.self)
+        /// Reads them from the row's `[[name, value], …]` headers; nil when one is missing.
+        init?(headers: [KafkaHeader]) {
+            func text(_ name: String) -> String? {
+                headers.first(where: { $0.name == name })?.value.map { String(decoding: $0, as: UTF8.self) }
             }
-            sagaType = try text(SagaEventMirror.sagaTypeHeader)
-            version = try text(SagaEventMirror.sagaVersionHeader)
+            guard let sagaType = text(SagaEventMirror.sagaTypeHeader), let version = text(SagaEventMirror.sagaVersionHeader)
+            else { return nil }
+            self.sagaType = sagaType
+            self.version = version
         }
     }
 

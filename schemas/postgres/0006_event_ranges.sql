@@ -11,5 +11,9 @@
 -- earlier version reads lanes 0–15 only, so during a rolling upgrade it leaves range rows to
 -- the relays that can expand them, which read both lanes of every lane they own, in one
 -- `ORDER BY id`, so a saga's events and commands still leave in the order they were written.
+-- Adding nullable columns rewrites nothing, but takes the table's exclusive lock for a moment:
+-- waiting for it behind a long transaction would hold every pump and relay back meanwhile, so the
+-- migration gives up after 10 s instead (run `skald migrate` again).
+SET LOCAL lock_timeout = '10s';
 ALTER TABLE outbox ADD COLUMN first_sequence integer,
                    ADD COLUMN last_sequence  integer;
