@@ -66,42 +66,158 @@ public struct OrderBoardProjection: SagaProjection {
 
     /// One statement per event: the row's status, step, failure and sequence.
     public func statements(for projected: ProjectedEvent) throws -> [PostgresQuery] {
-        let sagaId = projected.sagaId
         let event = projected.event
-        let row = Row(sagaId: sagaId, sequence: event.sequence, time: event.time)
-        switch event.kind {
-        case .started(_, let state, _):
-            let order = try state.decode(PlaceOrderState.self)
+        if case .started = event.kind {
+            return [try BoardRow.started(projected).insert]
+        }
+        let row = Row(sagaId: projected.sagaId, sequence: event.sequence, time: event.time)
+        switch Self.change(for: event) {
+        case .set(let change):
             return [
-                """
-                INSERT INTO order_board (saga_id, order_id, customer_id, amount_cents, status, placed_at, updated_at, last_sequence)
-                VALUES (\(sagaId), \(order.orderId), \(order.customerId), \(order.amountCents), 'running', \(event.time),
-                        \(event.time), \(event.sequence))
-                """
+                row.update(
+                    status: change.status, step: change.step, failure: change.failure, finished: change.finished,
+                    clearFailure: change.clearFailure, stuck: change.stuck, clearStuck: change.clearStuck)
             ]
+        case .unstick(let step, let compensating, let status):
+            return [row.update(unstick: step, compensating: compensating, to: status)]
+        }
+    }
+
+    /// A saga's events from its start (a rebuild, a catch-up, a new saga's first batch) as one
+    /// `INSERT` of the row they end with, computed here by the same rules the statements follow;
+    /// other runs event by event.
+    ///
+    /// A rebuild writes each saga once instead of a dozen times.
+    public func statements(forEventsOf events: [ProjectedEvent]) throws -> [PostgresQuery] {
+        guard let first = events.first, case .started = first.event.kind else {
+            var statements: [PostgresQuery] = []
+            for event in events { statements += try self.statements(for: event) }
+            return statements
+        }
+        var row = try BoardRow.started(first)
+        for projected in events.dropFirst() {
+            row.apply(Self.change(for: projected.event), sequence: projected.event.sequence, time: projected.event.time)
+        }
+        return [row.insert]
+    }
+
+    /// What an event other than the start changes in its saga's row (besides its sequence and time).
+    enum Change: Equatable {
+        /// Fields set or cleared regardless of the row.
+        case set(Assignment)
+        /// When `step` is the stuck one (and, if `compensating` is given, stuck that way), the
+        /// saga goes back to `status` and is no longer stuck, as the engine has it.
+        case unstick(step: String, compensating: Bool?, status: SagaStatus)
+    }
+
+    /// The fields a ``Change/set(_:)`` writes; nil and false leave a field as it is.
+    struct Assignment: Equatable {
+        var status: SagaStatus?
+        var step: String?
+        var failure: String?
+        var finished = false
+        var clearFailure = false
+        var stuck: Stuck?
+        var clearStuck = false
+    }
+
+    /// The step an operator must look at.
+    struct Stuck: Equatable {
+        var step: String
+        var compensating: Bool
+    }
+
+    /// The engine's status rules, event by event.
+    static func change(for event: SagaEvent) -> Change {
+        switch event.kind {
         case .stepCommandSent(let step, _, _), .compensationSent(let step, _, _):
-            return [row.update(step: step.name)]
+            return .set(Assignment(step: step.name))
         case .stepSucceeded(let step, _, _, _, _):
             // A late success of the step an operator was asked about moves the saga on.
-            return [row.update(unstick: step.name, compensating: false, to: .running)]
+            return .unstick(step: step.name, compensating: false, status: .running)
         case .stepSkippedByOperator(let step, _):
-            return [row.update(unstick: step.name, compensating: nil, to: .running)]
+            return .unstick(step: step.name, compensating: nil, status: .running)
         case .compensationSucceeded(let step, _, _, _), .compensationSkippedByOperator(let step, _):
-            return [row.update(unstick: step.name, compensating: nil, to: .compensating)]
+            return .unstick(step: step.name, compensating: nil, status: .compensating)
         case .stepFailed(_, _, let reply, _, _):
-            return [row.update(failure: Self.shortName(reply))]
+            return .set(Assignment(failure: Self.shortName(reply)))
         case .compensationStarted:
-            return [row.update(status: .compensating, clearStuck: true)]
+            return .set(Assignment(status: .compensating, clearStuck: true))
         case .retryRequested(_, let compensating, _):
-            return [row.update(status: compensating ? .compensating : .running, clearStuck: true)]
+            return .set(Assignment(status: compensating ? .compensating : .running, clearStuck: true))
         case .failedNeedsOperator(let step, let compensating, let reason):
-            return [row.update(status: .failedNeedsOperator, failure: reason, stuck: (step.name, compensating))]
+            return .set(Assignment(status: .failedNeedsOperator, failure: reason, stuck: Stuck(step: step.name, compensating: compensating)))
         case .completed:
-            return [row.update(status: .completed, finished: true, clearFailure: true)]
+            return .set(Assignment(status: .completed, finished: true, clearFailure: true))
         case .compensated:
-            return [row.update(status: .compensated, finished: true)]
+            return .set(Assignment(status: .compensated, finished: true))
         default:
-            return [row.update()]
+            return .set(Assignment())
+        }
+    }
+
+    /// A board row computed in Swift, for a saga whose events start at its start.
+    struct BoardRow: Equatable {
+        var sagaId: String
+        var orderId: String
+        var customerId: String
+        var amountCents: Int
+        var status: SagaStatus
+        var step: String?
+        var failure: String?
+        var stuckStep: String?
+        var stuckCompensating: Bool?
+        var placedAt: Date
+        var finishedAt: Date?
+        var updatedAt: Date
+        var lastSequence: Int
+
+        /// The row a saga's start writes.
+        static func started(_ projected: ProjectedEvent) throws -> BoardRow {
+            guard case .started(_, let state, _) = projected.event.kind else {
+                throw ExampleServiceError("event \(projected.event.sequence) of saga \(projected.sagaId) is not its start")
+            }
+            let order = try state.decode(PlaceOrderState.self)
+            return BoardRow(
+                sagaId: projected.sagaId, orderId: order.orderId, customerId: order.customerId, amountCents: order.amountCents,
+                status: .running, placedAt: projected.event.time, updatedAt: projected.event.time,
+                lastSequence: projected.event.sequence)
+        }
+
+        /// The row after `change`, exactly as ``Row``'s statements leave it (SQL's `NULL = x` is
+        /// not true, as `nil == x` is not here).
+        mutating func apply(_ change: Change, sequence: Int, time: Date) {
+            lastSequence = sequence
+            updatedAt = time
+            switch change {
+            case .set(let assignment):
+                status = assignment.status ?? status
+                step = assignment.step ?? step
+                failure = assignment.clearFailure ? nil : (assignment.failure ?? failure)
+                if assignment.finished { finishedAt = time }
+                if assignment.clearStuck {
+                    stuckStep = nil
+                    stuckCompensating = nil
+                } else if let stuck = assignment.stuck {
+                    stuckStep = stuck.step
+                    stuckCompensating = stuck.compensating
+                }
+            case .unstick(let stuckOn, let compensating, let next):
+                guard stuckStep == stuckOn, compensating == nil || stuckCompensating == compensating else { return }
+                status = next
+                stuckStep = nil
+                stuckCompensating = nil
+            }
+        }
+
+        /// The `INSERT` of the whole row.
+        var insert: PostgresQuery {
+            """
+            INSERT INTO order_board (saga_id, order_id, customer_id, amount_cents, status, step, failure, stuck_step,
+                                     stuck_compensating, placed_at, finished_at, updated_at, last_sequence)
+            VALUES (\(sagaId), \(orderId), \(customerId), \(amountCents), \(status.rawValue), \(step), \(failure),
+                    \(stuckStep), \(stuckCompensating), \(placedAt), \(finishedAt), \(updatedAt), \(lastSequence))
+            """
         }
     }
 
@@ -113,7 +229,7 @@ public struct OrderBoardProjection: SagaProjection {
 
         func update(
             status: SagaStatus? = nil, step: String? = nil, failure: String? = nil, finished: Bool = false,
-            clearFailure: Bool = false, stuck: (step: String, compensating: Bool)? = nil, clearStuck: Bool = false
+            clearFailure: Bool = false, stuck: Stuck? = nil, clearStuck: Bool = false
         ) -> PostgresQuery {
             """
             UPDATE order_board SET last_sequence = \(sequence), updated_at = \(time),
@@ -126,8 +242,7 @@ public struct OrderBoardProjection: SagaProjection {
             """
         }
 
-        /// When `step` is the stuck one (and, if `compensating` is given, stuck that way), the
-        /// saga goes back to `status` and is no longer stuck, as the engine has it.
+        /// See ``Change/unstick(step:compensating:status:)``.
         func update(unstick step: String, compensating: Bool?, to status: SagaStatus) -> PostgresQuery {
             """
             UPDATE order_board SET last_sequence = \(sequence), updated_at = \(time),

@@ -20,19 +20,31 @@ struct ProjectionWrites {
         self.projection = projection
     }
 
-    /// Adds what `events` change; they must come in each saga's sequence order.
+    /// Adds what `events` change; they come grouped by saga, each saga's in sequence order.
     mutating func add(_ events: [ProjectedEvent]) throws {
-        for event in events {
+        var start = events.startIndex
+        while start < events.endIndex {
+            let sagaId = events[start].sagaId
+            var end = start + 1
+            while end < events.endIndex, events[end].sagaId == sagaId { end += 1 }
+            let run = Array(events[start..<end])
             do {
-                statements.append(contentsOf: try projection.statements(for: event))
+                statements.append(contentsOf: try projection.statements(forEventsOf: run))
+            } catch let failure as ProjectedEventFailure {
+                throw SagaRuntimeError(
+                    "projection '\(projection.name)' cannot apply event \(failure.event.event.sequence) "
+                        + "(\(failure.event.eventType)) of saga \(sagaId): \(failure.underlying)")
             } catch {
                 throw SagaRuntimeError(
-                    "projection '\(projection.name)' cannot apply event \(event.event.sequence) (\(event.eventType)) "
-                        + "of saga \(event.sagaId): \(error)")
+                    "projection '\(projection.name)' cannot apply events \(run[0].event.sequence)–"
+                        + "\(run[run.count - 1].event.sequence) of saga \(sagaId): \(error)")
             }
-            positions[event.sagaId] = (event.event.sequence, event.event.time)
-            progress.events += 1
-            if progress.newestEventAt.map({ event.event.time > $0 }) ?? true { progress.newestEventAt = event.event.time }
+            for event in run {
+                positions[sagaId] = (event.event.sequence, event.event.time)
+                progress.events += 1
+                if progress.newestEventAt.map({ event.event.time > $0 }) ?? true { progress.newestEventAt = event.event.time }
+            }
+            start = end
         }
         progress.sagas = positions.count
     }

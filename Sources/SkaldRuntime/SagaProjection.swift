@@ -46,9 +46,31 @@ public protocol SagaProjection: Sendable {
     ///   batch rolls back and the runner retries it with backoff, reporting the error in
     ///   ``ProjectionStatus`` and the metrics: a projection never skips an event.
     func statements(for event: ProjectedEvent) throws -> [PostgresQuery]
+
+    /// What `events` change: the new events of one saga in a batch, consecutive, in sequence
+    /// order. A rebuild or a catch-up gives a saga's whole log at once.
+    ///
+    /// The default applies ``statements(for:)`` to each event in turn. A projection that keeps
+    /// one row per saga can fold the events into fewer writes (the example `order-board` writes
+    /// a saga whose events start at its start with one `INSERT`); the result must be what the
+    /// events one by one would give.
+    func statements(forEventsOf events: [ProjectedEvent]) throws -> [PostgresQuery]
 }
 
 extension SagaProjection {
+    /// Each event's ``statements(for:)``, in order.
+    public func statements(forEventsOf events: [ProjectedEvent]) throws -> [PostgresQuery] {
+        var statements: [PostgresQuery] = []
+        for event in events {
+            do {
+                statements += try self.statements(for: event)
+            } catch {
+                throw ProjectedEventFailure(event: event, underlying: error)
+            }
+        }
+        return statements
+    }
+
     /// Whether this projection reads events of sagas of type `sagaType`.
     public func reads(sagaType: String) -> Bool {
         sagaTypes.isEmpty || sagaTypes.contains(sagaType)
@@ -100,4 +122,11 @@ enum ProjectionName {
             }
         }
     }
+}
+
+/// An event ``SagaProjection/statements(for:)`` refused, as the default
+/// ``SagaProjection/statements(forEventsOf:)`` reports it: the runner's error then names the event.
+struct ProjectedEventFailure: Error {
+    let event: ProjectedEvent
+    let underlying: any Error
 }
