@@ -2,6 +2,7 @@ import Foundation
 import Skald
 import SkaldExamples
 import SkaldPostgres
+import SkaldRuntime
 import SkaldTestSupport
 import Testing
 
@@ -77,9 +78,24 @@ func verifyPlaceOrderRun(_ url: String, orders: Range<Int>, participants: Instan
 
 /// The order-board read model (which every `skald serve` runs) has caught up with all `sagas`
 /// PlaceOrder sagas of the store and agrees with each: every event applied once, whatever was killed.
+///
+/// Then a rebuild, which writes each saga's row from its whole log at once, must give the very
+/// rows the runners built batch by batch, every column alike.
 func expectOrderBoardAgrees(_ url: String, sagas: Int) async throws {
     let connection = try await PostgresConnection.connect(to: url)
     let board = try await OrderBoardCheck.awaitCaughtUp(on: connection, timeout: .seconds(120))
-    await connection.close()
     #expect(board.isConsistent && board.sagas == sagas, "\(board)")
+    let rowsQuery: PostgresQuery = "SELECT (b.*)::text FROM order_board b ORDER BY saga_id"
+    let built = try await connection.query(rowsQuery).decode(String.self)
+    var registry = SagaRegistry()
+    try registry.register(placeOrder)
+    let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
+    let rebuilt = try await ProjectionStore(pool: pool, registry: registry).rebuild(OrderBoardProjection())
+    await pool.close()
+    #expect(rebuilt.sagas == built.count)
+    let rows = try await connection.query(rowsQuery).decode(String.self)
+    await connection.close()
+    #expect(rows.count == built.count)
+    let differing = zip(built, rows).filter { $0 != $1 }
+    #expect(differing.isEmpty, "rebuilt rows that differ from the runners' (built, rebuilt): \(differing.prefix(3))")
 }
