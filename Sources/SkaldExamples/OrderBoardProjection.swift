@@ -83,15 +83,27 @@ public struct OrderBoardProjection: SagaProjection {
         }
     }
 
-    /// A saga's events from its start (a rebuild, a catch-up, a new saga's first batch) as one
-    /// `INSERT` of the row they end with, computed here by the same rules the statements follow;
-    /// other runs event by event.
+    /// A saga's events of a batch as few writes as the rules allow, with the row they leave
+    /// exactly what the events one by one leave:
+    /// - from its start (a rebuild, a catch-up, a new saga's first batch): one `INSERT` of the
+    ///   row they end with, computed here;
+    /// - later ones: one `UPDATE` whose expressions read the row as it was (``FoldedUpdate``),
+    ///   a second one only where a second "unstick" would have to read what the first computed.
     ///
-    /// A rebuild writes each saga once instead of a dozen times.
+    /// A rebuild writes each saga once instead of a dozen times, a runner about once per batch.
     public func statements(forEventsOf events: [ProjectedEvent]) throws -> [PostgresQuery] {
         guard let first = events.first, case .started = first.event.kind else {
             var statements: [PostgresQuery] = []
-            for event in events { statements += try self.statements(for: event) }
+            var fold = FoldedUpdate()
+            for projected in events {
+                let change = Self.change(for: projected.event)
+                if !fold.accepts(change) {
+                    statements.append(fold.statement(sagaId: projected.sagaId))
+                    fold = FoldedUpdate()
+                }
+                fold.apply(change, sequence: projected.event.sequence, time: projected.event.time)
+            }
+            if let last = events.last, !fold.isEmpty { statements.append(fold.statement(sagaId: last.sagaId)) }
             return statements
         }
         var row = try BoardRow.started(first)
@@ -218,6 +230,132 @@ public struct OrderBoardProjection: SagaProjection {
             VALUES (\(sagaId), \(orderId), \(customerId), \(amountCents), \(status.rawValue), \(step), \(failure),
                     \(stuckStep), \(stuckCompensating), \(placedAt), \(finishedAt), \(updatedAt), \(lastSequence))
             """
+        }
+    }
+
+    /// Changes to an existing row folded into one `UPDATE`: each column's new value as an
+    /// expression over the row as it was, with the values as parameters.
+    ///
+    /// An "unstick" reads the stuck step as the changes before it left it; it becomes a `CASE`
+    /// over it. A second unstick would read that `CASE` in three more, so the fold takes one
+    /// only while the stuck columns are plain (as they were, or set by the fold) and the caller
+    /// writes the fold so far first (``accepts(_:)``): the SQL grows linearly with the events.
+    struct FoldedUpdate {
+        /// A column's new value, bound to parameters only when the statement is written, so
+        /// a value a later change replaced leaves no parameter behind (Postgres cannot type one
+        /// that no expression uses).
+        indirect enum Expression {
+            /// The column as the row had it.
+            case column(String)
+            /// SQL NULL of a type.
+            case null(String)
+            /// Parameters.
+            case text(String)
+            case integer(Int)
+            case boolean(Bool)
+            case time(Date)
+            /// `CASE WHEN <the stuck step is step, stuck that way> THEN then ELSE otherwise END`.
+            case ifStuck(step: String, compensating: Bool?, stuckStep: Expression, stuckCompensating: Expression,
+                         then: Expression, otherwise: Expression)
+
+            func sql(_ bindings: inout PostgresBindings) -> String {
+                func parameter(_ value: some PostgresEncodable, _ type: String) -> String {
+                    bindings.append(value)
+                    return "$\(bindings.count)::\(type)"
+                }
+                switch self {
+                case .column(let name): return name
+                case .null(let type): return "NULL::\(type)"
+                case .text(let value): return parameter(value, "text")
+                case .integer(let value): return parameter(value, "integer")
+                case .boolean(let value): return parameter(value, "boolean")
+                case .time(let value): return parameter(value, "timestamptz")
+                case .ifStuck(let step, let compensating, let stuckStep, let stuckCompensating, let then, let otherwise):
+                    let wanted = compensating.map { parameter($0, "boolean") } ?? "NULL::boolean"
+                    let condition =
+                        "\(stuckStep.sql(&bindings)) = \(parameter(step, "text")) AND (\(wanted) IS NULL OR \(stuckCompensating.sql(&bindings)) = \(wanted))"
+                    return "CASE WHEN \(condition) THEN \(then.sql(&bindings)) ELSE \(otherwise.sql(&bindings)) END"
+                }
+            }
+        }
+
+        /// Each column's new value; nil leaves it as it is.
+        private var status: Expression?
+        private var step: Expression?
+        private var failure: Expression?
+        private var finishedAt: Expression?
+        private var stuckStep: Expression?
+        private var stuckCompensating: Expression?
+        /// Whether the stuck columns' values are the `CASE`s an unstick made.
+        private var stuckIsComputed = false
+        private var sequence = 0
+        private var time = Date(timeIntervalSince1970: 0)
+        /// Whether no change has been folded in.
+        private(set) var isEmpty = true
+
+        /// Whether `change` can join the fold without reading an unstick's result.
+        func accepts(_ change: Change) -> Bool {
+            if case .unstick = change { return !stuckIsComputed }
+            return true
+        }
+
+        /// Folds `change`, the event `sequence` at `time`, in; ``accepts(_:)`` must allow it.
+        mutating func apply(_ change: Change, sequence: Int, time: Date) {
+            isEmpty = false
+            self.sequence = sequence
+            self.time = time
+            switch change {
+            case .set(let assignment):
+                if let value = assignment.status { status = .text(value.rawValue) }
+                if let value = assignment.step { step = .text(value) }
+                if assignment.clearFailure {
+                    failure = .null("text")
+                } else if let value = assignment.failure {
+                    failure = .text(value)
+                }
+                if assignment.finished { finishedAt = .time(time) }
+                if assignment.clearStuck {
+                    stuckStep = .null("text")
+                    stuckCompensating = .null("boolean")
+                    stuckIsComputed = false
+                } else if let stuck = assignment.stuck {
+                    stuckStep = .text(stuck.step)
+                    stuckCompensating = .boolean(stuck.compensating)
+                    stuckIsComputed = false
+                }
+            case .unstick(let stuckOn, let compensating, let next):
+                precondition(!stuckIsComputed, "a second unstick must start a new fold")
+                let stuckStepBefore = stuckStep ?? .column("stuck_step")
+                let stuckCompensatingBefore = stuckCompensating ?? .column("stuck_compensating")
+                func ifStuck(then: Expression, otherwise: Expression) -> Expression {
+                    .ifStuck(
+                        step: stuckOn, compensating: compensating, stuckStep: stuckStepBefore,
+                        stuckCompensating: stuckCompensatingBefore, then: then, otherwise: otherwise)
+                }
+                status = ifStuck(then: .text(next.rawValue), otherwise: status ?? .column("status"))
+                stuckStep = ifStuck(then: .null("text"), otherwise: stuckStepBefore)
+                stuckCompensating = ifStuck(then: .null("boolean"), otherwise: stuckCompensatingBefore)
+                stuckIsComputed = true
+            }
+        }
+
+        /// The `UPDATE` of saga `sagaId`'s row.
+        func statement(sagaId: String) -> PostgresQuery {
+            var bindings = PostgresBindings()
+            var assignments = [
+                "last_sequence = \(Expression.integer(sequence).sql(&bindings))",
+                "updated_at = \(Expression.time(time).sql(&bindings))",
+            ]
+            let columns: [(String, Expression?)] = [
+                ("status", status), ("step", step), ("failure", failure), ("finished_at", finishedAt),
+                ("stuck_step", stuckStep), ("stuck_compensating", stuckCompensating),
+            ]
+            for case (let column, let value?) in columns {
+                assignments.append("\(column) = \(value.sql(&bindings))")
+            }
+            let sql = "UPDATE order_board SET " + assignments.joined(separator: ", ")
+                + " WHERE saga_id = \(Expression.text(sagaId).sql(&bindings))"
+            return PostgresQuery(sql: sql, bindings: bindings)
         }
     }
 

@@ -6,7 +6,7 @@ import SkaldRuntime
 import SkaldTestSupport
 import Testing
 
-@Suite("The order board: a saga's events from its start, folded into one INSERT, give the row the events one by one give")
+@Suite("The order board: a saga's events folded (one INSERT from its start, an UPDATE for a later run) give the row the events one by one give")
 struct OrderBoardFoldTests {
     private static let steps = ["create-order", "reserve-inventory", "process-payment", "confirm-order", "notify-customer"]
 
@@ -60,10 +60,23 @@ struct OrderBoardFoldTests {
             for event in stepwise {
                 for statement in try board.statements(for: event) { _ = try await connection.query(statement) }
             }
-            let statements = try board.statements(forEventsOf: together)
-            #expect(statements.count == 1, "one INSERT for a history from its start")
-            folded += statements.count
-            for statement in statements { _ = try await connection.query(statement) }
+            if index % 2 == 0 {
+                let statements = try board.statements(forEventsOf: together)
+                #expect(statements.count == 1, "one INSERT for a history from its start")
+                folded += statements.count
+                for statement in statements { _ = try await connection.query(statement) }
+            } else {
+                // As a runner's batches cut it: the first chunk from the start, then later ones.
+                var rest = together[...]
+                while !rest.isEmpty {
+                    let chunk = rest.prefix(Int.random(in: 1...6, using: &generator))
+                    rest = rest.dropFirst(chunk.count)
+                    let statements = try board.statements(forEventsOf: Array(chunk))
+                    #expect(statements.count <= chunk.count)
+                    for statement in statements { _ = try await connection.query(statement) }
+                }
+                folded += 1
+            }
         }
         #expect(folded == 600)
         // Every column but the saga id (and the order id, which the histories take from it).
@@ -91,13 +104,27 @@ struct OrderBoardFoldTests {
         await connection.close()
     }
 
-    @Test("a run that does not start at the saga's start is applied event by event, as before")
+    @Test("a later run is one UPDATE, or one more for each unstick that reads what an earlier one computed")
     func laterRuns() throws {
-        var generator = SplitMix64(seed: 7)
-        let history = try Self.history("later", using: &generator)
-        let later = Array(history.dropFirst())
-        let statements = try OrderBoardProjection().statements(forEventsOf: later)
-        #expect(statements.count == later.count)
-        #expect(statements.allSatisfy { $0.sql.contains("UPDATE order_board") })
+        let projection = OrderBoardProjection()
+        let step = StepRef(name: "reserve-inventory", index: 1)
+        let payload = Payload(JSONValue.object([:]))
+        func events(_ kinds: [SagaEvent.Kind]) -> [ProjectedEvent] {
+            kinds.enumerated().map { offset, kind in
+                ProjectedEvent(
+                    sagaId: "s", sagaType: "PlaceOrder", definitionVersion: 1, businessKey: "s",
+                    event: SagaEvent(sequence: 5 + offset, time: Date(timeIntervalSince1970: Double(offset)), kind: kind))
+            }
+        }
+        let succeeded = SagaEvent.Kind.stepSucceeded(step: step, attempt: 1, reply: "r", messageId: "m", payload: payload)
+        let sent = SagaEvent.Kind.stepCommandSent(step: step, attempt: 1, commandId: "c")
+        let steady = try projection.statements(forEventsOf: events([succeeded, sent]))
+        #expect(steady.count == 1)
+        #expect(steady.first?.sql.hasPrefix("UPDATE order_board SET") == true)
+        let twoUnsticks = try projection.statements(forEventsOf: events([succeeded, sent, succeeded, sent]))
+        #expect(twoUnsticks.count == 2)
+        let stuckBetween = try projection.statements(
+            forEventsOf: events([succeeded, .failedNeedsOperator(step: step, compensating: false, reason: "x"), succeeded]))
+        #expect(stuckBetween.count == 1, "the second unstick reads the stuck step the fold set, a parameter")
     }
 }
