@@ -56,7 +56,21 @@ struct CrashSafetyTests {
         try second.start()
         let orders = 0..<600
         try await publishOrders(0..<300, bootstrap: cluster.bootstrapServers)
-        try await Task.sleep(for: .seconds(3))
+        // Their relays share the outbox lanes, eight each (the lane locks' keys: the schema's
+        // hash and 0x534B0100 + lane, as `LaneOwnership` takes them).
+        try await eventually("each relay holds eight lanes", timeout: .seconds(30)) {
+            try await TestPostgres.count(
+                url,
+                """
+                SELECT count(*)::bigint FROM (
+                    SELECT pid FROM pg_locks
+                    WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                      AND classid = (hashtext(current_schema())::bigint & 4294967295)::oid
+                      AND objid::bigint BETWEEN 1397424384 AND 1397424399
+                    GROUP BY pid HAVING count(*) = 8) shares
+                """) == 2
+        }
+        try await Task.sleep(for: .seconds(1))
         first.kill()
         try await publishOrders(300..<600, bootstrap: cluster.bootstrapServers)
         try await eventually("every saga terminal with one survivor", timeout: .seconds(300)) {
