@@ -55,9 +55,8 @@ struct OrchestratorFailureTests {
 
     @Test("a reply after the step timed out: the late success is compensated too")
     func lateReplyAfterTimeout() async throws {
-        // Short enough to open the circuit soon, long enough that a held credit sent after the
-        // circuit closes is answered in time on a machine busy with the whole suite (300 ms was not).
-        let definition = transferSaga(stepTimeout: .seconds(1), stepRetry: .none)
+        // The debit's reply comes 1.2 s after its timeout: late by a margin a busy machine keeps.
+        let definition = transferSaga(stepTimeout: .milliseconds(300), stepRetry: .none)
         let participants = TransferParticipants(delays: [Debit.messageType: .milliseconds(1_500)])
         try await withTransferSystem(definition: definition, participants: participants) { orchestrator, url, _ in
             let sagaId = try await orchestrator.start(
@@ -156,7 +155,10 @@ struct OrchestratorFailureTests {
 struct CircuitBreakerIntegrationTests {
     @Test("a participant that stops answering opens its circuit: new commands wait in the outbox, probes close it again")
     func breakerHoldsCommandsUntilTheParticipantRecovers() async throws {
-        let definition = transferSaga(stepTimeout: .milliseconds(300), stepRetry: .none)
+        // Short enough to open the circuit soon, long enough that a held credit sent after the
+        // circuit closes is answered in time on a machine busy with the whole suite (with 300 ms
+        // a held saga now and then timed out and compensated instead of completing).
+        let definition = transferSaga(stepTimeout: .seconds(1), stepRetry: .none)
         let participants = TransferParticipants(silentFor: [Credit.messageType])
         let policy = CircuitBreaker.Policy(failureThreshold: 3, window: .seconds(30), cooldown: .seconds(1), probes: 1)
         try await withTransferSystem(definition: definition, participants: participants, circuitBreaker: policy) {
