@@ -12,6 +12,22 @@ public struct PostgresMigration: Sendable, Hashable {
     public var sql: String
     /// SHA-256 of the file's bytes, to detect a file changed after it was applied.
     public var checksum: String
+
+    /// The line that marks a contract migration, among the file's lines.
+    public static let contractMarker = "-- skald:contract"
+
+    /// Whether this migration removes something that processes of an earlier version still
+    /// use (a line `-- skald:contract` in the file), so that it may only run once they have
+    /// all stopped. Code of this version works with and without it.
+    ///
+    /// Expand migrations (every other one) add what a new version needs and leave the old one
+    /// working, so they apply whenever a new version starts. A contract migration waits for
+    /// ``PostgresMigrator/ContractMigrations/apply``, except on a new store.
+    public var isContract: Bool {
+        sql.split(whereSeparator: \.isNewline).contains {
+            $0.trimmingCharacters(in: .whitespaces) == Self.contractMarker
+        }
+    }
 }
 
 /// Applies `NNNN_name.sql` files exactly once each, in numeric order.
@@ -21,7 +37,21 @@ public struct PostgresMigration: Sendable, Hashable {
 /// transaction together with its record, so a failing file leaves nothing behind. A
 /// session-level advisory lock serialises migrators, so several processes starting at
 /// once apply each file once: the others wait, then find it recorded.
+///
+/// A contract migration (``PostgresMigration/isContract``) is left for later on a store that
+/// has migrations applied already, unless the caller says every earlier version has stopped
+/// (``ContractMigrations/apply``); expand migrations numbered after it still apply. So a
+/// rolling upgrade never takes away what a process still running the old version needs.
 public struct PostgresMigrator: Sendable {
+    /// Whether ``migrate(on:contract:)`` applies contract migrations.
+    public enum ContractMigrations: Sendable {
+        /// Only on a store with no migration applied yet, where no earlier version can be
+        /// running; on any other store they wait.
+        case onNewStore
+        /// Applies them too: no process of an earlier version uses the store any more.
+        case apply
+    }
+
     /// The migrations found, sorted by version.
     public let migrations: [PostgresMigration]
     /// The key of the `pg_advisory_lock` migrators share.
@@ -97,13 +127,17 @@ public struct PostgresMigrator: Sendable {
 
     /// Applies the pending migrations on `connection` and returns those it applied (in order).
     ///
+    /// - Parameter contract: whether contract migrations apply on a store that has others
+    ///   applied already (``ContractMigrations``); those left wait in ``pending(on:)``.
     /// - Throws: `.migration` naming the file when an applied file changed, or when a file
     ///   fails (with the server's SQLSTATE and message); earlier files stay applied.
     @discardableResult
-    public func migrate(on connection: PostgresConnection) async throws -> [PostgresMigration] {
+    public func migrate(on connection: PostgresConnection, contract: ContractMigrations = .onNewStore) async throws
+        -> [PostgresMigration]
+    {
         try await connection.query("SELECT pg_advisory_lock(\(lockKey))")
         do {
-            let applied = try await apply(on: connection)
+            let applied = try await apply(on: connection, contract: contract)
             try await connection.query("SELECT pg_advisory_unlock(\(lockKey))")
             return applied
         } catch {
@@ -115,10 +149,10 @@ public struct PostgresMigrator: Sendable {
 
     /// Connects to `url`, applies the pending migrations and disconnects.
     @discardableResult
-    public func migrate(url: String) async throws -> [PostgresMigration] {
+    public func migrate(url: String, contract: ContractMigrations = .onNewStore) async throws -> [PostgresMigration] {
         let connection = try await PostgresConnection.connect(to: url)
         do {
-            let applied = try await migrate(on: connection)
+            let applied = try await migrate(on: connection, contract: contract)
             await connection.close()
             return applied
         } catch {
@@ -128,7 +162,8 @@ public struct PostgresMigrator: Sendable {
     }
 
     /// The migrations not applied yet on `connection`'s database (all of them when it has none),
-    /// in order; it applies nothing. A process that needs the newest schema checks this at start.
+    /// in order; it applies nothing. A process that needs the newest schema checks this at start,
+    /// leaving out contract migrations, which its code does not need.
     public func pending(on connection: PostgresConnection) async throws -> [PostgresMigration] {
         let exists = try await connection.query("SELECT to_regclass('skald_schema_migrations') IS NOT NULL").first?
             .decode(Bool.self, at: 0) ?? false
@@ -137,7 +172,20 @@ public struct PostgresMigrator: Sendable {
         return migrations.filter { !applied.contains($0.version) }
     }
 
-    private func apply(on connection: PostgresConnection) async throws -> [PostgresMigration] {
+    /// Connects to `url`, reads ``pending(on:)`` and disconnects.
+    public func pending(url: String) async throws -> [PostgresMigration] {
+        let connection = try await PostgresConnection.connect(to: url)
+        do {
+            let pending = try await pending(on: connection)
+            await connection.close()
+            return pending
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    private func apply(on connection: PostgresConnection, contract: ContractMigrations) async throws -> [PostgresMigration] {
         try await connection.executeScript("""
             CREATE TABLE IF NOT EXISTS skald_schema_migrations (
                 version bigint PRIMARY KEY,
@@ -151,6 +199,8 @@ public struct PostgresMigrator: Sendable {
             let (version, name, checksum) = try row.decode((Int, String, String).self)
             recorded[version] = (name, checksum)
         }
+        // A store without a recorded migration is new: no earlier version can be using it.
+        let appliesContract = contract == .apply || recorded.isEmpty
         var applied: [PostgresMigration] = []
         for migration in migrations {
             if let existing = recorded[migration.version] {
@@ -164,6 +214,7 @@ public struct PostgresMigrator: Sendable {
                 }
                 continue
             }
+            if migration.isContract, !appliesContract { continue }
             do {
                 try await connection.withTransaction { connection in
                     try await connection.executeScript(migration.sql)

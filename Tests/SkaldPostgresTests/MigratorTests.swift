@@ -17,6 +17,18 @@ struct MigratorTests {
 
     static func lockKey() -> Int64 { Int64.random(in: 1...Int64.max) }
 
+    static func widgetsHaveColor(_ url: String) async throws -> Bool {
+        let connection = try await PostgresConnection.connect(to: url)
+        let count = try await connection.query(
+            """
+            SELECT count(*) FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'widgets' AND column_name = 'color'
+            """
+        ).first?.decode(Int.self, at: 0)
+        await connection.close()
+        return count == 1
+    }
+
     @Test func loadsFilesInNumericOrderIgnoringOthers() throws {
         let migrator = try PostgresMigrator(directory: try Self.fixtures())
         #expect(migrator.migrations.map(\.version) == [1, 2])
@@ -91,6 +103,50 @@ struct MigratorTests {
             .write(to: directory.appendingPathComponent("0010_late_widget.sql"), atomically: true, encoding: .utf8)
         let applied = try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
         #expect(applied.map(\.version) == [10])
+    }
+
+    @Test("a contract migration waits on a store in use, while later expand migrations apply, until told every old version stopped")
+    func contractMigrationWaitsOnAStoreInUse() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_contract")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        try "-- drops what the old version reads\n  -- skald:contract\nALTER TABLE widgets DROP COLUMN color;\n"
+            .write(to: directory.appendingPathComponent("0003_drop_widget_color.sql"), atomically: true, encoding: .utf8)
+        try "INSERT INTO widgets (name) VALUES ('expanded');"
+            .write(to: directory.appendingPathComponent("0004_expanded_widget.sql"), atomically: true, encoding: .utf8)
+        let migrator = try PostgresMigrator(directory: directory, lockKey: lockKey)
+        #expect(migrator.migrations.map(\.isContract) == [false, false, true, false])
+
+        let applied = try await migrator.migrate(url: url)
+        #expect(applied.map(\.version) == [4])
+        #expect(try await migrator.pending(url: url).map(\.version) == [3])
+        #expect(try await Self.widgetsHaveColor(url))
+        #expect(try await migrator.migrate(url: url).isEmpty, "asked again without leave, it still waits")
+
+        let contract = try await migrator.migrate(url: url, contract: .apply)
+        #expect(contract.map(\.version) == [3])
+        #expect(try await migrator.pending(url: url).isEmpty)
+        #expect(try await !Self.widgetsHaveColor(url))
+    }
+
+    @Test("on a new store, contract migrations apply with the rest: no earlier version can be using it")
+    func contractMigrationAppliesOnANewStore() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_contract_new")
+        let directory = try Self.copyOfFixtures()
+        try "-- skald:contract\nALTER TABLE widgets DROP COLUMN color;\n"
+            .write(to: directory.appendingPathComponent("0003_drop_widget_color.sql"), atomically: true, encoding: .utf8)
+        let applied = try await PostgresMigrator(directory: directory, lockKey: Self.lockKey()).migrate(url: url)
+        #expect(applied.map(\.version) == [1, 2, 3])
+    }
+
+    @Test("the marker counts only as a whole line: a mention of it does not make a contract migration")
+    func contractMarkerIsAWholeLine() throws {
+        let mention = try PostgresMigrator.parse(
+            fileName: "0005_note.sql", bytes: Array("-- see -- skald:contract in the docs\nSELECT 1;".utf8))
+        #expect(!mention.isContract)
+        let marked = try PostgresMigrator.parse(fileName: "0006_drop.sql", bytes: Array("\t-- skald:contract \r\nSELECT 1;".utf8))
+        #expect(marked.isContract)
     }
 
     @Test(arguments: ["create_widgets.sql", "0003-dash.sql", "12_.sql", "x1_name.sql", "0004_sp ace.sql"])

@@ -193,15 +193,18 @@ final class TransferParticipants: Sendable {
     }
 }
 
-/// Runs `body` with an orchestrator and the participants running against a fresh store.
+/// Runs `body` with an orchestrator and the participants running against `store` (a fresh one
+/// when nil).
 func withTransferSystem(
     definition: SagaDefinition<TransferState> = transferSaga(),
     participants: TransferParticipants = TransferParticipants(),
     circuitBreaker: CircuitBreaker.Policy = CircuitBreaker.Policy(),
     projections: [any SagaProjection] = [],
+    store: String? = nil,
     _ body: (Orchestrator, String, MockCluster) async throws -> Void
 ) async throws {
-    let url = try await TestPostgres.freshStore("rt")
+    let url: String
+    if let store { url = store } else { url = try await TestPostgres.freshStore("rt") }
     let cluster = try transferCluster()
     defer { cluster.shutdown() }
     var registry = SagaRegistry()

@@ -16,15 +16,28 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(help: "The folder of NNNN_name.sql migration files.")
     var migrations: String = "schemas/postgres"
 
+    @Flag(
+        help: """
+            Also apply contract migrations (marked `-- skald:contract`), which remove what earlier \
+            versions use. Only once every orchestrator runs this version; on a new store they apply anyway.
+            """)
+    var contract = false
+
     func run() async throws {
+        let url = try postgres.requiredURL()
         let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: migrations))
-        let applied = try await migrator.migrate(url: try postgres.requiredURL())
-        if applied.isEmpty {
+        let applied = try await migrator.migrate(url: url, contract: contract ? .apply : .onNewStore)
+        let waiting = try await migrator.pending(url: url)
+        if applied.isEmpty && waiting.isEmpty {
             print("skald: the database is up to date (\(migrator.migrations.count) migrations)")
-        } else {
-            for migration in applied {
-                print("skald: applied \(migration.fileName)")
-            }
+        }
+        for migration in applied {
+            print("skald: applied \(migration.fileName)")
+        }
+        for migration in waiting {
+            print(
+                "skald: \(migration.fileName) waits: a contract migration; run `skald migrate --contract` "
+                    + "once no orchestrator of an earlier version runs")
         }
     }
 }

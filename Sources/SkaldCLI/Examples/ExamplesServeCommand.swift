@@ -40,6 +40,13 @@ struct ExamplesServeCommand: AsyncParsableCommand {
     @Flag(help: "Apply commands but send no replies (a participant gone quiet).")
     var noReply = false
 
+    @Flag(
+        help: """
+            Apply the services' contract migrations at start, which remove what earlier versions use: \
+            only once no service of an earlier version runs. On a new schema they apply anyway.
+            """)
+    var contractMigrations = false
+
     @Option(help: "Serve /health, /ready and /metrics (Prometheus) on this port; none unless given.")
     var metricsPort: Int?
 
@@ -79,6 +86,7 @@ struct ExamplesServeCommand: AsyncParsableCommand {
             behaviour: ServiceBehaviour(failureRate: failureRate, delay: .milliseconds(delayMs), silent: noReply)
         )
         configuration.batchSize = 200
+        configuration.appliesContractMigrations = contractMigrations
         // Before the services make their metric handles: handles made earlier report nowhere.
         let registry = metricsPort.map { _ in PrometheusBootstrap.registry }
         var services = try serviceNames().map { name in

@@ -91,7 +91,8 @@ struct ServeCommand: AsyncParsableCommand {
         let connection = try await PostgresConnection.connect(to: settings.orchestrator.postgresURL)
         let pending: [PostgresMigration]
         do {
-            pending = try await migrator.pending(on: connection)
+            // A contract migration only removes what earlier versions use: this one runs without it.
+            pending = try await migrator.pending(on: connection).filter { !$0.isContract }
             await connection.close()
         } catch {
             await connection.close()

@@ -3,7 +3,7 @@ public import Logging
 public import ServiceLifecycle
 import Skald
 import SkaldKafka
-import SkaldPostgres
+public import SkaldPostgres
 import SkaldRuntime
 
 /// Runs one example service: consumes its command topic in a consumer group and answers
@@ -66,11 +66,17 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
 
     /// Creates the schema and applies its migrations (each once, safe from several processes).
     public func migrate() async throws {
-        try await Self.migrate(handler: handler, postgresURL: configuration.postgresURL, schema: schema)
+        try await Self.migrate(
+            handler: handler, postgresURL: configuration.postgresURL, schema: schema,
+            contract: configuration.appliesContractMigrations ? .apply : .onNewStore)
     }
 
-    /// Creates `schema` in `postgresURL`'s database and applies `handler`'s migrations in it.
-    public static func migrate(handler: Handler, postgresURL: String, schema: String) async throws {
+    /// Creates `schema` in `postgresURL`'s database and applies `handler`'s migrations in it;
+    /// contract migrations as `contract` says.
+    public static func migrate(
+        handler: Handler, postgresURL: String, schema: String,
+        contract: PostgresMigrator.ContractMigrations = .onNewStore
+    ) async throws {
         let connection = try await PostgresConnection.connect(to: postgresURL)
         do {
             _ = try await connection.execute("CREATE SCHEMA IF NOT EXISTS \(identifier: schema)")
@@ -79,7 +85,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         }
         await connection.close()
         let migrator = try PostgresMigrator(migrations: try ServiceSchema.migrations(for: handler))
-        try await migrator.migrate(url: try PostgresSearchPath.url(postgresURL, schema: schema))
+        try await migrator.migrate(url: try PostgresSearchPath.url(postgresURL, schema: schema), contract: contract)
     }
 
     /// Migrates, then consumes and relays until graceful shutdown (SIGTERM): the batch in

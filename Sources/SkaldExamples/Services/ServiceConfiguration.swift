@@ -21,6 +21,10 @@ public struct ServiceConfiguration: Sendable {
     /// How long handled command ids stay in the inbox; nil keeps them forever. At least the
     /// commands topic's `retention.ms + segment.ms` (see `InboxPruner`); 14 days by default.
     public var inboxRetention: Duration?
+    /// Whether the service applies its schema's contract migrations at start on a schema that
+    /// has others applied (``PostgresMigrator/ContractMigrations``): only once no process of an
+    /// earlier version serves the schema. On a new schema they apply anyway.
+    public var appliesContractMigrations: Bool
 
     /// A configuration with defaults for everything but the two addresses.
     public init(
@@ -36,5 +40,6 @@ public struct ServiceConfiguration: Sendable {
         self.batchSize = 200
         self.repliesTopic = "skald.replies"
         self.inboxRetention = .seconds(14 * 24 * 3600)
+        self.appliesContractMigrations = false
     }
 }

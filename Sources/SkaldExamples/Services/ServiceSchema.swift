@@ -8,7 +8,9 @@ import SkaldRuntime
 public enum ServiceSchema {
     /// The migrations of `handler`'s schema: the inbox and outbox, its own tables, the
     /// outbox's `json` columns, the inbox's age index (for `InboxPruner`), then the outbox's
-    /// columns for ranges of saga events (which only the orchestrator writes). Applied
+    /// columns for ranges of saga events (which only the orchestrator writes), and last the
+    /// contract migration that leaves the outbox one index (applied on a new schema, or when
+    /// the services are told that no earlier version runs). Applied
     /// migrations never change; changes come as new ones. The index is built under a lock
     /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
     /// large before pruning existed pauses for that long once, on upgrade.
@@ -21,6 +23,7 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0003_outbox_json.sql", bytes: Array(OutboxRelay.outboxJSONColumnsSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0004_inbox_by_age.sql", bytes: Array(inboxByAgeSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0005_outbox_event_ranges.sql", bytes: Array(OutboxRelay.outboxEventRangesSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0006_outbox_one_index.sql", bytes: Array(OutboxRelay.outboxOneIndexSQL.utf8)),
         ]
     }
 
