@@ -93,13 +93,13 @@ final class LagSampler: Sendable {
     }
 
     /// Sets the outbox gauges from one statement: the rows waiting and the oldest one's age
-    /// by Postgres's clock (the clock that stamped it). One pass over the table, which the
-    /// count needs anyway: no index serves "oldest" across lanes.
+    /// by Postgres's clock (the clock that stamped it).
     func sampleOutbox() async throws {
         let rows = try await pool.withConnection { connection in
             try await connection.query(
                 """
-                SELECT count(*)::bigint, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox
+                SELECT (SELECT count(*) FROM outbox)::bigint,
+                       coalesce((SELECT extract(epoch FROM now() - created_at) FROM outbox ORDER BY id LIMIT 1), 0)::float8
                 """)
         }
         guard let row = rows.first else { return }

@@ -66,16 +66,13 @@ public final class OutboxRelay: Service {
                            ADD COLUMN last_sequence  integer;
         """
 
-    /// Leaves the outbox one index, its primary key on (lane, id), as
-    /// `schemas/postgres/0007_outbox_one_index.sql` does for the orchestrator (which says why).
-    /// A contract migration (``PostgresMigration/isContract``): processes of earlier versions
-    /// need the unique message id.
+    /// Leaves the outbox one index, its primary key, as `schemas/postgres/0007_outbox_one_index.sql`
+    /// does for the orchestrator (which says why). A contract migration
+    /// (``PostgresMigration/isContract``): processes of earlier versions need the unique message id.
     public static let outboxOneIndexSQL = """
         \(PostgresMigration.contractMarker)
         SET LOCAL lock_timeout = '10s';
-        ALTER TABLE outbox DROP CONSTRAINT outbox_message_id_key,
-                           DROP CONSTRAINT outbox_pkey;
-        ALTER TABLE outbox ADD CONSTRAINT outbox_pkey PRIMARY KEY (lane, id);
+        ALTER TABLE outbox DROP CONSTRAINT outbox_message_id_key;
         DROP INDEX outbox_by_lane;
         """
 
@@ -187,24 +184,12 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// `rows`' places as a `tid[]` literal (`{"(0,1)",…}`). A row without one gets `(0,0)`,
-    /// which no row has (a page's items count from 1).
-    private static func placeList(_ rows: [Int64], _ places: [Int64: String]) -> String {
-        "{" + rows.map { "\"" + places[$0, default: "(0,0)"] + "\"" }.joined(separator: ",") + "}"
-    }
-
-    /// `rows` as a `bigint[]` literal.
-    private static func idList(_ rows: [Int64]) -> String {
-        "{" + rows.map(String.init).joined(separator: ",") + "}"
-    }
-
     /// Publishes up to one batch of the owned lanes; returns how many rows left the outbox.
     func relayOnce(lanes: [Int]) async throws -> Int {
         let profile = PhaseProfile.shared
         var phase = profile.start()
-        // `lane = ANY(array)` lets the planner walk outbox_by_lane for just these lanes; an
-        // `IN (SELECT …)` over a JSON list made it scan the primary key from the oldest id,
-        // through every dead row the relay's deletes left behind.
+        // The lanes as an array, `lane = ANY(array)`: a filter on the primary key's walk in id
+        // order (`PumpStatements.readOutbox`).
         // The mirror's range rows sit in each lane's twin, `lane + laneCount`, which relays of
         // earlier versions do not read (`0006_event_ranges.sql`).
         let readLanes = expandsSagaEvents ? lanes + lanes.map { $0 + Self.laneCount } : lanes
@@ -235,22 +220,18 @@ public final class OutboxRelay: Service {
         phase = profile.start()
         var round = OutboxRound(capacity: rows.count)
         var range: (row: Int64, attributes: SagaEventMirror.Range?)?
-        // Where each row is in the table, for the delete (`PumpStatements.forgetSent`).
-        var places: [Int64: String] = [:]
-        places.reserveCapacity(rows.count)
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
-            places[id] = try row.decode(String.self, at: 1)
-            let topic = try row.decode(String.self, at: 2)
+            let topic = try row.decode(String.self, at: 1)
             // Key, headers and payload go on as bytes: the columns are NOT NULL, and `json` keeps
             // the text Skald wrote byte for byte.
-            let headers = try HeaderPairs.parse(try row.textBytes(at: 4) ?? [])
-            if row.columnCount > 6, try row.decode(Bool.self, at: 6) {
+            let headers = try HeaderPairs.parse(try row.textBytes(at: 3) ?? [])
+            if row.columnCount > 5, try row.decode(Bool.self, at: 5) {
                 if range?.row != id { range = (id, SagaEventMirror.Range(headers: headers)) }
                 // Events missing from the log, or a row without the saga's type and version: only
                 // a hand-edited store has them. Nothing can be published; the events, if any, are
                 // still in `saga_events` for the projections, which read them from there.
-                guard let attributes = range?.attributes, !row.isNull(at: 7) else {
+                guard let attributes = range?.attributes, !row.isNull(at: 6) else {
                     if round.dropping(row: id) {
                         logger.error(
                             "outbox row of saga events cannot be published (events missing from the log, or no saga type and version); dropped",
@@ -258,12 +239,12 @@ public final class OutboxRelay: Service {
                     }
                     continue
                 }
-                let sequence = try row.decode(Int.self, at: 7)
+                let sequence = try row.decode(Int.self, at: 6)
                 round.append(
                     SagaEventMirror.message(
-                        topic: topic, sagaId: try row.decode(String.self, at: 3), range: attributes,
-                        sequence: sequence, eventType: try row.decode(String.self, at: 8),
-                        microseconds: try row.decode(Int64.self, at: 9), body: try row.textBytes(at: 10) ?? []),
+                        topic: topic, sagaId: try row.decode(String.self, at: 2), range: attributes,
+                        sequence: sequence, eventType: try row.decode(String.self, at: 7),
+                        microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []),
                     row: id, sequence: sequence)
                 continue
             }
@@ -271,8 +252,8 @@ public final class OutboxRelay: Service {
             round.append(
                 KafkaOutgoingMessage(
                     topic: topic,
-                    key: try row.textBytes(at: 3) ?? [],
-                    value: try row.textBytes(at: 5) ?? [],
+                    key: try row.textBytes(at: 2) ?? [],
+                    value: try row.textBytes(at: 4) ?? [],
                     headers: headers
                 ),
                 row: id)
@@ -302,26 +283,19 @@ public final class OutboxRelay: Service {
         }
         let settlement = round.settle(results.map { if case .success = $0 { true } else { false } })
         var statements: [PostgresQuery] = []
-        // Rows are found by place (a TID scan per row), never by a scan of an index: an
-        // `IN (SELECT json_array_elements…)` of ids once let the planner choose a merge join that
-        // walked the primary key from the oldest id through every dead row the deletes leave
-        // behind, and now and then a round took seconds.
         if !settlement.forget.isEmpty {
-            statements.append(
-                PostgresQuery(
-                    PumpStatements.forgetSent,
-                    [PostgresValue(Self.placeList(settlement.forget, places)), PostgresValue(Self.idList(settlement.forget))]))
+            // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
+            // form before let the planner choose a merge join that walked the primary key from
+            // the oldest id through every dead row the deletes leave behind: now and then a
+            // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
+            let idList = "{" + settlement.forget.map(String.init).joined(separator: ",") + "}"
+            statements.append(PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]))
         }
         if !settlement.resume.isEmpty {
-            let resumed = settlement.resume.map(\.row)
+            let idList = "{" + settlement.resume.map { String($0.row) }.joined(separator: ",") + "}"
             let sequenceList = "{" + settlement.resume.map { String($0.firstSequence) }.joined(separator: ",") + "}"
             statements.append(
-                PostgresQuery(
-                    PumpStatements.resumeRanges,
-                    [
-                        PostgresValue(Self.placeList(resumed, places)), PostgresValue(Self.idList(resumed)),
-                        PostgresValue(sequenceList),
-                    ]))
+                PostgresQuery(PumpStatements.resumeRanges, [PostgresValue(idList), PostgresValue(sequenceList)]))
         }
         if !statements.isEmpty {
             _ = try await pool.withConnection { connection in

@@ -57,7 +57,8 @@ package struct OutboxRows {
         records.endRecord()
     }
 
-    /// The insert of every row; a message id already in the outbox is skipped.
+    /// The insert of every row. Each message id must be new: nothing checks it (see
+    /// `PumpStatements.enqueueCommands`).
     package var statement: PostgresQuery {
         PostgresQuery(PumpStatements.enqueueCommands, [records.value])
     }

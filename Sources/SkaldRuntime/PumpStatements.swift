@@ -120,7 +120,7 @@ package enum PumpStatements {
     /// last_sequence}, …]`, the sequences only on range rows.
     ///
     /// A plain insert: no `ON CONFLICT` on the message id, whose unique index the outbox no
-    /// longer needs (`0007_outbox_one_index.sql`). A message is queued once because its cause
+    /// longer has (`0007_outbox_one_index.sql`). A message is queued once because its cause
     /// is applied once (the inbox), and a consumer's inbox would drop a copy anyway.
     package static let enqueueCommands = """
         INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
@@ -162,9 +162,14 @@ package enum PumpStatements {
     /// The relay's read of its lanes' oldest rows. `$1`: the lanes (`{0,1,…}`); `$2`: the
     /// topics held back by open circuits (`{"a","b"}`); `$3`: how many rows.
     ///
-    /// Each row comes with its place in the table (`ctid`), by which ``forgetSent`` deletes it.
+    /// The outbox's one index is its primary key (`0007_outbox_one_index.sql`): the plan walks
+    /// it in id order, filters the lanes and stops at the limit. A plain index scan also marks
+    /// the entries of rows deleted by earlier rounds dead as it passes them, so the next round
+    /// skips them. (With an index on (lane, id) beside it, the planner sometimes took a bitmap
+    /// scan of that, which marks nothing: in a burst a round then visited some 20,000 dead
+    /// entries to find 500 rows.)
     package static let readOutbox = """
-        SELECT id, ctid::text, topic, message_key, headers::text, payload::text FROM outbox
+        SELECT id, topic, message_key, headers::text, payload::text FROM outbox
         WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
         ORDER BY id LIMIT $3
         """
@@ -182,9 +187,9 @@ package enum PumpStatements {
     /// comes as a number, not formatted here: pgbench, which runs this text for the ceiling,
     /// would read the colons of a format as its variables.
     package static let readOutboxWithEvents = """
-        SELECT o.id, o.ctid::text, o.topic, o.message_key, o.headers::text, o.payload::text, o.first_sequence IS NOT NULL,
+        SELECT o.id, o.topic, o.message_key, o.headers::text, o.payload::text, o.first_sequence IS NOT NULL,
                e.sequence, e.event_type, (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.event::text
-        FROM (SELECT id, ctid, topic, message_key, headers, payload, saga_id, first_sequence, last_sequence FROM outbox
+        FROM (SELECT id, topic, message_key, headers, payload, saga_id, first_sequence, last_sequence FROM outbox
               WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
               ORDER BY id LIMIT $3) o
         LEFT JOIN LATERAL (
@@ -197,7 +202,7 @@ package enum PumpStatements {
 
     /// The relay's read of a half-open circuit's probes. `$1`: the lanes; `$2`: the topic; `$3`: how many.
     package static let readOutboxProbes = """
-        SELECT id, ctid::text, topic, message_key, headers::text, payload::text FROM outbox
+        SELECT id, topic, message_key, headers::text, payload::text FROM outbox
         WHERE lane = ANY($1::smallint[]) AND topic = $2
         ORDER BY id LIMIT $3
         """
@@ -206,27 +211,14 @@ package enum PumpStatements {
     package static let forgetSentSetting = "SET LOCAL synchronous_commit = off"
 
     /// Moves the start of range rows whose first events were delivered and a later one was
-    /// not, so the next round sends only the rest. `$1`: the rows' places as read
-    /// (`{"(0,1)",…}`); `$2`: their ids; `$3`: each one's new first sequence, in the same order.
-    /// A row found by place whose id differs is left alone (see ``forgetSent``).
+    /// not, so the next round sends only the rest. `$1`: the rows' ids; `$2`: each one's new
+    /// first sequence, in the same order.
     package static let resumeRanges = """
         UPDATE outbox o SET first_sequence = x.first_sequence
-        FROM unnest($1::tid[], $2::bigint[], $3::integer[]) AS x(place, id, first_sequence)
-        WHERE o.ctid = x.place AND o.id = x.id
+        FROM unnest($1::bigint[], $2::integer[]) AS x(id, first_sequence)
+        WHERE o.id = x.id
         """
 
-    /// Deletes sent rows. `$1`: their places as read (`{"(0,1)",…}`); `$2`: their ids, in
-    /// the same order.
-    ///
-    /// A row is found by its place in the table, a TID scan that needs no index, and deleted
-    /// only if its id is the one read there. The outbox's only index is on (lane, id)
-    /// (`0007_outbox_one_index.sql`), which cannot find rows by id alone. A place stays the
-    /// row's while the relay holds its lane: only that relay updates the row (a range it
-    /// resumes), in the same round. Should the table be rewritten in between (`VACUUM FULL`,
-    /// `CLUSTER`), a place may hold another row: the id check leaves it, and the sent row, still
-    /// there, goes out again, which consumers drop by id.
-    package static let forgetSent = """
-        DELETE FROM outbox o USING unnest($1::tid[], $2::bigint[]) AS x(place, id)
-        WHERE o.ctid = x.place AND o.id = x.id
-        """
+    /// Deletes sent rows. `$1`: their ids (`{1,2,…}`).
+    package static let forgetSent = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 }

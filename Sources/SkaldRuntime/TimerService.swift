@@ -105,11 +105,9 @@ public final class TimerService: Service {
                 // waiting in the outbox (its participant's circuit is open, or the relay is
                 // behind) has its timeout put off instead of fired.
                 var awaitedCommands: [String] = []
-                var awaitedLanes: Set<Int> = []
                 for row in rows {
                     let sagaId = try row.decode(String.self, at: 1)
                     if let step = try row.decode(String?.self, at: 3), let attempt = try row.decode(Int?.self, at: 4) {
-                        awaitedLanes.insert(OutboxRelay.lane(ofSaga: sagaId))
                         switch try row.decode(String.self, at: 2) {
                         case "step-timeout":
                             awaitedCommands.append(OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt))
@@ -122,13 +120,8 @@ public final class TimerService: Service {
                 }
                 var unsent: Set<String> = []
                 if !awaitedCommands.isEmpty {
-                    // A command waits in its saga's lane; the outbox's one index is on (lane, id).
-                    let lanes = "{" + awaitedLanes.sorted().map(String.init).joined(separator: ",") + "}"
                     let pending = try await connection.query(
-                        """
-                        SELECT message_id FROM outbox WHERE lane = ANY(\(lanes)::smallint[])
-                          AND message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb))
-                        """
+                        "SELECT message_id FROM outbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb))"
                     )
                     for row in pending { unsent.insert(try row.decode(String.self, at: 0)) }
                 }

@@ -119,7 +119,7 @@ enum PGBenchCeiling {
             "\\startpipeline",
             "BEGIN ISOLATION LEVEL READ COMMITTED;",
             PGBench.command(PumpStatements.forgetSentSetting),
-            PGBench.command(PumpStatements.forgetSent, "sent_places", "sent_ids"),
+            PGBench.command(PumpStatements.forgetSent, "sent"),
             "COMMIT;",
             "\\endpipeline",
         ]
@@ -173,13 +173,11 @@ enum PGBenchCeiling {
         return String(PGBench.command(query).dropLast()) + " \\gset"
     }()
 
-    /// The places and ids of the rows the relay read, for its delete (the orchestrator has
-    /// them in hand).
+    /// The ids of the rows the relay read, for its delete (the orchestrator has them in hand).
     private static let sentIdsQuery = String(PGBench.command(
         """
-        SELECT coalesce(array_agg(ctid ORDER BY id), '{}')::text AS sent_places,
-               coalesce(array_agg(id ORDER BY id), '{}')::text AS sent_ids FROM (
-          SELECT id, ctid FROM outbox WHERE lane = ANY(:lanes::smallint[]) ORDER BY id LIMIT :nout::int) o
+        SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS sent FROM (
+          SELECT id FROM outbox WHERE lane = ANY(:lanes::smallint[]) ORDER BY id LIMIT :nout::int) o
         """
     ).dropLast()) + " \\gset"
 }

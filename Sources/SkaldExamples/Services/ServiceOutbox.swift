@@ -29,8 +29,8 @@ public enum ServiceOutbox {
     }
 
     /// Writes `rows` in one statement, the one the orchestrator's pump writes its commands
-    /// with; the relay publishes them after commit. A row whose message id is in the outbox
-    /// already is ignored.
+    /// with; the relay publishes them after commit. Write a message once: its cause is applied
+    /// once (the inbox), and nothing else checks its id.
     public static func write(_ rows: [Row], on connection: isolated PostgresConnection) throws {
         guard !rows.isEmpty else { return }
         var outbox = OutboxRows()
