@@ -135,9 +135,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // jemalloc's options for the executable (`malloc_conf`); see its source.
+        .target(name: "CMallocConfiguration"),
         .executableTarget(
             name: "skald",
-            dependencies: ["SkaldCLI", "SkaldExamples", "Skald"],
+            dependencies: [
+                "SkaldCLI", "SkaldExamples", "Skald",
+                .target(name: "CMallocConfiguration", condition: .when(platforms: [.linux])),
+            ],
             swiftSettings: strictSettings,
             // jemalloc replaces glibc's malloc in the shipped binary: Swift allocates many small,
             // short-lived objects from several threads, and glibc's arenas spent 17 % of the

@@ -19,7 +19,7 @@ public struct KafkaConfiguration: Sendable, Hashable {
     /// When the buffer is full the consumer's poll thread stops fetching until the
     /// caller catches up, so memory stays bounded. The caller must keep reading
     /// within `max.poll.interval.ms`, or the group will consider the member dead.
-    public var consumerBufferCapacity: Int = 20_000
+    public var consumerBufferCapacity: Int = 5_000
 
     /// The longest `KafkaConsumer.commit()` waits for the coordinator's answer before
     /// throwing a retriable `_TIMED_OUT` (the offsets stay stored for the next commit).
@@ -115,10 +115,17 @@ public struct KafkaConfiguration: Sendable, Hashable {
     ///
     /// Manual offset store means only what the caller marks as done is ever
     /// committed; cooperative-sticky keeps unaffected partitions flowing during a rebalance.
+    ///
+    /// librdkafka prefetches up to 4 MB per consumer, not its default 64 MB: the consumer's
+    /// own buffer (``consumerBufferCapacity``) already holds batches ahead of the caller, and
+    /// a burst that a consumer cannot keep up with filled both. With 100,000 sagas started at
+    /// once, `skald serve` peaked at 208 MB with the default, against 150 MB promised
+    /// (docs/benchmarks-orchestrator.md, session 11).
     static let consumerDefaults: [String: String] = [
         "enable.auto.offset.store": "false",
         "partition.assignment.strategy": "cooperative-sticky",
         "auto.offset.reset": "earliest",
+        "queued.max.messages.kbytes": "4096",
     ]
 
     /// The properties with `defaults` filled in where unset, and librdkafka's `log_level`

@@ -89,6 +89,12 @@ public final class ProjectionRunner: Service {
         if configuration.properties["auto.commit.interval.ms"] == nil {
             configuration.properties["auto.commit.interval.ms"] = "1000"
         }
+        // The runner goes at Postgres's pace and, in a burst, far behind the topic, so whatever
+        // the consumer may hold ahead of it fills up: with 20,000 messages in the consumer's
+        // buffer (and librdkafka's 64 MB prefetch) `skald serve` held about 70 MB more with
+        // 100,000 sagas in flight than without projections (docs/benchmarks-orchestrator.md,
+        // session 11). It reads two headers of each message; a few batches ahead keep it busy.
+        configuration.consumerBufferCapacity = min(configuration.consumerBufferCapacity, 4 * batchSize)
         let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: logger)
         state.withLock { $0.running = true }
         self.consumer.withLock { $0 = consumer }
