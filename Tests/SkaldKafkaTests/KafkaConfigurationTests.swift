@@ -58,4 +58,18 @@ import Testing
         configuration.linger = .milliseconds(5)
         #expect(configuration.properties(withDefaults: KafkaConfiguration.producerDefaults, logLevel: .info)["linger.ms"] == "5")
     }
+
+    /// Consumers hold little ahead of their caller (the orchestrator's memory bound depends on
+    /// it, docs/benchmarks-orchestrator.md, session 11); a caller's values win.
+    @Test func consumersPrefetchLittleByDefault() {
+        var configuration = KafkaConfiguration(bootstrapServers: "a:1")
+        #expect(configuration.consumerBufferCapacity == 5_000)
+        let defaults = configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults, logLevel: .info)
+        #expect(defaults["queued.max.messages.kbytes"] == "4096")
+        #expect(KafkaConfiguration.producerDefaults["queued.max.messages.kbytes"] == nil, "a consumer property only")
+        configuration["queued.max.messages.kbytes"] = "65536"
+        #expect(
+            configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults, logLevel: .info)["queued.max.messages.kbytes"]
+                == "65536")
+    }
 }
