@@ -121,11 +121,20 @@ public struct KafkaConfiguration: Sendable, Hashable {
     /// a burst that a consumer cannot keep up with filled both. With 100,000 sagas started at
     /// once, `skald serve` peaked at 208 MB with the default, against 150 MB promised
     /// (docs/benchmarks-orchestrator.md, session 11).
+    ///
+    /// A member that stops answering is out of the group after 10 s (heartbeats every second),
+    /// not librdkafka's 45 s: until then nobody consumes its partitions, and every saga waiting
+    /// on them waits too. Heartbeats come from librdkafka's own thread, so a long batch does not
+    /// miss them (`max.poll.interval.ms` bounds that). Against the mock cluster, even a graceful
+    /// stop of the member that led the group held its partitions for the whole session timeout
+    /// (docs/operations.md, "Scaling in and out").
     static let consumerDefaults: [String: String] = [
         "enable.auto.offset.store": "false",
         "partition.assignment.strategy": "cooperative-sticky",
         "auto.offset.reset": "earliest",
         "queued.max.messages.kbytes": "4096",
+        "session.timeout.ms": "10000",
+        "heartbeat.interval.ms": "1000",
     ]
 
     /// The properties with `defaults` filled in where unset, and librdkafka's `log_level`

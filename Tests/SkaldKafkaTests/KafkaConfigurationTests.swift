@@ -66,6 +66,8 @@ import Testing
         #expect(configuration.consumerBufferCapacity == 5_000)
         let defaults = configuration.properties(withDefaults: KafkaConfiguration.consumerDefaults, logLevel: .info)
         #expect(defaults["queued.max.messages.kbytes"] == "4096")
+        #expect(defaults["session.timeout.ms"] == "10000", "a member gone quiet is replaced in 10 s, not 45")
+        #expect(defaults["heartbeat.interval.ms"] == "1000")
         #expect(KafkaConfiguration.producerDefaults["queued.max.messages.kbytes"] == nil, "a consumer property only")
         configuration["queued.max.messages.kbytes"] = "65536"
         #expect(
