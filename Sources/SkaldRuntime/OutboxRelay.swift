@@ -158,6 +158,8 @@ public final class OutboxRelay: Service {
         defer { lanes.release() }
         let clock = ContinuousClock()
         var nextOwnershipCheck = clock.now
+        // Whether the last round left messages undelivered: Kafka unreachable, most likely.
+        var undelivered = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if clock.now >= nextOwnershipCheck {
                 await lanes.refresh()
@@ -166,7 +168,9 @@ public final class OutboxRelay: Service {
             var published = 0
             if !lanes.owned.isEmpty {
                 do {
-                    published = try await relayOnce(lanes: lanes.owned)
+                    let round = try await relayRound(lanes: lanes.owned)
+                    published = round.forgotten
+                    undelivered = round.undelivered > 0
                 } catch {
                     logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .milliseconds(200))
@@ -178,14 +182,32 @@ public final class OutboxRelay: Service {
                 await wakeup.wait(timeout: lanes.owned.isEmpty ? .seconds(1) : pollInterval)
             }
         }
-        // One last round so what was committed before the shutdown leaves now.
-        if !lanes.owned.isEmpty {
-            _ = try? await relayOnce(lanes: lanes.owned)
+        // One last round so what was committed before the shutdown leaves now; not when Kafka
+        // did not take the last one, whose rows it would read again and wait for as long
+        // (`message.timeout.ms`, 60 s): a stop then took two minutes. The rows stay for the
+        // next relay.
+        if undelivered {
+            logger.notice("no last round: Kafka did not take the previous one; the rows stay in the outbox")
+        } else if !lanes.owned.isEmpty {
+            _ = try? await relayRound(lanes: lanes.owned)
         }
+    }
+
+    /// What one round did.
+    struct Round {
+        /// Rows that left the outbox.
+        var forgotten = 0
+        /// Messages Kafka did not take.
+        var undelivered = 0
     }
 
     /// Publishes up to one batch of the owned lanes; returns how many rows left the outbox.
     func relayOnce(lanes: [Int]) async throws -> Int {
+        try await relayRound(lanes: lanes).forgotten
+    }
+
+    /// Publishes up to one batch of the owned lanes.
+    func relayRound(lanes: [Int]) async throws -> Round {
         let profile = PhaseProfile.shared
         var phase = profile.start()
         // The lanes as an array, `lane = ANY(array)`: a filter on the primary key's walk in id
@@ -216,7 +238,7 @@ public final class OutboxRelay: Service {
             return rows
         }
         profile.record("relay.select", since: phase, size: rows.count)
-        if rows.isEmpty { return 0 }
+        if rows.isEmpty { return Round() }
         phase = profile.start()
         var round = OutboxRound(capacity: rows.count)
         var range: (row: Int64, attributes: SagaEventMirror.Range?)?
@@ -308,7 +330,7 @@ public final class OutboxRelay: Service {
         }
         profile.record("relay.delete", since: phase, size: settlement.forget.count)
         counters.published(settlement.delivered, failed: settlement.failed)
-        return settlement.forget.count
+        return Round(forgotten: settlement.forget.count, undelivered: settlement.failed)
     }
 
     private func listenForNotifications() async {

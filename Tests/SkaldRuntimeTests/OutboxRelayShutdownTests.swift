@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import MetricsTestKit
+import ServiceLifecycle
+import Skald
+import SkaldKafka
+import SkaldPostgres
+@testable import SkaldRuntime
+import SkaldTestSupport
+import Testing
+
+/// A graceful stop publishes what was committed before it, unless Kafka is not taking messages.
+@Suite("Outbox relay: the last round at a graceful stop")
+struct OutboxRelayShutdownTests {
+    /// Queues one command of `size` payload bytes (no NOTIFY: only a round wakes the relay).
+    static func queue(_ id: String, size: Int, url: String) async throws {
+        let envelope = MessageEnvelope(id: id, source: "skald/Transfer", type: "Debit", sagaId: "Transfer-\(id)")
+        var rows = OutboxRows()
+        rows.append(
+            messageId: id, sagaId: "Transfer-\(id)", topic: TransferTopics.all[0], key: id, envelope: envelope,
+            payload: Array(#"{"filler": "\#(String(repeating: "x", count: size))"}"#.utf8))
+        let connection = try await PostgresConnection.connect(to: url)
+        try await connection.query(rows.statement)
+        await connection.close()
+    }
+
+    /// Runs a relay that looks only when woken (an hour between polls) in a service group,
+    /// `whileRunning` once its first round is done, then stops it gracefully.
+    static func runRelay(
+        url: String, kafka: KafkaConfiguration, metrics: TestMetrics, firstRound: @escaping @Sendable () async throws -> Bool,
+        whileRunning: () async throws -> Void
+    ) async throws {
+        let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
+        let producer = try KafkaProducer(configuration: kafka)
+        let relay = OutboxRelay(
+            postgresURL: url, pool: pool, producer: producer, pollInterval: .seconds(3600),
+            metrics: OrchestratorMetrics(factory: metrics), logger: runtimeTestLogger)
+        let group = ServiceGroup(services: [relay], logger: runtimeTestLogger)
+        let running = Task { try await group.run() }
+        try await eventually("the relay's first round", condition: firstRound)
+        try await whileRunning()
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await producer.shutdown()
+        await pool.close()
+    }
+
+    @Test("rows committed after the last round leave in one more round at the stop")
+    func lastRoundPublishes() async throws {
+        let url = try await TestPostgres.freshStore("relaystop")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        try await Self.queue("first", size: 10, url: url)
+        let metrics = TestMetrics()
+        try await Self.runRelay(
+            url: url, kafka: mockKafka(cluster), metrics: metrics,
+            firstRound: { try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0 },
+            whileRunning: { try await Self.queue("second", size: 10, url: url) })
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0, "the stop's round sent it")
+        #expect(try metrics.expectCounter("skald_outbox_published_total").totalValue == 2)
+    }
+
+    @Test("after a round Kafka did not take, the stop does not try again: the row stays for the next relay")
+    func noLastRoundAfterAFailure() async throws {
+        let url = try await TestPostgres.freshStore("relaystop")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        // Larger than the producer may send: it fails at once, every time, as if Kafka were gone
+        // (where each try would wait out message.timeout.ms instead).
+        try await Self.queue("too-large", size: 4_000, url: url)
+        var kafka = mockKafka(cluster)
+        kafka["message.max.bytes"] = "1000"
+        let metrics = TestMetrics()
+        try await Self.runRelay(
+            url: url, kafka: kafka, metrics: metrics,
+            firstRound: { (try? metrics.expectCounter("skald_outbox_publish_failures_total").totalValue) == 1 },
+            whileRunning: {})
+        #expect(try metrics.expectCounter("skald_outbox_publish_failures_total").totalValue == 1, "one round, not two")
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 1)
+    }
+}
