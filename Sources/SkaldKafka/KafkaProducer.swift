@@ -68,6 +68,19 @@ public final class KafkaProducer: Sendable, Service {
         try await core.flush(timeout: timeout)
     }
 
+    /// Gives up on every message still waiting for delivery: its `send` gets a failure
+    /// (`_PURGE_QUEUE` or `_PURGE_INFLIGHT`) now instead of after `message.timeout.ms`.
+    ///
+    /// Meant for a stop while Kafka is not taking messages, which would otherwise wait out
+    /// the timeout. A message purged in flight may still have reached the broker (only its
+    /// acknowledgement is lost), so whoever sends it again must tolerate a copy; Skald's
+    /// consumers drop copies by message id. The producer stays usable.
+    /// - Returns: how many messages were waiting (0 when the producer is shut down).
+    @discardableResult
+    public func abandonUndelivered() async -> Int {
+        await core.abandonUndelivered()
+    }
+
     /// Asks the cluster for its brokers (and `topic`, if given); a quick way to check connectivity.
     /// - Throws: ``KafkaError`` (`_TRANSPORT`, `_TIMED_OUT`, …) when no broker answers within `timeout`.
     public func metadata(topic: String? = nil, timeout: Duration = .seconds(10)) async throws(KafkaError) -> KafkaClusterMetadata {
@@ -301,6 +314,25 @@ final class ProducerCore: @unchecked Sendable {
         return try await worker.run { () throws(KafkaError) in
             try handle.metadata(topic: topic, timeout: timeout, context: "KafkaProducer.metadata")
         }
+    }
+
+    func abandonUndelivered() async -> Int {
+        let admitted = state.withLock { state -> Bool in
+            guard state.phase == .running || state.phase == .stopping else { return false }
+            state.activeSenders += 1
+            return true
+        }
+        guard admitted else { return 0 }
+        defer { state.withLock { $0.activeSenders -= 1 } }
+        let handle = handle
+        // rd_kafka_purge waits for every broker thread to drop its queues: on the worker thread.
+        let waiting = try? await worker.run { () throws(KafkaError) -> Int in
+            let rk = handle.pointer
+            let waiting = Int(rd_kafka_outq_len(rk))
+            rd_kafka_purge(rk, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+            return waiting
+        }
+        return waiting ?? 0
     }
 
     func shutdown() async {

@@ -90,6 +90,7 @@ public final class Orchestrator: Service {
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
             batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
+            stopGrace: configuration.relayStopGrace,
             metrics: metrics, logger: logger, breakers: breakers, expandsSagaEvents: true
         )
         let relay = self.relay

@@ -94,6 +94,7 @@ public final class OutboxRelay: Service {
     private let producer: KafkaProducer
     private let batchSize: Int
     private let pollInterval: Duration
+    private let stopGrace: Duration
     private let logger: Logger
     private let wakeup = Wakeup()
     private let breakers: ParticipantBreakers?
@@ -109,6 +110,9 @@ public final class OutboxRelay: Service {
     ///   - producer: publishes the commands.
     ///   - batchSize: rows published per round.
     ///   - pollInterval: how often to look when no notification arrives.
+    ///   - stopGrace: how long a graceful stop waits for Kafka to take the round in flight
+    ///     before giving up on it (``KafkaProducer/abandonUndelivered()``); its rows stay in the
+    ///     outbox for the next relay.
     ///   - expandsSagaEvents: whether the outbox is the orchestrator's, whose rows may name
     ///     ranges of `saga_events` to publish (the saga-event mirror, `0006_event_ranges.sql`).
     ///     A service's outbox has no saga events.
@@ -118,6 +122,7 @@ public final class OutboxRelay: Service {
         producer: KafkaProducer,
         batchSize: Int = 1_000,
         pollInterval: Duration = .milliseconds(250),
+        stopGrace: Duration = .seconds(5),
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.outbox-relay"),
         breakers: ParticipantBreakers? = nil,
@@ -130,6 +135,7 @@ public final class OutboxRelay: Service {
         self.producer = producer
         self.batchSize = max(1, batchSize)
         self.pollInterval = pollInterval
+        self.stopGrace = stopGrace
         self.counters = RelayCounters(metrics: metrics)
         self.logger = logger
     }
@@ -139,17 +145,41 @@ public final class OutboxRelay: Service {
         wakeup.ring()
     }
 
-    /// Relays until graceful shutdown; the rows in hand are published before it returns.
+    /// Relays until graceful shutdown; the rows in hand are published before it returns,
+    /// unless Kafka has not taken them within the stop grace.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.listenForNotifications() }
-                group.addTask { try await self.relayLoop() }
-                try await group.next()
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.listenForNotifications(); return false }
+                group.addTask { await self.abandonDeliveriesLateInTheStop(); return false }
+                group.addTask { try await self.relayLoop(); return true }
+                // The relay loop's end ends the others; theirs does not end it.
+                while let relayEnded = try await group.next(), !relayEnded {}
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             self.wakeup.ring()
+        }
+    }
+
+    /// Once a graceful stop is `stopGrace` old, gives up on the deliveries still awaited.
+    ///
+    /// A round whose messages Kafka does not take waits out `message.timeout.ms` (60 s), and
+    /// a stop with it: longer than a pod's grace period. Its rows stay in the outbox, so the
+    /// next relay sends them; a message purged in flight may have arrived after all, and the
+    /// consumers' inboxes drop the copy. Returns at once when cancelled, which is how the relay
+    /// loop's end stops it.
+    private func abandonDeliveriesLateInTheStop() async {
+        do {
+            try await gracefulShutdown()
+            try await Task.sleep(for: stopGrace)
+        } catch {
+            return
+        }
+        let abandoned = await producer.abandonUndelivered()
+        if abandoned > 0 {
+            logger.warning(
+                "Kafka has not taken \(abandoned) messages \(stopGrace) into the stop; gave up on them, their rows stay in the outbox")
         }
     }
 

@@ -91,6 +91,17 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test("the relay's stop grace is read, and a non-positive one is refused with the key's name")
+    func relayStopGrace() async throws {
+        #expect(try await load("{}").orchestrator.relayStopGrace == .seconds(5))
+        #expect(try await load(#"{"skald": {"relay": {"stopGraceMs": 1500}}}"#).orchestrator.relayStopGrace == .milliseconds(1500))
+        await #expect {
+            _ = try await load(#"{"skald": {"relay": {"stopGraceMs": -1}}}"#)
+        } throws: { error in
+            "\(error)".contains("skald.relay.stopGraceMs")
+        }
+    }
+
     @Test("the saga API is open unless tokens are set; a malformed token list is refused without echoing the token")
     func adminTokens() async throws {
         let open = try await load("{}")

@@ -54,4 +54,46 @@ import Testing
         #expect(tally.missing(from: 0..<total).isEmpty)
         print("broker failure: \(total) messages, \(tally.duplicates) duplicates")
     }
+
+    @Test(
+        "giving up on undelivered messages ends their senders' wait at once, and the producer goes on",
+        .timeLimit(.minutes(2)))
+    func abandonUndelivered() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        defer { cluster.shutdown() }
+        let topic = uniqueName("gone")
+        try cluster.createTopic(topic, partitions: 1)
+        var settings = producerConfiguration(cluster)
+        // Without giving up, the senders would wait this long: past the time limit.
+        settings.messageTimeout = .seconds(600)
+        let producer = try KafkaProducer(configuration: settings, logger: testLogger)
+        _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: "0", value: "before"))
+        #expect(await producer.abandonUndelivered() == 0, "nothing waits")
+
+        try cluster.setBrokerDown(1)
+        let sending = Task {
+            try await producer.send((1...10).map { KafkaOutgoingMessage(topic: topic, key: "\($0)", value: "\($0)") })
+        }
+        // A batch is queued whole, without suspending: a call sees none of it or all of it.
+        var abandoned = 0
+        try await eventually("the batch given up on") {
+            abandoned = await producer.abandonUndelivered()
+            return abandoned > 0
+        }
+        #expect(abandoned == 10)
+        let results = try await sending.value
+        #expect(results.count == 10)
+        for result in results {
+            guard case .failure(let error) = result else {
+                Issue.record("a message the broker could not have taken was reported delivered")
+                continue
+            }
+            #expect([KafkaError.Code.purgedFromQueue, .purgedInFlight].contains(error.code), "\(error)")
+        }
+
+        try cluster.setBrokerUp(1)
+        let report = try await producer.send(KafkaOutgoingMessage(topic: topic, key: "11", value: "after"))
+        #expect(report.topic == topic)
+        await producer.shutdown()
+    }
 }

@@ -7,6 +7,7 @@ import SkaldKafka
 import SkaldPostgres
 @testable import SkaldRuntime
 import SkaldTestSupport
+import Synchronization
 import Testing
 
 /// A graceful stop publishes what was committed before it, unless Kafka is not taking messages.
@@ -27,19 +28,26 @@ struct OutboxRelayShutdownTests {
     /// Runs a relay that looks only when woken (an hour between polls) in a service group,
     /// `whileRunning` once its first round is done, then stops it gracefully.
     static func runRelay(
-        url: String, kafka: KafkaConfiguration, metrics: TestMetrics, firstRound: @escaping @Sendable () async throws -> Bool,
-        whileRunning: () async throws -> Void
+        url: String, kafka: KafkaConfiguration, metrics: TestMetrics, stopGrace: Duration = .seconds(5),
+        firstRound: @escaping @Sendable () async throws -> Bool,
+        whileRunning: (OutboxRelay) async throws -> Void
     ) async throws {
         let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
-        let producer = try KafkaProducer(configuration: kafka)
+        let producer = try KafkaProducer(configuration: kafka, logger: runtimeTestLogger)
         let relay = OutboxRelay(
-            postgresURL: url, pool: pool, producer: producer, pollInterval: .seconds(3600),
+            postgresURL: url, pool: pool, producer: producer, pollInterval: .seconds(3600), stopGrace: stopGrace,
             metrics: OrchestratorMetrics(factory: metrics), logger: runtimeTestLogger)
         let group = ServiceGroup(services: [relay], logger: runtimeTestLogger)
-        let running = Task { try await group.run() }
+        let stopped = Atomic<Bool>(false)
+        let running = Task {
+            defer { stopped.store(true, ordering: .releasing) }
+            try await group.run()
+        }
         try await eventually("the relay's first round", condition: firstRound)
-        try await whileRunning()
+        try await whileRunning(relay)
         await group.triggerGracefulShutdown()
+        // A stop stuck on an undeliverable round fails the test rather than hanging it.
+        try await eventually("the relay stopped", timeout: .seconds(60)) { stopped.load(ordering: .acquiring) }
         try await running.value
         await producer.shutdown()
         await pool.close()
@@ -55,7 +63,7 @@ struct OutboxRelayShutdownTests {
         try await Self.runRelay(
             url: url, kafka: mockKafka(cluster), metrics: metrics,
             firstRound: { try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0 },
-            whileRunning: { try await Self.queue("second", size: 10, url: url) })
+            whileRunning: { _ in try await Self.queue("second", size: 10, url: url) })
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0, "the stop's round sent it")
         #expect(try metrics.expectCounter("skald_outbox_published_total").totalValue == 2)
     }
@@ -74,8 +82,36 @@ struct OutboxRelayShutdownTests {
         try await Self.runRelay(
             url: url, kafka: kafka, metrics: metrics,
             firstRound: { (try? metrics.expectCounter("skald_outbox_publish_failures_total").totalValue) == 1 },
-            whileRunning: {})
+            whileRunning: { _ in })
         #expect(try metrics.expectCounter("skald_outbox_publish_failures_total").totalValue == 1, "one round, not two")
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 1)
+    }
+
+    @Test(
+        "a stop while Kafka is unreachable gives up on the round in flight after the grace; its row stays",
+        .timeLimit(.minutes(2)))
+    func stopWhileKafkaIsDown() async throws {
+        let url = try await TestPostgres.freshStore("relaystop")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        try await Self.queue("first", size: 10, url: url)
+        var kafka = mockKafka(cluster)
+        // Without the grace, the stop would wait this long for the broker: past the time limit.
+        kafka.messageTimeout = .seconds(600)
+        let metrics = TestMetrics()
+        try await Self.runRelay(
+            url: url, kafka: kafka, metrics: metrics, stopGrace: .seconds(1),
+            firstRound: { try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0 },
+            whileRunning: { relay in
+                try cluster.setBrokerDown(1)
+                try await Self.queue("stuck", size: 10, url: url)
+                relay.wake()
+                // Either way the stop finds a round waiting on the broker: this one, or the
+                // stop's last round, which reads the row again.
+                try await Task.sleep(for: .milliseconds(300))
+            })
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 1, "the row stays for the next relay")
+        #expect(try metrics.expectCounter("skald_outbox_publish_failures_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_outbox_published_total").totalValue == 1, "only the first row")
     }
 }

@@ -84,11 +84,14 @@ struct DemoRun {
                         DemoRun.say("dashboard at http://\(admin.host):\(port)/ (saga API under /api/v1; /health, /ready, /metrics)")
                     }))
         }
-        for name in ExampleServices.names {
-            var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
-            if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
-            services.append(try ExampleServices.make(name, configuration: configuration, logger: logger))
-        }
+        // The services stop together, before the orchestrator (a ServiceGroup stops last first).
+        services.append(
+            ConcurrentServices(
+                try ExampleServices.names.map { name in
+                    var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
+                    if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
+                    return try ExampleServices.make(name, configuration: configuration, logger: logger)
+                }))
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],

@@ -89,9 +89,13 @@ struct ExamplesServeCommand: AsyncParsableCommand {
         configuration.appliesContractMigrations = contractMigrations
         // Before the services make their metric handles: handles made earlier report nowhere.
         let registry = metricsPort.map { _ in PrometheusBootstrap.registry }
-        var services = try serviceNames().map { name in
-            try ExampleServices.make(name, configuration: configuration, logger: logger)
-        }
+        // Stopped together: each waits out its own relay's round at a stop, so in turn they add up.
+        var services: [any Service] = [
+            ConcurrentServices(
+                try serviceNames().map { name in
+                    try ExampleServices.make(name, configuration: configuration, logger: logger)
+                })
+        ]
         if let metricsPort, let registry {
             services.append(
                 AdminServer(
