@@ -46,6 +46,7 @@ final class ConsumerCore: @unchecked Sendable {
     private let fatalRaised = Atomic<Bool>(false)
     private let worker: BlockingWorker
     private let commitTimeout: Duration
+    private let closeTimeout: Duration
     /// Where the messages of every assigned partition are forwarded.
     private let messageQueue: RdKafkaPointer
     // Touched only by the poll thread (in the loop and in callbacks it serves).
@@ -69,6 +70,7 @@ final class ConsumerCore: @unchecked Sendable {
         }
         self.logger = logger
         self.commitTimeout = configuration.commitTimeout
+        self.closeTimeout = configuration.closeTimeout
         self.buffer = ConsumerBuffer(capacity: configuration.consumerBufferCapacity)
         (rebalanceEvents, rebalanceContinuation) = AsyncStream.makeStream(of: KafkaRebalanceEvent.self, bufferingPolicy: .bufferingNewest(4096))
 
@@ -509,6 +511,33 @@ final class ConsumerCore: @unchecked Sendable {
         }
     }
 
+    /// Leaves the group as `rd_kafka_consumer_close` does, serving the revocation, but for at
+    /// most `closeTimeout`; returns whether the consumer closed.
+    private func leaveGroup(_ rk: OpaquePointer, failures: inout [KafkaError]) -> Bool {
+        guard let closeQueue = rd_kafka_queue_new(rk) else {
+            failures.append(KafkaError.state("no queue for closing", context: "KafkaConsumer.close"))
+            return false
+        }
+        defer { rd_kafka_queue_destroy(closeQueue) }
+        if let error = rd_kafka_consumer_close_queue(rk, closeQueue) {
+            failures.append(KafkaError(consuming: error, context: "KafkaConsumer.close"))
+            return false
+        }
+        let deadline = ContinuousClock.now.advanced(by: closeTimeout)
+        while rd_kafka_consumer_closed(rk) == 0 {
+            guard ContinuousClock.now < deadline else {
+                failures.append(
+                    KafkaError(
+                        code: .timedOut, message: "the group coordinator did not answer within \(closeTimeout)",
+                        context: "KafkaConsumer.close"))
+                return false
+            }
+            // Runs the rebalance callback of the revocation, like rd_kafka_consumer_close.
+            _ = rd_kafka_queue_poll_callback(closeQueue, 100)
+        }
+        return true
+    }
+
     /// Commits what was stored, leaves the group, destroys the handle and wakes `close()` callers.
     private func teardown() {
         let rk = handle.pointer
@@ -528,11 +557,8 @@ final class ConsumerCore: @unchecked Sendable {
             failures.append(KafkaError(commitErr, context: "KafkaConsumer.close commit"))
         }
         // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
-        let closeErr = rd_kafka_consumer_close(rk)
+        let closed = leaveGroup(rk, failures: &failures)
         if let lastCommitError { failures.append(lastCommitError) }
-        if closeErr != RD_KAFKA_RESP_ERR_NO_ERROR {
-            failures.append(KafkaError(closeErr, context: "KafkaConsumer.close"))
-        }
         // A commit lost to a rebalance only means the next owner reads those messages again;
         // close reports what the caller could act on.
         var result: Result<Void, KafkaError> = .success(())
@@ -543,8 +569,14 @@ final class ConsumerCore: @unchecked Sendable {
                 result = .failure(failure)
             }
         }
-        rd_kafka_queue_destroy(messageQueue.pointer)
-        handle.destroy()
+        if closed {
+            rd_kafka_queue_destroy(messageQueue.pointer)
+            handle.destroy()
+        } else {
+            // Destroying it would close it again and wait as long: the handle, its threads and
+            // its callbacks stay until the process exits.
+            logger.error("the consumer could not leave its group within \(closeTimeout) (no coordinator answers); left unclosed")
+        }
         handle.callbacks.onRebalance = nil
         handle.callbacks.onCommit = nil
         handle.callbacks.onError = nil

@@ -28,6 +28,12 @@ public struct KafkaConfiguration: Sendable, Hashable {
     /// How long `KafkaProducer.run()` and `shutdown()` wait for queued messages to be delivered.
     public var shutdownFlushTimeout: Duration = .seconds(10)
 
+    /// How long `KafkaConsumer.close()` waits to leave the group. With no coordinator
+    /// reachable, librdkafka's close can wait for ever (a commit outstanding at the close
+    /// keeps asking for a coordinator: librdkafka issue #3740); past this the consumer is
+    /// left unclosed for the process's exit, and the group drops it after `session.timeout.ms`.
+    public var closeTimeout: Duration = .seconds(10)
+
     /// A configuration with the given bootstrap servers and any extra properties.
     public init(bootstrapServers: String? = nil, properties: [String: String] = [:]) {
         self.properties = properties
