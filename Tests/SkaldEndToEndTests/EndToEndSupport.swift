@@ -129,7 +129,19 @@ final class SkaldProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGTERM, without waiting for the exit (see ``isRunning`` and ``exitStatus``).
+    func requestStop() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+    }
+
     var isRunning: Bool { process?.isRunning ?? false }
+
+    /// The exit status once the process has exited.
+    var exitStatus: Int32? {
+        guard let process, !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
 
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
