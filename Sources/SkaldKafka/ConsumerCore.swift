@@ -450,7 +450,8 @@ final class ConsumerCore: @unchecked Sendable {
         )
     }
 
-    /// Runs inside `rd_kafka_consumer_poll` (or `rd_kafka_consumer_close`) on the poll thread.
+    /// Runs inside `rd_kafka_consumer_poll` (or, while closing, `rd_kafka_consume_queue` on the
+    /// close queue) on the poll thread.
     private func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = (0..<Int(list.pointee.cnt)).map { index in
             let element = list.pointee.elems[index]
@@ -511,17 +512,30 @@ final class ConsumerCore: @unchecked Sendable {
         }
     }
 
+    /// How leaving the group ended.
+    private enum Leaving {
+        /// Left; the handle may be destroyed.
+        case closed
+        /// librdkafka refused to start the close (a fatal error, or closed already); destroying
+        /// the handle does not wait then.
+        case refused
+        /// No answer within `closeTimeout`: destroying the handle would close it again and wait
+        /// as long, so it is left for the process's exit.
+        case timedOut
+    }
+
     /// Leaves the group as `rd_kafka_consumer_close` does, serving the revocation, but for at
-    /// most `closeTimeout`; returns whether the consumer closed.
-    private func leaveGroup(_ rk: OpaquePointer, failures: inout [KafkaError]) -> Bool {
+    /// most `closeTimeout`.
+    private func leaveGroup(_ rk: OpaquePointer, failures: inout [KafkaError]) -> Leaving {
         guard let closeQueue = rd_kafka_queue_new(rk) else {
             failures.append(KafkaError.state("no queue for closing", context: "KafkaConsumer.close"))
-            return false
+            return .refused
         }
+        // librdkafka keeps its own references: what it posts after this is dropped.
         defer { rd_kafka_queue_destroy(closeQueue) }
         if let error = rd_kafka_consumer_close_queue(rk, closeQueue) {
             failures.append(KafkaError(consuming: error, context: "KafkaConsumer.close"))
-            return false
+            return .refused
         }
         let deadline = ContinuousClock.now.advanced(by: closeTimeout)
         while rd_kafka_consumer_closed(rk) == 0 {
@@ -530,12 +544,16 @@ final class ConsumerCore: @unchecked Sendable {
                     KafkaError(
                         code: .timedOut, message: "the group coordinator did not answer within \(closeTimeout)",
                         context: "KafkaConsumer.close"))
-                return false
+                return .timedOut
             }
-            // Runs the rebalance callback of the revocation, like rd_kafka_consumer_close.
-            _ = rd_kafka_queue_poll_callback(closeQueue, 100)
+            // Runs the revocation's rebalance callback, like rd_kafka_consumer_close. Not
+            // rd_kafka_queue_poll_callback: what the consumer queue still held moves to this
+            // queue, messages included, and that call aborts on a message it has no callback for.
+            if let message = rd_kafka_consume_queue(closeQueue, 100) {
+                rd_kafka_message_destroy(message)
+            }
         }
-        return true
+        return .closed
     }
 
     /// Commits what was stored, leaves the group, destroys the handle and wakes `close()` callers.
@@ -557,7 +575,7 @@ final class ConsumerCore: @unchecked Sendable {
             failures.append(KafkaError(commitErr, context: "KafkaConsumer.close commit"))
         }
         // Leaves the group now (running the revoke callback) instead of waiting for a session timeout.
-        let closed = leaveGroup(rk, failures: &failures)
+        let leaving = leaveGroup(rk, failures: &failures)
         if let lastCommitError { failures.append(lastCommitError) }
         // A commit lost to a rebalance only means the next owner reads those messages again;
         // close reports what the caller could act on.
@@ -569,13 +587,14 @@ final class ConsumerCore: @unchecked Sendable {
                 result = .failure(failure)
             }
         }
-        if closed {
-            rd_kafka_queue_destroy(messageQueue.pointer)
-            handle.destroy()
-        } else {
+        if leaving == .timedOut {
             // Destroying it would close it again and wait as long: the handle, its threads and
             // its callbacks stay until the process exits.
-            logger.error("the consumer could not leave its group within \(closeTimeout) (no coordinator answers); left unclosed")
+            logger.error(
+                "the consumer could not leave its group within \(closeTimeout) (no coordinator answers); left unclosed, the group drops it after session.timeout.ms")
+        } else {
+            rd_kafka_queue_destroy(messageQueue.pointer)
+            handle.destroy()
         }
         handle.callbacks.onRebalance = nil
         handle.callbacks.onCommit = nil

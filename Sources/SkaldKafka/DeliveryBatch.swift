@@ -74,6 +74,11 @@ final class DeliveryBatch: @unchecked Sendable {
         }
     }
 
+    /// Messages of the batch without a report yet (queued, in flight, or still to be queued).
+    var outstanding: Int {
+        progress.withLock { $0.remaining }
+    }
+
     private func countDown() {
         let continuation = progress.withLock { progress -> CheckedContinuation<Void, Never>? in
             progress.remaining -= 1

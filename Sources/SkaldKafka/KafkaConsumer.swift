@@ -129,8 +129,14 @@ public final class KafkaConsumer: Sendable, Service {
     ///
     /// Partitions are released at once. Buffered messages that were not stored are
     /// dropped (they are read again by the next owner). Safe to call more than once.
+    ///
+    /// Waits at most ``KafkaConfiguration/closeTimeout`` for the group coordinator. Past it
+    /// (no broker answers) the close is given up and logged as an error, and the call returns
+    /// normally: the client is left undestroyed for the process's exit, the group drops the
+    /// member after `session.timeout.ms`, and the uncommitted messages are read again.
     /// - Throws: ``KafkaError`` when the final commit failed for a reason other than a
-    ///   rebalance (those are logged: the next owner reads the uncommitted messages again).
+    ///   rebalance or an unreachable coordinator (those are logged: the next owner reads the
+    ///   uncommitted messages again).
     public func close() async throws(KafkaError) {
         try await core.close()
     }

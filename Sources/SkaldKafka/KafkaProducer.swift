@@ -75,7 +75,12 @@ public final class KafkaProducer: Sendable, Service {
     /// the timeout. A message purged in flight may still have reached the broker (only its
     /// acknowledgement is lost), so whoever sends it again must tolerate a copy; Skald's
     /// consumers drop copies by message id. The producer stays usable.
-    /// - Returns: how many messages were waiting (0 when the producer is shut down).
+    ///
+    /// Only what is queued when it runs is purged: a `send` still queueing its batch on
+    /// another thread can queue the rest after it, so call it again until the sends you
+    /// are waiting for have returned.
+    /// - Returns: how many messages of ``send(_:)-swift.method`` calls were waiting for a
+    ///   report (0 when the producer is shut down).
     @discardableResult
     public func abandonUndelivered() async -> Int {
         await core.abandonUndelivered()
@@ -325,14 +330,13 @@ final class ProducerCore: @unchecked Sendable {
         guard admitted else { return 0 }
         defer { state.withLock { $0.activeSenders -= 1 } }
         let handle = handle
+        // Counted from the senders' batches: rd_kafka_outq_len also counts queued events.
+        let waiting = state.withLock { state in state.liveBatches.values.reduce(0) { $0 + $1.outstanding } }
         // rd_kafka_purge waits for every broker thread to drop its queues: on the worker thread.
-        let waiting = try? await worker.run { () throws(KafkaError) -> Int in
-            let rk = handle.pointer
-            let waiting = Int(rd_kafka_outq_len(rk))
-            rd_kafka_purge(rk, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
-            return waiting
+        _ = try? await worker.run { () throws(KafkaError) in
+            rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
         }
-        return waiting ?? 0
+        return waiting
     }
 
     func shutdown() async {

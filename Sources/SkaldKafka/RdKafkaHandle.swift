@@ -7,7 +7,9 @@ import Logging
 /// immutable logger), and the error and rebalance callbacks from inside
 /// `rd_kafka_poll`/`rd_kafka_consumer_poll` on the client's poll thread. The
 /// closures are set before that thread starts and cleared only after the
-/// handle is destroyed, which is what makes the unchecked `Sendable` sound.
+/// handle is destroyed, or, for a consumer that could not close in time and is
+/// left undestroyed, once nothing serves its queues any more: that is what makes
+/// the unchecked `Sendable` sound.
 final class RdKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
     /// Called on the consumer's poll thread for every rebalance event.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 public import ServiceLifecycle
 public import SkaldKafka
@@ -25,6 +26,10 @@ public final class MessagePump: Service {
     private let breakers: ParticipantBreakers?
     private let metrics: OrchestratorMetrics
     private let logger: Logger
+    /// Set when a batch's dead letters could not be sent before a stop: from then on no offset
+    /// is stored, so that batch (and everything after it) is read again by the next owner
+    /// rather than skipped by a later batch's offsets.
+    private let offsetsFrozen = Atomic<Bool>(false)
 
     /// Creates a pump.
     ///
@@ -192,14 +197,26 @@ public final class MessagePump: Service {
 
         if !deadLetters.isEmpty {
             metrics.deadLetters.increment(by: deadLetters.count)
-            try await publishDeadLetters(
+            let published = try await publishDeadLetters(
                 deadLetters.map { DeadLetters.message(for: $0.message, reason: $0.reason, topic: deadLetterTopic) })
+            guard published else {
+                // A stop with Kafka unreachable: this batch's offsets, and any later one's, stay
+                // unstored, so the next owner reads it again; its sagas' work is committed, and
+                // the inbox makes that part a no-op, while the dead letters are sent and recorded then.
+                offsetsFrozen.store(true, ordering: .releasing)
+                logger.warning(
+                    "dead letters not delivered before the stop; their batch will be read again",
+                    metadata: ["count": "\(deadLetters.count)"])
+                return
+            }
             try await recordDeadLetters(deadLetters)
         }
         phase = profile.start()
         // Only now, after the commit, may these offsets be committed to Kafka: librdkafka's
         // auto-commit (and the final commit of `close()`) commits stored offsets only.
-        try consumer.storeOffsets(for: batch)
+        if !offsetsFrozen.load(ordering: .acquiring) {
+            try consumer.storeOffsets(for: batch)
+        }
         profile.record("pump.offsets", since: phase)
         metrics.batchDuration.record(duration: clock.now - started)
     }
@@ -292,7 +309,9 @@ public final class MessagePump: Service {
         }
     }
 
-    private func publishDeadLetters(_ messages: [KafkaOutgoingMessage]) async throws {
+    /// Sends the dead letters, retrying until each is delivered; false when a stop came first
+    /// (the relay gave up on the producer's deliveries, or a retry would begin after the stop).
+    private func publishDeadLetters(_ messages: [KafkaOutgoingMessage]) async throws -> Bool {
         var pending = messages
         var attempt = 0
         while !pending.isEmpty {
@@ -301,6 +320,8 @@ public final class MessagePump: Service {
             var failed: [KafkaOutgoingMessage] = []
             for (message, result) in zip(pending, results) {
                 if case .failure(let error) = result {
+                    // Purged: not refused by Kafka, given up on at a stop (`OutboxRelay`).
+                    if error.code == .purgedFromQueue || error.code == .purgedInFlight { return false }
                     logger.warning("dead letter not delivered; retrying", metadata: ["error": "\(error)"])
                     if error.isRetriable || message.value.isEmpty {
                         failed.append(message)
@@ -316,8 +337,11 @@ public final class MessagePump: Service {
             }
             pending = failed
             if !pending.isEmpty {
+                // Each try can wait out message.timeout.ms: none after a stop has begun.
+                if Task.isShuttingDownGracefully { return false }
                 try await Task.sleep(for: .milliseconds(min(2_000, 100 * attempt)))
             }
         }
+        return true
     }
 }

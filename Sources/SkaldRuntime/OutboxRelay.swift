@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 public import ServiceLifecycle
 public import SkaldKafka
@@ -95,6 +96,8 @@ public final class OutboxRelay: Service {
     private let batchSize: Int
     private let pollInterval: Duration
     private let stopGrace: Duration
+    /// Set when ``run()``'s relay loop has returned: the stop's purges end with it.
+    private let relayLoopEnded = Atomic<Bool>(false)
     private let logger: Logger
     private let wakeup = Wakeup()
     private let breakers: ParticipantBreakers?
@@ -148,13 +151,18 @@ public final class OutboxRelay: Service {
     /// Relays until graceful shutdown; the rows in hand are published before it returns,
     /// unless Kafka has not taken them within the stop grace.
     public func run() async throws {
+        relayLoopEnded.store(false, ordering: .releasing)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask { await self.listenForNotifications(); return false }
                 group.addTask { await self.abandonDeliveriesLateInTheStop(); return false }
-                group.addTask { try await self.relayLoop(); return true }
+                group.addTask {
+                    defer { self.relayLoopEnded.store(true, ordering: .releasing) }
+                    try await self.relayLoop()
+                    return true
+                }
                 // The relay loop's end ends the others; theirs does not end it.
-                while let relayEnded = try await group.next(), !relayEnded {}
+                while let relayLoopEnded = try await group.next(), !relayLoopEnded {}
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -162,24 +170,31 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Once a graceful stop is `stopGrace` old, gives up on the deliveries still awaited.
+    /// Once a graceful stop is `stopGrace` old, or the relay is cancelled, gives up on the
+    /// deliveries still awaited, again every half second until the relay loop has ended.
     ///
     /// A round whose messages Kafka does not take waits out `message.timeout.ms` (60 s), and
     /// a stop with it: longer than a pod's grace period. Its rows stay in the outbox, so the
     /// next relay sends them; a message purged in flight may have arrived after all, and the
-    /// consumers' inboxes drop the copy. Returns at once when cancelled, which is how the relay
-    /// loop's end stops it.
+    /// consumers' inboxes drop the copy. The purge is repeated because a round may queue its
+    /// messages after one (its read was slow, say). When the relay loop ends on its own, its
+    /// end cancels this task, which then gives up on nothing.
     private func abandonDeliveriesLateInTheStop() async {
         do {
             try await gracefulShutdown()
             try await Task.sleep(for: stopGrace)
         } catch {
-            return
+            // Cancelled: by the relay loop's end (nothing to do), or from outside, when nothing
+            // should wait for Kafka either.
         }
-        let abandoned = await producer.abandonUndelivered()
-        if abandoned > 0 {
-            logger.warning(
-                "Kafka has not taken \(abandoned) messages \(stopGrace) into the stop; gave up on them, their rows stay in the outbox")
+        while !relayLoopEnded.load(ordering: .acquiring) {
+            let abandoned = await producer.abandonUndelivered()
+            if abandoned > 0 {
+                logger.warning(
+                    "Kafka has not taken \(abandoned) messages in the stop's grace (\(stopGrace)); gave up on them, their rows stay in the outbox")
+            }
+            // Not cut short by cancellation, which would make this a busy loop.
+            await Task.detached { try? await Task.sleep(for: .milliseconds(500)) }.value
         }
     }
 
@@ -218,7 +233,7 @@ public final class OutboxRelay: Service {
         // next relay.
         if undelivered {
             logger.notice("no last round: Kafka did not take the previous one; the rows stay in the outbox")
-        } else if !lanes.owned.isEmpty {
+        } else if !lanes.owned.isEmpty && !Task.isCancelled {
             _ = try? await relayRound(lanes: lanes.owned)
         }
     }

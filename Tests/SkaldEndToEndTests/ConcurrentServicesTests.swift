@@ -72,4 +72,22 @@ struct ConcurrentServicesTests {
         #expect(stopping == 2)
         #expect(!allMet, "the last service stopped first, alone")
     }
+
+    /// Returns at once, as a service that has nothing left to do would.
+    struct Quitter: Service, CustomStringConvertible {
+        var description: String { "Quitter" }
+        func run() async throws {}
+    }
+
+    @Test("a service that returns before a stop ends the run with an error naming it, as in a ServiceGroup", .timeLimit(.minutes(1)))
+    func finishedEarly() async throws {
+        let tally = Tally()
+        let waiting = Rendezvous(tally: tally, count: 1, patience: .seconds(30))
+        let group = ServiceGroup(services: [ConcurrentServices([waiting, Quitter()])], logger: e2eLogger)
+        await #expect {
+            try await group.run()
+        } throws: { error in
+            "\(error)".contains("Quitter returned before a graceful shutdown")
+        }
+    }
 }

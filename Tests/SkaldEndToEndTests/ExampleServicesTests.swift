@@ -231,11 +231,7 @@ struct ExampleServicesTests {
         try cluster.setBrokerUp(1)
         try orchestrator.start()
         try services.start()
-        try await run.waitUntilAllTerminal()
-        let report = try await run.check.run(run.workload)
-        #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
-        #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
-        #expect(report.completed + report.compensated == 400 && report.failed == 0, "\(report)")
+        try await expectConsistentAfterKills(run)
         #expect(orchestrator.terminate() == 0)
         #expect(services.terminate() == 0)
     }
@@ -250,21 +246,23 @@ struct ExampleServicesTests {
         }
     }
 
-    /// After kills, every saga ends and every ledger holds; the exact counts hold when no step
-    /// timed out (a timed-out step may legitimately compensate an order that could have completed).
+    /// After kills or stops, every saga ends and every ledger holds; the exact counts hold when no
+    /// step timed out (a timed-out step may legitimately compensate an order that could have completed).
     private func expectConsistentAfterKills(_ run: ExampleSystemRun) async throws {
         try await run.waitUntilAllTerminal()
         let report = try await run.check.run(run.workload)
+        let orders = run.workload.orders
+        let expected = run.workload.expected
         #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
         #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
-        #expect(report.completed + report.compensated == 1_000 && report.failed == 0)
+        #expect(report.completed + report.compensated == orders && report.failed == 0, "\(report)")
         if report.timedOut == 0 {
-            #expect(report.completed == 850 && report.compensated == 150)
+            #expect(report.completed == expected.completed && report.compensated == expected.compensated)
         }
         // Each kill costs the victim's consumer group a session timeout and a rejoin (5–11 s
         // on the mock), during which its commands wait; on a loaded machine a few hundred of
         // them outlast their step timeout (236 of 1,000 seen under a parallel build). That is
         // the timeout doing its job; the run only says little when most sagas went that way.
-        #expect(report.timedOut < 500, "most sagas timed out: the run says little")
+        #expect(report.timedOut < orders / 2, "most sagas timed out: the run says little")
     }
 }

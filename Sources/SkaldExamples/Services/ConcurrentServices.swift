@@ -9,8 +9,17 @@ public import ServiceLifecycle
 /// one service, they hear a graceful shutdown at once (child tasks share their parent's
 /// shutdown signal), so a stop takes as long as the slowest of them.
 ///
-/// If one of them throws, the others are cancelled and the error ends the run.
+/// If one of them throws, or returns before a stop as a `ServiceGroup` would not let it, the
+/// others are cancelled and the error ends the run.
 public struct ConcurrentServices: Service {
+    /// A service returned although no stop was asked for.
+    public struct FinishedEarly: Error, CustomStringConvertible {
+        /// The service's description.
+        public let service: String
+        /// What happened, naming the service.
+        public var description: String { "\(service) returned before a graceful shutdown was asked for" }
+    }
+
     /// The services, all started at once.
     public let services: [any Service]
 
@@ -23,7 +32,12 @@ public struct ConcurrentServices: Service {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             for service in services {
-                group.addTask { try await service.run() }
+                group.addTask {
+                    try await service.run()
+                    if !Task.isShuttingDownGracefully && !Task.isCancelled {
+                        throw FinishedEarly(service: "\(service)")
+                    }
+                }
             }
         }
     }
