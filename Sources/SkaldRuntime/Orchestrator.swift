@@ -90,7 +90,7 @@ public final class Orchestrator: Service {
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
             batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
-            stopGrace: configuration.relayStopGrace,
+            stopGrace: configuration.stopGrace,
             metrics: metrics, logger: logger, breakers: breakers, expandsSagaEvents: true
         )
         let relay = self.relay
@@ -152,8 +152,15 @@ public final class Orchestrator: Service {
             lagSampler.withLock { $0 = nil }
             logger.info("orchestrator stopped")
         }
+        // The pump's dead letters share the producer with the relay: a stop with Kafka gone
+        // gives them the same grace (the relay watches its own rounds).
+        let stopGrace = StopGrace(producer: producer, grace: configuration.stopGrace, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await pump.run() }
+            group.addTask { await stopGrace.watch() }
+            group.addTask {
+                defer { stopGrace.finish() }
+                try await pump.run()
+            }
             group.addTask { try await self.relay.run() }
             group.addTask { try await self.timers.run() }
             if let pruner = self.pruner { group.addTask { try await pruner.run() } }

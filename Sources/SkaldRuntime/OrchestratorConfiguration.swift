@@ -23,10 +23,11 @@ public struct OrchestratorConfiguration: Sendable {
     public var timerPollInterval: Duration = .milliseconds(100)
     /// How often the relay looks at the outbox when no notification arrives.
     public var relayPollInterval: Duration = .milliseconds(250)
-    /// How long a graceful stop waits for Kafka to take the relay's round in flight before it
-    /// gives up on it (its rows stay in the outbox). Kafka takes a round in milliseconds when
-    /// it is reachable; otherwise the round would wait out `message.timeout.ms`.
-    public var relayStopGrace: Duration = .seconds(5)
+    /// How long a graceful stop waits for Kafka to take what is being sent (the relay's round,
+    /// the pump's dead letters) before it gives up on it (``StopGrace``): the rows stay in the
+    /// outbox, the dead letters' batch is read again. Kafka takes them in milliseconds when it
+    /// is reachable; otherwise they would wait out `message.timeout.ms`.
+    public var stopGrace: Duration = .seconds(5)
     /// Saga instances kept folded in memory (about 1.3 KB each for PlaceOrder): a miss only
     /// costs reading that saga's log. 10,000 keeps a process with 100,000 sagas in flight
     /// well under 150 MB.

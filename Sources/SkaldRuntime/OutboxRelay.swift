@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 public import Logging
 public import ServiceLifecycle
 public import SkaldKafka
@@ -96,8 +95,6 @@ public final class OutboxRelay: Service {
     private let batchSize: Int
     private let pollInterval: Duration
     private let stopGrace: Duration
-    /// Set when ``run()``'s relay loop has returned: the stop's purges end with it.
-    private let relayLoopEnded = Atomic<Bool>(false)
     private let logger: Logger
     private let wakeup = Wakeup()
     private let breakers: ParticipantBreakers?
@@ -149,15 +146,16 @@ public final class OutboxRelay: Service {
     }
 
     /// Relays until graceful shutdown; the rows in hand are published before it returns,
-    /// unless Kafka has not taken them within the stop grace.
+    /// unless Kafka has not taken them within the stop grace (``StopGrace``): then their rows
+    /// stay in the outbox for the next relay.
     public func run() async throws {
-        relayLoopEnded.store(false, ordering: .releasing)
+        let stopGrace = StopGrace(producer: producer, grace: self.stopGrace, logger: logger)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask { await self.listenForNotifications(); return false }
-                group.addTask { await self.abandonDeliveriesLateInTheStop(); return false }
+                group.addTask { await stopGrace.watch(); return false }
                 group.addTask {
-                    defer { self.relayLoopEnded.store(true, ordering: .releasing) }
+                    defer { stopGrace.finish() }
                     try await self.relayLoop()
                     return true
                 }
@@ -167,34 +165,6 @@ public final class OutboxRelay: Service {
             }
         } onGracefulShutdown: {
             self.wakeup.ring()
-        }
-    }
-
-    /// Once a graceful stop is `stopGrace` old, or the relay is cancelled, gives up on the
-    /// deliveries still awaited, again every half second until the relay loop has ended.
-    ///
-    /// A round whose messages Kafka does not take waits out `message.timeout.ms` (60 s), and
-    /// a stop with it: longer than a pod's grace period. Its rows stay in the outbox, so the
-    /// next relay sends them; a message purged in flight may have arrived after all, and the
-    /// consumers' inboxes drop the copy. The purge is repeated because a round may queue its
-    /// messages after one (its read was slow, say). When the relay loop ends on its own, its
-    /// end cancels this task, which then gives up on nothing.
-    private func abandonDeliveriesLateInTheStop() async {
-        do {
-            try await gracefulShutdown()
-            try await Task.sleep(for: stopGrace)
-        } catch {
-            // Cancelled: by the relay loop's end (nothing to do), or from outside, when nothing
-            // should wait for Kafka either.
-        }
-        while !relayLoopEnded.load(ordering: .acquiring) {
-            let abandoned = await producer.abandonUndelivered()
-            if abandoned > 0 {
-                logger.warning(
-                    "Kafka has not taken \(abandoned) messages in the stop's grace (\(stopGrace)); gave up on them, their rows stay in the outbox")
-            }
-            // Not cut short by cancellation, which would make this a busy loop.
-            await Task.detached { try? await Task.sleep(for: .milliseconds(500)) }.value
         }
     }
 

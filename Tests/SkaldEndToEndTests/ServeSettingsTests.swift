@@ -92,13 +92,13 @@ struct ServeSettingsTests {
     }
 
     @Test("the relay's stop grace is read, and a non-positive one is refused with the key's name")
-    func relayStopGrace() async throws {
-        #expect(try await load("{}").orchestrator.relayStopGrace == .seconds(5))
-        #expect(try await load(#"{"skald": {"relay": {"stopGraceMs": 1500}}}"#).orchestrator.relayStopGrace == .milliseconds(1500))
+    func stopGrace() async throws {
+        #expect(try await load("{}").orchestrator.stopGrace == .seconds(5))
+        #expect(try await load(#"{"skald": {"stopGraceMs": 1500}}"#).orchestrator.stopGrace == .milliseconds(1500))
         await #expect {
-            _ = try await load(#"{"skald": {"relay": {"stopGraceMs": -1}}}"#)
+            _ = try await load(#"{"skald": {"stopGraceMs": -1}}"#)
         } throws: { error in
-            "\(error)".contains("skald.relay.stopGraceMs")
+            "\(error)".contains("skald.stopGraceMs")
         }
     }
 

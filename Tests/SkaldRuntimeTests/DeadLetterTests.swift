@@ -1,9 +1,12 @@
 import Foundation
+import MetricsTestKit
+import ServiceLifecycle
 import Skald
 import SkaldKafka
 import SkaldPostgres
 import SkaldRuntime
 import SkaldTestSupport
+import Synchronization
 import Testing
 
 @Suite("Dead letters: recorded where an operator finds them, and redriven once fixed")
@@ -71,6 +74,69 @@ struct DeadLetterTests {
                 return
             }
         }
+    }
+
+    @Test(
+        "a dead letter Kafka will not take before a stop is neither lost nor stripped: the stop ends, and its batch is read again",
+        .timeLimit(.minutes(3)))
+    func deadLetterAtAStopWithKafkaFailing() async throws {
+        let url = try await TestPostgres.freshStore("rt")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        let producer = try KafkaProducer(configuration: mockKafka(cluster), logger: runtimeTestLogger)
+        let ghost = try Self.debited(sagaId: "Transfer-stop", transferId: "stop", messageId: "debited-stop-1")
+        for result in try await producer.send([ghost]) { _ = try result.get() }
+        await producer.shutdown()
+        // From now on every produce request fails, retriably, for minutes: the dead letter
+        // cannot leave, and would wait out message.timeout.ms.
+        try cluster.pushRequestErrors(apiKey: .produce, errors: Array(repeating: .notEnoughReplicas, count: 5_000))
+
+        let group = "orchestrator-\(UUID().uuidString.prefix(8))"
+        func orchestrator(_ metrics: TestMetrics) throws -> Orchestrator {
+            var registry = SagaRegistry()
+            try registry.register(transferSaga())
+            var configuration = OrchestratorConfiguration(kafka: mockKafka(cluster), postgresURL: url)
+            configuration.kafka.messageTimeout = .seconds(600)
+            configuration.groupID = group
+            configuration.stopGrace = .seconds(1)
+            return try Orchestrator(
+                registry: registry, configuration: configuration, metrics: OrchestratorMetrics(factory: metrics),
+                logger: runtimeTestLogger)
+        }
+
+        let metrics = TestMetrics()
+        let first = try orchestrator(metrics)
+        let serviceGroup = ServiceGroup(services: [first], logger: runtimeTestLogger)
+        let stopped = Atomic<Bool>(false)
+        let running = Task {
+            defer { stopped.store(true, ordering: .releasing) }
+            try await serviceGroup.run()
+        }
+        try await eventually("the pump tries to send the dead letter") {
+            (try? metrics.expectCounter("skald_dead_letters_total").totalValue) == 1
+        }
+        await serviceGroup.triggerGracefulShutdown()
+        try await eventually("the orchestrator stopped", timeout: .seconds(60)) { stopped.load(ordering: .acquiring) }
+        try await running.value
+        #expect(
+            try await TestPostgres.count(url, "SELECT count(*)::bigint FROM dead_letters") == 0,
+            "recorded only once it is in the topic")
+
+        // Kafka takes messages again: the next orchestrator reads the batch again.
+        try cluster.clearRequestErrors(apiKey: .produce)
+        let second = try orchestrator(TestMetrics())
+        let secondGroup = ServiceGroup(services: [second], logger: runtimeTestLogger)
+        let secondRunning = Task { try await secondGroup.run() }
+        try await eventually("the dead letter is recorded by the next orchestrator") {
+            try await second.deadLetters.pendingCount() == 1
+        }
+        let letter = try #require(try await second.deadLetters.list(limit: 10).first)
+        let full = try #require(try await second.deadLetters.deadLetter(id: letter.id))
+        #expect(full.messageId == "debited-stop-1")
+        #expect(full.payload == String(decoding: ghost.value, as: UTF8.self), "not stripped")
+        #expect(full.headers?.contains { $0.name == "skald_dlq_payload_dropped" } == false)
+        await secondGroup.triggerGracefulShutdown()
+        try await secondRunning.value
     }
 
     @Test("one that fails again is a new dead letter; a message Postgres cannot store text of is recorded all the same")

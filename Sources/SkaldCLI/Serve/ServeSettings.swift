@@ -101,8 +101,8 @@ struct ServeSettings {
         orchestrator.timerPollInterval = .milliseconds(pollMs)
         let relayPollMs = try positive(config.int(forKey: "skald.relay.pollIntervalMs", default: 250), "skald.relay.pollIntervalMs")
         orchestrator.relayPollInterval = .milliseconds(relayPollMs)
-        let stopGraceMs = try positive(config.int(forKey: "skald.relay.stopGraceMs", default: 5_000), "skald.relay.stopGraceMs")
-        orchestrator.relayStopGrace = .milliseconds(stopGraceMs)
+        let stopGraceMs = try positive(config.int(forKey: "skald.stopGraceMs", default: 5_000), "skald.stopGraceMs")
+        orchestrator.stopGrace = .milliseconds(stopGraceMs)
         let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 14 * 24 * 3600)
         guard retention >= 0 else {
             throw SettingsError("skald.inbox.retentionSeconds must be 0 (keep forever) or positive, got \(retention)")
