@@ -560,9 +560,13 @@ final class ConsumerCore: @unchecked Sendable {
     private func teardown() {
         let rk = handle.pointer
         buffer.finish()
-        // No store, commit or metadata call may start from here on; let running ones finish.
+        // No store, commit or metadata call may start from here on. Running stores end in
+        // microseconds and are waited for, so what they store is in the final commit; a commit or
+        // metadata call waiting for a broker that does not answer (up to `commitTimeout`) is not:
+        // the close runs beside it, and only the destroy below waits for it.
         liveness.withLock { $0.usable = false }
-        while liveness.withLock({ $0.users > 0 }) {
+        let storesDeadline = ContinuousClock.now.advanced(by: .milliseconds(200))
+        while liveness.withLock({ $0.users > 0 }) && ContinuousClock.now < storesDeadline {
             usleep(1000)
         }
         // Everything stored so far is committed before the group hears we leave: the commit is
@@ -593,6 +597,9 @@ final class ConsumerCore: @unchecked Sendable {
             logger.error(
                 "the consumer could not leave its group within \(closeTimeout) (no coordinator answers); left unclosed, the group drops it after session.timeout.ms")
         } else {
+            while liveness.withLock({ $0.users > 0 }) {
+                usleep(1000)
+            }
             rd_kafka_queue_destroy(messageQueue.pointer)
             handle.destroy()
         }
