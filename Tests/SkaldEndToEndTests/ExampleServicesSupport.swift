@@ -1,5 +1,6 @@
 import Foundation
 import SkaldExamples
+import SkaldKafka
 import SkaldPostgres
 import SkaldTestSupport
 import Testing
@@ -49,6 +50,22 @@ struct ExampleSystemRun {
     func services(_ names: String, bootstrap: String, metricsPort: Int? = nil) -> SkaldProcess {
         SkaldProcess.exampleServices(
             services: names, postgresURL: servicesURL, bootstrap: bootstrap, schemaPrefix: schemaPrefix, metricsPort: metricsPort)
+    }
+
+    /// Runs `body` with `skald serve` and `skald examples serve --service all` started against
+    /// a fresh Kafka mock; whatever `body` leaves running is killed at the end.
+    func withRunningSystem(_ body: (_ orchestrator: SkaldProcess, _ services: SkaldProcess, MockCluster) async throws -> Void)
+        async throws
+    {
+        let cluster = try placeOrderCluster()
+        defer { cluster.shutdown() }
+        let orchestrator = SkaldProcess.orchestrator(postgresURL: storeURL, bootstrap: cluster.bootstrapServers)
+        let services = self.services("all", bootstrap: cluster.bootstrapServers)
+        try orchestrator.start()
+        defer { orchestrator.kill() }
+        try services.start()
+        defer { services.kill() }
+        try await body(orchestrator, services, cluster)
     }
 
     func place(_ numbers: Range<Int>) async throws {

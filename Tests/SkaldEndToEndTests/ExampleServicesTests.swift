@@ -177,63 +177,50 @@ struct ExampleServicesTests {
     @Test("the orchestrator killed with SIGKILL and restarted mid-run: same counts, every ledger consistent")
     func orchestratorKilled() async throws {
         let run = try await ExampleSystemRun.prepare(orders: 1_000)
-        let cluster = try placeOrderCluster()
-        defer { cluster.shutdown() }
-        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
-        let services = run.services("all", bootstrap: cluster.bootstrapServers)
-        try orchestrator.start()
-        defer { orchestrator.kill() }
-        try services.start()
-        defer { services.kill() }
-
-        try await placeKilling(orchestrator, in: run)
-        try await expectConsistentAfterKills(run)
-        // Killed four times in the middle of its batches, the projection still holds every event once.
-        let board = try await run.orderBoard()
-        #expect(board.isConsistent && board.sagas == 1_000, "\(board)")
-        #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
-        #expect(services.terminate() == 0)
+        try await run.withRunningSystem { orchestrator, services, _ in
+            try await placeKilling(orchestrator, in: run)
+            try await expectConsistentAfterKills(run)
+            // Killed four times in the middle of its batches, the projection still holds every event once.
+            let board = try await run.orderBoard()
+            #expect(board.isConsistent && board.sagas == 1_000, "\(board)")
+            #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+            #expect(services.terminate() == 0)
+        }
     }
 
     @Test("a stop while Kafka is unreachable ends within a pod's grace period, and the system started again loses no order")
     func stopWithKafkaUnreachable() async throws {
         let run = try await ExampleSystemRun.prepare(orders: 400)
-        let cluster = try placeOrderCluster()
-        defer { cluster.shutdown() }
-        let orchestrator = SkaldProcess.orchestrator(postgresURL: run.storeURL, bootstrap: cluster.bootstrapServers)
-        let services = run.services("all", bootstrap: cluster.bootstrapServers)
-        try orchestrator.start()
-        defer { orchestrator.kill() }
-        try services.start()
-        defer { services.kill() }
-        try await run.place(0..<200)
-        try await eventually("the first sagas ended", timeout: .seconds(120)) {
-            try await run.check.progress(of: run.workload).terminal > 0
-        }
+        try await run.withRunningSystem { orchestrator, services, cluster in
+            try await run.place(0..<200)
+            try await eventually("the first sagas ended", timeout: .seconds(120)) {
+                try await run.check.progress(of: run.workload).terminal > 0
+            }
 
-        // Orders in flight, and the broker gone under them: the relays' rounds cannot be
-        // delivered, and no consumer can reach its group's coordinator.
-        try await run.place(200..<400)
-        try cluster.setBrokerDown(1)
-        try await Task.sleep(for: .seconds(1))
-        orchestrator.requestStop()
-        services.requestStop()
-        // Each relay gives its round 5 s, each consumer its close 10 s. Before, `skald serve`
-        // waited out message.timeout.ms (60 s), `skald examples serve` did so once per service,
-        // one after another, and could hang in librdkafka's close for good.
-        try await eventually("both processes stopped", timeout: .seconds(55), poll: .milliseconds(250)) {
-            !orchestrator.isRunning && !services.isRunning
-        }
-        #expect(orchestrator.exitStatus == 0, "serve:\n\(orchestrator.log.suffix(2_000))")
-        #expect(services.exitStatus == 0, "examples serve:\n\(services.log.suffix(2_000))")
+            // Orders in flight, and the broker gone under them: the relays' rounds cannot be
+            // delivered, and no consumer can reach its group's coordinator.
+            try await run.place(200..<400)
+            try cluster.setBrokerDown(1)
+            try await Task.sleep(for: .seconds(1))
+            orchestrator.requestStop()
+            services.requestStop()
+            // Each relay gives its round 5 s, each consumer its close 10 s. Before, `skald serve`
+            // waited out message.timeout.ms (60 s), `skald examples serve` did so once per service,
+            // one after another, and could hang in librdkafka's close for good.
+            try await eventually("both processes stopped", timeout: .seconds(55), poll: .milliseconds(250)) {
+                !orchestrator.isRunning && !services.isRunning
+            }
+            #expect(orchestrator.exitStatus == 0, "serve:\n\(orchestrator.log.suffix(2_000))")
+            #expect(services.exitStatus == 0, "examples serve:\n\(services.log.suffix(2_000))")
 
-        // What was not delivered waited in the outboxes.
-        try cluster.setBrokerUp(1)
-        try orchestrator.start()
-        try services.start()
-        try await expectConsistentAfterKills(run)
-        #expect(orchestrator.terminate() == 0)
-        #expect(services.terminate() == 0)
+            // What was not delivered waited in the outboxes.
+            try cluster.setBrokerUp(1)
+            try orchestrator.start()
+            try services.start()
+            try await expectConsistentAfterKills(run)
+            #expect(orchestrator.terminate() == 0)
+            #expect(services.terminate() == 0)
+        }
     }
 
     /// Places the 1,000 orders in four waves, killing `victim` with SIGKILL after each and starting it again.

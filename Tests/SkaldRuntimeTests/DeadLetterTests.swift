@@ -1,12 +1,10 @@
 import Foundation
 import MetricsTestKit
-import ServiceLifecycle
 import Skald
 import SkaldKafka
 import SkaldPostgres
 import SkaldRuntime
 import SkaldTestSupport
-import Synchronization
 import Testing
 
 @Suite("Dead letters: recorded where an operator finds them, and redriven once fixed")
@@ -105,19 +103,11 @@ struct DeadLetterTests {
         }
 
         let metrics = TestMetrics()
-        let first = try orchestrator(metrics)
-        let serviceGroup = ServiceGroup(services: [first], logger: runtimeTestLogger)
-        let stopped = Atomic<Bool>(false)
-        let running = Task {
-            defer { stopped.store(true, ordering: .releasing) }
-            try await serviceGroup.run()
-        }
+        let first = RunningServices([try orchestrator(metrics)])
         try await eventually("the pump tries to send the dead letter") {
             (try? metrics.expectCounter("skald_dead_letters_total").totalValue) == 1
         }
-        await serviceGroup.triggerGracefulShutdown()
-        try await eventually("the orchestrator stopped", timeout: .seconds(60)) { stopped.load(ordering: .acquiring) }
-        try await running.value
+        try await first.stop()
         #expect(
             try await TestPostgres.count(url, "SELECT count(*)::bigint FROM dead_letters") == 0,
             "recorded only once it is in the topic")
@@ -125,8 +115,7 @@ struct DeadLetterTests {
         // Kafka takes messages again: the next orchestrator reads the batch again.
         try cluster.clearRequestErrors(apiKey: .produce)
         let second = try orchestrator(TestMetrics())
-        let secondGroup = ServiceGroup(services: [second], logger: runtimeTestLogger)
-        let secondRunning = Task { try await secondGroup.run() }
+        let secondRunning = RunningServices([second])
         try await eventually("the dead letter is recorded by the next orchestrator") {
             try await second.deadLetters.pendingCount() == 1
         }
@@ -135,8 +124,7 @@ struct DeadLetterTests {
         #expect(full.messageId == "debited-stop-1")
         #expect(full.payload == String(decoding: ghost.value, as: UTF8.self), "not stripped")
         #expect(full.headers?.contains { $0.name == "skald_dlq_payload_dropped" } == false)
-        await secondGroup.triggerGracefulShutdown()
-        try await secondRunning.value
+        try await secondRunning.stop()
     }
 
     @Test("one that fails again is a new dead letter; a message Postgres cannot store text of is recorded all the same")

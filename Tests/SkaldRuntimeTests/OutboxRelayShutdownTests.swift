@@ -7,7 +7,6 @@ import SkaldKafka
 import SkaldPostgres
 @testable import SkaldRuntime
 import SkaldTestSupport
-import Synchronization
 import Testing
 
 /// A graceful stop publishes what was committed before it, unless Kafka is not taking messages.
@@ -37,18 +36,11 @@ struct OutboxRelayShutdownTests {
         let relay = OutboxRelay(
             postgresURL: url, pool: pool, producer: producer, pollInterval: .seconds(3600), stopGrace: stopGrace,
             metrics: OrchestratorMetrics(factory: metrics), logger: runtimeTestLogger)
-        let group = ServiceGroup(services: [relay], logger: runtimeTestLogger)
-        let stopped = Atomic<Bool>(false)
-        let running = Task {
-            defer { stopped.store(true, ordering: .releasing) }
-            try await group.run()
-        }
+        let running = RunningServices([relay])
         try await eventually("the relay's first round", condition: firstRound)
         try await whileRunning(relay)
-        await group.triggerGracefulShutdown()
         // A stop stuck on an undeliverable round fails the test rather than hanging it.
-        try await eventually("the relay stopped", timeout: .seconds(60)) { stopped.load(ordering: .acquiring) }
-        try await running.value
+        try await running.stop()
         await producer.shutdown()
         await pool.close()
     }

@@ -4,6 +4,7 @@ import Skald
 import SkaldKafka
 import SkaldPostgres
 import SkaldRuntime
+import ServiceLifecycle
 import SkaldTestSupport
 import Synchronization
 import Testing
@@ -226,4 +227,35 @@ func withTransferSystem(
     participating.cancel()
     _ = await running.result
     _ = await participating.result
+}
+
+/// Services running in a `ServiceGroup` of their own, for tests that stop them gracefully.
+final class RunningServices: Sendable {
+    /// Whether the group's run has returned.
+    private final class Ended: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+    private let ended = Ended()
+
+    /// Starts `services`.
+    init(_ services: [any Service]) {
+        let group = ServiceGroup(services: services, logger: runtimeTestLogger)
+        let ended = self.ended
+        self.group = group
+        running = Task {
+            defer { ended.flag.store(true, ordering: .releasing) }
+            try await group.run()
+        }
+    }
+
+    /// Stops them gracefully. A stop that hangs (on Kafka, say) fails the test after `limit`
+    /// instead of hanging it.
+    func stop(within limit: Duration = .seconds(60)) async throws {
+        await group.triggerGracefulShutdown()
+        try await eventually("the services stopped", timeout: limit) { ended.flag.load(ordering: .acquiring) }
+        try await running.value
+    }
 }
