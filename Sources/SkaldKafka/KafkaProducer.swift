@@ -79,7 +79,7 @@ public final class KafkaProducer: Sendable, Service {
     /// Only what is queued when it runs is purged: a `send` still queueing its batch on
     /// another thread can queue the rest after it, so call it again until the sends you
     /// are waiting for have returned.
-    /// - Returns: how many messages of ``send(_:)-swift.method`` calls were waiting for a
+    /// - Returns: how many messages of `send` calls were waiting for a
     ///   report (0 when the producer is shut down).
     @discardableResult
     public func abandonUndelivered() async -> Int {
