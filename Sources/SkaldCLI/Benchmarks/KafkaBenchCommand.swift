@@ -62,7 +62,12 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         print("\(messages) messages of \(size) bytes, batches of \(batch), \(inFlight) in flight")
 
         try await produce(cluster: cluster, topic: topic, logger: logger)
-        try await consume(cluster: cluster, topic: topic, logger: logger)
+        // Twice, each in a group of its own: with Skald's default prefetch (4 MB), which a reader
+        // as fast as this one empties between two looks of librdkafka's fetcher (it looks again
+        // only once a second after the prefetch was full, in 2.0.2), and with librdkafka's own
+        // 64 MB, which is what the wrapper can do.
+        try await consume(cluster: cluster, topic: topic, prefetchKilobytes: nil, logger: logger)
+        try await consume(cluster: cluster, topic: topic, prefetchKilobytes: 65_536, logger: logger)
     }
 
     private func produce(cluster: MockCluster, topic: String, logger: Logger) async throws {
@@ -118,8 +123,9 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         if failures > 0 { print("  \(failures) deliveries failed") }
     }
 
-    private func consume(cluster: MockCluster, topic: String, logger: Logger) async throws {
+    private func consume(cluster: MockCluster, topic: String, prefetchKilobytes: Int?, logger: Logger) async throws {
         var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        if let prefetchKilobytes { configuration["queued.max.messages.kbytes"] = String(prefetchKilobytes) }
         configuration.groupID = "bench-\(UUID().uuidString.prefix(8))"
         configuration.sessionTimeout = .seconds(6)
         configuration.fetchWaitMax = .milliseconds(5)
@@ -164,7 +170,8 @@ struct KafkaBenchCommand: AsyncParsableCommand {
             return
         }
         print(String(format: "consume: group join took %.2f s", (firstMessage - joinStart).seconds))
-        report("consume (consumer group, offsets stored)", count: received, elapsed: end - firstMessage)
+        let prefetch = prefetchKilobytes.map { "\($0 / 1024) MB prefetch" } ?? "4 MB prefetch, the default"
+        report("consume (consumer group, offsets stored, \(prefetch))", count: received, elapsed: end - firstMessage)
     }
 
     private func report(_ what: String, count: Int, elapsed: Duration) {
