@@ -88,7 +88,7 @@ struct OutboxRelayShutdownTests {
         defer { cluster.shutdown() }
         try await Self.queue("first", size: 10, url: url)
         var kafka = mockKafka(cluster)
-        // Without the grace, the stop would wait this long for the broker: past the time limit.
+        // Without the grace, the stop would wait this long for the broker: past the stop's 60 s guard.
         kafka.messageTimeout = .seconds(600)
         let metrics = TestMetrics()
         try await Self.runRelay(
