@@ -80,7 +80,7 @@ extension PostgresConnection {
                 var name = statementNames[query.sql] ?? pendingNames[query.sql]
                 if name == nil, query.bindings.count > 0, statementNames.count + pendingNames.count < statementCacheCapacity {
                     let newName = makeStatementName()
-                    let prepared = query.bindings.withCArrays { _, types in
+                    let prepared = query.bindings.withCArrays { _, types, _, _ in
                         PQsendPrepare(handle, newName, query.sql, Int32(query.bindings.count), types)
                     }
                     guard prepared == 1 else { sendFailed = true; break }
@@ -88,11 +88,12 @@ extension PostgresConnection {
                     pendingNames[query.sql] = newName
                     name = newName
                 }
-                let ok = query.bindings.withCArrays { values, types in
+                let ok = query.bindings.withCArrays { values, types, lengths, formats in
                     if let name {
-                        return PQsendQueryPrepared(handle, name, Int32(query.bindings.count), values, nil, nil, 0)
+                        return PQsendQueryPrepared(handle, name, Int32(query.bindings.count), values, lengths, formats, 0)
                     }
-                    return PQsendQueryParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+                    return PQsendQueryParams(
+                        handle, query.sql, Int32(query.bindings.count), types, values, lengths, formats, 0)
                 }
                 guard ok == 1 else { sendFailed = true; break }
                 sent.append(.statement(index: index))

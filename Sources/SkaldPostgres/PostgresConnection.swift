@@ -197,8 +197,8 @@ public actor PostgresConnection {
         let handle = try requireHandle(query.sql)
         try checkEncoding(query, index: nil)
         if let name = try preparedName(for: query, handle: handle) {
-            let result = query.bindings.withCArrays { values, _ in
-                PQexecPrepared(handle, name, Int32(query.bindings.count), values, nil, nil, 0)
+            let result = query.bindings.withCArrays { values, _, lengths, formats in
+                PQexecPrepared(handle, name, Int32(query.bindings.count), values, lengths, formats, 0)
             }
             do {
                 return try rows(from: result, sql: query.sql, handle: handle)
@@ -207,8 +207,8 @@ public actor PostgresConnection {
                 throw error
             }
         }
-        let result = query.bindings.withCArrays { values, types in
-            PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        let result = query.bindings.withCArrays { values, types, lengths, formats in
+            PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, lengths, formats, 0)
         }
         return try rows(from: result, sql: query.sql, handle: handle)
     }
@@ -232,8 +232,8 @@ public actor PostgresConnection {
         let handle = try requireHandle(name)
         let query = PostgresQuery(sql: name, bindings: bindings)
         try checkEncoding(query, index: nil)
-        let result = bindings.withCArrays { values, _ in
-            PQexecPrepared(handle, name, Int32(bindings.count), values, nil, nil, 0)
+        let result = bindings.withCArrays { values, _, lengths, formats in
+            PQexecPrepared(handle, name, Int32(bindings.count), values, lengths, formats, 0)
         }
         return try rows(from: result, sql: "EXECUTE \(name)", handle: handle)
     }
@@ -293,7 +293,7 @@ public actor PostgresConnection {
         // Statements without parameters are mostly one-off (DDL, BEGIN, scripts): don't fill the cache.
         guard query.bindings.count > 0, statementNames.count < statementCacheCapacity else { return nil }
         let name = makeStatementName()
-        let result = query.bindings.withCArrays { _, types in
+        let result = query.bindings.withCArrays { _, types, _, _ in
             PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
         }
         _ = try rows(from: result, sql: query.sql, handle: handle)

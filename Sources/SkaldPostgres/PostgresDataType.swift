@@ -54,6 +54,20 @@ public struct PostgresDataType: Sendable, Hashable, CustomStringConvertible {
     public static let uuid = PostgresDataType(oid: 2950)
     /// `jsonb`
     public static let jsonb = PostgresDataType(oid: 3802)
+    /// `bool[]`
+    public static let boolArray = PostgresDataType(oid: 1000)
+    /// `int2[]` / `smallint[]`
+    public static let int2Array = PostgresDataType(oid: 1005)
+    /// `int4[]` / `integer[]`
+    public static let int4Array = PostgresDataType(oid: 1007)
+    /// `text[]`
+    public static let textArray = PostgresDataType(oid: 1009)
+    /// `int8[]` / `bigint[]`
+    public static let int8Array = PostgresDataType(oid: 1016)
+    /// `json[]`
+    public static let jsonArray = PostgresDataType(oid: 199)
+    /// `timestamptz[]`
+    public static let timestamptzArray = PostgresDataType(oid: 1185)
 
     /// The SQL name of well-known types, or `oid <n>` for others.
     public var description: String {
@@ -78,6 +92,13 @@ public struct PostgresDataType: Sendable, Hashable, CustomStringConvertible {
         case 1114: return "timestamp"
         case 1184: return "timestamptz"
         case 1700: return "numeric"
+        case 1000: return "bool[]"
+        case 1005: return "int2[]"
+        case 1007: return "int4[]"
+        case 1009: return "text[]"
+        case 1016: return "int8[]"
+        case 199: return "json[]"
+        case 1185: return "timestamptz[]"
         case 2950: return "uuid"
         case 3802: return "jsonb"
         default: return "oid \(oid)"

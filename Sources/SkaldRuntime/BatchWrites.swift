@@ -3,16 +3,18 @@ import Skald
 import SkaldPostgres
 
 /// Everything one batch of decisions writes, gathered so each table gets one statement.
+///
+/// Each statement takes its rows as one binary array per column (``PostgresArrayWriter``).
 struct BatchWrites {
     /// Where every event is mirrored through the outbox (``OrchestratorConfiguration/sagaEventsTopic``); nil: nowhere.
     private let sagaEventsTopic: String?
-    private var events = JSONRecords()
+    private var events = EventRows()
     private var snapshots: [String: SagaSnapshot] = [:]
     private(set) var touchedSagas: [String] = []
     private var outbox = OutboxRows()
-    private var timers = JSONRecords()
-    private var cancelledTimers: [String] = []
-    private var correlations = JSONRecords()
+    private var timers = TimerRows()
+    private var cancelledTimers = PostgresArrayWriter(of: .text)
+    private var correlations = CorrelationRows()
     private var traces: [String: String] = [:]
     private(set) var commandCount = 0
     /// Events mirrored (through range rows), for the relay's wake-up.
@@ -33,13 +35,11 @@ struct BatchWrites {
         snapshots[sagaId] = snapshot
         for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {
-            events.beginRecord()
-            events.field("saga_id", sagaId)
-            events.field("sequence", event.sequence)
-            events.field("event_type", event.type)
-            events.field("recorded_at", Timestamp.format(event.time))
-            events.field("event", json: event.data)
-            events.endRecord()
+            events.sagaIds.append(sagaId)
+            events.sequences.append(event.sequence)
+            events.types.append(event.type)
+            events.times.append(event.time)
+            events.bodies.append(utf8: event.data)
         }
         if let sagaEventsTopic, let first = decision.events.first, let last = decision.events.last {
             // A decision's events are consecutive: one row names them all, in the outbox with
@@ -57,17 +57,15 @@ struct BatchWrites {
             commandCount += 1
         }
         for timer in decision.timers {
-            timers.beginRecord()
-            timers.field("timer_id", timer.id)
-            timers.field("saga_id", sagaId)
-            timers.field("saga_type", snapshot.sagaType)
-            timers.field("kind", timer.kind.name)
-            timers.field("step", timer.kind.step)
-            timers.field("attempt", timer.kind.attempt)
-            timers.field("due_at", Timestamp.format(timer.due))
-            timers.endRecord()
+            timers.timerIds.append(timer.id)
+            timers.sagaIds.append(sagaId)
+            timers.sagaTypes.append(snapshot.sagaType)
+            timers.kinds.append(timer.kind.name)
+            timers.steps.append(timer.kind.step)
+            timers.attempts.append(timer.kind.attempt)
+            timers.dueTimes.append(timer.due)
         }
-        cancelledTimers.append(contentsOf: decision.cancelledTimers)
+        for timerId in decision.cancelledTimers { cancelledTimers.append(timerId) }
     }
 
     /// Whether the batch queued anything for the relay.
@@ -79,21 +77,19 @@ struct BatchWrites {
     }
 
     mutating func correlate(sagaType: String, key: String, sagaId: String) {
-        correlations.beginRecord()
-        correlations.field("saga_type", sagaType)
-        correlations.field("correlation_key", key)
-        correlations.field("saga_id", sagaId)
-        correlations.endRecord()
+        correlations.sagaTypes.append(sagaType)
+        correlations.keys.append(key)
+        correlations.sagaIds.append(sagaId)
     }
 
     /// The statements, in an order that respects the foreign relations between tables.
     func statements() -> [PostgresQuery] {
         var statements: [PostgresQuery] = []
-        if events.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.appendEvents, [events.value]))
+        if events.sagaIds.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
         }
         if !snapshots.isEmpty {
-            var rows = JSONRecords()
+            var rows = SnapshotRows()
             for sagaId in touchedSagas {
                 guard let snapshot = snapshots[sagaId] else { continue }
                 var steps = JSONRecords()
@@ -106,40 +102,103 @@ struct BatchWrites {
                     steps.field("attempt", step.attempt)
                     steps.endRecord()
                 }
-                rows.beginRecord()
-                rows.field("saga_id", sagaId)
-                rows.field("saga_type", snapshot.sagaType)
-                rows.field("definition_version", snapshot.version)
-                rows.field("status", snapshot.status.rawValue)
-                rows.field("current_step", snapshot.currentStep)
-                rows.field("state", json: snapshot.state)
-                rows.field("steps", json: steps.closedBytes)
-                rows.field("business_key", snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
-                rows.field("stuck_reason", snapshot.stuckReason)
-                rows.field("traceparent", traces[sagaId])
-                rows.field("last_sequence", snapshot.lastSequence)
-                rows.field("created_at", snapshot.startedAt.map(Timestamp.format))
-                rows.field("updated_at", snapshot.updatedAt.map(Timestamp.format))
-                rows.endRecord()
+                rows.sagaIds.append(sagaId)
+                rows.sagaTypes.append(snapshot.sagaType)
+                rows.versions.append(snapshot.version)
+                rows.statuses.append(snapshot.status.rawValue)
+                rows.currentSteps.append(snapshot.currentStep)
+                rows.states.append(utf8: snapshot.state)
+                rows.steps.append(utf8: steps.closedBytes)
+                rows.businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
+                rows.stuckReasons.append(snapshot.stuckReason)
+                rows.traceparents.append(traces[sagaId])
+                rows.lastSequences.append(snapshot.lastSequence)
+                rows.createdTimes.append(snapshot.startedAt)
+                rows.updatedTimes.append(snapshot.updatedAt)
             }
-            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, [rows.value]))
+            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, rows.values))
         }
         if outbox.count > 0 {
             statements.append(outbox.statement)
         }
-        if !cancelledTimers.isEmpty {
-            statements.append(
-                PostgresQuery(PumpStatements.cancelTimers, [PostgresValue(JSONRecords.array(cancelledTimers))]))
+        if cancelledTimers.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.cancelTimers, [cancelledTimers.value]))
         }
-        if timers.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.scheduleTimers, [timers.value]))
+        if timers.timerIds.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.scheduleTimers, timers.values))
         }
-        if correlations.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.correlate, [correlations.value]))
+        if correlations.sagaIds.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.correlate, correlations.values))
         }
         if wroteOutbox {
             statements.append(PostgresQuery(PumpStatements.notifyRelays))
         }
         return statements
+    }
+}
+
+extension BatchWrites {
+    /// `saga_events` rows, a column each (``PumpStatements/appendEvents``).
+    struct EventRows {
+        var sagaIds = PostgresArrayWriter(of: .text)
+        var sequences = PostgresArrayWriter(of: .int4)
+        var types = PostgresArrayWriter(of: .text)
+        var times = PostgresArrayWriter(of: .timestamptz)
+        var bodies = PostgresArrayWriter(of: .json)
+
+        var values: [PostgresValue] {
+            [sagaIds.value, sequences.value, types.value, times.value, bodies.value]
+        }
+    }
+
+    /// `sagas` rows, a column each (``PumpStatements/upsertSnapshots``).
+    struct SnapshotRows {
+        var sagaIds = PostgresArrayWriter(of: .text)
+        var sagaTypes = PostgresArrayWriter(of: .text)
+        var versions = PostgresArrayWriter(of: .int4)
+        var statuses = PostgresArrayWriter(of: .text)
+        var currentSteps = PostgresArrayWriter(of: .text)
+        var states = PostgresArrayWriter(of: .json)
+        var steps = PostgresArrayWriter(of: .json)
+        var businessKeys = PostgresArrayWriter(of: .text)
+        var stuckReasons = PostgresArrayWriter(of: .text)
+        var traceparents = PostgresArrayWriter(of: .text)
+        var lastSequences = PostgresArrayWriter(of: .int4)
+        var createdTimes = PostgresArrayWriter(of: .timestamptz)
+        var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+
+        var values: [PostgresValue] {
+            [
+                sagaIds.value, sagaTypes.value, versions.value, statuses.value, currentSteps.value, states.value,
+                steps.value, businessKeys.value, stuckReasons.value, traceparents.value, lastSequences.value,
+                createdTimes.value, updatedTimes.value,
+            ]
+        }
+    }
+
+    /// `timers` rows, a column each (``PumpStatements/scheduleTimers``).
+    struct TimerRows {
+        var timerIds = PostgresArrayWriter(of: .text)
+        var sagaIds = PostgresArrayWriter(of: .text)
+        var sagaTypes = PostgresArrayWriter(of: .text)
+        var kinds = PostgresArrayWriter(of: .text)
+        var steps = PostgresArrayWriter(of: .text)
+        var attempts = PostgresArrayWriter(of: .int4)
+        var dueTimes = PostgresArrayWriter(of: .timestamptz)
+
+        var values: [PostgresValue] {
+            [timerIds.value, sagaIds.value, sagaTypes.value, kinds.value, steps.value, attempts.value, dueTimes.value]
+        }
+    }
+
+    /// `correlations` rows, a column each (``PumpStatements/correlate``).
+    struct CorrelationRows {
+        var sagaTypes = PostgresArrayWriter(of: .text)
+        var keys = PostgresArrayWriter(of: .text)
+        var sagaIds = PostgresArrayWriter(of: .text)
+
+        var values: [PostgresValue] {
+            [sagaTypes.value, keys.value, sagaIds.value]
+        }
     }
 }

@@ -44,27 +44,24 @@ struct JSONRecords {
         bytes.append(contentsOf: json)
     }
 
-    /// A field holding `[[name, value], …]`: the outbox's headers, written from the envelope
-    /// without an intermediate array.
-    mutating func field(_ name: StaticString, headersOf envelope: MessageEnvelope) {
-        key(name)
-        bytes.append(UInt8(ascii: "["))
+    /// `[[name, value], …]` of `envelope`'s headers: an outbox row's `headers` value.
+    static func headerArray(of envelope: MessageEnvelope) -> [UInt8] {
+        var writer = JSONRecords()
         var first = true
         envelope.forEachHeader { name, value in
-            appendPair(name, value, first: first)
+            writer.appendPair(name, value, first: first)
             first = false
         }
-        bytes.append(UInt8(ascii: "]"))
+        return writer.closedBytes
     }
 
-    /// A field holding `[[name, value], …]` from `pairs`.
-    mutating func field(_ name: StaticString, headerPairs pairs: KeyValuePairs<String, String>) {
-        key(name)
-        bytes.append(UInt8(ascii: "["))
+    /// `[[name, value], …]` from `pairs`.
+    static func headerArray(_ pairs: KeyValuePairs<String, String>) -> [UInt8] {
+        var writer = JSONRecords()
         for (index, pair) in pairs.enumerated() {
-            appendPair(pair.key, pair.value, first: index == 0)
+            writer.appendPair(pair.key, pair.value, first: index == 0)
         }
-        bytes.append(UInt8(ascii: "]"))
+        return writer.closedBytes
     }
 
     private mutating func appendPair(_ name: String, _ value: String, first: Bool) {

@@ -60,20 +60,25 @@ package enum PumpStatements {
           ON c.saga_type = x.t AND c.correlation_key = x.k
         """
 
-    /// Records consumed message ids; returns the new ones. `$1`: `[{"id", "source"}, …]`.
+    /// Records consumed message ids; returns the new ones. `$1`: the ids; `$2`: each one's source.
+    ///
+    /// This and the other writes of a batch take their rows as one array per column, bound in
+    /// binary format (``InboxRows``, ``BatchWrites``, ``OutboxRows``): Postgres reads each element
+    /// with its type's `recv` function, where a JSON document of the rows was lexed two or
+    /// three times over (docs/benchmarks-orchestrator.md, session 13).
     package static let recordInbox = """
         INSERT INTO inbox (message_id, source)
-        SELECT x.id, x.source FROM jsonb_to_recordset($1::jsonb) AS x(id text, source text)
+        SELECT x.id, x.source FROM unnest($1::text[], $2::text[]) AS x(id, source)
         ON CONFLICT (message_id) DO NOTHING RETURNING message_id
         """
 
     /// Records consumed message ids that must be new: a message the inbox has seen fails the
     /// statement (unique violation) and so the transaction. The one-round-trip path sends it,
     /// and redoes a failed batch under the row locks with ``recordInbox``.
-    /// `$1`: `[{"id", "source"}, …]`.
+    /// `$1`: the ids; `$2`: each one's source.
     package static let recordNewInbox = """
         INSERT INTO inbox (message_id, source)
-        SELECT x.id, x.source FROM jsonb_to_recordset($1::jsonb) AS x(id text, source text)
+        SELECT x.id, x.source FROM unnest($1::text[], $2::text[]) AS x(id, source)
         """
 
     /// The logs of the locked sagas whose last sequence is not the cached one. `involved`
@@ -88,25 +93,25 @@ package enum PumpStatements {
         """
     }
 
-    /// Appends events. `$1`: `[{saga_id, sequence, event_type, recorded_at, event}, …]`.
+    /// Appends events. `$1`…`$5`: the columns saga_id, sequence, event_type, recorded_at, event.
     package static let appendEvents = """
         INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
         SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
-        FROM json_to_recordset($1::json)
-          AS x(saga_id text, sequence integer, event_type text, recorded_at timestamptz, event json)
+        FROM unnest($1::text[], $2::integer[], $3::text[], $4::timestamptz[], $5::json[])
+          AS x(saga_id, sequence, event_type, recorded_at, event)
         """
 
-    /// Inserts or updates the snapshots. `$1`: one record per saga, the columns of `sagas`.
+    /// Inserts or updates the snapshots. `$1`…`$13`: the columns of `sagas` below, one element per saga.
     package static let upsertSnapshots = """
         INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
                            business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
         SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
                x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
                coalesce(x.created_at, now()), coalesce(x.updated_at, now())
-        FROM json_to_recordset($1::json) AS x(
-            saga_id text, saga_type text, definition_version integer, status text, current_step text,
-            state json, steps json, business_key text, stuck_reason text, traceparent text, last_sequence integer,
-            created_at timestamptz, updated_at timestamptz)
+        FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::json[], $7::json[],
+                    $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[])
+          AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
+               business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
         ON CONFLICT (saga_id) DO UPDATE SET
             status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
             steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
@@ -116,8 +121,8 @@ package enum PumpStatements {
         """
 
     /// Queues commands, and the mirror's ranges of saga events (``OutboxRows``).
-    /// `$1`: `[{lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence,
-    /// last_sequence}, …]`, the sequences only on range rows.
+    /// `$1`…`$9`: the columns lane, message_id, saga_id, topic, message_key, headers, payload,
+    /// first_sequence, last_sequence; the sequences NULL but on range rows.
     ///
     /// A plain insert: no `ON CONFLICT` on the message id, whose unique index the outbox no
     /// longer has (`0007_outbox_one_index.sql`). A message is queued once because its cause
@@ -126,33 +131,31 @@ package enum PumpStatements {
         INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
         SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload,
                x.first_sequence, x.last_sequence
-        FROM json_to_recordset($1::json) AS x(
-            lane smallint, message_id text, saga_id text, topic text, message_key text,
-            headers json, payload json, first_sequence integer, last_sequence integer)
+        FROM unnest($1::smallint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[], $7::json[],
+                    $8::integer[], $9::integer[])
+          AS x(lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
         """
 
-    /// Removes timers the decisions cancelled. `$1`: a JSON array of timer ids.
+    /// Removes timers the decisions cancelled. `$1`: their ids.
     package static let cancelTimers = """
         DELETE FROM timers
-        WHERE timer_id IN (SELECT json_array_elements_text($1::json))
+        WHERE timer_id IN (SELECT unnest($1::text[]))
         """
 
-    /// Schedules timers. `$1`: `[{timer_id, saga_id, saga_type, kind, step, attempt, due_at}, …]`.
+    /// Schedules timers. `$1`…`$7`: the columns timer_id, saga_id, saga_type, kind, step, attempt, due_at.
     package static let scheduleTimers = """
         INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
-        FROM json_to_recordset($1::json) AS x(
-            timer_id text, saga_id text, saga_type text, kind text, step text, attempt integer,
-            due_at timestamptz)
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
+          AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         ON CONFLICT (timer_id) DO NOTHING
         """
 
-    /// Maps business keys to new sagas. `$1`: `[{saga_type, correlation_key, saga_id}, …]`.
+    /// Maps business keys to new sagas. `$1`…`$3`: the columns saga_type, correlation_key, saga_id.
     package static let correlate = """
         INSERT INTO correlations (saga_type, correlation_key, saga_id)
         SELECT x.saga_type, x.correlation_key, x.saga_id
-        FROM json_to_recordset($1::json)
-          AS x(saga_type text, correlation_key text, saga_id text)
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS x(saga_type, correlation_key, saga_id)
         ON CONFLICT DO NOTHING
         """
 

@@ -18,8 +18,7 @@ enum SagaEventMirror {
     static let sagaTypeHeader = "ce_sagatype"
     /// The range row's header that holds the saga's definition version.
     static let sagaVersionHeader = "ce_sagaversion"
-    /// A range row's payload column, `{}`: the events come from `saga_events`. (Not JSON
-    /// `null`: `json_to_recordset` turns that into SQL NULL, which the column refuses.)
+    /// A range row's payload column, `{}`: the events come from `saga_events`.
     static let rangePayload: [UInt8] = Array("{}".utf8)
 
     /// The saga-level attributes of a range row, read from its headers column.

@@ -82,7 +82,7 @@ extension SagaProcessor {
 
         var statements: [PostgresQuery] = ["BEGIN ISOLATION LEVEL READ COMMITTED"]
         if inboxRecords.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.recordNewInbox, [inboxRecords.value]))
+            statements.append(PostgresQuery(PumpStatements.recordNewInbox, inboxRecords.values))
         }
         statements.append(contentsOf: writes.statements())
         statements.append("COMMIT")

@@ -188,7 +188,7 @@ public final class SagaProcessor: Sendable {
         }
         var inboxIndex: Int?
         if inboxRecords.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.recordInbox, [inboxRecords.value]))
+            statements.append(PostgresQuery(PumpStatements.recordInbox, inboxRecords.values))
             inboxIndex = statements.count - 1
         }
         statements.append(
@@ -362,24 +362,21 @@ public final class SagaProcessor: Sendable {
         return committed(writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished)
     }
 
-    /// The inbox rows of `work`'s message ids, `[{"id", "source"}, …]`; a second message
-    /// with the same id in the batch is a duplicate now and gets no row.
-    static func inboxRecords(of work: [SagaWork], outcomes: inout [SagaWorkOutcome?]) -> JSONRecords {
+    /// The inbox rows of `work`'s message ids; a second message with the same id in the
+    /// batch is a duplicate now and gets no row.
+    static func inboxRecords(of work: [SagaWork], outcomes: inout [SagaWorkOutcome?]) -> InboxRows {
         var seenInBatch: Set<String> = []
         seenInBatch.reserveCapacity(work.count)
-        var records = JSONRecords()
+        var rows = InboxRows()
         for (index, item) in work.enumerated() {
             guard let inboxId = item.inboxId else { continue }
             if !seenInBatch.insert(inboxId).inserted {
                 outcomes[index] = .duplicate(sagaId: nil)
                 continue
             }
-            records.beginRecord()
-            records.field("id", inboxId)
-            records.field("source", item.source)
-            records.endRecord()
+            rows.append(id: inboxId, source: item.source)
         }
-        return records
+        return rows
     }
 
     /// What a committed transaction did, for its caller and the cache; counts it in the metrics.

@@ -3,8 +3,8 @@ import Foundation
 import SkaldRuntime
 
 /// The orchestrator benchmark's pgbench ceiling: what Postgres alone does with the pump's and
-/// the relay's own statements (``PumpStatements``, the very texts they send) and JSON documents
-/// of the same shape, so the orchestrator's rate can be put against it.
+/// the relay's own statements (``PumpStatements``, the very texts they send) and column arrays
+/// of the same rows, so the orchestrator's rate can be put against it.
 ///
 /// One pgbench transaction is one pump batch of `batch` transitions in steady state, then one
 /// relay round. In steady state every saga of a batch is cached, so the pump takes its
@@ -18,10 +18,15 @@ import SkaldRuntime
 /// cached), which cost Postgres a round trip and two statements more; the ceiling leaves them
 /// out, so it is the higher one.
 ///
-/// pgbench cannot build JSON, so each transaction starts with a `\gset` query that makes the
-/// documents in SQL, and the relay's ids come from another. Those two queries are not the
-/// orchestrator's work: pgbench times every command (`-r`) and their share of each
+/// pgbench cannot build the rows itself, so each transaction starts with a `\gset` query that
+/// makes the column arrays in SQL, and the relay's ids come from another. Those two queries are
+/// not the orchestrator's work: pgbench times every command (`-r`) and their share of each
 /// transaction is taken out of the ceiling.
+///
+/// pgbench binds its variables as text, so Postgres parses the arrays' text form here, where
+/// the orchestrator binds them in binary format (``PostgresArrayWriter``) and Postgres only
+/// copies the elements. Both insert the same rows with the same statements; the ceiling pays
+/// for the text, as a client without binary binds would.
 enum PGBenchCeiling {
     /// Each client cycles through this many batches of its own sagas, `pgb-<client>-<n>`.
     static let slots = 40
@@ -101,13 +106,18 @@ enum PGBenchCeiling {
         lines += [
             "\\startpipeline",
             "BEGIN ISOLATION LEVEL READ COMMITTED;",
-            PGBench.command(PumpStatements.recordNewInbox, "inbox"),
-            PGBench.command(PumpStatements.appendEvents, "events"),
-            PGBench.command(PumpStatements.upsertSnapshots, "sagas"),
-            PGBench.command(PumpStatements.enqueueCommands, "outbox"),
+            PGBench.command(PumpStatements.recordNewInbox, "inbox_id", "inbox_source"),
+            PGBench.command(PumpStatements.appendEvents, "ev_saga", "ev_seq", "ev_type", "ev_at", "ev_body"),
+            PGBench.command(
+                PumpStatements.upsertSnapshots, "sg_id", "sg_type", "sg_version", "sg_status", "sg_step", "sg_state",
+                "sg_steps", "sg_key", "sg_stuck", "sg_trace", "sg_seq", "sg_created", "sg_updated"),
+            PGBench.command(
+                PumpStatements.enqueueCommands, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key", "ob_headers",
+                "ob_payload", "ob_first", "ob_last"),
             PGBench.command(PumpStatements.cancelTimers, "cancelled"),
-            PGBench.command(PumpStatements.scheduleTimers, "timers"),
-            PGBench.command(PumpStatements.correlate, "correlations"),
+            PGBench.command(
+                PumpStatements.scheduleTimers, "tm_id", "tm_saga", "tm_type", "tm_kind", "tm_step", "tm_attempt", "tm_due"),
+            PGBench.command(PumpStatements.correlate, "co_type", "co_key", "co_saga"),
             PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
             "\\endpipeline",
@@ -126,7 +136,8 @@ enum PGBenchCeiling {
         return Script(text: lines.joined(separator: "\n") + "\n", commandCount: lines.count, scaffolding: scaffolding)
     }
 
-    /// Builds every document of one batch, as the pump would bind them, into pgbench variables.
+    /// Builds every column array of one batch, as the pump would bind them, into pgbench variables
+    /// (their text form, `{…}`).
     ///
     /// The values are those of a PlaceOrder saga moving from reserve-inventory to
     /// process-payment, taken from a real run. Colons inside JSON strings are written
@@ -142,33 +153,40 @@ enum PGBenchCeiling {
         let saga = "'pgb-' || :client_id || '-' || (:base::int + g)"
         let messageId = "'pgb-' || :client_id || '-' || :seq || '-' || g"
         let query = """
-            SELECT
-              (SELECT json_agg(json_build_object('id', \(messageId), 'source', 'skald.replies/0/' || g))
-                 FROM generate_series(1, :n::int) g)::text AS inbox,
-              (SELECT json_agg(json_build_object('saga_id', \(saga), 'sequence', :seq::int + k,
-                        'event_type', CASE k WHEN 0 THEN 'step.succeeded' ELSE 'step.command-sent' END,
-                        'recorded_at', now(), 'event', CASE k WHEN 0 THEN '\(succeeded)'::json ELSE '\(sent)'::json END))
-                 FROM generate_series(1, :n::int) g, generate_series(0, 1) k)::text AS events,
-              (SELECT json_agg(json_build_object('saga_id', \(saga), 'saga_type', 'PlaceOrder', 'definition_version', 1,
-                        'status', 'running', 'current_step', 'process-payment', 'state', '\(state)'::json,
-                        'steps', '\(steps)'::json, 'business_key', 'order-' || g, 'stuck_reason', NULL,
-                        'traceparent', NULL, 'last_sequence', :seq::int + 1, 'created_at', now(), 'updated_at', now()))
-                 FROM generate_series(1, :n::int) g)::text AS sagas,
-              (SELECT json_agg(json_build_object('lane', :client_id::int % 16, 'message_id', \(messageId),
-                        'saga_id', \(saga), 'topic', 'payments.commands', 'message_key', \(saga),
-                        'headers', '\(headers)'::json, 'payload', '\(payload)'::json))
-                 FROM generate_series(1, :nout::int) g)::text AS outbox,
-              (SELECT json_agg('pgb-' || :client_id || '-' || (:seq::int - 2 * :slots::int) || '-' || g)
-                 FROM generate_series(1, :n::int) g)::text AS cancelled,
-              (SELECT json_agg(json_build_object('timer_id', \(messageId), 'saga_id', \(saga), 'saga_type', 'PlaceOrder',
-                        'kind', 'step-timeout', 'step', 'process-payment', 'attempt', 1,
-                        'due_at', now() + interval '30 seconds'))
-                 FROM generate_series(1, :n::int) g)::text AS timers,
-              (SELECT json_agg(json_build_object('saga_type', 'PlaceOrder', 'correlation_key', \(messageId),
-                        'saga_id', \(saga)))
-                 FROM generate_series(1, :nstart::int) g)::text AS correlations,
-              '{' || (:client_id::int % 16) || ',' || (:client_id::int % 16 + 16) || '}' AS lanes,
-              '{}' AS held
+            SELECT * FROM
+              (SELECT array_agg(\(messageId))::text AS inbox_id, array_agg('skald.replies/0/' || g)::text AS inbox_source
+                 FROM generate_series(1, :n::int) g) inbox,
+              (SELECT array_agg(\(saga))::text AS ev_saga, array_agg(:seq::int + k)::text AS ev_seq,
+                      array_agg(CASE k WHEN 0 THEN 'step.succeeded' ELSE 'step.command-sent' END)::text AS ev_type,
+                      array_agg(now())::text AS ev_at,
+                      array_agg(CASE k WHEN 0 THEN '\(succeeded)'::json ELSE '\(sent)'::json END)::text AS ev_body
+                 FROM generate_series(1, :n::int) g, generate_series(0, 1) k) events,
+              (SELECT array_agg(\(saga))::text AS sg_id, array_agg('PlaceOrder'::text)::text AS sg_type,
+                      array_agg(1)::text AS sg_version, array_agg('running'::text)::text AS sg_status,
+                      array_agg('process-payment'::text)::text AS sg_step, array_agg('\(state)'::json)::text AS sg_state,
+                      array_agg('\(steps)'::json)::text AS sg_steps, array_agg('order-' || g)::text AS sg_key,
+                      array_agg(NULL::text)::text AS sg_stuck, array_agg(NULL::text)::text AS sg_trace,
+                      array_agg(:seq::int + 1)::text AS sg_seq, array_agg(now())::text AS sg_created,
+                      array_agg(now())::text AS sg_updated
+                 FROM generate_series(1, :n::int) g) sagas,
+              (SELECT array_agg(:client_id::int % 16)::text AS ob_lane, array_agg(\(messageId))::text AS ob_id,
+                      array_agg(\(saga))::text AS ob_saga, array_agg('payments.commands'::text)::text AS ob_topic,
+                      array_agg(\(saga))::text AS ob_key, array_agg('\(headers)'::json)::text AS ob_headers,
+                      array_agg('\(payload)'::json)::text AS ob_payload, array_agg(NULL::int)::text AS ob_first,
+                      array_agg(NULL::int)::text AS ob_last
+                 FROM generate_series(1, :nout::int) g) outbox,
+              (SELECT array_agg('pgb-' || :client_id || '-' || (:seq::int - 2 * :slots::int) || '-' || g)::text AS cancelled
+                 FROM generate_series(1, :n::int) g) cancelled,
+              (SELECT array_agg(\(messageId))::text AS tm_id, array_agg(\(saga))::text AS tm_saga,
+                      array_agg('PlaceOrder'::text)::text AS tm_type, array_agg('step-timeout'::text)::text AS tm_kind,
+                      array_agg('process-payment'::text)::text AS tm_step, array_agg(1)::text AS tm_attempt,
+                      array_agg(now() + interval '30 seconds')::text AS tm_due
+                 FROM generate_series(1, :n::int) g) timers,
+              (SELECT array_agg('PlaceOrder'::text)::text AS co_type, array_agg(\(messageId))::text AS co_key,
+                      array_agg(\(saga))::text AS co_saga
+                 FROM generate_series(1, :nstart::int) g) correlations,
+              (SELECT '{' || (:client_id::int % 16) || ',' || (:client_id::int % 16 + 16) || '}' AS lanes,
+                      '{}' AS held) relay
             """
         return String(PGBench.command(query).dropLast()) + " \\gset"
     }()

@@ -219,11 +219,12 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
             }
         }
         guard !commands.isEmpty else { return }
-        let ids = String(decoding: try SkaldJSON.encode(commands.map(\.envelope.id)), as: UTF8.self)
+        var ids = PostgresArrayWriter(of: .text)
+        for command in commands { ids.append(command.envelope.id) }
         var fresh = Set(
             try connection.query(
                 """
-                INSERT INTO inbox (message_id) SELECT DISTINCT jsonb_array_elements_text(\(ids)::jsonb)
+                INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])
                 ON CONFLICT DO NOTHING RETURNING message_id
                 """
             ).decode(String.self))

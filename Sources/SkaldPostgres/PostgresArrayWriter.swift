@@ -1,0 +1,193 @@
+public import Foundation
+
+/// A one-dimensional Postgres array in binary format, built one element at a time.
+///
+/// The orchestrator writes a batch's rows with one statement per table, one array per
+/// column: `INSERT … SELECT * FROM unnest($1::text[], $2::integer[], …)`. Postgres reads
+/// each element with its type's binary `recv` function. A JSON document of the same rows
+/// (`json_to_recordset`) is lexed whole when the parameter is received, again record by
+/// record, and each of its JSON columns once more: in the orchestrator benchmark that was
+/// two fifths of Postgres's CPU (docs/benchmarks-orchestrator.md, session 13).
+///
+/// Elements are NULL or of the writer's ``Element`` type. A value the array cannot hold
+/// (text with a NUL byte, a number out of the element's range, an element of another type)
+/// is remembered, and the statement that binds ``value`` fails with that reason before
+/// anything is sent.
+public struct PostgresArrayWriter: Sendable {
+    /// The element types the writer encodes.
+    public enum Element: Sendable, Hashable {
+        /// `text`: UTF-8 without NUL.
+        case text
+        /// `json`: UTF-8 JSON text, which the server validates.
+        case json
+        /// `smallint`
+        case int2
+        /// `integer`
+        case int4
+        /// `bigint`
+        case int8
+        /// `timestamptz`, from a `Date`, rounded to the nearest microsecond.
+        case timestamptz
+        /// `boolean`
+        case bool
+
+        /// The element type.
+        public var dataType: PostgresDataType {
+            switch self {
+            case .text: .text
+            case .json: .json
+            case .int2: .int2
+            case .int4: .int4
+            case .int8: .int8
+            case .timestamptz: .timestamptz
+            case .bool: .bool
+            }
+        }
+
+        /// The array type (`text[]` for `.text`, …).
+        public var arrayType: PostgresDataType {
+            switch self {
+            case .text: .textArray
+            case .json: .jsonArray
+            case .int2: .int2Array
+            case .int4: .int4Array
+            case .int8: .int8Array
+            case .timestamptz: .timestamptzArray
+            case .bool: .boolArray
+            }
+        }
+    }
+
+    /// The header of a one-dimensional array: dimensions, null flag, element type, length,
+    /// lower bound. Reserved at the start so ``value`` fills it in without copying the elements.
+    private static let headerSize = 20
+    /// Microseconds from 1970-01-01 to 2000-01-01, Postgres's epoch for timestamps.
+    private static let postgresEpochMicros: Int64 = 946_684_800_000_000
+
+    /// The element type.
+    public let element: Element
+    /// Elements appended so far.
+    public private(set) var count = 0
+    private var bytes: [UInt8]
+    private var hasNull = false
+    private var failure: String?
+
+    /// An empty array of `element`s; `capacity` is the expected size in bytes of its elements.
+    public init(of element: Element, capacity: Int = 0) {
+        self.element = element
+        bytes = []
+        bytes.reserveCapacity(Self.headerSize + capacity)
+        bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
+    }
+
+    /// Appends SQL NULL.
+    public mutating func appendNull() {
+        append(length: -1)
+        hasNull = true
+        count += 1
+    }
+
+    /// Appends a `text` or `json` element, or NULL.
+    public mutating func append(_ value: String?) {
+        guard var value else { return appendNull() }
+        value.withUTF8 { appendText(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends a `text` or `json` element from its UTF-8 bytes (a JSON document as written).
+    public mutating func append(utf8 value: [UInt8]) {
+        value.withUnsafeBytes { appendText($0) }
+    }
+
+    /// Appends an integer element (`smallint`, `integer` or `bigint`), or NULL.
+    public mutating func append(_ value: Int?) {
+        guard let value else { return appendNull() }
+        switch element {
+        case .int2:
+            guard let narrow = Int16(exactly: value) else { return fail("\(value) does not fit a smallint") }
+            append(length: 2)
+            appendBigEndian(UInt16(bitPattern: narrow))
+        case .int4:
+            guard let narrow = Int32(exactly: value) else { return fail("\(value) does not fit an integer") }
+            append(length: 4)
+            appendBigEndian(UInt32(bitPattern: narrow))
+        case .int8:
+            append(length: 8)
+            appendBigEndian(UInt64(bitPattern: Int64(value)))
+        default:
+            return fail("an integer is not a \(element.dataType)")
+        }
+        count += 1
+    }
+
+    /// Appends a `timestamptz` element, or NULL.
+    public mutating func append(_ value: Date?) {
+        guard let value else { return appendNull() }
+        guard element == .timestamptz else { return fail("a date is not a \(element.dataType)") }
+        let micros = (value.timeIntervalSince1970 * 1_000_000).rounded()
+        guard let exact = Int64(exactly: micros) else { return fail("\(value) is out of a timestamptz's range") }
+        append(length: 8)
+        appendBigEndian(UInt64(bitPattern: exact - Self.postgresEpochMicros))
+        count += 1
+    }
+
+    /// Appends a `boolean` element, or NULL.
+    public mutating func append(_ value: Bool?) {
+        guard let value else { return appendNull() }
+        guard element == .bool else { return fail("a boolean is not a \(element.dataType)") }
+        append(length: 1)
+        bytes.append(value ? 1 : 0)
+        count += 1
+    }
+
+    /// The array, to bind as a parameter cast to its type (`$1::text[]`).
+    public var value: PostgresValue {
+        guard count > 0 else {
+            // No dimensions: Postgres's empty array.
+            var empty: [UInt8] = []
+            for word in [0, 0, element.dataType.oid] { Self.appendBigEndian(UInt32(word), to: &empty) }
+            return PostgresValue(binaryBytes: empty, dataType: element.arrayType, encodingFailure: failure)
+        }
+        var encoded = bytes
+        encoded.withUnsafeMutableBytes { header in
+            func put(_ word: UInt32, at offset: Int) {
+                header.storeBytes(of: word.bigEndian, toByteOffset: offset, as: UInt32.self)
+            }
+            put(1, at: 0)
+            put(hasNull ? 1 : 0, at: 4)
+            put(element.dataType.oid, at: 8)
+            put(UInt32(count), at: 12)
+            put(1, at: 16)
+        }
+        return PostgresValue(binaryBytes: encoded, dataType: element.arrayType, encodingFailure: failure)
+    }
+
+    private mutating func appendText(_ utf8: UnsafeRawBufferPointer) {
+        guard element == .text || element == .json else { return fail("a string is not a \(element.dataType)") }
+        if let base = utf8.baseAddress, memchr(base, 0, utf8.count) != nil {
+            return fail("contains a NUL byte, which \(element.dataType) cannot hold")
+        }
+        append(length: Int32(utf8.count))
+        bytes.append(contentsOf: utf8)
+        count += 1
+    }
+
+    private mutating func append(length: Int32) {
+        appendBigEndian(UInt32(bitPattern: length))
+    }
+
+    private mutating func appendBigEndian<Word: FixedWidthInteger>(_ word: Word) {
+        Self.appendBigEndian(word, to: &bytes)
+    }
+
+    private static func appendBigEndian<Word: FixedWidthInteger>(_ word: Word, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: word.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Records the first element that could not be encoded, and stands a NULL in for it: the
+    /// array keeps one element per row (its ``count`` says rows were added, and the columns of a
+    /// statement stay aligned), while the statement that binds it fails with the reason.
+    private mutating func fail(_ reason: String) {
+        if failure == nil { failure = "\(element.arrayType) element \(count + 1): \(reason)" }
+        appendNull()
+    }
+}
