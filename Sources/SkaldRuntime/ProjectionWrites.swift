@@ -53,22 +53,22 @@ struct ProjectionWrites {
     func statements(positions write: PositionWrite) -> [PostgresQuery] {
         guard !positions.isEmpty else { return statements }
         var all = statements
-        var rows = JSONRecords()
+        var sagaIds = PostgresArrayWriter(of: .text)
+        var sequences = PostgresArrayWriter(of: .int4)
+        var times = PostgresArrayWriter(of: .timestamptz)
         for (sagaId, position) in positions.sorted(by: { $0.key < $1.key }) {
-            rows.beginRecord()
-            rows.field("saga_id", sagaId)
-            rows.field("sequence", position.sequence)
-            rows.field("event_at", Timestamp.format(position.time))
-            rows.endRecord()
+            sagaIds.append(sagaId)
+            sequences.append(position.sequence)
+            times.append(position.time)
         }
         let name = projection.name
-        let records = rows.text
         switch write {
         case .update:
             all.append(
                 """
                 UPDATE projection_positions p SET sequence = x.sequence, event_at = x.event_at
-                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer, event_at timestamptz)
+                FROM unnest(\(sagaIds.value)::text[], \(sequences.value)::integer[], \(times.value)::timestamptz[])
+                  AS x(saga_id, sequence, event_at)
                 WHERE p.projection = \(name) AND p.saga_id = x.saga_id
                 """)
         case .insert:
@@ -76,7 +76,8 @@ struct ProjectionWrites {
                 """
                 INSERT INTO projection_positions (projection, saga_id, sequence, event_at)
                 SELECT \(name), x.saga_id, x.sequence, x.event_at
-                FROM jsonb_to_recordset(\(records)::jsonb) AS x(saga_id text, sequence integer, event_at timestamptz)
+                FROM unnest(\(sagaIds.value)::text[], \(sequences.value)::integer[], \(times.value)::timestamptz[])
+                  AS x(saga_id, sequence, event_at)
                 """)
         }
         return all

@@ -169,7 +169,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         await BenchStore.drop(url, baseURL: baseURL)
         print(String(format: "  pgbench ceiling (the pump's and relay's statements, batches of %d, %d clients, %d s): %.0f transitions/s",
                      batchSize, workers, pgbenchSeconds, ceiling.transitionsPerSecond))
-        print(String(format: "  (pgbench's own document-building queries took %.0f %% of its time and are taken out)",
+        print(String(format: "  (pgbench's own array-building queries took %.0f %% of its time and are taken out)",
                      ceiling.scaffoldingShare * 100))
         // Where the gap is: Postgres doing the same statements costs about what it costs under
         // pgbench, so what the ratio misses is mostly this process's own CPU on the same cores.

@@ -36,7 +36,7 @@ enum PGBenchCeiling {
     struct Result {
         /// Transitions per second that Postgres sustains with the pump's and relay's statements.
         var transitionsPerSecond: Double
-        /// The fraction of pgbench's time its scaffolding (document-building) queries took.
+        /// The fraction of pgbench's time its scaffolding (array-building) queries took.
         var scaffoldingShare: Double
         /// Transitions the run committed (its transactions times the batch size).
         var transitions: Int
