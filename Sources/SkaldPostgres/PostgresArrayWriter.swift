@@ -4,10 +4,14 @@ public import Foundation
 ///
 /// The orchestrator writes a batch's rows with one statement per table, one array per
 /// column: `INSERT … SELECT * FROM unnest($1::text[], $2::integer[], …)`. Postgres reads
-/// each element with its type's binary `recv` function. A JSON document of the same rows
+/// each element with its type's binary `recv` function (copying text after an encoding check,
+/// validating each `json` element once). A JSON document of the same rows
 /// (`json_to_recordset`) is lexed whole when the parameter is received, again record by
 /// record, and each of its JSON columns once more: in the orchestrator benchmark that was
 /// two fifths of Postgres's CPU (docs/benchmarks-orchestrator.md, session 13).
+///
+/// A connection prepares a statement text once and keeps the parameter types of that first
+/// use, so bind each `$n` of a text with the same element type every time.
 ///
 /// Elements are NULL or of the writer's ``Element`` type. A value the array cannot hold
 /// (text with a NUL byte, a number out of the element's range, an element of another type)
@@ -125,8 +129,10 @@ public struct PostgresArrayWriter: Sendable {
         guard element == .timestamptz else { return fail("a date is not a \(element.dataType)") }
         let micros = (value.timeIntervalSince1970 * 1_000_000).rounded()
         guard let exact = Int64(exactly: micros) else { return fail("\(value) is out of a timestamptz's range") }
+        let (sinceEpoch, overflow) = exact.subtractingReportingOverflow(Self.postgresEpochMicros)
+        guard !overflow else { return fail("\(value) is out of a timestamptz's range") }
         append(length: 8)
-        appendBigEndian(UInt64(bitPattern: exact - Self.postgresEpochMicros))
+        appendBigEndian(UInt64(bitPattern: sinceEpoch))
         count += 1
     }
 

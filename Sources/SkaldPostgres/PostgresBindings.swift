@@ -139,8 +139,15 @@ public struct PostgresValue: Sendable, Hashable {
     public var dataType: PostgresDataType
     var encodingFailure: String?
 
-    /// The value in Postgres text format; nil for NULL or a binary value.
-    public var text: [UInt8]? { format == .text ? bytes : nil }
+    /// The value in Postgres text format; nil for NULL or a binary value. Setting it makes the
+    /// value a text one.
+    public var text: [UInt8]? {
+        get { format == .text ? bytes : nil }
+        set {
+            bytes = newValue
+            format = .text
+        }
+    }
 
     /// Encodes `value` now.
     public init<Value: PostgresEncodable>(_ value: Value) {
@@ -159,7 +166,7 @@ public struct PostgresValue: Sendable, Hashable {
         self.bytes = textBytes
         self.format = .text
         self.dataType = dataType
-        // memchr, not `contains`: a batch's document is tens of kilobytes.
+        // memchr, not `contains`: a JSON document can be tens of kilobytes.
         if textBytes.withUnsafeBytes({ $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil }) {
             self.encodingFailure = "a value containing a NUL byte cannot be sent in text format"
         }

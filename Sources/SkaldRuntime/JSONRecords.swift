@@ -1,11 +1,12 @@
 import Skald
 import SkaldPostgres
 
-/// Builds the JSON array that one `jsonb_to_recordset($1)` statement turns into rows.
+/// Builds a JSON array of records or strings: a saga's steps, an outbox row's headers, and the
+/// id lists and key records of the statements that still take a JSON bind (the locked path's
+/// reads, timers, dead letters, projections' reads).
 ///
-/// The runtime writes a whole batch of events, snapshots or outbox rows with one
-/// parameterised statement each, rather than one statement per row: the values
-/// travel as a single JSON bind, so no SQL is ever built from data.
+/// The batch writes bind binary column arrays instead (``PostgresArrayWriter``), which
+/// Postgres reads without lexing a document (docs/benchmarks-orchestrator.md, session 13).
 struct JSONRecords {
     private(set) var bytes: [UInt8] = [UInt8(ascii: "[")]
     private(set) var count = 0

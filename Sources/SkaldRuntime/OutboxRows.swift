@@ -5,7 +5,7 @@ package import SkaldPostgres
 ///
 /// Both write the same `outbox` table (the one ``OutboxRelay`` reads) with the same statement,
 /// `PumpStatements.enqueueCommands`, one binary array per column. Headers and payload go in as
-/// JSON values, the headers straight from the envelope.
+/// JSON values: the headers as `[[name, value], …]` written from the envelope.
 package struct OutboxRows {
     private var lanes = PostgresArrayWriter(of: .int2)
     private var messageIds = PostgresArrayWriter(of: .text)

@@ -10,7 +10,7 @@ public import SkaldPostgres
 /// seen before is skipped), folds the instances it has not cached, runs the pure
 /// `decide` for each input in order, and writes the new events, the snapshots, the
 /// outbox rows, the timers and the correlations — every write a single
-/// parameterised statement over a JSON array, pipelined with the commit.
+/// parameterised statement over binary column arrays, pipelined with the commit.
 public final class SagaProcessor: Sendable {
     let registry: SagaRegistry
     let cache: InstanceCache

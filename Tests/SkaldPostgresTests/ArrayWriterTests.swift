@@ -148,6 +148,14 @@ struct ArrayWriterTests {
                 try await connection.query(PostgresQuery("SELECT $1::integer[]", [numbers.value]))
             }
             #expect(wrongType?.message.contains("a string is not a int4") == true)
+
+            // Microseconds that fit an Int64 but not once moved to Postgres's epoch of 2000.
+            var times = PostgresArrayWriter(of: .timestamptz)
+            times.append(Date(timeIntervalSince1970: -9_222_800_000_000))
+            let outOfRange = await expectPostgresError {
+                try await connection.query(PostgresQuery("SELECT $1::timestamptz[]", [times.value]))
+            }
+            #expect(outOfRange?.message.contains("out of a timestamptz's range") == true)
         }
     }
 

@@ -49,6 +49,11 @@ enum PGBenchCeiling {
     static func run(executable: String, url: String, batch: Int, clients: Int, seconds: Int) async throws -> Result {
         // Each client relays its own lane (`client_id % 16`): two clients on one lane would
         // delete each other's rows, and the outbox check below would fail.
+        // A batch of fewer than six transitions has no start (one in six is) and the script's
+        // empty column arrays would reach pgbench as empty strings, which no array cast takes.
+        guard batch >= 6 else {
+            throw ValidationError("the pgbench ceiling needs batches of at least 6 transitions; got --batch-size \(batch) (use --pgbench-seconds 0)")
+        }
         guard clients <= OutboxRelay.laneCount else {
             throw ValidationError("the pgbench ceiling runs at most \(OutboxRelay.laneCount) clients (one outbox lane each); got \(clients)")
         }
@@ -87,7 +92,7 @@ enum PGBenchCeiling {
         var text: String
         /// How many commands (lines) it has.
         var commandCount: Int
-        /// The indices of the commands that only build pgbench's documents.
+        /// The indices of the commands that only build pgbench's column arrays.
         var scaffolding: [Int]
     }
 
@@ -100,7 +105,7 @@ enum PGBenchCeiling {
             "\\set slots \(slots)",
             "\\set seq :seq + 2",
             "\\set base ((:seq / 2) % :slots) * :n",
-            documentsQuery,
+            columnsQuery,
         ]
         var scaffolding = [lines.count - 1]
         lines += [
@@ -143,7 +148,7 @@ enum PGBenchCeiling {
     /// process-payment, taken from a real run. Colons inside JSON strings are written
     /// `\u003a`, or pgbench would read `:name` as a variable. Saga `base + g` was last written
     /// `slots` transactions ago, at the sequences just before this transaction's.
-    private static let documentsQuery: String = {
+    private static let columnsQuery: String = {
         let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
         let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
         let succeeded = #"{"step": "reserve-inventory", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.succeeded", "reply": "com.example.inventory.InventoryReserved", "schema": 1, "attempt": 1, "payload": {"orderId": "order-4", "reservationId": "r-order-4"}, "messageId": "reply\u003aPlaceOrder-order-4/reserve-inventory/action/1"}"#
