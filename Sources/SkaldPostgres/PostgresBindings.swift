@@ -34,6 +34,9 @@ public struct PostgresBindings: Sendable, Hashable {
     /// The number of parameters bound so far.
     public var count: Int { slots.count }
 
+    /// Each parameter's type OID, in order (0 where the server infers it).
+    var parameterTypes: [UInt32] { slots.map(\.type) }
+
     /// Binds `value` as the next parameter (`$<count + 1>`).
     public mutating func append<Value: PostgresEncodable>(_ value: Value) {
         var writer = PostgresTextWriter(bytes: [])

@@ -45,7 +45,7 @@ extension PostgresConnection {
     /// What was sent for one pipeline slot, to match results back to the caller's statements.
     private enum Sent {
         case control
-        case prepare(sql: String, name: String)
+        case prepare(key: StatementKey, name: String)
         case statement(index: Int)
     }
 
@@ -65,7 +65,7 @@ extension PostgresConnection {
 
         var sent: [Sent] = []
         sent.reserveCapacity(queries.count + 2)
-        var pendingNames: [String: String] = [:]
+        var pendingNames: [StatementKey: String] = [:]
         var sendFailed = false
 
         if let begin {
@@ -77,15 +77,16 @@ extension PostgresConnection {
         }
         if !sendFailed {
             for (index, query) in queries.enumerated() {
-                var name = statementNames[query.sql] ?? pendingNames[query.sql]
+                let key = StatementKey(query)
+                var name = statementNames[key] ?? pendingNames[key]
                 if name == nil, query.bindings.count > 0, statementNames.count + pendingNames.count < statementCacheCapacity {
                     let newName = makeStatementName()
                     let prepared = query.bindings.withCArrays { _, types, _, _ in
                         PQsendPrepare(handle, newName, query.sql, Int32(query.bindings.count), types)
                     }
                     guard prepared == 1 else { sendFailed = true; break }
-                    sent.append(.prepare(sql: query.sql, name: newName))
-                    pendingNames[query.sql] = newName
+                    sent.append(.prepare(key: key, name: newName))
+                    pendingNames[key] = newName
                     name = newName
                 }
                 let ok = query.bindings.withCArrays { values, types, lengths, formats in
@@ -132,10 +133,10 @@ extension PostgresConnection {
                     switch slot {
                     case .statement(let index):
                         error = Self.error(from: result, sql: queries[index].sql, handle: handle, index: index)
-                        forgetStaleStatement(sql: queries[index].sql, after: error)
-                    case .prepare(let sql, _):
-                        let index = queries.firstIndex { $0.sql == sql }
-                        error = Self.error(from: result, sql: sql, handle: handle, index: index)
+                        forgetStaleStatement(StatementKey(queries[index]), after: error)
+                    case .prepare(let key, _):
+                        let index = queries.firstIndex { $0.sql == key.sql }
+                        error = Self.error(from: result, sql: key.sql, handle: handle, index: index)
                     case .control:
                         error = Self.error(from: result, sql: begin ?? "", handle: handle, index: nil)
                     }
@@ -156,8 +157,8 @@ extension PostgresConnection {
                         let index = sentIndex(slot)
                         collect(PostgresRows(result: PostgresResult(handle: result, sql: queries[index].sql)))
                     }
-                case .prepare(let sql, let name):
-                    statementNames[sql] = name
+                case .prepare(let key, let name):
+                    statementNames[key] = name
                     PQclear(result)
                 case .control:
                     PQclear(result)

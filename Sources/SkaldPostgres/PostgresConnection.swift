@@ -13,8 +13,8 @@ public actor PostgresConnection {
     private nonisolated let executor: PostgresThreadExecutor
     // Touched only on the connection thread, and by deinit when no one else can.
     private nonisolated(unsafe) var handle: OpaquePointer?
-    /// Prepared statements of this session, by SQL text.
-    var statementNames: [String: String] = [:]
+    /// Prepared statements of this session, by SQL text and parameter types.
+    var statementNames: [StatementKey: String] = [:]
     private var nextStatementNumber = 0
     /// How many statements the connection prepares automatically before it falls back to unnamed ones.
     public nonisolated let statementCacheCapacity: Int
@@ -203,7 +203,7 @@ public actor PostgresConnection {
             do {
                 return try rows(from: result, sql: query.sql, handle: handle)
             } catch let error as PostgresError {
-                forgetStaleStatement(sql: query.sql, after: error)
+                forgetStaleStatement(StatementKey(query), after: error)
                 throw error
             }
         }
@@ -289,7 +289,8 @@ public actor PostgresConnection {
 
     /// The name of the prepared statement for `query`, preparing it now if the cache has room.
     private func preparedName(for query: PostgresQuery, handle: OpaquePointer) throws -> String? {
-        if let name = statementNames[query.sql] { return name }
+        let key = StatementKey(query)
+        if let name = statementNames[key] { return name }
         // Statements without parameters are mostly one-off (DDL, BEGIN, scripts): don't fill the cache.
         guard query.bindings.count > 0, statementNames.count < statementCacheCapacity else { return nil }
         let name = makeStatementName()
@@ -297,15 +298,15 @@ public actor PostgresConnection {
             PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
         }
         _ = try rows(from: result, sql: query.sql, handle: handle)
-        statementNames[query.sql] = name
+        statementNames[key] = name
         return name
     }
 
     /// Drops a cached statement the server no longer has (`DEALLOCATE`, `DISCARD ALL`: 26000)
     /// or can no longer run (a table changed shape under it: 0A000), so the next call prepares afresh.
-    func forgetStaleStatement(sql: String, after error: PostgresError) {
+    func forgetStaleStatement(_ key: StatementKey, after error: PostgresError) {
         if error.sqlState == "26000" || error.sqlState == "0A000" {
-            statementNames[sql] = nil
+            statementNames[key] = nil
         }
     }
 
@@ -478,5 +479,19 @@ extension String {
         var text = Substring(self)
         while let last = text.last, last.isNewline || last == " " { text.removeLast() }
         return String(text)
+    }
+}
+
+/// What a prepared statement is cached under: its SQL text and the parameter types it was
+/// prepared with. The server fixes a statement's parameter types when it is prepared; a text
+/// bound later with other types (a binary `int8[]` where it was prepared for `integer[]`, say)
+/// gets a statement of its own instead of an error.
+struct StatementKey: Hashable {
+    var sql: String
+    var parameterTypes: [UInt32]
+
+    init(_ query: PostgresQuery) {
+        sql = query.sql
+        parameterTypes = query.bindings.parameterTypes
     }
 }

@@ -115,6 +115,21 @@ struct ArrayWriterTests {
         }
     }
 
+    @Test("one SQL text bound with int4[] and then int8[] arrays: each gets a statement prepared for its types")
+    func sameTextWithOtherElementTypes() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            let sql = "SELECT sum(x)::bigint FROM unnest($1::bigint[]) x"
+            var small = PostgresArrayWriter(of: .int4)
+            for value in [1, 2] { small.append(value) }
+            var big = PostgresArrayWriter(of: .int8)
+            for value in [3, 4_000_000_000] { big.append(value) }
+            #expect(try await connection.query(PostgresQuery(sql, [small.value])).first?.decode(Int.self, at: 0) == 3)
+            #expect(try await connection.query(PostgresQuery(sql, [big.value])).first?.decode(Int.self, at: 0) == 4_000_000_003)
+            let piped = try await connection.pipeline([PostgresQuery(sql, [big.value]), PostgresQuery(sql, [small.value])])
+            #expect(try piped.map { try $0.first?.decode(Int.self, at: 0) } == [4_000_000_003, 3])
+        }
+    }
+
     @Test func textWithNulIsRejectedBeforeSending() async throws {
         try await TestDatabase.withConnection { connection async throws in
             var texts = PostgresArrayWriter(of: .text)
