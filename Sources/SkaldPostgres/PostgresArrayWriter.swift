@@ -63,8 +63,11 @@ public struct PostgresArrayWriter: Sendable {
     }
 
     /// The header of a one-dimensional array: dimensions, null flag, element type, length,
-    /// lower bound. Reserved at the start so ``value`` fills it in without copying the elements.
+    /// lower bound. Written at the start and kept current as elements are added, so ``value``
+    /// hands over the buffer as it is, without copying the elements.
     private static let headerSize = 20
+    /// Offsets of the header's null flag and length.
+    private static let nullFlagOffset = 4, lengthOffset = 12
     /// Microseconds from 1970-01-01 to 2000-01-01, Postgres's epoch for timestamps.
     private static let postgresEpochMicros: Int64 = 946_684_800_000_000
 
@@ -73,7 +76,6 @@ public struct PostgresArrayWriter: Sendable {
     /// Elements appended so far.
     public private(set) var count = 0
     private var bytes: [UInt8]
-    private var hasNull = false
     private var failure: String?
 
     /// An empty array of `element`s; `capacity` is the expected size in bytes of its elements.
@@ -81,14 +83,14 @@ public struct PostgresArrayWriter: Sendable {
         self.element = element
         bytes = []
         bytes.reserveCapacity(Self.headerSize + capacity)
-        bytes.append(contentsOf: repeatElement(0, count: Self.headerSize))
+        for word in [1, 0, element.dataType.oid, 0, 1] { Self.appendBigEndian(UInt32(word), to: &bytes) }
     }
 
     /// Appends SQL NULL.
     public mutating func appendNull() {
         append(length: -1)
-        hasNull = true
-        count += 1
+        storeHeaderWord(1, at: Self.nullFlagOffset)
+        counted()
     }
 
     /// Appends a `text` or `json` element, or NULL.
@@ -120,7 +122,7 @@ public struct PostgresArrayWriter: Sendable {
         default:
             return fail("an integer is not a \(element.dataType)")
         }
-        count += 1
+        counted()
     }
 
     /// Appends a `timestamptz` element, or NULL.
@@ -133,7 +135,7 @@ public struct PostgresArrayWriter: Sendable {
         guard !overflow else { return fail("\(value) is out of a timestamptz's range") }
         append(length: 8)
         appendBigEndian(UInt64(bitPattern: sinceEpoch))
-        count += 1
+        counted()
     }
 
     /// Appends a `boolean` element, or NULL.
@@ -142,7 +144,7 @@ public struct PostgresArrayWriter: Sendable {
         guard element == .bool else { return fail("a boolean is not a \(element.dataType)") }
         append(length: 1)
         bytes.append(value ? 1 : 0)
-        count += 1
+        counted()
     }
 
     /// The array, to bind as a parameter cast to its type (`$1::text[]`).
@@ -153,18 +155,17 @@ public struct PostgresArrayWriter: Sendable {
             for word in [0, 0, element.dataType.oid] { Self.appendBigEndian(UInt32(word), to: &empty) }
             return PostgresValue(binaryBytes: empty, dataType: element.arrayType, encodingFailure: failure)
         }
-        var encoded = bytes
-        encoded.withUnsafeMutableBytes { header in
-            func put(_ word: UInt32, at offset: Int) {
-                header.storeBytes(of: word.bigEndian, toByteOffset: offset, as: UInt32.self)
-            }
-            put(1, at: 0)
-            put(hasNull ? 1 : 0, at: 4)
-            put(element.dataType.oid, at: 8)
-            put(UInt32(count), at: 12)
-            put(1, at: 16)
-        }
-        return PostgresValue(binaryBytes: encoded, dataType: element.arrayType, encodingFailure: failure)
+        return PostgresValue(binaryBytes: bytes, dataType: element.arrayType, encodingFailure: failure)
+    }
+
+    /// Counts the element just written, in ``count`` and in the header.
+    private mutating func counted() {
+        count += 1
+        storeHeaderWord(UInt32(count), at: Self.lengthOffset)
+    }
+
+    private mutating func storeHeaderWord(_ word: UInt32, at offset: Int) {
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: word.bigEndian, toByteOffset: offset, as: UInt32.self) }
     }
 
     private mutating func appendText(_ utf8: UnsafeRawBufferPointer) {
@@ -174,7 +175,7 @@ public struct PostgresArrayWriter: Sendable {
         }
         append(length: Int32(utf8.count))
         bytes.append(contentsOf: utf8)
-        count += 1
+        counted()
     }
 
     private mutating func append(length: Int32) {

@@ -57,8 +57,8 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
             throw ValidationError("--sagas, --partitions, --batch-size and --pool-size must be positive")
         }
         if let inFlight, inFlight <= 0 { throw ValidationError("--in-flight must be positive") }
-        if pgbenchSeconds > 0, batchSize < 6 {
-            throw ValidationError("the pgbench ceiling needs --batch-size 6 or more (one transition in six is a start); or pass --pgbench-seconds 0")
+        if pgbenchSeconds > 0, batchSize < PGBenchCeiling.minimumBatch {
+            throw ValidationError("the pgbench ceiling needs --batch-size \(PGBenchCeiling.minimumBatch) or more (one transition in six is a start); or pass --pgbench-seconds 0")
         }
     }
 
