@@ -6,7 +6,13 @@ public import Skald
 ///
 /// ``ParticipantService`` does the plumbing around it (consumer group, inbox, outbox,
 /// relay, replies); a handler only reads and writes its own schema, on the connection
-/// it is given, inside the transaction that also records the command in the inbox.
+/// it is given, inside the transaction that also records the commands in the inbox.
+///
+/// A handler takes a whole batch at once, so it can read the rows the batch touches in one
+/// round trip and write their new values in another, whatever the batch's size: set-based
+/// statements instead of one or two per command, which is where an example service's
+/// Postgres time went (docs/benchmarks-e2e.md, session 14). The answers must be the ones the
+/// commands would get one batch at a time, in the batch's order.
 public protocol CommandHandler: Sendable {
     /// The service's name, e.g. `payment`; also its default consumer group is `<name>-service`.
     var serviceName: String { get }
@@ -17,12 +23,41 @@ public protocol CommandHandler: Sendable {
     /// The SQL that creates its own tables (the inbox and outbox come from ``ServiceSchema``).
     var tablesSQL: String { get }
 
-    /// Applies `command` and returns the reply, or `nil` for a command type it does not know.
+    /// Applies `commands` in order and answers each: one outcome per command, in the same order.
     ///
     /// Runs inside a transaction on `connection`, isolated to it: the handler's statements
     /// run one after another on the connection's own thread, without a hop between threads
-    /// for each. Throwing rolls the whole batch back.
+    /// for each. Throwing rolls the whole batch back; a command that cannot be read is an
+    /// ``CommandOutcome/unreadable(_:)`` outcome, not a thrown error, so it does not hold
+    /// the rest of its batch up.
     func handle(
+        _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> [CommandOutcome]
+}
+
+/// What a handler made of one command.
+public enum CommandOutcome: Sendable {
+    /// Applied (or recognised as applied before); this is the reply.
+    case reply(any SagaMessage)
+    /// A command type the service does not handle.
+    case unknownType
+    /// A command whose payload does not decode as its type says.
+    case unreadable(ExampleServiceError)
+}
+
+extension CommandHandler {
+    /// Applies one command as a batch of its own and returns its reply, or `nil` for a
+    /// command type the service does not know.
+    ///
+    /// - Throws: ``ExampleServiceError`` when the payload does not decode; what the batch
+    ///   form throws otherwise.
+    public func handle(
         _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> (any SagaMessage)?
+    ) async throws -> (any SagaMessage)? {
+        switch try await handle([command], on: connection, behaviour: behaviour).first {
+        case .reply(let reply): reply
+        case .unreadable(let error): throw error
+        case .unknownType, nil: nil
+        }
+    }
 }

@@ -1,4 +1,4 @@
-public import Skald
+import Skald
 public import SkaldPostgres
 
 /// notification-service: records the notifications it sends, one per saga.
@@ -29,20 +29,52 @@ public struct NotificationService: CommandHandler {
         """
     }
 
-    /// Handles NotifyCustomer.
+    /// Handles NotifyCustomer, a batch in one statement whatever its size: each saga's
+    /// notifications of the batch are counted as attempts on its one row.
     public func handle(
-        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> (any SagaMessage)? {
-        guard command.envelope.type == NotifyCustomer.messageType else { return nil }
-        let notify = try command.decode(NotifyCustomer.self)
-        if behaviour.fails(command.envelope.id) { return NotificationFailed() }
-        let sagaId = command.envelope.sagaId ?? command.envelope.id
+        _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> [CommandOutcome] {
+        var batch = DecodedBatch(commands) { command -> NotifyCustomer? in
+            command.envelope.type == NotifyCustomer.messageType ? try command.decode(NotifyCustomer.self) : nil
+        }
+        // One row per saga: an upsert cannot touch a row twice in one statement.
+        var sent: [String: (customerId: String, text: String, attempts: Int)] = [:]
+        var sagaIds: [String] = []
+        for (index, notify) in batch.commands {
+            let envelope = commands[index].envelope
+            // Each attempt (a new command id) decides anew, so a retry may succeed.
+            if behaviour.fails(envelope.id) {
+                batch.answer(index, with: NotificationFailed())
+                continue
+            }
+            let sagaId = envelope.sagaId ?? envelope.id
+            if sent[sagaId] == nil {
+                sent[sagaId] = (notify.customerId, notify.text, 1)
+                sagaIds.append(sagaId)
+            } else {
+                sent[sagaId]!.attempts += 1
+            }
+            batch.answer(index, with: CustomerNotified())
+        }
+        guard !sagaIds.isEmpty else { return batch.results }
+        var ids = PostgresArrayWriter(of: .text, capacity: sagaIds.count)
+        var customers = PostgresArrayWriter(of: .text, capacity: sagaIds.count)
+        var texts = PostgresArrayWriter(of: .text, capacity: sagaIds.count)
+        var attempts = PostgresArrayWriter(of: .int4, capacity: sagaIds.count)
+        for sagaId in sagaIds {
+            let notification = sent[sagaId]!
+            ids.append(sagaId)
+            customers.append(notification.customerId)
+            texts.append(notification.text)
+            attempts.append(notification.attempts)
+        }
         _ = try connection.execute(
             """
-            INSERT INTO notifications (saga_id, customer_id, text) VALUES (\(sagaId), \(notify.customerId), \(notify.text))
-            ON CONFLICT (saga_id) DO UPDATE SET attempts = notifications.attempts + 1
+            INSERT INTO notifications (saga_id, customer_id, text, attempts)
+            SELECT * FROM unnest(\(ids.value)::text[], \(customers.value)::text[], \(texts.value)::text[], \(attempts.value)::integer[])
+            ON CONFLICT (saga_id) DO UPDATE SET attempts = notifications.attempts + excluded.attempts
             """
         )
-        return CustomerNotified()
+        return batch.results
     }
 }

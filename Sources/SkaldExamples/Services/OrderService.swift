@@ -1,6 +1,6 @@
 import Foundation
 import SkaldRuntime
-public import Skald
+import Skald
 public import SkaldPostgres
 
 /// order-service: owns orders.
@@ -50,19 +50,34 @@ public struct OrderService: CommandHandler {
         }
     }
 
-    /// The statements of ``place(_:on:)``, run on the connection's thread (no hop per order).
+    /// The statements of ``place(_:on:)``, run on the connection's thread: one insert for all
+    /// the orders, one for their events, whatever their number.
     private static func insert(_ orders: [OrderCreatedEvent], on connection: isolated PostgresConnection) throws {
-        var events: [ServiceOutbox.Row] = []
+        guard !orders.isEmpty else { return }
+        var orderIds = PostgresArrayWriter(of: .text, capacity: orders.count)
+        var customers = PostgresArrayWriter(of: .text, capacity: orders.count)
+        var lines = PostgresArrayWriter(of: .json, capacity: orders.count)
+        var amounts = PostgresArrayWriter(of: .int8, capacity: orders.count)
         for order in orders {
-            let lines = String(decoding: try JSONEncoder().encode(order.lines), as: UTF8.self)
-            let inserted = try connection.execute(
+            orderIds.append(order.orderId)
+            customers.append(order.customerId)
+            lines.append(utf8: try SkaldJSON.encode(order.lines))
+            amounts.append(order.amountCents)
+        }
+        var inserted = Set(
+            try connection.query(
                 """
                 INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
-                VALUES (\(order.orderId), \(order.customerId), \(lines)::jsonb, \(order.amountCents), 'pending')
+                SELECT order_id, customer_id, lines::jsonb, amount_cents, 'pending' FROM unnest(
+                    \(orderIds.value)::text[], \(customers.value)::text[], \(lines.value)::json[], \(amounts.value)::bigint[]
+                ) AS placed(order_id, customer_id, lines, amount_cents)
                 ON CONFLICT (order_id) DO NOTHING
+                RETURNING order_id
                 """
-            )
-            guard inserted == 1 else { continue }
+            ).decode(String.self))
+        var events: [ServiceOutbox.Row] = []
+        // The first of the orders with an id that was new; any later one with that id changes nothing.
+        for order in orders where inserted.remove(order.orderId) != nil {
             let envelope = MessageEnvelope(
                 id: "order-created:\(order.orderId)", source: "//order-service", type: OrderCreatedEvent.messageType,
                 time: Date()
@@ -74,72 +89,104 @@ public struct OrderService: CommandHandler {
         _ = try connection.query(PostgresQuery(OutboxRelay.notifySQL))
     }
 
-    /// Handles CreateOrder, ConfirmOrder and CancelOrder.
-    public func handle(
-        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> (any SagaMessage)? {
-        switch command.envelope.type {
-        case CreateOrder.messageType:
-            let create = try command.decode(CreateOrder.self)
-            if behaviour.fails(create.orderId) {
-                _ = try connection.execute(
-                    "UPDATE orders SET status = 'rejected', updated_at = now() WHERE order_id = \(create.orderId) AND status = 'pending'"
-                )
-                return OrderRejected(reason: "order service told to reject")
-            }
-            let lines = String(decoding: try JSONEncoder().encode(create.lines), as: UTF8.self)
-            let status = try connection.query(
-                """
-                INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
-                VALUES (\(create.orderId), \(create.customerId), \(lines)::jsonb, 0, 'accepted')
-                ON CONFLICT (order_id) DO UPDATE SET status = 'accepted', updated_at = now()
-                    WHERE orders.status = 'pending'
-                RETURNING status
-                """
-            ).first?.decode(String.self, at: 0)
-            if status == nil, try self.status(of: create.orderId, on: connection) == "cancelled" {
-                return OrderRejected(reason: "order \(create.orderId) was cancelled")
-            }
-            return OrderCreated(orderId: create.orderId)
-        case ConfirmOrder.messageType:
-            let confirm = try command.decode(ConfirmOrder.self)
-            // One statement: confirm a pending or accepted order; either way, its status now.
-            let status = try connection.query(
-                """
-                WITH confirmed AS (
-                    UPDATE orders SET status = 'confirmed', updated_at = now()
-                    WHERE order_id = \(confirm.orderId) AND status IN ('pending', 'accepted')
-                    RETURNING status
-                )
-                SELECT coalesce((SELECT status FROM confirmed), (SELECT status FROM orders WHERE order_id = \(confirm.orderId)))
-                """
-            ).first?.decode(String?.self, at: 0)
-            if status == "confirmed" { return OrderConfirmed(orderId: confirm.orderId) }
-            return OrderConfirmationFailed(reason: "order \(confirm.orderId) is \(status ?? "unknown")")
-        case CancelOrder.messageType:
-            let cancel = try command.decode(CancelOrder.self)
-            // A cancel that arrives before the order (a timed-out create) leaves a tombstone,
-            // so the late create cannot bring the order back. A confirmed order stays confirmed,
-            // and the statement returns nothing for it.
-            let cancelled = try connection.query(
-                """
-                INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
-                VALUES (\(cancel.orderId), '', '[]'::jsonb, 0, 'cancelled')
-                ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', updated_at = now()
-                    WHERE orders.status <> 'confirmed'
-                RETURNING status
-                """
-            )
-            if cancelled.isEmpty {
-                return OrderCancellationRefused(orderId: cancel.orderId, reason: "order \(cancel.orderId) is confirmed")
-            }
-            return OrderCancelled(orderId: cancel.orderId)
-        default:
-            return nil
-        }
+    /// The commands it handles.
+    private enum Command {
+        case create(CreateOrder)
+        case confirm(ConfirmOrder)
+        case cancel(CancelOrder)
     }
 
-    private func status(of orderId: String, on connection: isolated PostgresConnection) throws -> String? {
-        try connection.query("SELECT status FROM orders WHERE order_id = \(orderId)").first?.decode(String.self, at: 0)
+    /// Handles CreateOrder, ConfirmOrder and CancelOrder, a batch in two round trips whatever
+    /// its size: the batch's orders read and locked in order-id order, ``OrderLedger`` deciding
+    /// each command in order in memory, then one pipeline that inserts the new rows and updates
+    /// the statuses that changed.
+    ///
+    /// An order that appeared between the read and the write (placed at that moment) makes
+    /// the insert fail on the primary key; the batch is then applied one command at a time,
+    /// and that command's read sees the order.
+    public func handle(
+        _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> [CommandOutcome] {
+        var batch = DecodedBatch(commands) { command -> Command? in
+            switch command.envelope.type {
+            case CreateOrder.messageType: .create(try command.decode(CreateOrder.self))
+            case ConfirmOrder.messageType: .confirm(try command.decode(ConfirmOrder.self))
+            case CancelOrder.messageType: .cancel(try command.decode(CancelOrder.self))
+            default: nil
+            }
+        }
+        guard !batch.commands.isEmpty else { return batch.results }
+        var orderIds = PostgresArrayWriter(of: .text)
+        for (_, command) in batch.commands {
+            switch command {
+            case .create(let create): orderIds.append(create.orderId)
+            case .confirm(let confirm): orderIds.append(confirm.orderId)
+            case .cancel(let cancel): orderIds.append(cancel.orderId)
+            }
+        }
+        var statuses: [String: OrderLedger.Status] = [:]
+        for row in try connection.query(
+            "SELECT order_id, status FROM orders WHERE order_id = ANY(\(orderIds.value)::text[]) ORDER BY order_id FOR UPDATE"
+        ) {
+            let (orderId, status) = try row.decode((String, String).self)
+            guard let status = OrderLedger.Status(rawValue: status) else {
+                throw ExampleServiceError("order \(orderId) has an unknown status \(status)")
+            }
+            statuses[orderId] = status
+        }
+        var ledger = OrderLedger(statuses: statuses)
+        for (index, command) in batch.commands {
+            switch command {
+            case .create(let create):
+                batch.answer(index, with: ledger.create(create, rejectedByRule: behaviour.fails(create.orderId)))
+            case .confirm(let confirm):
+                batch.answer(index, with: ledger.confirm(confirm))
+            case .cancel(let cancel):
+                batch.answer(index, with: ledger.cancel(cancel))
+            }
+        }
+        try write(ledger, on: connection)
+        return batch.results
+    }
+
+    /// Writes what `ledger` changed, in one round trip.
+    private func write(_ ledger: OrderLedger, on connection: isolated PostgresConnection) throws {
+        var writes: [PostgresQuery] = []
+        let new = ledger.newOrders
+        if !new.isEmpty {
+            var orderIds = PostgresArrayWriter(of: .text, capacity: new.count)
+            var customers = PostgresArrayWriter(of: .text, capacity: new.count)
+            var lines = PostgresArrayWriter(of: .json, capacity: new.count)
+            var statuses = PostgresArrayWriter(of: .text, capacity: new.count)
+            for (orderId, order) in new {
+                orderIds.append(orderId)
+                customers.append(order.customerId)
+                lines.append(utf8: try SkaldJSON.encode(order.lines))
+                statuses.append(order.status.rawValue)
+            }
+            writes.append(
+                """
+                INSERT INTO orders (order_id, customer_id, lines, amount_cents, status)
+                SELECT order_id, customer_id, lines::jsonb, 0, status FROM unnest(
+                    \(orderIds.value)::text[], \(customers.value)::text[], \(lines.value)::json[], \(statuses.value)::text[]
+                ) AS new(order_id, customer_id, lines, status)
+                """)
+        }
+        let changed = ledger.changedOrders
+        if !changed.isEmpty {
+            var orderIds = PostgresArrayWriter(of: .text, capacity: changed.count)
+            var statuses = PostgresArrayWriter(of: .text, capacity: changed.count)
+            for (orderId, status) in changed {
+                orderIds.append(orderId)
+                statuses.append(status.rawValue)
+            }
+            writes.append(
+                """
+                UPDATE orders SET status = changed.status, updated_at = now()
+                FROM unnest(\(orderIds.value)::text[], \(statuses.value)::text[]) AS changed(order_id, status)
+                WHERE orders.order_id = changed.order_id
+                """)
+        }
+        if !writes.isEmpty { _ = try connection.pipeline(writes) }
     }
 }

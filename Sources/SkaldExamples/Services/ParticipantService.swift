@@ -142,7 +142,8 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
 
     /// Commits `batch` in one transaction, retrying while Postgres is unavailable.
     ///
-    /// A command the data rejects (SQLSTATE class 22 or 23: a bug, not an outage) must not
+    /// A command the data rejects (SQLSTATE class 22 or 23, or a value that cannot be sent:
+    /// a bug, not an outage) must not
     /// block its partition forever: the batch is split and applied one command at a time,
     /// and a command that fails alone is recorded in the inbox unanswered, with an error log;
     /// its saga's step timeout takes over.
@@ -173,7 +174,11 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         }
     }
 
+    /// Whether `error` says the batch's data cannot be stored, rather than that Postgres is
+    /// unavailable: a value the connection cannot send (a NUL in text), or SQLSTATE class 22
+    /// (data exception) or 23 (integrity constraint violation).
     static func isRejectedByData(_ error: PostgresError) -> Bool {
+        if error.code == .invalidArgument { return true }
         guard let state = error.sqlState else { return false }
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
@@ -184,20 +189,29 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 continue
             }
             metrics.rejected.increment()
-            logger.error(
-                "command rejected by the data; recorded unanswered",
-                metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(error)"]
-            )
-            try await pool.withConnection { connection in
-                _ = try await connection.execute(
-                    "INSERT INTO inbox (message_id) VALUES (\(envelope.id)) ON CONFLICT DO NOTHING"
+            do {
+                try await pool.withConnection { connection in
+                    _ = try await connection.execute(
+                        "INSERT INTO inbox (message_id) VALUES (\(envelope.id)) ON CONFLICT DO NOTHING"
+                    )
+                }
+                logger.error(
+                    "command rejected by the data; recorded unanswered",
+                    metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(error)"]
+                )
+            } catch let idError as PostgresError where idError.code == .invalidArgument {
+                // An id Postgres cannot hold (a NUL in it) cannot be deduplicated either; each
+                // delivery of it is skipped the same way.
+                logger.error(
+                    "command rejected by the data; its id cannot be stored, skipped unanswered",
+                    metadata: ["type": "\(envelope.type)", "error": "\(error)"]
                 )
             }
         }
     }
 
-    /// Records the batch's command ids in the inbox (one statement), applies the new ones in
-    /// order, and writes their replies to the outbox (one statement).
+    /// Records the batch's command ids in the inbox (one statement), hands the new ones to the
+    /// handler as one batch, and writes their replies to the outbox (one statement).
     ///
     /// Isolated to the connection, the whole batch runs on the connection's thread: each
     /// statement is a plain call, where hopping from the cooperative pool to that thread and
@@ -228,7 +242,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 ON CONFLICT DO NOTHING RETURNING message_id
                 """
             ).decode(String.self))
-        var replies: [ServiceOutbox.Row] = []
+        var applied: [(message: KafkaMessage, command: ServiceCommand)] = []
         var duplicates = 0
         for (message, envelope) in commands {
             // The first delivery in the batch is applied; a duplicate (here or earlier) is not.
@@ -236,8 +250,19 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 duplicates += 1
                 continue
             }
-            if let reply = try await apply(message, envelope: envelope, on: connection, behaviour: behaviour) {
-                replies.append(reply)
+            applied.append((message, ServiceCommand(envelope: envelope, payload: message.value)))
+        }
+        var replies: [ServiceOutbox.Row] = []
+        if !applied.isEmpty {
+            let outcomes = try await handler.handle(applied.map(\.command), on: connection, behaviour: behaviour)
+            guard outcomes.count == applied.count else {
+                throw ExampleServiceError(
+                    "the \(handler.serviceName) handler answered \(outcomes.count) of \(applied.count) commands")
+            }
+            for ((message, command), outcome) in zip(applied, outcomes) {
+                if let reply = try reply(to: command, in: message, outcome: outcome, behaviour: behaviour) {
+                    replies.append(reply)
+                }
             }
         }
         try ServiceOutbox.write(replies, on: connection)
@@ -246,23 +271,24 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         if duplicates > 0 { metrics.duplicates.increment(by: duplicates) }
     }
 
-    private func apply(
-        _ message: KafkaMessage, envelope: MessageEnvelope, on connection: isolated PostgresConnection,
-        behaviour: ServiceBehaviour
-    ) async throws -> ServiceOutbox.Row? {
-        let command = ServiceCommand(envelope: envelope, payload: message.value)
-        let reply: (any SagaMessage)?
-        do {
-            reply = try await handler.handle(command, on: connection, behaviour: behaviour)
-        } catch let error as ExampleServiceError {
+    /// The outbox row that answers `command`, or nil when there is none to send.
+    private func reply(
+        to command: ServiceCommand, in message: KafkaMessage, outcome: CommandOutcome, behaviour: ServiceBehaviour
+    ) throws -> ServiceOutbox.Row? {
+        let envelope = command.envelope
+        let reply: any SagaMessage
+        switch outcome {
+        case .unreadable(let error):
+            // Recorded in the inbox unanswered; its saga's step timeout takes over.
             metrics.unreadable.increment()
             logger.warning("skipping an unreadable command", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
             return nil
-        }
-        guard let reply else {
+        case .unknownType:
             metrics.unreadable.increment()
             logger.warning("no handler for command type", metadata: ["type": "\(envelope.type)"])
             return nil
+        case .reply(let message):
+            reply = message
         }
         metrics.applied.increment()
         if behaviour.silent { return nil }

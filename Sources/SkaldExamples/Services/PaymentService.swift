@@ -1,4 +1,4 @@
-public import Skald
+import Skald
 public import SkaldPostgres
 
 /// payment-service: owns customer accounts and the payments charged to them.
@@ -55,80 +55,148 @@ public struct PaymentService: CommandHandler {
         }
     }
 
-    /// Handles ProcessPayment and RefundPayment.
-    public func handle(
-        _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
-    ) async throws -> (any SagaMessage)? {
-        switch command.envelope.type {
-        case ProcessPayment.messageType:
-            return try process(try command.decode(ProcessPayment.self), on: connection, behaviour: behaviour)
-        case RefundPayment.messageType:
-            let refund = try command.decode(RefundPayment.self)
-            // One statement: refund the charge, credit the account, and block a payment that
-            // has not arrived yet (ON CONFLICT: a payment row, charged or not, stays as it is).
-            _ = try connection.execute(
-                """
-                WITH refunded AS (
-                    UPDATE payments SET status = 'refunded', updated_at = now()
-                    WHERE order_id = \(refund.orderId) AND status = 'charged'
-                    RETURNING customer_id, amount_cents
-                ),
-                credited AS (
-                    UPDATE accounts SET balance = accounts.balance + r.amount_cents
-                    FROM refunded AS r WHERE accounts.customer_id = r.customer_id
-                )
-                INSERT INTO payments (order_id, customer_id, amount_cents, status, reason)
-                VALUES (\(refund.orderId), '', 0, 'refunded', 'refund before payment')
-                ON CONFLICT (order_id) DO NOTHING
-                """
-            )
-            return PaymentRefunded(orderId: refund.orderId)
-        default:
-            return nil
-        }
+    /// The commands it handles.
+    private enum Command {
+        case process(ProcessPayment)
+        case refund(RefundPayment)
     }
 
-    /// Two round trips: the order's payment so far and the customer's balance (locked) in one
-    /// pipeline, then one statement that charges or records the decline.
-    private func process(
-        _ payment: ProcessPayment, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
-    ) throws -> any SagaMessage {
+    /// Handles ProcessPayment and RefundPayment, a batch in two round trips whatever its size.
+    ///
+    /// 1. One pipeline reads the batch's payments and the balances of every account they touch
+    ///    (the payers, and the accounts of charges that may be refunded), both locked, in key
+    ///    order so that two batches cannot deadlock.
+    /// 2. ``PaymentLedger`` decides each command in order, in memory.
+    /// 3. One pipeline inserts the new payment rows, updates the refunded ones and moves the
+    ///    balances.
+    ///
+    /// A payment row that appeared between the read and the write (the same order paid through
+    /// another command id, on another instance during a rebalance) makes the insert fail on
+    /// the primary key; the batch is then applied one command at a time, and that command's
+    /// read sees the row.
+    public func handle(
+        _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> [CommandOutcome] {
+        var batch = DecodedBatch(commands) { command -> Command? in
+            switch command.envelope.type {
+            case ProcessPayment.messageType:
+                let payment = try command.decode(ProcessPayment.self)
+                // The sender's bug, not a decline: no reply, and its saga's step timeout takes over.
+                guard payment.amountCents >= 0 else {
+                    throw ExampleServiceError("command \(command.envelope.id) asks for a negative payment")
+                }
+                return .process(payment)
+            case RefundPayment.messageType: return .refund(try command.decode(RefundPayment.self))
+            default: return nil
+            }
+        }
+        guard !batch.commands.isEmpty else { return batch.results }
+        var orderIds = PostgresArrayWriter(of: .text)
+        var payers = PostgresArrayWriter(of: .text)
+        for (_, command) in batch.commands {
+            switch command {
+            case .process(let payment):
+                orderIds.append(payment.orderId)
+                payers.append(payment.customerId)
+            case .refund(let refund):
+                orderIds.append(refund.orderId)
+            }
+        }
         let read = try connection.pipeline([
-            "SELECT status, coalesce(reason, '') FROM payments WHERE order_id = \(payment.orderId)",
-            "SELECT balance FROM accounts WHERE customer_id = \(payment.customerId) FOR UPDATE",
+            """
+            SELECT order_id, customer_id, amount_cents, status, reason FROM payments
+            WHERE order_id = ANY(\(orderIds.value)::text[]) ORDER BY order_id FOR UPDATE
+            """,
+            """
+            SELECT customer_id, balance FROM accounts
+            WHERE customer_id IN (
+                SELECT unnest(\(payers.value)::text[])
+                UNION SELECT customer_id FROM payments WHERE order_id = ANY(\(orderIds.value)::text[]) AND status = 'charged'
+            )
+            ORDER BY customer_id FOR UPDATE
+            """,
         ])
-        if let (status, reason) = try read[0].first.map({ try $0.decode((String, String).self) }) {
-            return status == "charged"
-                ? PaymentProcessed(paymentId: "pay-\(payment.orderId)")
-                : PaymentDeclined(reason: status == "refunded" ? "already refunded" : reason)
+        var payments: [String: PaymentLedger.Payment] = [:]
+        for row in read[0] {
+            let (orderId, customerId, amount, status, reason) = try row.decode((String, String, Int, String, String?).self)
+            guard let status = PaymentLedger.Status(rawValue: status) else {
+                throw ExampleServiceError("payment \(orderId) has an unknown status \(status)")
+            }
+            payments[orderId] = .init(customerId: customerId, amountCents: amount, status: status, reason: reason)
         }
-        let balance = try read[1].first?.decode(Int.self, at: 0)
-        let declineReason: String?
-        if behaviour.fails(payment.orderId) {
-            declineReason = "declined by the configured decline rate"
-        } else if let balance {
-            declineReason = balance < payment.amountCents ? "insufficient funds" : nil
-        } else {
-            declineReason = "no account for \(payment.customerId)"
+        var balances: [String: Int] = [:]
+        for row in read[1] {
+            let (customerId, balance) = try row.decode((String, Int).self)
+            balances[customerId] = balance
         }
-        if let declineReason {
-            _ = try connection.execute(
+        var ledger = PaymentLedger(payments: payments, balances: balances)
+        for (index, command) in batch.commands {
+            switch command {
+            case .process(let payment):
+                batch.answer(index, with: ledger.process(payment, declinedByRate: behaviour.fails(payment.orderId)))
+            case .refund(let refund):
+                batch.answer(index, with: ledger.refund(refund))
+            }
+        }
+        try write(ledger, on: connection)
+        return batch.results
+    }
+
+    /// Writes what `ledger` changed, in one round trip.
+    private func write(_ ledger: PaymentLedger, on connection: isolated PostgresConnection) throws {
+        var writes: [PostgresQuery] = []
+        let new = ledger.newPayments
+        if !new.isEmpty {
+            var orderIds = PostgresArrayWriter(of: .text, capacity: new.count)
+            var customers = PostgresArrayWriter(of: .text, capacity: new.count)
+            var amounts = PostgresArrayWriter(of: .int8, capacity: new.count)
+            var statuses = PostgresArrayWriter(of: .text, capacity: new.count)
+            var reasons = PostgresArrayWriter(of: .text, capacity: new.count)
+            for (orderId, payment) in new {
+                orderIds.append(orderId)
+                customers.append(payment.customerId)
+                amounts.append(payment.amountCents)
+                statuses.append(payment.status.rawValue)
+                reasons.append(payment.reason)
+            }
+            writes.append(
                 """
                 INSERT INTO payments (order_id, customer_id, amount_cents, status, reason)
-                VALUES (\(payment.orderId), \(payment.customerId), 0, 'declined', \(declineReason))
-                """
-            )
-            return PaymentDeclined(reason: declineReason)
+                SELECT * FROM unnest(
+                    \(orderIds.value)::text[], \(customers.value)::text[], \(amounts.value)::bigint[],
+                    \(statuses.value)::text[], \(reasons.value)::text[])
+                """)
         }
-        _ = try connection.execute(
-            """
-            WITH charged AS (
-                UPDATE accounts SET balance = balance - \(payment.amountCents) WHERE customer_id = \(payment.customerId)
-            )
-            INSERT INTO payments (order_id, customer_id, amount_cents, status)
-            VALUES (\(payment.orderId), \(payment.customerId), \(payment.amountCents), 'charged')
-            """
-        )
-        return PaymentProcessed(paymentId: "pay-\(payment.orderId)")
+        let changed = ledger.changedPayments
+        if !changed.isEmpty {
+            var orderIds = PostgresArrayWriter(of: .text, capacity: changed.count)
+            var statuses = PostgresArrayWriter(of: .text, capacity: changed.count)
+            for (orderId, status) in changed {
+                orderIds.append(orderId)
+                statuses.append(status.rawValue)
+            }
+            writes.append(
+                """
+                UPDATE payments SET status = changed.status, updated_at = now()
+                FROM unnest(\(orderIds.value)::text[], \(statuses.value)::text[]) AS changed(order_id, status)
+                WHERE payments.order_id = changed.order_id
+                """)
+        }
+        let moves = ledger.balanceChanges
+        if !moves.isEmpty {
+            var customers = PostgresArrayWriter(of: .text, capacity: moves.count)
+            var deltas = PostgresArrayWriter(of: .int8, capacity: moves.count)
+            for (customerId, delta) in moves {
+                customers.append(customerId)
+                deltas.append(delta)
+            }
+            writes.append(
+                """
+                UPDATE accounts SET balance = accounts.balance + moved.delta
+                FROM unnest(\(customers.value)::text[], \(deltas.value)::bigint[]) AS moved(customer_id, delta)
+                WHERE accounts.customer_id = moved.customer_id
+                """)
+        }
+        if !writes.isEmpty { _ = try connection.pipeline(writes) }
     }
 }
