@@ -2,8 +2,8 @@ import Testing
 
 @testable import SkaldCLI
 
-/// `skald bench orchestrator` refuses options its pgbench ceiling cannot run with, before the run.
-@Suite("skald bench orchestrator: arguments")
+/// `skald bench` refuses options it cannot run with, before the run.
+@Suite("skald bench: arguments")
 struct BenchArgumentsTests {
     @Test("a batch too small for the ceiling's script is refused up front, and accepted without the ceiling")
     func batchTooSmallForTheCeiling() throws {
@@ -15,5 +15,14 @@ struct BenchArgumentsTests {
         let parsed = try OrchestratorBenchCommand.parse(["--batch-size", "3", "--pgbench-seconds", "0"])
         #expect(parsed.batchSize == 3)
         #expect(try OrchestratorBenchCommand.parse(["--batch-size", "6"]).batchSize == 6)
+    }
+
+    @Test("e2e takes an instance cache size for its orchestrator and refuses a negative one")
+    func e2eInstanceCache() throws {
+        #expect(try E2EBenchCommand.parse(["--instance-cache", "25000"]).instanceCache == 25_000)
+        #expect(try E2EBenchCommand.parse([]).instanceCache == nil)
+        let error = #expect(throws: (any Error).self) { _ = try E2EBenchCommand.parse(["--instance-cache=-1"]) }
+        let message = error.map { E2EBenchCommand.message(for: $0) } ?? ""
+        #expect(message.contains("--instance-cache must not be negative"), "\(message)")
     }
 }

@@ -31,10 +31,14 @@ struct E2EBenchCommand: AsyncParsableCommand {
     @Flag(help: "Also keep the registered projections (the example's order-board) up to date, which mirrors every saga event to Kafka.")
     var projections = false
 
+    @Option(help: "Saga instances the orchestrator keeps folded (its `skald.instanceCache.capacity`, 10,000 by default). A burst with more sagas in flight than this reads and folds their logs again.")
+    var instanceCache: Int?
+
     func validate() throws {
         guard sagas > 0, partitions > 0, rate >= 0 else {
             throw ValidationError("--sagas and --partitions must be positive, --rate not negative")
         }
+        if let instanceCache, instanceCache < 0 { throw ValidationError("--instance-cache must not be negative") }
     }
 
     func run() async throws {
@@ -43,7 +47,7 @@ struct E2EBenchCommand: AsyncParsableCommand {
         let run = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: nil, orders: sagas,
             partitions: partitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false, admin: nil,
-            logger: logger, projections: projections ? SagaCatalog.projections : []
+            logger: logger, projections: projections ? SagaCatalog.projections : [], instanceCacheCapacity: instanceCache
         )
         let report = try await run.run()
         guard report.isConsistent else {
