@@ -57,22 +57,26 @@ public struct StepProgress: Sendable, Hashable {
         case skippedByOperator = "skipped_by_operator"
     }
 
-    /// The forward phase.
-    public var phase: Phase = .pending
+    // The stored properties are declared widest first: Swift lays them out in declaration
+    // order, and with the one-byte ones between the integers each step took 64 bytes rather
+    // than 48. A cached PlaceOrder instance holds five (docs/benchmarks-orchestrator.md, session 14).
+
     /// The latest attempt sent (0 = never sent).
     public var attempt = 0
-    /// When the latest attempt's command was sent (the time of its `step.command-sent` event).
-    public var commandSentAt: Date?
     /// Attempts before this number do not count against the retry budget (an operator retry resets it).
     public var budgetStart = 0
-    /// Some attempt timed out, so the step may have taken effect even if it later failed.
-    public var outcomeUnknown = false
-    /// The compensation phase.
-    public var compensation: CompensationPhase = .none
     /// The latest compensation attempt sent.
     public var compensationAttempt = 0
     /// Compensation attempts before this number do not count against the budget.
     public var compensationBudgetStart = 0
+    /// When the latest attempt's command was sent (the time of its `step.command-sent` event).
+    public var commandSentAt: Date?
+    /// The forward phase.
+    public var phase: Phase = .pending
+    /// The compensation phase.
+    public var compensation: CompensationPhase = .none
+    /// Some attempt timed out, so the step may have taken effect even if it later failed.
+    public var outcomeUnknown = false
 
     /// Whether the step is done for the purpose of moving on.
     public var isSettledForward: Bool {

@@ -28,10 +28,11 @@ public struct OrchestratorConfiguration: Sendable {
     /// outbox, the dead letters' batch is read again. Kafka takes them in milliseconds when it
     /// is reachable; otherwise they would wait out `message.timeout.ms`.
     public var stopGrace: Duration = .seconds(5)
-    /// Saga instances kept folded in memory (about 1.3 KB each for PlaceOrder): a miss only
-    /// costs reading that saga's log. 10,000 keeps a process with 100,000 sagas in flight
-    /// well under 150 MB.
-    public var instanceCacheCapacity = 10_000
+    /// Saga instances kept folded in memory (about 1.1 KB each for PlaceOrder): a miss costs
+    /// reading and folding that saga's log under its row lock. 20,000 holds the end-to-end
+    /// benchmark's whole burst and keeps a process with 100,000 sagas in flight under 150 MB
+    /// (docs/benchmarks-orchestrator.md, session 14).
+    public var instanceCacheCapacity = 20_000
     /// How long a consumed message's id stays in the inbox, where it makes a redelivery a
     /// no-op; nil keeps ids forever. It must be at least `retention.ms + segment.ms` of the
     /// topics the orchestrator consumes, as long as a message can still be read again (see

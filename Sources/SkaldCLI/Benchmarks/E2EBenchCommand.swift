@@ -31,7 +31,7 @@ struct E2EBenchCommand: AsyncParsableCommand {
     @Flag(help: "Also keep the registered projections (the example's order-board) up to date, which mirrors every saga event to Kafka.")
     var projections = false
 
-    @Option(help: "Saga instances the orchestrator keeps folded (its `skald.instanceCache.capacity`, 10,000 by default). A burst with more sagas in flight than this reads and folds their logs again.")
+    @Option(help: "Saga instances the orchestrator keeps folded (its `skald.instanceCache.capacity`, 20,000 by default). A burst with more sagas in flight than this reads and folds their logs again.")
     var instanceCache: Int?
 
     func validate() throws {
