@@ -280,10 +280,10 @@ public actor PostgresConnection {
 
     func checkEncoding(_ query: PostgresQuery, index: Int?) throws {
         if let failure = query.bindings.encodingFailure {
-            throw PostgresError(code: .invalidArgument, message: "cannot encode \(failure)", statement: query.sql, statementIndex: index)
+            throw PostgresError(code: .unencodableValue, message: "cannot encode \(failure)", statement: query.sql, statementIndex: index)
         }
         if query.sql.containsNUL {
-            throw PostgresError(code: .invalidArgument, message: "the SQL text contains a NUL character", statement: query.sql, statementIndex: index)
+            throw PostgresError(code: .unencodableValue, message: "the SQL text contains a NUL character", statement: query.sql, statementIndex: index)
         }
     }
 

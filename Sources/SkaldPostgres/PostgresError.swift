@@ -23,8 +23,12 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let pipeline = Code("pipeline")
         /// A migration file is malformed, changed after being applied, or failed to apply.
         public static let migration = Code("migration")
-        /// The caller used the API wrongly (e.g. a bad channel name, a closed pool).
+        /// The caller used the API wrongly (e.g. a bad channel name, a nested transaction).
         public static let invalidArgument = Code("invalidArgument")
+        /// A value cannot be sent as its type says (text with a NUL byte, a number out of its
+        /// array element's range), or the SQL text has a NUL. Nothing was sent, and the
+        /// connection carries on: the data is at fault, not the server or the connection.
+        public static let unencodableValue = Code("unencodableValue")
         /// The pool or connection has been closed.
         public static let closed = Code("closed")
 

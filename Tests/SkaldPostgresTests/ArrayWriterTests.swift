@@ -140,7 +140,7 @@ struct ArrayWriterTests {
             let error = await expectPostgresError {
                 try await connection.query(PostgresQuery("SELECT $1::text[]", [texts.value]))
             }
-            #expect(error?.code == .invalidArgument)
+            #expect(error?.code == .unencodableValue)
             #expect(error?.message.contains("text[] element 2") == true)
             #expect(error?.message.contains("NUL") == true)
             // Nothing was sent: the connection carries on.

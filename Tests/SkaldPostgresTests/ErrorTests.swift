@@ -123,7 +123,7 @@ struct ErrorTests {
     @Test func stringWithNulIsRejectedBeforeSending() async throws {
         try await TestDatabase.withConnection { connection async throws in
             let error = await expectPostgresError { try await connection.query("SELECT \("a\u{0}b")::text") }
-            #expect(error?.code == .invalidArgument)
+            #expect(error?.code == .unencodableValue)
             #expect(error?.message.contains("NUL") == true)
         }
     }

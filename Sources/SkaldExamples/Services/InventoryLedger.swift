@@ -84,9 +84,15 @@ struct InventoryLedger: Sendable {
     }
 
     /// The SKUs an order's lines want, with their summed positive quantities, in SKU order.
+    ///
+    /// A sum beyond `Int.max` stays at `Int.max`: no stock holds that much (an `integer`
+    /// column), so the order is out of stock, as any order for more than there is.
     static func wanted(by reserve: ReserveInventory) -> [(sku: String, quantity: Int)] {
         var wanted: [String: Int] = [:]
-        for line in reserve.lines where line.quantity > 0 { wanted[line.sku, default: 0] += line.quantity }
+        for line in reserve.lines where line.quantity > 0 {
+            let (sum, overflow) = wanted[line.sku, default: 0].addingReportingOverflow(line.quantity)
+            wanted[line.sku] = overflow ? Int.max : sum
+        }
         return wanted.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 

@@ -178,7 +178,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// unavailable: a value the connection cannot send (a NUL in text), or SQLSTATE class 22
     /// (data exception) or 23 (integrity constraint violation).
     static func isRejectedByData(_ error: PostgresError) -> Bool {
-        if error.code == .invalidArgument { return true }
+        if error.code == .unencodableValue { return true }
         guard let state = error.sqlState else { return false }
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
@@ -199,7 +199,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                     "command rejected by the data; recorded unanswered",
                     metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(error)"]
                 )
-            } catch let idError as PostgresError where idError.code == .invalidArgument {
+            } catch let idError as PostgresError where idError.code == .unencodableValue {
                 // An id Postgres cannot hold (a NUL in it) cannot be deduplicated either; each
                 // delivery of it is skipped the same way.
                 logger.error(
