@@ -6,10 +6,28 @@ import SkaldTestSupport
 import Testing
 
 /// The example services decide a whole batch between one read and one write. Random command
-/// histories, applied once one command per batch and once in random batches (1 to 60), must
+/// histories, applied once one command at a time and once in random batches (1 to 60), must
 /// get the same answers and leave the same rows, with each service's ledger adding up.
+///
+/// One command at a time means two things, a seed each: the handlers as they were before they
+/// took batches (`PerCommandReference.swift`, their own statements per command), on histories
+/// they could take; and the shipped handlers with batches of one, on histories that also hold
+/// what the old ones could not (negative amounts, quantities whose sum overflows).
 @Suite("Example services: a batch answers as its commands would one at a time")
 struct BatchHandlerTests {
+    /// What the batches are compared with.
+    enum Reference: Sendable, CustomTestStringConvertible {
+        /// The handlers before session 14, a command at a time.
+        case previousHandlers
+        /// The shipped handlers, a command per batch.
+        case batchesOfOne
+
+        var testDescription: String { self == .previousHandlers ? "the per-command handlers" : "batches of one" }
+    }
+
+    /// Seeds and what each is compared with.
+    static let cases: [(UInt64, Reference)] = [(1, .previousHandlers), (2, .previousHandlers), (3, .batchesOfOne)]
+
     /// Two fresh sets of service schemas: one fed a command at a time, one fed batches.
     struct Stores {
         let baseURL: String
@@ -69,7 +87,8 @@ struct BatchHandlerTests {
     /// The history applied one command at a time and in random batches: the same answers, the
     /// same rows (as `dump` prints them).
     static func compare(
-        _ stores: Stores, schema: String, handler: some CommandHandler, behaviour: ServiceBehaviour,
+        _ stores: Stores, schema: String, handler: some CommandHandler, reference: some CommandHandler,
+        behaviour: ServiceBehaviour,
         commands: [ServiceCommand], seed: UInt64, dump: PostgresQuery,
         prepare: (PostgresConnection) async throws -> Void
     ) async throws -> (outcomes: [String], rows: String, connection: PostgresConnection) {
@@ -77,7 +96,7 @@ struct BatchHandlerTests {
         let batched = try await stores.connect(stores.batched, schema)
         try await prepare(single)
         try await prepare(batched)
-        let oneByOne = try await apply(commands, with: handler, behaviour: behaviour, on: single) { _ in 1 }
+        let oneByOne = try await apply(commands, with: reference, behaviour: behaviour, on: single) { _ in 1 }
         var sizes = SplitMix64(seed: seed ^ 0x5EED)
         let inBatches = try await apply(commands, with: handler, behaviour: behaviour, on: batched) { _ in
             1 + sizes.below(60)
@@ -90,8 +109,8 @@ struct BatchHandlerTests {
         return (inBatches, batchedRows ?? "", batched)
     }
 
-    @Test("payments: charges, declines and refunds, with repeated orders and shared accounts", arguments: [1, 2, 3] as [UInt64])
-    func payments(seed: UInt64) async throws {
+    @Test("payments: charges, declines and refunds, with repeated orders and shared accounts", arguments: cases)
+    func payments(seed: UInt64, against reference: Reference) async throws {
         let stores = try await Stores()
         var random = SplitMix64(seed: seed)
         let accounts = Dictionary(uniqueKeysWithValues: (0..<6).map { ("c\($0)", random.below(2_000)) })
@@ -100,7 +119,7 @@ struct BatchHandlerTests {
             let order = "o\(random.below(40))"
             if random.chance(60) {
                 // Now and then a negative amount: the sender's bug, which the handler refuses to read.
-                let amount = random.chance(2) ? -1 - random.below(100) : random.below(800)
+                let amount = reference == .batchesOfOne && random.chance(2) ? -1 - random.below(100) : random.below(800)
                 let payment = ProcessPayment(orderId: order, customerId: "c\(random.below(7))", amountCents: amount)
                 commands.append(try Self.command(payment, id: "p\(index)", saga: order, random: &random))
             } else {
@@ -109,7 +128,9 @@ struct BatchHandlerTests {
             }
         }
         let (outcomes, _, connection) = try await Self.compare(
-            stores, schema: "payments", handler: PaymentService(), behaviour: ServiceBehaviour(failureRate: 0.2),
+            stores, schema: "payments", handler: PaymentService(),
+            reference: reference == .previousHandlers ? AnyHandler(ReferencePaymentService()) : AnyHandler(PaymentService()),
+            behaviour: ServiceBehaviour(failureRate: 0.2),
             commands: commands, seed: seed,
             dump: """
                 SELECT string_agg(row, E'\\n') FROM (
@@ -138,8 +159,8 @@ struct BatchHandlerTests {
         await connection.close()
     }
 
-    @Test("inventory: all-or-nothing reservations and releases, with repeated orders and shared SKUs", arguments: [1, 2, 3] as [UInt64])
-    func inventory(seed: UInt64) async throws {
+    @Test("inventory: all-or-nothing reservations and releases, with repeated orders and shared SKUs", arguments: cases)
+    func inventory(seed: UInt64, against reference: Reference) async throws {
         let stores = try await Stores()
         var random = SplitMix64(seed: seed)
         let stock = Dictionary(uniqueKeysWithValues: (0..<5).map { ("s\($0)", random.below(25)) })
@@ -150,7 +171,7 @@ struct BatchHandlerTests {
                 // Lines may repeat a SKU, ask for none of it, name one that is not stocked, or ask
                 // for more than any stock can hold (out of stock, whatever the sum).
                 let lines = (0..<(1 + random.below(3))).map { _ in
-                    OrderLine(sku: "s\(random.below(6))", quantity: random.chance(3) ? Int.max : random.below(7))
+                    OrderLine(sku: "s\(random.below(6))", quantity: reference == .batchesOfOne && random.chance(3) ? Int.max : random.below(7))
                 }
                 commands.append(
                     try Self.command(ReserveInventory(orderId: order, lines: lines), id: "v\(index)", saga: order, random: &random))
@@ -160,7 +181,9 @@ struct BatchHandlerTests {
             }
         }
         let (outcomes, _, connection) = try await Self.compare(
-            stores, schema: "inventory", handler: InventoryService(), behaviour: ServiceBehaviour(failureRate: 0.1),
+            stores, schema: "inventory", handler: InventoryService(),
+            reference: reference == .previousHandlers ? AnyHandler(ReferenceInventoryService()) : AnyHandler(InventoryService()),
+            behaviour: ServiceBehaviour(failureRate: 0.1),
             commands: commands, seed: seed,
             dump: """
                 SELECT string_agg(row, E'\\n') FROM (
@@ -186,8 +209,8 @@ struct BatchHandlerTests {
         await connection.close()
     }
 
-    @Test("orders: creates, confirmations and cancels of placed and unplaced orders", arguments: [1, 2, 3] as [UInt64])
-    func orders(seed: UInt64) async throws {
+    @Test("orders: creates, confirmations and cancels of placed and unplaced orders", arguments: cases)
+    func orders(seed: UInt64, against reference: Reference) async throws {
         let stores = try await Stores()
         var random = SplitMix64(seed: seed)
         func lines() -> [OrderLine] { [OrderLine(sku: "s\(random.below(4))", quantity: 1 + random.below(3))] }
@@ -210,7 +233,9 @@ struct BatchHandlerTests {
             }
         }
         let (outcomes, _, connection) = try await Self.compare(
-            stores, schema: "orders", handler: OrderService(), behaviour: ServiceBehaviour(failureRate: 0.1),
+            stores, schema: "orders", handler: OrderService(),
+            reference: reference == .previousHandlers ? AnyHandler(ReferenceOrderService()) : AnyHandler(OrderService()),
+            behaviour: ServiceBehaviour(failureRate: 0.1),
             commands: commands, seed: seed,
             dump: """
                 SELECT string_agg(concat_ws(' ', order_id, customer_id, lines::text, amount_cents, status), E'\\n' ORDER BY order_id)
@@ -228,8 +253,8 @@ struct BatchHandlerTests {
         await connection.close()
     }
 
-    @Test("notifications: one row per saga counts every successful attempt", arguments: [1, 2] as [UInt64])
-    func notifications(seed: UInt64) async throws {
+    @Test("notifications: one row per saga counts every successful attempt", arguments: cases)
+    func notifications(seed: UInt64, against reference: Reference) async throws {
         let stores = try await Stores()
         var random = SplitMix64(seed: seed)
         var commands: [ServiceCommand] = []
@@ -241,7 +266,10 @@ struct BatchHandlerTests {
                     saga: saga, random: &random))
         }
         let (outcomes, rows, connection) = try await Self.compare(
-            stores, schema: "notifications", handler: NotificationService(), behaviour: ServiceBehaviour(failureRate: 0.3),
+            stores, schema: "notifications", handler: NotificationService(),
+            reference: reference == .previousHandlers
+                ? AnyHandler(ReferenceNotificationService()) : AnyHandler(NotificationService()),
+            behaviour: ServiceBehaviour(failureRate: 0.3),
             commands: commands, seed: seed,
             dump: """
                 SELECT string_agg(concat_ws(' ', saga_id, customer_id, text, attempts), E'\\n' ORDER BY saga_id) FROM notifications
@@ -268,5 +296,71 @@ struct BatchHandlerTests {
         #expect(try await connection.query("SELECT available FROM stock WHERE sku = 's1'").first?.decode(Int.self, at: 0) == 5)
         #expect(try await connection.query("SELECT count(*)::bigint FROM reservations").first?.decode(Int.self, at: 0) == 0)
         await connection.close()
+    }
+
+    @Test("a payment that appears between a batch's read and its write fails the batch on the key; alone, the command sees it")
+    func concurrentPaymentOfOneOrder() async throws {
+        let stores = try await Stores()
+        let first = try await stores.connect(stores.batched, "payments")
+        let second = try await stores.connect(stores.batched, "payments")
+        try await PaymentService.seed(accounts: ["c1": 1_000], on: first)
+        func command(_ id: String) throws -> ServiceCommand {
+            // Two commands for one order (a step retried with a new id, during a rebalance).
+            ServiceCommand(
+                envelope: MessageEnvelope(id: id, source: "test", type: ProcessPayment.messageType, sagaId: "o1"),
+                payload: try SkaldJSON.encode(ProcessPayment(orderId: "o1", customerId: "c1", amountCents: 300)))
+        }
+        let late = try command("late")
+        let early = try command("early")
+        let secondPID = try await second.query("SELECT pg_backend_pid()").first?.decode(Int.self, at: 0) ?? 0
+        let monitor = try await stores.connect(stores.batched, "payments")
+        let (reply, racing) = try await first.withTransaction { connection in
+            let reply = try await PaymentService().handle(early, on: connection, behaviour: ServiceBehaviour())
+            // The other batch starts while this one holds the account's lock with its payment
+            // not yet committed: it sees no payment for the order and waits for the account.
+            let racing = Task {
+                try await second.withTransaction { connection in
+                    try await PaymentService().handle(late, on: connection, behaviour: ServiceBehaviour())
+                }
+            }
+            try await eventually("the other batch waits for the account's lock", timeout: .seconds(30), poll: .milliseconds(20)) {
+                try await monitor.query(
+                    "SELECT count(*)::bigint FROM pg_stat_activity WHERE pid = \(secondPID) AND wait_event_type = 'Lock'"
+                ).first?.decode(Int.self, at: 0) == 1
+            }
+            return (reply, racing)
+        }
+        #expect(reply is PaymentProcessed)
+        let error = await #expect(throws: PostgresError.self) { try await racing.value }
+        #expect(error?.sqlState == "23505")
+        // ParticipantService applies the command alone after such a failure; its read sees the charge.
+        let again = try await second.withTransaction { connection in
+            try await PaymentService().handle(late, on: connection, behaviour: ServiceBehaviour())
+        }
+        #expect(again is PaymentProcessed)
+        #expect(try await first.query("SELECT balance FROM accounts WHERE customer_id = 'c1'").first?.decode(Int.self, at: 0) == 700)
+        await first.close()
+        await second.close()
+        await monitor.close()
+    }
+}
+
+/// Either a shipped handler or a reference one, as one type.
+struct AnyHandler: CommandHandler {
+    private let base: any CommandHandler
+
+    init(_ base: some CommandHandler) {
+        self.base = base
+    }
+
+    var serviceName: String { base.serviceName }
+    var defaultSchema: String { base.defaultSchema }
+    var commandsTopic: String { base.commandsTopic }
+    var tablesSQL: String { base.tablesSQL }
+
+    func handle(
+        _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+    ) async throws -> [CommandOutcome] {
+        try await base.handle(commands, on: connection, behaviour: behaviour)
     }
 }
