@@ -143,10 +143,9 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// Commits `batch` in one transaction, retrying while Postgres is unavailable.
     ///
     /// A command the data rejects (SQLSTATE class 22 or 23, or a value that cannot be sent:
-    /// a bug, not an outage) must not
-    /// block its partition forever: the batch is split and applied one command at a time,
-    /// and a command that fails alone is recorded in the inbox unanswered, with an error log;
-    /// its saga's step timeout takes over.
+    /// a bug, not an outage) must not block its partition forever: the batch is split and
+    /// applied one command at a time, and a command that fails alone is recorded in the inbox
+    /// unanswered, with an error log; its saga's step timeout takes over.
     private func commit(_ batch: [KafkaMessage], behaviour: ServiceBehaviour) async throws {
         var attempt = 0
         while true {
