@@ -10,6 +10,8 @@ struct BatchWrites {
     private let sagaEventsTopic: String?
     private var events = EventRows()
     private var snapshots: [String: SagaSnapshot] = [:]
+    /// Sagas whose first event this batch appends: their `sagas` row is inserted, the others' updated.
+    private var startedSagas: Set<String> = []
     private(set) var touchedSagas: [String] = []
     private var outbox = OutboxRows()
     private var timers = TimerRows()
@@ -33,6 +35,7 @@ struct BatchWrites {
         let sagaId = snapshot.sagaId
         if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
         snapshots[sagaId] = snapshot
+        if decision.events.first?.sequence == 1 { startedSagas.insert(sagaId) }
         for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {
             events.sagaIds.append(sagaId)
@@ -89,34 +92,44 @@ struct BatchWrites {
             statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
         }
         if !snapshots.isEmpty {
-            var rows = SnapshotRows()
+            var inserted = SnapshotRows()
+            var updated = SnapshotUpdateRows()
             for sagaId in touchedSagas {
                 guard let snapshot = snapshots[sagaId] else { continue }
-                var steps = JSONRecords()
-                for step in snapshot.steps {
-                    steps.beginRecord()
-                    steps.field("name", step.name)
-                    steps.field("kind", step.kind.rawValue)
-                    steps.field("phase", step.phase.rawValue)
-                    steps.field("compensation", step.compensation.rawValue)
-                    steps.field("attempt", step.attempt)
-                    steps.endRecord()
+                let steps = Self.stepsJSON(snapshot.steps)
+                let businessKey = snapshot.businessKey.isEmpty ? nil : snapshot.businessKey
+                if startedSagas.contains(sagaId) {
+                    inserted.sagaIds.append(sagaId)
+                    inserted.sagaTypes.append(snapshot.sagaType)
+                    inserted.versions.append(snapshot.version)
+                    inserted.statuses.append(snapshot.status.rawValue)
+                    inserted.currentSteps.append(snapshot.currentStep)
+                    inserted.states.append(utf8: snapshot.state)
+                    inserted.steps.append(utf8: steps)
+                    inserted.businessKeys.append(businessKey)
+                    inserted.stuckReasons.append(snapshot.stuckReason)
+                    inserted.traceparents.append(traces[sagaId])
+                    inserted.lastSequences.append(snapshot.lastSequence)
+                    inserted.createdTimes.append(snapshot.startedAt)
+                    inserted.updatedTimes.append(snapshot.updatedAt)
+                } else {
+                    updated.sagaIds.append(sagaId)
+                    updated.statuses.append(snapshot.status.rawValue)
+                    updated.currentSteps.append(snapshot.currentStep)
+                    updated.states.append(utf8: snapshot.state)
+                    updated.steps.append(utf8: steps)
+                    updated.businessKeys.append(businessKey)
+                    updated.stuckReasons.append(snapshot.stuckReason)
+                    updated.lastSequences.append(snapshot.lastSequence)
+                    updated.updatedTimes.append(snapshot.updatedAt)
                 }
-                rows.sagaIds.append(sagaId)
-                rows.sagaTypes.append(snapshot.sagaType)
-                rows.versions.append(snapshot.version)
-                rows.statuses.append(snapshot.status.rawValue)
-                rows.currentSteps.append(snapshot.currentStep)
-                rows.states.append(utf8: snapshot.state)
-                rows.steps.append(utf8: steps.closedBytes)
-                rows.businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
-                rows.stuckReasons.append(snapshot.stuckReason)
-                rows.traceparents.append(traces[sagaId])
-                rows.lastSequences.append(snapshot.lastSequence)
-                rows.createdTimes.append(snapshot.startedAt)
-                rows.updatedTimes.append(snapshot.updatedAt)
             }
-            statements.append(PostgresQuery(PumpStatements.upsertSnapshots, rows.values))
+            if inserted.sagaIds.count > 0 {
+                statements.append(PostgresQuery(PumpStatements.insertSnapshots, inserted.values))
+            }
+            if updated.sagaIds.count > 0 {
+                statements.append(PostgresQuery(PumpStatements.updateSnapshots, updated.values))
+            }
         }
         if outbox.count > 0 {
             statements.append(outbox.statement)
@@ -151,7 +164,22 @@ extension BatchWrites {
         }
     }
 
-    /// `sagas` rows, a column each (``PumpStatements/upsertSnapshots``).
+    /// The `steps` column of a snapshot.
+    static func stepsJSON(_ steps: [StepSnapshot]) -> [UInt8] {
+        var records = JSONRecords()
+        for step in steps {
+            records.beginRecord()
+            records.field("name", step.name)
+            records.field("kind", step.kind.rawValue)
+            records.field("phase", step.phase.rawValue)
+            records.field("compensation", step.compensation.rawValue)
+            records.field("attempt", step.attempt)
+            records.endRecord()
+        }
+        return records.closedBytes
+    }
+
+    /// New `sagas` rows, a column each (``PumpStatements/insertSnapshots``).
     struct SnapshotRows {
         var sagaIds = PostgresArrayWriter(of: .text)
         var sagaTypes = PostgresArrayWriter(of: .text)
@@ -172,6 +200,26 @@ extension BatchWrites {
                 sagaIds.value, sagaTypes.value, versions.value, statuses.value, currentSteps.value, states.value,
                 steps.value, businessKeys.value, stuckReasons.value, traceparents.value, lastSequences.value,
                 createdTimes.value, updatedTimes.value,
+            ]
+        }
+    }
+
+    /// Changed columns of existing `sagas` rows, a column each (``PumpStatements/updateSnapshots``).
+    struct SnapshotUpdateRows {
+        var sagaIds = PostgresArrayWriter(of: .text)
+        var statuses = PostgresArrayWriter(of: .text)
+        var currentSteps = PostgresArrayWriter(of: .text)
+        var states = PostgresArrayWriter(of: .json)
+        var steps = PostgresArrayWriter(of: .json)
+        var businessKeys = PostgresArrayWriter(of: .text)
+        var stuckReasons = PostgresArrayWriter(of: .text)
+        var lastSequences = PostgresArrayWriter(of: .int4)
+        var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+
+        var values: [PostgresValue] {
+            [
+                sagaIds.value, statuses.value, currentSteps.value, states.value, steps.value, businessKeys.value,
+                stuckReasons.value, lastSequences.value, updatedTimes.value,
             ]
         }
     }

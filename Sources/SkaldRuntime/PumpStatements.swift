@@ -101,8 +101,13 @@ package enum PumpStatements {
           AS x(saga_id, sequence, event_type, recorded_at, event)
         """
 
-    /// Inserts or updates the snapshots. `$1`…`$13`: the columns of `sagas` below, one element per saga.
-    package static let upsertSnapshots = """
+    /// Inserts the snapshots of sagas started in this batch. `$1`…`$13`: the columns of `sagas`
+    /// below, one element per saga.
+    ///
+    /// A plain insert: a saga that exists after all (a start delivered again, or the same key
+    /// started by another instance) has the first sequence in its log already, and that append
+    /// fails the transaction first, with the same unique violation this insert would raise.
+    package static let insertSnapshots = """
         INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
                            business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
         SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
@@ -112,12 +117,26 @@ package enum PumpStatements {
                     $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[])
           AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
                business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
-        ON CONFLICT (saga_id) DO UPDATE SET
-            status = EXCLUDED.status, current_step = EXCLUDED.current_step, state = EXCLUDED.state,
-            steps = EXCLUDED.steps, business_key = EXCLUDED.business_key,
-            stuck_reason = EXCLUDED.stuck_reason, last_sequence = EXCLUDED.last_sequence,
-            traceparent = coalesce(sagas.traceparent, EXCLUDED.traceparent),
-            updated_at = EXCLUDED.updated_at
+        """
+
+    /// Updates the snapshots of sagas that have one. `$1`…`$8`: the columns saga_id, status,
+    /// current_step, state, steps, business_key, stuck_reason, last_sequence; `$9`: when.
+    ///
+    /// An update, not an `INSERT … ON CONFLICT DO UPDATE`: that checked the primary key for
+    /// the conflict, locked the row (a WAL record of its own) and then updated it, for every
+    /// one of the five transitions in six that move an existing saga. The type, version,
+    /// creation time and trace context never change after the insert.
+    /// Every saga named here exists: the pump read its row under a lock in this transaction,
+    /// or committed it before and holds it in its cache, and rows of sagas are never deleted.
+    package static let updateSnapshots = """
+        UPDATE sagas s SET
+            status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
+            business_key = x.business_key, stuck_reason = x.stuck_reason,
+            last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now())
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::json[], $6::text[], $7::text[],
+                    $8::integer[], $9::timestamptz[])
+          AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at)
+        WHERE s.saga_id = x.saga_id
         """
 
     /// Queues commands, and the mirror's ranges of saga events (``OutboxRows``).

@@ -18,6 +18,13 @@ struct PGBenchCeilingTests {
         #expect(ceiling.scaffoldingShare > 0 && ceiling.scaffoldingShare < 1)
         let events = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
         #expect(events > 0 && events % 40 == 0, "two events for each of the 20 transitions of every pgbench transaction")
+        // One transition in six starts a saga (20 / 6 = 3 rows inserted per transaction); the
+        // others' updates must find the rows seeded for them, or they would cost nothing.
+        let inserted = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE saga_id LIKE 'pgb-%-new-%'")
+        #expect(inserted * 40 == events * 3)
+        let updated = try await TestPostgres.count(
+            url, "SELECT count(*)::bigint FROM sagas WHERE saga_id LIKE 'pgb-%' AND saga_id NOT LIKE '%-new-%' AND last_sequence > 0")
+        #expect(updated > 0)
     }
 
     @Test("more clients than outbox lanes are refused, with the reason")

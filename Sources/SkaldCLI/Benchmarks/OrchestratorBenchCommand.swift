@@ -255,6 +255,12 @@ enum BenchStore {
         await connection.close()
     }
 
+    static func execute(_ url: String, _ query: PostgresQuery) async throws {
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        try await connection.query(query)
+    }
+
     static func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }

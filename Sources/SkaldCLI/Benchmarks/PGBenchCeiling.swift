@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkaldPostgres
 import SkaldRuntime
 
 /// The orchestrator benchmark's pgbench ceiling: what Postgres alone does with the pump's and
@@ -9,7 +10,8 @@ import SkaldRuntime
 /// One pgbench transaction is one pump batch of `batch` transitions in steady state, then one
 /// relay round. In steady state every saga of a batch is cached, so the pump takes its
 /// one-round-trip path (``SagaProcessor``): no row locks and no log reads.
-/// - record the inbox (every id new), append two events per transition, upsert the snapshots,
+/// - record the inbox (every id new), append two events per transition, insert the snapshots
+///   of the sagas started (one transition in six) and update the others;
 ///   queue five commands per six transitions, replace each saga's step timer, correlate one
 ///   saga in six, notify, commit: one pipeline;
 /// - read that many outbox rows and delete them with an asynchronous commit.
@@ -60,6 +62,7 @@ enum PGBenchCeiling {
         let script = script(batch: batch)
         let eventsBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
         let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
+        try await BenchStore.execute(url, PostgresQuery(seedQuery(batch: batch, clients: clients)))
         let outcome = try await PGBench.run(
             executable: executable, url: url, script: script.text,
             clients: clients, seconds: seconds, variables: ["seq": "0"], reportingLatencies: true)
@@ -114,8 +117,11 @@ enum PGBenchCeiling {
             PGBench.command(PumpStatements.recordNewInbox, "inbox_id", "inbox_source"),
             PGBench.command(PumpStatements.appendEvents, "ev_saga", "ev_seq", "ev_type", "ev_at", "ev_body"),
             PGBench.command(
-                PumpStatements.upsertSnapshots, "sg_id", "sg_type", "sg_version", "sg_status", "sg_step", "sg_state",
-                "sg_steps", "sg_key", "sg_stuck", "sg_trace", "sg_seq", "sg_created", "sg_updated"),
+                PumpStatements.insertSnapshots, "sgi_id", "sgi_type", "sgi_version", "sgi_status", "sgi_step",
+                "sgi_state", "sgi_steps", "sgi_key", "sgi_stuck", "sgi_trace", "sgi_seq", "sgi_created", "sgi_updated"),
+            PGBench.command(
+                PumpStatements.updateSnapshots, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
+                "sg_stuck", "sg_seq", "sg_updated"),
             PGBench.command(
                 PumpStatements.enqueueCommands, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key", "ob_headers",
                 "ob_payload", "ob_first", "ob_last"),
@@ -141,6 +147,24 @@ enum PGBenchCeiling {
         return Script(text: lines.joined(separator: "\n") + "\n", commandCount: lines.count, scaffolding: scaffolding)
     }
 
+    /// A PlaceOrder saga's state and steps on its `sagas` row, from a real run.
+    private static let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
+    private static let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
+
+    /// The `sagas` rows the script's snapshot updates find: each client's `slots` batches of
+    /// sagas, `pgb-<client>-<n>`, written before pgbench starts, as the orchestrator's cached
+    /// sagas were written by their starts.
+    static func seedQuery(batch: Int, clients: Int) -> String {
+        """
+        INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
+                           business_key, last_sequence, created_at, updated_at)
+        SELECT 'pgb-' || c || '-' || i, 'PlaceOrder', 1, 'running', 'reserve-inventory', '\(state)'::json,
+               '\(steps)'::json, 'order-' || i, 0, now(), now()
+        FROM generate_series(0, \(clients - 1)) c, generate_series(1, \(slots * batch)) i
+        ON CONFLICT (saga_id) DO NOTHING
+        """
+    }
+
     /// Builds every column array of one batch, as the pump would bind them, into pgbench variables
     /// (their text form, `{…}`).
     ///
@@ -149,13 +173,12 @@ enum PGBenchCeiling {
     /// `\u003a`, or pgbench would read `:name` as a variable. Saga `base + g` was last written
     /// `slots` transactions ago, at the sequences just before this transaction's.
     private static let columnsQuery: String = {
-        let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
-        let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
         let succeeded = #"{"step": "reserve-inventory", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.succeeded", "reply": "com.example.inventory.InventoryReserved", "schema": 1, "attempt": 1, "payload": {"orderId": "order-4", "reservationId": "r-order-4"}, "messageId": "reply\u003aPlaceOrder-order-4/reserve-inventory/action/1"}"#
         let sent = #"{"step": "process-payment", "time": "2026-11-25T18\u003a46\u003a34.439577Z", "type": "step.command-sent", "schema": 1, "attempt": 1, "commandId": "PlaceOrder-order-4/process-payment/action/1"}"#
         let headers = #"[["ce_specversion", "1.0"], ["ce_id", "PlaceOrder-order-4/process-payment/action/1"], ["ce_source", "skald/PlaceOrder"], ["ce_type", "com.example.payments.ProcessPayment"], ["ce_time", "2026-11-25T18\u003a46\u003a34.439Z"], ["content-type", "application/json"], ["ce_sagaid", "PlaceOrder-order-4"], ["ce_sagatype", "PlaceOrder"], ["ce_sagastep", "process-payment"]]"#
         let payload = #"{"orderId": "order-4", "amountCents": 504, "customerId": "customer-4"}"#
         let saga = "'pgb-' || :client_id || '-' || (:base::int + g)"
+        let startedSaga = "'pgb-' || :client_id || '-new-' || :seq || '-' || g"
         let messageId = "'pgb-' || :client_id || '-' || :seq || '-' || g"
         let query = """
             SELECT * FROM
@@ -166,14 +189,20 @@ enum PGBenchCeiling {
                       array_agg(now())::text AS ev_at,
                       array_agg(CASE k WHEN 0 THEN '\(succeeded)'::json ELSE '\(sent)'::json END)::text AS ev_body
                  FROM generate_series(1, :n::int) g, generate_series(0, 1) k) events,
-              (SELECT array_agg(\(saga))::text AS sg_id, array_agg('PlaceOrder'::text)::text AS sg_type,
-                      array_agg(1)::text AS sg_version, array_agg('running'::text)::text AS sg_status,
-                      array_agg('process-payment'::text)::text AS sg_step, array_agg('\(state)'::json)::text AS sg_state,
-                      array_agg('\(steps)'::json)::text AS sg_steps, array_agg('order-' || g)::text AS sg_key,
-                      array_agg(NULL::text)::text AS sg_stuck, array_agg(NULL::text)::text AS sg_trace,
-                      array_agg(:seq::int + 1)::text AS sg_seq, array_agg(now())::text AS sg_created,
+              (SELECT array_agg(\(startedSaga))::text AS sgi_id, array_agg('PlaceOrder'::text)::text AS sgi_type,
+                      array_agg(1)::text AS sgi_version, array_agg('running'::text)::text AS sgi_status,
+                      array_agg('create-order'::text)::text AS sgi_step, array_agg('\(PGBenchCeiling.state)'::json)::text AS sgi_state,
+                      array_agg('\(PGBenchCeiling.steps)'::json)::text AS sgi_steps, array_agg('order-n' || g)::text AS sgi_key,
+                      array_agg(NULL::text)::text AS sgi_stuck, array_agg(NULL::text)::text AS sgi_trace,
+                      array_agg(2)::text AS sgi_seq, array_agg(now())::text AS sgi_created,
+                      array_agg(now())::text AS sgi_updated
+                 FROM generate_series(1, :nstart::int) g) started,
+              (SELECT array_agg(\(saga))::text AS sg_id, array_agg('running'::text)::text AS sg_status,
+                      array_agg('process-payment'::text)::text AS sg_step, array_agg('\(PGBenchCeiling.state)'::json)::text AS sg_state,
+                      array_agg('\(PGBenchCeiling.steps)'::json)::text AS sg_steps, array_agg('order-' || g)::text AS sg_key,
+                      array_agg(NULL::text)::text AS sg_stuck, array_agg(:seq::int + 1)::text AS sg_seq,
                       array_agg(now())::text AS sg_updated
-                 FROM generate_series(1, :n::int) g) sagas,
+                 FROM generate_series(:nstart::int + 1, :n::int) g) sagas,
               (SELECT array_agg(:client_id::int % 16)::text AS ob_lane, array_agg(\(messageId))::text AS ob_id,
                       array_agg(\(saga))::text AS ob_saga, array_agg('payments.commands'::text)::text AS ob_topic,
                       array_agg(\(saga))::text AS ob_key, array_agg('\(headers)'::json)::text AS ob_headers,
