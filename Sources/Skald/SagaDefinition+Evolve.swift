@@ -184,12 +184,13 @@ extension EngineDefinition {
     private func applyReply(
         _ reply: ReplySpec?, _ payload: Payload, index: Int, to instance: inout InstanceCore
     ) throws {
-        guard let reply, var data = instance.data else { return }
+        // A reply without an update leaves the state, and so its kept encoding, alone.
+        guard let reply, let apply = reply.apply, var data = instance.data else { return }
         // Moved out, so the state's box can be updated in place when this instance owns it.
         instance.data = nil
         defer { instance.data = data }
         do {
-            try reply.apply(&data, payload)
+            try apply(&data, payload)
         } catch {
             throw SagaError(
                 .payloadTypeMismatch,

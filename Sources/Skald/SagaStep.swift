@@ -175,7 +175,9 @@ final class ReplySpec: Sendable {
     /// Whether a payload is of this reply's type (checked before the handler runs).
     let accepts: @Sendable (Payload) -> Bool
     let decode: @Sendable (any Decoder) throws -> Payload
-    let apply: @Sendable (inout AnyState, Payload) throws -> Void
+    /// Updates the state from the reply; nil when the step declared no update, so the state,
+    /// and the encoding of it the snapshot keeps, stay as they were.
+    let apply: (@Sendable (inout AnyState, Payload) throws -> Void)?
     /// Reads the business key from the payload for services that know nothing of sagas.
     let correlationKey: (@Sendable (Payload) -> String?)?
 
@@ -183,7 +185,7 @@ final class ReplySpec: Sendable {
     init(
         messageType: String, topic: String?, retryable: Bool, accepts: @escaping @Sendable (Payload) -> Bool,
         decode: @escaping @Sendable (any Decoder) throws -> Payload,
-        apply: @escaping @Sendable (inout AnyStateBox, Payload) throws -> Void,
+        apply: (@Sendable (inout AnyStateBox, Payload) throws -> Void)?,
         correlationKey: (@Sendable (Payload) -> String?)?
     ) {
         self.messageType = messageType
@@ -238,9 +240,10 @@ enum Erase {
 
     @inlinable
     static func update<State: Sendable, Reply: Decodable & Sendable>(
-        _ reply: Reply.Type, _ update: @escaping @Sendable (inout State, Reply) -> Void
-    ) -> @Sendable (inout AnyStateBox, Payload) throws -> Void {
-        { state, payload in
+        _ reply: Reply.Type, _ update: (@Sendable (inout State, Reply) -> Void)?
+    ) -> (@Sendable (inout AnyStateBox, Payload) throws -> Void)? {
+        guard let update else { return nil }
+        return { state, payload in
             guard var box = state as? StateBox<State> else { throw SagaError.stateTypeMismatch(State.self) }
             let reply = try payload.decode(Reply.self)
             state = AnyStateBox.placeholder

@@ -98,6 +98,9 @@ public struct Command<State: Sendable>: Sendable {
 }
 
 /// A reply that means the step succeeded, and how it updates the state.
+///
+/// Without an update closure the reply leaves the state as it was, and the snapshot keeps
+/// the state's encoding from the transition before.
 public struct OnSuccess<State: Sendable>: Sendable {
     @usableFromInline let spec: ReplySpec
 
@@ -105,7 +108,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
     @inlinable
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
-        _ update: @escaping @Sendable (inout State, Reply) -> Void = { _, _ in }
+        _ update: (@Sendable (inout State, Reply) -> Void)? = nil
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: nil, retryable: false,
@@ -122,7 +125,7 @@ public struct OnSuccess<State: Sendable>: Sendable {
         _ reply: Reply.Type,
         on topic: String,
         correlatedBy key: @escaping @Sendable (Reply) -> String,
-        _ update: @escaping @Sendable (inout State, Reply) -> Void = { _, _ in }
+        _ update: (@Sendable (inout State, Reply) -> Void)? = nil
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: topic, retryable: false,
@@ -146,7 +149,7 @@ public struct OnFailure<State: Sendable>: Sendable {
     public init<Reply: SagaMessage>(
         _ reply: Reply.Type,
         retryable: Bool = false,
-        _ update: @escaping @Sendable (inout State, Reply) -> Void = { _, _ in }
+        _ update: (@Sendable (inout State, Reply) -> Void)? = nil
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: nil, retryable: retryable,
@@ -163,7 +166,7 @@ public struct OnFailure<State: Sendable>: Sendable {
         on topic: String,
         correlatedBy key: @escaping @Sendable (Reply) -> String,
         retryable: Bool = false,
-        _ update: @escaping @Sendable (inout State, Reply) -> Void = { _, _ in }
+        _ update: (@Sendable (inout State, Reply) -> Void)? = nil
     ) {
         spec = ReplySpec(
             messageType: Reply.messageType, topic: topic, retryable: retryable,
