@@ -1,4 +1,5 @@
 import Foundation
+import SkaldPostgres
 
 /// CPU seconds spent by this process and by one Postgres cluster, read from `/proc`.
 ///
@@ -18,6 +19,21 @@ struct CPUTime {
 
     static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
         CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
+    }
+
+    /// The postmaster of `url`'s cluster when it runs on this machine (its backend is a local process).
+    ///
+    /// The backend's parent is looked up while its connection is open: once the connection
+    /// closes the backend exits, and a lookup that lost that race measured no Postgres CPU at all.
+    static func localPostmaster(_ url: String) async -> Int32? {
+        guard let connection = try? await PostgresConnection.connect(to: url) else { return nil }
+        defer { Task { await connection.close() } }
+        // A server in a container or on another host has a backend pid that means nothing
+        // here (or names an unrelated local process): only a local `postgres` process counts.
+        guard let backend = try? await connection.query("SELECT pg_backend_pid()").first?.decode(Int.self, at: 0),
+            isPostgres(Int32(backend)), let parent = parent(of: Int32(backend)), isPostgres(parent)
+        else { return nil }
+        return parent
     }
 
     /// Whether `pid` is a local Postgres process (its `comm` is `postgres`).

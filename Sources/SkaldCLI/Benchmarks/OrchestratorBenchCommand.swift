@@ -107,8 +107,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
 
         print("skald bench orchestrator: \(sagas) PlaceOrder sagas, \(partitions) partitions, batch \(batchSize), pool \(poolSize), workers \(workers), window \(inFlightWindow), \(ProcessAllocator.name)")
         await BenchStore.checkpoint(baseURL)
-        let backend = try await BenchStore.count(url, "SELECT pg_backend_pid()::bigint")
-        let postmaster = CPUTime.parent(of: Int32(backend)) ?? 0
+        let postmaster = await CPUTime.localPostmaster(url) ?? 0
         let cpuBefore = CPUTime.now(postmaster: postmaster)
         let walBefore = try await BenchStore.count(url, WALPosition.query)
         let clock = ContinuousClock()

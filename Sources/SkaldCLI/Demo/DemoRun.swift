@@ -144,7 +144,7 @@ struct DemoRun {
         _ = try? await monitor.query("CHECKPOINT")
         // CPU per saga, for this process and (when it runs on this machine) the Postgres
         // cluster: on a shared 2-core machine it moves far less than throughput does.
-        let postmaster = await Self.localPostmaster(postgresURL)
+        let postmaster = await CPUTime.localPostmaster(postgresURL)
         let cpuBefore = CPUTime.now(postmaster: postmaster ?? 0)
         let walBefore = await WALPosition.read(on: monitor)
         let started = clock.now
@@ -256,18 +256,6 @@ struct DemoRun {
 
     private static func say(_ text: String) {
         print("skald demo: \(text)")
-    }
-
-    /// The postmaster of `url`'s cluster when it runs on this machine (its backend is a local process).
-    private static func localPostmaster(_ url: String) async -> Int32? {
-        guard let connection = try? await PostgresConnection.connect(to: url) else { return nil }
-        defer { Task { await connection.close() } }
-        // A server in a container or on another host has a backend pid that means nothing
-        // here (or names an unrelated local process): only a local `postgres` process counts.
-        guard let backend = try? await connection.query("SELECT pg_backend_pid()").first?.decode(Int.self, at: 0),
-            CPUTime.isPostgres(Int32(backend)), let parent = CPUTime.parent(of: Int32(backend)), CPUTime.isPostgres(parent)
-        else { return nil }
-        return parent
     }
 
     private func summary(
