@@ -10,7 +10,7 @@ struct BatchWrites {
     private let sagaEventsTopic: String?
     private var events = EventRows()
     private var snapshots: [String: SagaSnapshot] = [:]
-    /// Sagas whose first event this batch appends: their `sagas` row is inserted, the others' updated.
+    /// Sagas this batch starts: their `sagas` row is inserted, the others' updated.
     private var startedSagas: Set<String> = []
     private(set) var touchedSagas: [String] = []
     private var outbox = OutboxRows()
@@ -29,13 +29,16 @@ struct BatchWrites {
         self.sagaEventsTopic = sagaEventsTopic
     }
 
-    mutating func add(_ decision: RuntimeDecision) {
+    /// Adds a decision's writes. `startsSaga`: the decision was made on a new instance, so the
+    /// saga has no `sagas` row yet (a saga whose row exists is updated, even when its log was
+    /// found empty and this decision appends its first event).
+    mutating func add(_ decision: RuntimeDecision, startsSaga: Bool) {
         decisions += 1
         let snapshot = decision.snapshot
         let sagaId = snapshot.sagaId
         if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
         snapshots[sagaId] = snapshot
-        if decision.events.first?.sequence == 1 { startedSagas.insert(sagaId) }
+        if startsSaga { startedSagas.insert(sagaId) }
         for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {
             events.sagaIds.append(sagaId)

@@ -104,9 +104,11 @@ package enum PumpStatements {
     /// Inserts the snapshots of sagas started in this batch. `$1`…`$13`: the columns of `sagas`
     /// below, one element per saga.
     ///
-    /// A plain insert: a saga that exists after all (a start delivered again, or the same key
-    /// started by another instance) has the first sequence in its log already, and that append
-    /// fails the transaction first, with the same unique violation this insert would raise.
+    /// A plain insert. A start is taken to be new only where no row was found: under the row
+    /// locks, or, on the one-round-trip path, for a saga the cache does not hold. A saga that
+    /// exists after all fails this insert (or, first, the append of its first event) with a
+    /// unique violation, and the one-round-trip path redoes the batch under the locks, where
+    /// the start is found to be a duplicate.
     package static let insertSnapshots = """
         INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
                            business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
@@ -126,8 +128,8 @@ package enum PumpStatements {
     /// the conflict, locked the row (a WAL record of its own) and then updated it, for every
     /// one of the five transitions in six that move an existing saga. The type, version,
     /// creation time and trace context never change after the insert.
-    /// Every saga named here exists: the pump read its row under a lock in this transaction,
-    /// or committed it before and holds it in its cache, and rows of sagas are never deleted.
+    /// Every saga named here has its row: the pump read it under a lock in this transaction, or
+    /// committed it before and holds the saga in its cache, and rows of sagas are never deleted.
     package static let updateSnapshots = """
         UPDATE sagas s SET
             status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,

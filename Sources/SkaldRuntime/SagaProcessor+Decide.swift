@@ -79,7 +79,7 @@ extension SagaProcessor {
                 }
                 instances[id] = decision.instance
                 if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
-                writes.add(decision)
+                writes.add(decision, startsSaga: isNew)
                 if isNew {
                     var key = decision.snapshot.businessKey
                     if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }

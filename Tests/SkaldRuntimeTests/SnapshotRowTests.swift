@@ -104,3 +104,34 @@ struct SnapshotRowTests {
         }
     }
 }
+
+extension SnapshotRowTests {
+    /// Only a saga the batch itself starts has its row inserted. One whose row exists with an
+    /// empty log (a restore that lost the log, a hand-made fixture) folds to an instance that is
+    /// not started, which refuses every input: nothing is appended and the row stays.
+    @Test("a row whose log is empty: an input for it is refused with the reason, and nothing is written")
+    func rowWithoutLog() async throws {
+        let url = try await TestPostgres.freshStore("snapshots")
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        // A row without events, as a restore that lost the log, or a hand-made fixture, leaves it.
+        try await connection.query(
+            """
+            INSERT INTO sagas (saga_id, saga_type, definition_version, status, state, steps, last_sequence, created_at, updated_at)
+            VALUES ('Transfer-7', 'Transfer', 1, 'running', '{}', '[]', 0, now(), now())
+            """)
+        let processor = SagaProcessor(registry: Self.registry)
+        let abort = SagaWork(
+            target: .saga(id: "Transfer-7"), input: .operatorCommand(OperatorCommand(.abort, actor: "ops", reason: "test")),
+            inboxId: nil, source: "operator")
+        let result = try await processor.process([abort], on: connection, now: Date(timeIntervalSince1970: 1_800_000_000))
+        guard case .rejected(let reason) = result.outcomes.first else {
+            Issue.record("expected a refusal, got \(result.outcomes)")
+            return
+        }
+        #expect(reason.contains("saga.started"), "\(reason)")
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events") == 0)
+        let rows = try await Self.rows(connection)
+        #expect(rows.count == 1 && rows["Transfer-7"]?.lastSequence == 0 && rows["Transfer-7"]?.status == "running")
+    }
+}
