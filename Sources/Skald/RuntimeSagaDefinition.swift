@@ -10,7 +10,7 @@ public import Foundation
 /// whether it starts an instance, belongs to one by saga id, or must be found by
 /// business key; the runtime loads that instance's events (``load(sagaId:events:)``,
 /// or reuses a cached ``AnySagaInstance``), calls ``decide(_:_:now:)``, and in one
-/// transaction appends ``RuntimeDecision/events``, upserts
+/// transaction appends ``RuntimeDecision/events``, writes
 /// ``RuntimeDecision/snapshot``, writes ``RuntimeDecision/commands`` to the outbox
 /// and ``RuntimeDecision/timers`` to the timer table.
 public protocol RuntimeSagaDefinition: Sendable {

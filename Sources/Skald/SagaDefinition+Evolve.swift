@@ -184,8 +184,17 @@ extension EngineDefinition {
     private func applyReply(
         _ reply: ReplySpec?, _ payload: Payload, index: Int, to instance: inout InstanceCore
     ) throws {
-        // A reply without an update leaves the state, and so its kept encoding, alone.
-        guard let reply, let apply = reply.apply, var data = instance.data else { return }
+        guard let reply, var data = instance.data else { return }
+        guard let apply = reply.apply else {
+            // A reply without an update leaves the state, and so its kept encoding, alone; its
+            // payload must still be of the reply's type, as a stored log folded later is checked.
+            guard reply.accepts(payload) else {
+                throw SagaError(
+                    .payloadTypeMismatch,
+                    "\(name) step '\(steps[index].name)': the \(reply.messageType) payload does not decode as that reply")
+            }
+            return
+        }
         // Moved out, so the state's box can be updated in place when this instance owns it.
         instance.data = nil
         defer { instance.data = data }
