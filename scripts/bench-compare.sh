@@ -7,33 +7,50 @@
 #   scripts/bench-compare.sh /tmp/skald-before .build/release/skald orchestrator --sagas 20000 --pgbench-seconds 0
 #
 # Each round runs both binaries, in an order drawn at random, each on a freshly created
-# throwaway Postgres cluster (`scripts/postgres.sh`, cluster `compare`). On this machine kind
-# identical runs differ by up to a fifth within minutes, and in some hours whichever binary
-# runs first in a pair wins (docs/benchmarks-e2e.md, session 15), so one pair says little:
-# the summary gives each binary's runs, their median, and how often each won its round.
+# throwaway Postgres cluster (`scripts/postgres.sh`, cluster `compare`). On the project's
+# 2-core machines two runs of one binary differ by up to a fifth within minutes, and in some
+# hours whichever binary runs first in a pair wins (docs/benchmarks-e2e.md, session 15), so
+# one pair says little: the summary gives each binary's runs, their median, and how often
+# each won its round.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+
+usage() {
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
 
 runs=3
 if [ "${1:-}" = "--runs" ]; then
-    runs=$2
-    shift 2
+    runs=${2:-}
+    shift 2 || usage
+    case "$runs" in
+        '' | *[!0-9]* | 0) echo "bench-compare: --runs takes a number of rounds, 1 or more" >&2; exit 2 ;;
+    esac
 fi
-if [ $# -lt 3 ]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-fi
-binary_a=$1
-binary_b=$2
+[ $# -ge 3 ] || usage
+# Absolute paths, since the runs start from the project folder.
+resolve() {
+    case "$1" in
+        */*)
+            local dir
+            dir=$(cd "$(dirname "$1")" && pwd) || return 1
+            echo "${dir%/}/$(basename "$1")"
+            ;;
+        *) command -v "$1" || echo "$1" ;;
+    esac
+}
+binary_a=$(resolve "$1")
+binary_b=$(resolve "$2")
 bench=$3
 shift 3
 for binary in "$binary_a" "$binary_b"; do
-    if [ ! -x "$binary" ]; then
+    if [ ! -x "$binary" ] || [ -d "$binary" ]; then
         echo "bench-compare: $binary is not an executable" >&2
         exit 2
     fi
 done
+cd "$root"
 case "$bench" in
     e2e | orchestrator) ;;
     *)
@@ -53,7 +70,10 @@ run_one() {
     sync
     sleep 2
     local url
-    url=$(scripts/postgres.sh start compare)
+    if ! url=$(scripts/postgres.sh start compare) || [ -z "$url" ]; then
+        echo "bench-compare: the throwaway Postgres cluster did not start" >&2
+        return 1
+    fi
     if ! output=$("$binary" bench "$bench" --postgres "$url" "$@" 2>&1); then
         echo "$output" >&2
         return 1
@@ -106,11 +126,17 @@ for which, binary in (("a", binary_a), ("b", binary_b)):
           + ", ".join(f"{r[1]} + {r[2]}" for r in runs)
           + f"  (medians {statistics.median(r[1] for r in runs):.0f} + {statistics.median(r[2] for r in runs):.0f})")
 wins = {"a": 0, "b": 0}
+ties = 0
 first_wins = 0
 for pair in rounds.values():
-    winner = "a" if pair["a"][0] >= pair["b"][0] else "b"
+    if pair["a"][0] == pair["b"][0]:
+        ties += 1
+        continue
+    winner = "a" if pair["a"][0] > pair["b"][0] else "b"
     wins[winner] += 1
     if pair[winner][1] == 1:
         first_wins += 1
-print(f"rounds won: a {wins['a']}, b {wins['b']}; the binary that ran first won {first_wins} of {len(rounds)}")
+decided = len(rounds) - ties
+print(f"rounds won: a {wins['a']}, b {wins['b']}" + (f", tied {ties}" if ties else "")
+      + f"; the binary that ran first won {first_wins} of {decided}")
 EOF

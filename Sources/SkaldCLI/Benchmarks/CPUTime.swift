@@ -12,9 +12,10 @@ struct CPUTime {
     /// The Postgres cluster: the postmaster, its live children and those it has reaped.
     var postgres: Double
 
-    /// Now, for the cluster whose postmaster is `postmaster`.
-    static func now(postmaster: Int32) -> CPUTime {
-        CPUTime(process: seconds(pid: nil, children: false), postgres: clusterSeconds(postmaster: postmaster))
+    /// Now, for the cluster whose postmaster is `postmaster` (nil: a cluster that is not a
+    /// local process, whose CPU this process cannot see; counted as 0).
+    static func now(postmaster: Int32?) -> CPUTime {
+        CPUTime(process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0)
     }
 
     static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {

@@ -53,7 +53,12 @@ enum PGBenchCeiling {
     ///
     /// The run must have written two events per transition and left no command in the outbox,
     /// or the script did not do the orchestrator's work and the ceiling would mean nothing.
-    static func run(executable: String, url: String, batch: Int, clients: Int, seconds: Int) async throws -> Result {
+    ///
+    /// - Parameter seeding: writes the rows the script's snapshot updates find (``seed(url:batch:clients:)``)
+    ///   first; a caller that measures the run's CPU seeds before it starts measuring.
+    static func run(
+        executable: String, url: String, batch: Int, clients: Int, seconds: Int, seeding: Bool = true
+    ) async throws -> Result {
         // Each client relays its own lane (`client_id % 16`): two clients on one lane would
         // delete each other's rows, and the outbox check below would fail.
         guard clients <= OutboxRelay.laneCount else {
@@ -62,7 +67,7 @@ enum PGBenchCeiling {
         let script = script(batch: batch)
         let eventsBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
         let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
-        try await BenchStore.execute(url, PostgresQuery(seedQuery(batch: batch, clients: clients)))
+        if seeding { try await seed(url: url, batch: batch, clients: clients) }
         let outcome = try await PGBench.run(
             executable: executable, url: url, script: script.text,
             clients: clients, seconds: seconds, variables: ["seq": "0"], reportingLatencies: true)
@@ -150,6 +155,11 @@ enum PGBenchCeiling {
     /// A PlaceOrder saga's state and steps on its `sagas` row, from a real run.
     private static let state = #"{"lines": [{"sku": "sku-4", "quantity": 1}], "orderId": "order-4", "paymentId": "p-order-4", "customerId": "customer-4", "amountCents": 504, "reservationId": "r-order-4"}"#
     private static let steps = #"[{"kind": "compensatable", "name": "create-order", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "reserve-inventory", "phase": "succeeded", "attempt": 1, "compensation": "none"}, {"kind": "compensatable", "name": "process-payment", "phase": "running", "attempt": 1, "compensation": "none"}, {"kind": "pivot", "name": "confirm-order", "phase": "pending", "attempt": 0, "compensation": "none"}, {"kind": "retriable", "name": "notify-customer", "phase": "pending", "attempt": 0, "compensation": "none"}]"#
+
+    /// Writes the rows of ``seedQuery(batch:clients:)``; rows already there are kept.
+    static func seed(url: String, batch: Int, clients: Int) async throws {
+        try await BenchStore.execute(url, PostgresQuery(seedQuery(batch: batch, clients: clients)))
+    }
 
     /// The `sagas` rows the script's snapshot updates find: each client's `slots` batches of
     /// sagas, `pgb-<client>-<n>`, written before pgbench starts, as the orchestrator's cached

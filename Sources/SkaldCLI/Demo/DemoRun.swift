@@ -145,7 +145,7 @@ struct DemoRun {
         // CPU per saga, for this process and (when it runs on this machine) the Postgres
         // cluster: on a shared 2-core machine it moves far less than throughput does.
         let postmaster = await CPUTime.localPostmaster(postgresURL)
-        let cpuBefore = CPUTime.now(postmaster: postmaster ?? 0)
+        let cpuBefore = CPUTime.now(postmaster: postmaster)
         let walBefore = await WALPosition.read(on: monitor)
         let started = clock.now
         let startedAt = Date()
@@ -213,7 +213,7 @@ struct DemoRun {
             // a 20,000-saga burst, 5 % of Postgres's statement time when asked every 250 ms.
             try await Task.sleep(for: .seconds(1))
         }
-        let cpu = CPUTime.now(postmaster: postmaster ?? 0) - cpuBefore
+        let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
         let walBytes = await WALPosition.read(on: monitor).flatMap { after in walBefore.map { after - $0 } }
         try await placing.value
         var report = try await check.run(workload)
