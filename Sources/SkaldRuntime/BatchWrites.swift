@@ -99,32 +99,10 @@ struct BatchWrites {
             var updated = SnapshotUpdateRows()
             for sagaId in touchedSagas {
                 guard let snapshot = snapshots[sagaId] else { continue }
-                let steps = Self.stepsJSON(snapshot.steps)
-                let businessKey = snapshot.businessKey.isEmpty ? nil : snapshot.businessKey
                 if startedSagas.contains(sagaId) {
-                    inserted.sagaIds.append(sagaId)
-                    inserted.sagaTypes.append(snapshot.sagaType)
-                    inserted.versions.append(snapshot.version)
-                    inserted.statuses.append(snapshot.status.rawValue)
-                    inserted.currentSteps.append(snapshot.currentStep)
-                    inserted.states.append(utf8: snapshot.state)
-                    inserted.steps.append(utf8: steps)
-                    inserted.businessKeys.append(businessKey)
-                    inserted.stuckReasons.append(snapshot.stuckReason)
-                    inserted.traceparents.append(traces[sagaId])
-                    inserted.lastSequences.append(snapshot.lastSequence)
-                    inserted.createdTimes.append(snapshot.startedAt)
-                    inserted.updatedTimes.append(snapshot.updatedAt)
+                    inserted.append(snapshot, traceparent: traces[sagaId])
                 } else {
-                    updated.sagaIds.append(sagaId)
-                    updated.statuses.append(snapshot.status.rawValue)
-                    updated.currentSteps.append(snapshot.currentStep)
-                    updated.states.append(utf8: snapshot.state)
-                    updated.steps.append(utf8: steps)
-                    updated.businessKeys.append(businessKey)
-                    updated.stuckReasons.append(snapshot.stuckReason)
-                    updated.lastSequences.append(snapshot.lastSequence)
-                    updated.updatedTimes.append(snapshot.updatedAt)
+                    updated.append(snapshot)
                 }
             }
             if inserted.sagaIds.count > 0 {
@@ -198,6 +176,22 @@ extension BatchWrites {
         var createdTimes = PostgresArrayWriter(of: .timestamptz)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
 
+        mutating func append(_ snapshot: SagaSnapshot, traceparent: String?) {
+            sagaIds.append(snapshot.sagaId)
+            sagaTypes.append(snapshot.sagaType)
+            versions.append(snapshot.version)
+            statuses.append(snapshot.status.rawValue)
+            currentSteps.append(snapshot.currentStep)
+            states.append(utf8: snapshot.state)
+            steps.append(utf8: BatchWrites.stepsJSON(snapshot.steps))
+            businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
+            stuckReasons.append(snapshot.stuckReason)
+            traceparents.append(traceparent)
+            lastSequences.append(snapshot.lastSequence)
+            createdTimes.append(snapshot.startedAt)
+            updatedTimes.append(snapshot.updatedAt)
+        }
+
         var values: [PostgresValue] {
             [
                 sagaIds.value, sagaTypes.value, versions.value, statuses.value, currentSteps.value, states.value,
@@ -218,6 +212,19 @@ extension BatchWrites {
         var stuckReasons = PostgresArrayWriter(of: .text)
         var lastSequences = PostgresArrayWriter(of: .int4)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+
+        /// The columns that change; type, version, creation time and trace context stay as inserted.
+        mutating func append(_ snapshot: SagaSnapshot) {
+            sagaIds.append(snapshot.sagaId)
+            statuses.append(snapshot.status.rawValue)
+            currentSteps.append(snapshot.currentStep)
+            states.append(utf8: snapshot.state)
+            steps.append(utf8: BatchWrites.stepsJSON(snapshot.steps))
+            businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
+            stuckReasons.append(snapshot.stuckReason)
+            lastSequences.append(snapshot.lastSequence)
+            updatedTimes.append(snapshot.updatedAt)
+        }
 
         var values: [PostgresValue] {
             [
