@@ -29,9 +29,9 @@ struct BatchWrites {
         self.sagaEventsTopic = sagaEventsTopic
     }
 
-    /// Adds a decision's writes. `startsSaga`: the decision was made on a new instance, so the
-    /// saga has no `sagas` row yet (a saga whose row exists is updated, even when its log was
-    /// found empty and this decision appends its first event).
+    /// Adds a decision's writes. `startsSaga`: the decision was made on an instance the batch
+    /// created, so the saga has no `sagas` row yet and gets one inserted; every other saga's
+    /// row is updated.
     mutating func add(_ decision: RuntimeDecision, startsSaga: Bool) {
         decisions += 1
         let snapshot = decision.snapshot
