@@ -357,6 +357,7 @@ struct AnyHandler: CommandHandler {
     var defaultSchema: String { base.defaultSchema }
     var commandsTopic: String { base.commandsTopic }
     var tablesSQL: String { base.tablesSQL }
+    var tablesChanges: [ServiceTablesChange] { base.tablesChanges }
 
     func handle(
         _ commands: [ServiceCommand], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour

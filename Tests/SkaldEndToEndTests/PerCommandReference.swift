@@ -231,6 +231,7 @@ struct ReferenceOrderService: PerCommandReference {
     var defaultSchema: String { OrderService().defaultSchema }
     var commandsTopic: String { OrderService().commandsTopic }
     var tablesSQL: String { OrderService().tablesSQL }
+    var tablesChanges: [ServiceTablesChange] { OrderService().tablesChanges }
 
     func handleOne(
         _ command: ServiceCommand, on connection: isolated PostgresConnection, behaviour: ServiceBehaviour

@@ -22,6 +22,9 @@ public protocol CommandHandler: Sendable {
     var commandsTopic: String { get }
     /// The SQL that creates its own tables (the inbox and outbox come from ``ServiceSchema``).
     var tablesSQL: String { get }
+    /// Later changes to its own tables, oldest first, each a migration of its own after
+    /// ``tablesSQL`` (which, once applied, never changes). Empty by default.
+    var tablesChanges: [ServiceTablesChange] { get }
 
     /// Applies `commands` in order and answers each: one outcome per command, in the same order.
     ///
@@ -35,6 +38,20 @@ public protocol CommandHandler: Sendable {
     ) async throws -> [CommandOutcome]
 }
 
+/// A change to a service's own tables, applied as a migration after the ones that created them.
+public struct ServiceTablesChange: Sendable {
+    /// Names the migration (`<version>_<service>_<name>.sql`): lower-case words joined by `_`.
+    public var name: String
+    /// The statements.
+    public var sql: String
+
+    /// A change called `name`, made by `sql`.
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+}
+
 /// What a handler made of one command.
 public enum CommandOutcome: Sendable {
     /// Applied (or recognised as applied before); this is the reply.
@@ -46,6 +63,9 @@ public enum CommandOutcome: Sendable {
 }
 
 extension CommandHandler {
+    /// No changes: the tables are as ``tablesSQL`` creates them.
+    public var tablesChanges: [ServiceTablesChange] { [] }
+
     /// Applies one command as a batch of its own and returns its reply, or `nil` for a
     /// command type the service does not know.
     ///

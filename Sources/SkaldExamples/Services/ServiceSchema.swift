@@ -10,7 +10,8 @@ public enum ServiceSchema {
     /// outbox's `json` columns, the inbox's age index (for `InboxPruner`), then the outbox's
     /// columns for ranges of saga events (which only the orchestrator writes), and last the
     /// contract migration that leaves the outbox one index (applied on a new schema, or when
-    /// the services are told that no earlier version runs). Applied
+    /// the services are told that no earlier version runs), and last the handler's own later
+    /// changes to its tables (``CommandHandler/tablesChanges``). Applied
     /// migrations never change; changes come as new ones. The index is built under a lock
     /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
     /// large before pruning existed pauses for that long once, on upgrade.
@@ -25,7 +26,17 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0005_outbox_event_ranges.sql", bytes: Array(OutboxRelay.outboxEventRangesSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0006_outbox_one_index.sql", bytes: Array(OutboxRelay.outboxOneIndexSQL.utf8)),
         ]
+            + (try handler.tablesChanges.enumerated().map { offset, change in
+                try PostgresMigrator.parse(
+                    fileName: "\(firstTablesChangeVersion + offset)_\(handler.serviceName)_\(change.name).sql",
+                    bytes: Array(change.sql.utf8))
+            })
     }
+
+    /// The version of a handler's first ``CommandHandler/tablesChanges`` migration; the next are
+    /// numbered on from it. Far above the inbox's and outbox's, which keep counting up below it
+    /// (the migrator applies any version it has not recorded, whatever its place).
+    public static let firstTablesChangeVersion = 101
 
     /// The index `InboxPruner` finds expired command ids by.
     public static let inboxByAgeSQL = """
