@@ -89,7 +89,12 @@ struct BatchWrites {
     }
 
     /// The statements, in an order that respects the foreign relations between tables.
-    func statements() -> [PostgresQuery] {
+    ///
+    /// - Parameter timersMustBeNew: schedules timers with ``PumpStatements/scheduleNewTimers``,
+    ///   which fails the transaction on a timer id the table holds, instead of
+    ///   ``PumpStatements/scheduleTimers``, which keeps the timer there. The one-round-trip
+    ///   path sets it: it redoes a failed batch under the row locks, without it.
+    func statements(timersMustBeNew: Bool = false) -> [PostgresQuery] {
         var statements: [PostgresQuery] = []
         if events.sagaIds.count > 0 {
             statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
@@ -119,7 +124,8 @@ struct BatchWrites {
             statements.append(PostgresQuery(PumpStatements.cancelTimers, [cancelledTimers.value]))
         }
         if timers.timerIds.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.scheduleTimers, timers.values))
+            statements.append(
+                PostgresQuery(timersMustBeNew ? PumpStatements.scheduleNewTimers : PumpStatements.scheduleTimers, timers.values))
         }
         if correlations.sagaIds.count > 0 {
             statements.append(PostgresQuery(PumpStatements.correlate, correlations.values))
@@ -234,7 +240,7 @@ extension BatchWrites {
         }
     }
 
-    /// `timers` rows, a column each (``PumpStatements/scheduleTimers``).
+    /// `timers` rows, a column each (``PumpStatements/scheduleTimers``, ``PumpStatements/scheduleNewTimers``).
     struct TimerRows {
         var timerIds = PostgresArrayWriter(of: .text)
         var sagaIds = PostgresArrayWriter(of: .text)

@@ -163,13 +163,30 @@ package enum PumpStatements {
         WHERE timer_id IN (SELECT unnest($1::text[]))
         """
 
-    /// Schedules timers. `$1`…`$7`: the columns timer_id, saga_id, saga_type, kind, step, attempt, due_at.
+    /// Schedules timers; one whose id is scheduled already stays as it is. `$1`…`$7`: the
+    /// columns timer_id, saga_id, saga_type, kind, step, attempt, due_at.
     package static let scheduleTimers = """
         INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
           AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         ON CONFLICT (timer_id) DO NOTHING
+        """
+
+    /// Schedules timers that must be new: an id the table holds fails the statement (unique
+    /// violation) and so the transaction. The one-round-trip path sends it, and redoes a
+    /// failed batch under the row locks with ``scheduleTimers``. Columns as there.
+    ///
+    /// Every id it schedules is new in practice (an id names the step, the attempt and the
+    /// purpose), so the `ON CONFLICT` clause only cost: a probe of the key before the insert,
+    /// a speculative insertion and a WAL record to confirm it, for each of the one or two
+    /// timers of every transition. `pg_stat_statements` in a 20,000-saga burst: N µs per row
+    /// against M (docs/benchmarks-e2e.md, session 16).
+    package static let scheduleNewTimers = """
+        INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+        SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
+          AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         """
 
     /// Maps business keys to new sagas. `$1`…`$3`: the columns saga_type, correlation_key, saga_id.

@@ -132,7 +132,7 @@ enum PGBenchCeiling {
                 "ob_payload", "ob_first", "ob_last"),
             PGBench.command(PumpStatements.cancelTimers, "cancelled"),
             PGBench.command(
-                PumpStatements.scheduleTimers, "tm_id", "tm_saga", "tm_type", "tm_kind", "tm_step", "tm_attempt", "tm_due"),
+                PumpStatements.scheduleNewTimers, "tm_id", "tm_saga", "tm_type", "tm_kind", "tm_step", "tm_attempt", "tm_due"),
             PGBench.command(PumpStatements.correlate, "co_type", "co_key", "co_saga"),
             PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
