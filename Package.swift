@@ -194,6 +194,8 @@ let package = Package(
             name: "SkaldEndToEndTests",
             dependencies: [
                 "SkaldExamples", "SkaldRuntime", "Skald", "SkaldKafka", "SkaldPostgres", "SkaldTestSupport", "SkaldCLI",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Skald
 import SkaldKafka
@@ -31,11 +32,15 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     private let metrics: ServiceMetrics
     private let logger: Logger
 
-    /// Creates the service; nothing connects until ``run()``.
+    /// Creates the service; nothing connects until ``run()``. Its counters report to
+    /// `metricsFactory` (the bootstrapped backend by default).
     ///
     /// - Throws: ``ExampleServiceError`` for a schema name that is not a plain identifier,
     ///   ``KafkaError`` for a bad Kafka property, `SagaRuntimeError` for a retention that is not positive.
-    public init(handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil) throws {
+    public init(
+        handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws {
         // `PostgresSearchPath.url` refuses a schema that is not a plain identifier.
         let schema = configuration.schemaPrefix + (configuration.schema ?? handler.defaultSchema)
         self.handler = handler
@@ -45,7 +50,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         var logger = logger ?? Logger(label: "skald.examples.\(handler.serviceName)")
         logger[metadataKey: "service"] = "\(handler.serviceName)"
         self.logger = logger
-        metrics = ServiceMetrics(service: handler.serviceName)
+        metrics = ServiceMetrics(service: handler.serviceName, factory: metricsFactory)
         // The orchestrator's session settings: the same kind of keyed statements on queue tables.
         pool = PostgresPool(
             url: schemaURL, minimumConnections: 1, maximumConnections: 3, sessionSetup: PumpStatements.sessionSetup,
@@ -146,18 +151,26 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// a bug, not an outage) must not block its partition forever: the batch is split and
     /// applied one command at a time, and a command that fails alone is recorded in the inbox
     /// unanswered, with an error log; its saga's step timeout takes over.
+    ///
+    /// The first try takes every command id to be new (``InboxWrite/expectingNew``); a unique
+    /// violation, most likely a command delivered again, sends the batch round once more with
+    /// ids the inbox holds skipped (``InboxWrite/skippingSeen``), before it counts as data
+    /// the batch cannot store.
     private func commit(_ batch: [KafkaMessage], behaviour: ServiceBehaviour) async throws {
         var attempt = 0
+        var inbox = InboxWrite.expectingNew
         while true {
             attempt += 1
             do {
-                try await pool.withConnection { connection in
+                try await pool.withConnection { [inbox] connection in
                     try await connection.withTransaction { connection in
-                        try await self.apply(batch, on: connection, behaviour: behaviour)
+                        try await self.apply(batch, on: connection, behaviour: behaviour, inbox: inbox)
                     }
                 }
                 relay.wake()
                 return
+            } catch let error as PostgresError where error.sqlState == "23505" && inbox == .expectingNew {
+                inbox = .skippingSeen
             } catch let error as PostgresError where Self.isRejectedByData(error) {
                 if batch.count > 1 {
                     for message in batch { try await commit([message], behaviour: behaviour) }
@@ -209,6 +222,18 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         }
     }
 
+    /// How ``apply(_:on:behaviour:inbox:)`` records command ids in the inbox.
+    enum InboxWrite: Sendable, Equatable {
+        /// A plain insert: an id the inbox holds fails the transaction (unique violation).
+        ///
+        /// Almost every command arrives once, and `ON CONFLICT DO NOTHING RETURNING` cost each
+        /// of them a probe of the key before the insert, a speculative insertion and a WAL
+        /// record to confirm it (docs/benchmarks-e2e.md, session 16).
+        case expectingNew
+        /// `ON CONFLICT DO NOTHING RETURNING`: the ids the inbox holds are skipped.
+        case skippingSeen
+    }
+
     /// Records the batch's command ids in the inbox (one statement), hands the new ones to the
     /// handler as one batch, and writes their replies to the outbox (one statement).
     ///
@@ -216,7 +241,8 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// statement is a plain call, where hopping from the cooperative pool to that thread and
     /// back for each one cost more CPU (context switches) than the statements themselves.
     private func apply(
-        _ batch: [KafkaMessage], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour
+        _ batch: [KafkaMessage], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour,
+        inbox: InboxWrite
     ) async throws {
         var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
         for message in batch {
@@ -234,13 +260,20 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         guard !commands.isEmpty else { return }
         var ids = PostgresArrayWriter(of: .text)
         for command in commands { ids.append(command.envelope.id) }
-        var fresh = Set(
-            try connection.query(
-                """
-                INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])
-                ON CONFLICT DO NOTHING RETURNING message_id
-                """
-            ).decode(String.self))
+        var fresh: Set<String>
+        switch inbox {
+        case .expectingNew:
+            try connection.query("INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])")
+            fresh = Set(commands.map(\.envelope.id))
+        case .skippingSeen:
+            fresh = Set(
+                try connection.query(
+                    """
+                    INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])
+                    ON CONFLICT DO NOTHING RETURNING message_id
+                    """
+                ).decode(String.self))
+        }
         var applied: [(message: KafkaMessage, command: ServiceCommand)] = []
         var duplicates = 0
         for (message, envelope) in commands {

@@ -14,14 +14,18 @@ struct ServiceMetrics: Sendable {
     let rejected: Counter
     let batchDuration: Timer
 
-    init(service: String) {
+    /// - Parameter factory: where they report: the bootstrapped backend, or a test's own.
+    init(service: String, factory: any MetricsFactory = MetricsSystem.factory) {
         func commands(_ outcome: String) -> Counter {
-            Counter(label: "skald_service_commands_total", dimensions: [("service", service), ("outcome", outcome)])
+            Counter(
+                label: "skald_service_commands_total", dimensions: [("service", service), ("outcome", outcome)],
+                factory: factory)
         }
         applied = commands("applied")
         duplicates = commands("duplicate")
         unreadable = commands("unreadable")
         rejected = commands("rejected")
-        batchDuration = Timer(label: "skald_service_batch_duration_seconds", dimensions: [("service", service)])
+        batchDuration = Timer(
+            label: "skald_service_batch_duration_seconds", dimensions: [("service", service)], factory: factory)
     }
 }
