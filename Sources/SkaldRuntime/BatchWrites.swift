@@ -90,11 +90,13 @@ struct BatchWrites {
 
     /// The statements, in an order that respects the foreign relations between tables.
     ///
-    /// - Parameter timersMustBeNew: schedules timers with ``PumpStatements/scheduleNewTimers``,
-    ///   which fails the transaction on a timer id the table holds, instead of
-    ///   ``PumpStatements/scheduleTimers``, which keeps the timer there. The one-round-trip
-    ///   path sets it: it redoes a failed batch under the row locks, without it.
-    func statements(timersMustBeNew: Bool = false) -> [PostgresQuery] {
+    /// - Parameter keysMustBeNew: schedules timers and maps business keys with statements that
+    ///   fail the transaction on a timer id or a key the tables hold
+    ///   (``PumpStatements/scheduleNewTimers``, ``PumpStatements/correlateNew``), instead of
+    ///   ones that keep what is there (``PumpStatements/scheduleTimers``,
+    ///   ``PumpStatements/correlate``). The one-round-trip path sets it: it redoes a failed
+    ///   batch under the row locks, without it.
+    func statements(keysMustBeNew: Bool = false) -> [PostgresQuery] {
         var statements: [PostgresQuery] = []
         if events.sagaIds.count > 0 {
             statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
@@ -125,10 +127,11 @@ struct BatchWrites {
         }
         if timers.timerIds.count > 0 {
             statements.append(
-                PostgresQuery(timersMustBeNew ? PumpStatements.scheduleNewTimers : PumpStatements.scheduleTimers, timers.values))
+                PostgresQuery(keysMustBeNew ? PumpStatements.scheduleNewTimers : PumpStatements.scheduleTimers, timers.values))
         }
         if correlations.sagaIds.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.correlate, correlations.values))
+            statements.append(
+                PostgresQuery(keysMustBeNew ? PumpStatements.correlateNew : PumpStatements.correlate, correlations.values))
         }
         if wroteOutbox {
             statements.append(PostgresQuery(PumpStatements.notifyRelays))
@@ -255,7 +258,7 @@ extension BatchWrites {
         }
     }
 
-    /// `correlations` rows, a column each (``PumpStatements/correlate``).
+    /// `correlations` rows, a column each (``PumpStatements/correlate``, ``PumpStatements/correlateNew``).
     struct CorrelationRows {
         var sagaTypes = PostgresArrayWriter(of: .text)
         var keys = PostgresArrayWriter(of: .text)

@@ -189,12 +189,24 @@ package enum PumpStatements {
           AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
         """
 
-    /// Maps business keys to new sagas. `$1`…`$3`: the columns saga_type, correlation_key, saga_id.
+    /// Maps business keys to new sagas; a key mapped already keeps its saga. `$1`…`$3`: the
+    /// columns saga_type, correlation_key, saga_id.
     package static let correlate = """
         INSERT INTO correlations (saga_type, correlation_key, saga_id)
         SELECT x.saga_type, x.correlation_key, x.saga_id
         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(saga_type, correlation_key, saga_id)
         ON CONFLICT DO NOTHING
+        """
+
+    /// Maps business keys that must be new to new sagas: a key mapped already fails the
+    /// statement (unique violation), and the one-round-trip path, which sends it, redoes the
+    /// batch under the row locks with ``correlate``. Columns as there. Like
+    /// ``scheduleNewTimers``, it spares every row the `ON CONFLICT` work for a case that
+    /// almost never happens.
+    package static let correlateNew = """
+        INSERT INTO correlations (saga_type, correlation_key, saga_id)
+        SELECT x.saga_type, x.correlation_key, x.saga_id
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS x(saga_type, correlation_key, saga_id)
         """
 
     /// Wakes the relays of the session's schema (``OutboxRelay/notifySQL``).

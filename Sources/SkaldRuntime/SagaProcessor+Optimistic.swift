@@ -17,8 +17,8 @@ extension SagaProcessor {
     /// orchestrator, a timer in another transaction, a commit this cache missed), its log
     /// already holds one of those sequences, the `saga_events` primary key refuses the
     /// append, and the whole transaction rolls back. A message the inbox has seen fails the
-    /// inbox insert the same way, as does a timer id the table holds already (which the
-    /// locked path keeps as it is), and a concurrent locked transaction ends in a deadlock that
+    /// inbox insert the same way, as does a timer id or a business key the tables hold already
+    /// (which the locked path keeps as they are), and a concurrent locked transaction ends in a deadlock that
     /// Postgres breaks. In every case the batch is redone under the row locks
     /// (``process(_:on:now:)``), with nothing of the attempt left behind.
     ///
@@ -85,7 +85,7 @@ extension SagaProcessor {
         if inboxRecords.count > 0 {
             statements.append(PostgresQuery(PumpStatements.recordNewInbox, inboxRecords.values))
         }
-        statements.append(contentsOf: writes.statements(timersMustBeNew: true))
+        statements.append(contentsOf: writes.statements(keysMustBeNew: true))
         statements.append("COMMIT")
         do {
             _ = try await connection.pipeline(statements)

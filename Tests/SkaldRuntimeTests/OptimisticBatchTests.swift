@@ -165,6 +165,28 @@ struct OptimisticBatchTests {
         try await Self.expectLogsWhole(url)
     }
 
+    @Test("a business key mapped to another saga fails the short path's mapping; under the locks the key keeps its saga")
+    func mappedKeyIsRedoneUnderLocks() async throws {
+        let url = try await TestPostgres.freshStore("optimistic")
+        let metrics = TestMetrics()
+        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        _ = try await processor.process(try TransferInputs.start(0..<2), on: connection, now: Self.now)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+
+        // Saga 2 starts with saga 0's transfer id, its business key; saga 3 with its own.
+        let result = try await processor.process(
+            try TransferInputs.start(2..<4, transferId: { $0 == 2 ? "t0" : "t\($0)" }), on: connection, now: Self.now)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
+        #expect(result.outcomes == [.applied(sagaId: "Transfer-2"), .applied(sagaId: "Transfer-3")])
+        let mapped = try await TestPostgres.strings(
+            url, "SELECT correlation_key || ' ' || saga_id FROM correlations ORDER BY correlation_key")
+        #expect(mapped == ["t0 Transfer-0", "t1 Transfer-1", "t3 Transfer-3"])
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas") == 4)
+        try await Self.expectLogsWhole(url)
+    }
+
     @Test("a start of a saga this process has not cached but that exists fails the log's key and is a duplicate; nothing doubled")
     func repeatedStartOfUncachedSagaIsADuplicate() async throws {
         let url = try await TestPostgres.freshStore("optimistic")

@@ -5,11 +5,14 @@ import SkaldRuntime
 /// Work items for the Transfer saga, as the pump would hand them to the processor.
 enum TransferInputs {
     /// Starts of sagas `Transfer-<index>`, with message ids `<messagePrefix><index>`.
-    static func start(_ indices: Range<Int>, messagePrefix: String = "start-") throws -> [SagaWork] {
+    /// Saga `index` transfers `transferId(index)` (its business key), `t<index>` by default.
+    static func start(
+        _ indices: Range<Int>, messagePrefix: String = "start-", transferId: (Int) -> String = { "t\($0)" }
+    ) throws -> [SagaWork] {
         try indices.map { index in
             let envelope = MessageEnvelope(id: "\(messagePrefix)\(index)", source: "test", type: StartTransfer.messageType)
             let payload = try SkaldJSON.encode(
-                StartTransfer(transferId: "t\(index)", amount: 10, declineDebit: false, declineCredit: false))
+                StartTransfer(transferId: transferId(index), amount: 10, declineDebit: false, declineCredit: false))
             return SagaWork(
                 target: .start(sagaType: "Transfer", sagaId: "Transfer-\(index)", businessKey: nil),
                 input: .start(envelope: envelope, payload: payload), inboxId: envelope.id, source: "test")

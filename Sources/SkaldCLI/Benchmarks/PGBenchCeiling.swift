@@ -133,7 +133,7 @@ enum PGBenchCeiling {
             PGBench.command(PumpStatements.cancelTimers, "cancelled"),
             PGBench.command(
                 PumpStatements.scheduleNewTimers, "tm_id", "tm_saga", "tm_type", "tm_kind", "tm_step", "tm_attempt", "tm_due"),
-            PGBench.command(PumpStatements.correlate, "co_type", "co_key", "co_saga"),
+            PGBench.command(PumpStatements.correlateNew, "co_type", "co_key", "co_saga"),
             PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
             "\\endpipeline",
