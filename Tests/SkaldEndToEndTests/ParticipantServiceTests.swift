@@ -55,15 +55,16 @@ struct ParticipantServiceTests {
             await producer.shutdown()
         }
 
-        /// Sends each `(message, command id, saga)` to payments.commands, in one produce call.
-        func send(_ commands: [(message: any SagaMessage, id: String, saga: String)]) async throws {
+        /// Sends each `(message, command id, saga)` to payments.commands with Kafka key `key`
+        /// (one partition), in one produce call.
+        func send(_ commands: [(message: any SagaMessage, id: String, saga: String)], key: String) async throws {
             let producer = try KafkaProducer(configuration: mockKafka(cluster.bootstrapServers), logger: e2eLogger)
             let outgoing = try commands.map { command in
                 let envelope = MessageEnvelope(
                     id: command.id, source: "test", type: type(of: command.message).messageType, time: Date(),
                     sagaId: command.saga, sagaType: "PlaceOrder", sagaStep: "process-payment")
                 return KafkaOutgoingMessage(
-                    topic: "payments.commands", key: Array(command.saga.utf8), value: try SkaldJSON.encode(command.message),
+                    topic: "payments.commands", key: Array(key.utf8), value: try SkaldJSON.encode(command.message),
                     headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
             }
             for result in try await producer.send(outgoing) { _ = try result.get() }
@@ -143,13 +144,14 @@ struct ParticipantServiceTests {
         try await eventually("the first payment is recorded") {
             try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 1
         }
-        // One produce call, so the repeat and the new command most likely share a batch: the
-        // batch's plain inbox insert fails on the repeat, and the batch goes round again
-        // skipping it. (Apart, each takes its own path to the same end.)
-        try await fixture.send([
-            (first, "cmd-1", "PlaceOrder-o1"),
-            (ProcessPayment(orderId: "o2", customerId: "alice", amountCents: 200), "cmd-2", "PlaceOrder-o2"),
-        ])
+        // One produce call to one partition, so the repeat and the new command most likely share
+        // a batch: the batch's plain inbox insert fails on the repeat, and the batch goes round
+        // again skipping it. (Apart, each takes its own path to the same end.)
+        try await fixture.send(
+            [
+                (first, "cmd-1", "PlaceOrder-o1"),
+                (ProcessPayment(orderId: "o2", customerId: "alice", amountCents: 200), "cmd-2", "PlaceOrder-o2"),
+            ], key: "PlaceOrder-o1")
         let replies = try await fixture.replies(expected: 2)
         #expect(replies.map { $0.causationId ?? "" }.sorted() == ["cmd-1", "cmd-2"], "each command answered once")
         #expect(try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2)

@@ -24,6 +24,10 @@ public protocol CommandHandler: Sendable {
     var tablesSQL: String { get }
     /// Later changes to its own tables, oldest first, each a migration of its own after
     /// ``tablesSQL`` (which, once applied, never changes). Empty by default.
+    ///
+    /// A change's version is its place in this list (``ServiceSchema/firstTablesChangeVersion``
+    /// onwards) and its recorded name includes ``serviceName``: the list only grows at its end,
+    /// and an applied change never changes, or every later start fails on its checksum.
     var tablesChanges: [ServiceTablesChange] { get }
 
     /// Applies `commands` in order and answers each: one outcome per command, in the same order.

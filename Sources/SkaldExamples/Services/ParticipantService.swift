@@ -162,12 +162,13 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         while true {
             attempt += 1
             do {
-                try await pool.withConnection { [inbox] connection in
+                let tally = try await pool.withConnection { [inbox] connection in
                     try await connection.withTransaction { connection in
                         try await self.apply(batch, on: connection, behaviour: behaviour, inbox: inbox)
                     }
                 }
                 relay.wake()
+                tally.count(in: metrics)
                 return
             } catch let error as PostgresError where error.sqlState == "23505" && inbox == .expectingNew {
                 inbox = .skippingSeen
@@ -234,6 +235,20 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         case skippingSeen
     }
 
+    /// What became of a batch's commands, counted once its transaction commits: a batch that
+    /// goes round again counts only the round that committed.
+    struct BatchTally: Sendable {
+        var applied = 0
+        var duplicates = 0
+        var unreadable = 0
+
+        func count(in metrics: ServiceMetrics) {
+            if applied > 0 { metrics.applied.increment(by: applied) }
+            if duplicates > 0 { metrics.duplicates.increment(by: duplicates) }
+            if unreadable > 0 { metrics.unreadable.increment(by: unreadable) }
+        }
+    }
+
     /// Records the batch's command ids in the inbox (one statement), hands the new ones to the
     /// handler as one batch, and writes their replies to the outbox (one statement).
     ///
@@ -243,21 +258,22 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     private func apply(
         _ batch: [KafkaMessage], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour,
         inbox: InboxWrite
-    ) async throws {
+    ) async throws -> BatchTally {
+        var tally = BatchTally()
         var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
         for message in batch {
             do {
                 commands.append((message, try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })))
             } catch {
                 // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
-                metrics.unreadable.increment()
+                tally.unreadable += 1
                 logger.warning(
                     "skipping a message without CloudEvents headers",
                     metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "error": "\(error)"]
                 )
             }
         }
-        guard !commands.isEmpty else { return }
+        guard !commands.isEmpty else { return tally }
         var ids = PostgresArrayWriter(of: .text)
         for command in commands { ids.append(command.envelope.id) }
         var fresh: Set<String>
@@ -275,11 +291,10 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 ).decode(String.self))
         }
         var applied: [(message: KafkaMessage, command: ServiceCommand)] = []
-        var duplicates = 0
         for (message, envelope) in commands {
             // The first delivery in the batch is applied; a duplicate (here or earlier) is not.
             guard fresh.remove(envelope.id) != nil else {
-                duplicates += 1
+                tally.duplicates += 1
                 continue
             }
             applied.append((message, ServiceCommand(envelope: envelope, payload: message.value)))
@@ -292,37 +307,36 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                     "the \(handler.serviceName) handler answered \(outcomes.count) of \(applied.count) commands")
             }
             for ((message, command), outcome) in zip(applied, outcomes) {
-                if let reply = try reply(to: command, in: message, outcome: outcome, behaviour: behaviour) {
+                if let reply = try reply(to: command, in: message, outcome: outcome, behaviour: behaviour, tally: &tally) {
                     replies.append(reply)
                 }
             }
         }
         try ServiceOutbox.write(replies, on: connection)
-        // Counted as the transaction is about to commit; a batch that fails after this and is
-        // tried again counts its commands again (rare: Postgres going away at the commit).
-        if duplicates > 0 { metrics.duplicates.increment(by: duplicates) }
+        return tally
     }
 
     /// The outbox row that answers `command`, or nil when there is none to send.
     private func reply(
-        to command: ServiceCommand, in message: KafkaMessage, outcome: CommandOutcome, behaviour: ServiceBehaviour
+        to command: ServiceCommand, in message: KafkaMessage, outcome: CommandOutcome, behaviour: ServiceBehaviour,
+        tally: inout BatchTally
     ) throws -> ServiceOutbox.Row? {
         let envelope = command.envelope
         let reply: any SagaMessage
         switch outcome {
         case .unreadable(let error):
             // Recorded in the inbox unanswered; its saga's step timeout takes over.
-            metrics.unreadable.increment()
+            tally.unreadable += 1
             logger.warning("skipping an unreadable command", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
             return nil
         case .unknownType:
-            metrics.unreadable.increment()
+            tally.unreadable += 1
             logger.warning("no handler for command type", metadata: ["type": "\(envelope.type)"])
             return nil
         case .reply(let message):
             reply = message
         }
-        metrics.applied.increment()
+        tally.applied += 1
         if behaviour.silent { return nil }
         let sagaKey = envelope.sagaId ?? message.keyString ?? envelope.id
         let replyEnvelope = MessageEnvelope(
