@@ -158,9 +158,13 @@ package enum PumpStatements {
         """
 
     /// Removes timers the decisions cancelled. `$1`: their ids.
+    ///
+    /// `= ANY(array)`: one walk of the primary key in the ids' sorted order. The
+    /// `IN (SELECT unnest(…))` form before hashed the ids and then probed the key once per id
+    /// in the array's order: 2.1 against 1.7 ms for 500 ids of a 20,000-row table, with a
+    /// quarter more buffer visits (`EXPLAIN (ANALYZE, BUFFERS)`, session 16).
     package static let cancelTimers = """
-        DELETE FROM timers
-        WHERE timer_id IN (SELECT unnest($1::text[]))
+        DELETE FROM timers WHERE timer_id = ANY($1::text[])
         """
 
     /// Schedules timers; one whose id is scheduled already stays as it is. `$1`…`$7`: the
