@@ -30,12 +30,19 @@ struct OptimisticBatchTests {
         #expect(broken.isEmpty, "logs with gaps or rows behind them: \(broken)", sourceLocation: sourceLocation)
     }
 
-    @Test("replies for cached sagas commit in one round trip, and a fresh fold agrees with what they wrote")
-    func cachedSagasTakeTheShortPath() async throws {
+    /// A fresh store, a processor whose metrics the test reads, and a connection to the store.
+    private static func freshStore() async throws -> (
+        url: String, metrics: TestMetrics, processor: SagaProcessor, connection: PostgresConnection
+    ) {
         let url = try await TestPostgres.freshStore("optimistic")
         let metrics = TestMetrics()
-        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
-        let connection = try await PostgresConnection.connect(to: url)
+        let processor = SagaProcessor(registry: registry, metrics: OrchestratorMetrics(factory: metrics))
+        return (url, metrics, processor, try await PostgresConnection.connect(to: url))
+    }
+
+    @Test("replies for cached sagas commit in one round trip, and a fresh fold agrees with what they wrote")
+    func cachedSagasTakeTheShortPath() async throws {
+        let (url, metrics, processor, connection) = try await Self.freshStore()
         defer { Task { await connection.close() } }
 
         let started = try await processor.process(try TransferInputs.start(0..<50), on: connection, now: Self.now)
@@ -63,10 +70,7 @@ struct OptimisticBatchTests {
 
     @Test("a saga another processor moved on fails the log's key; the batch is redone under the locks, nothing doubled")
     func staleCacheIsRedoneUnderLocks() async throws {
-        let url = try await TestPostgres.freshStore("optimistic")
-        let metrics = TestMetrics()
-        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
-        let connection = try await PostgresConnection.connect(to: url)
+        let (url, metrics, processor, connection) = try await Self.freshStore()
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<20), on: connection, now: Self.now)
         let eventsAfterStart = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
@@ -108,10 +112,7 @@ struct OptimisticBatchTests {
 
     @Test("a message id the inbox has seen fails the short path's inbox insert and is a duplicate, though the cached saga would take it")
     func seenMessageIsRedoneUnderLocks() async throws {
-        let url = try await TestPostgres.freshStore("optimistic")
-        let metrics = TestMetrics()
-        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
-        let connection = try await PostgresConnection.connect(to: url)
+        let (url, metrics, processor, connection) = try await Self.freshStore()
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<3), on: connection, now: Self.now)
         _ = try await processor.process([try TransferInputs.debited(0, messageId: "reused")], on: connection, now: Self.now)
@@ -129,10 +130,7 @@ struct OptimisticBatchTests {
 
     @Test("a timer id the table holds fails the short path's timer insert; under the locks the timer is kept as it was")
     func scheduledTimerIsRedoneUnderLocks() async throws {
-        let url = try await TestPostgres.freshStore("optimistic")
-        let metrics = TestMetrics()
-        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
-        let connection = try await PostgresConnection.connect(to: url)
+        let (url, metrics, processor, connection) = try await Self.freshStore()
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<3), on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
@@ -167,10 +165,7 @@ struct OptimisticBatchTests {
 
     @Test("a business key mapped to another saga fails the short path's mapping; under the locks the key keeps its saga")
     func mappedKeyIsRedoneUnderLocks() async throws {
-        let url = try await TestPostgres.freshStore("optimistic")
-        let metrics = TestMetrics()
-        let processor = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: metrics))
-        let connection = try await PostgresConnection.connect(to: url)
+        let (url, metrics, processor, connection) = try await Self.freshStore()
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<2), on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
