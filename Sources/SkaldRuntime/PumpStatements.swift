@@ -66,11 +66,7 @@ package enum PumpStatements {
     /// binary format (``InboxRows``, ``BatchWrites``, ``OutboxRows``): Postgres reads each element
     /// with its type's `recv` function, where a JSON document of the rows was lexed two or
     /// three times over (docs/benchmarks-orchestrator.md, session 13).
-    package static let recordInbox = """
-        INSERT INTO inbox (message_id, source)
-        SELECT x.id, x.source FROM unnest($1::text[], $2::text[]) AS x(id, source)
-        ON CONFLICT (message_id) DO NOTHING RETURNING message_id
-        """
+    package static let recordInbox = recordNewInbox + "\nON CONFLICT (message_id) DO NOTHING RETURNING message_id"
 
     /// Records consumed message ids that must be new: a message the inbox has seen fails the
     /// statement (unique violation) and so the transaction. The one-round-trip path sends it,
@@ -169,13 +165,7 @@ package enum PumpStatements {
 
     /// Schedules timers; one whose id is scheduled already stays as it is. `$1`…`$7`: the
     /// columns timer_id, saga_id, saga_type, kind, step, attempt, due_at.
-    package static let scheduleTimers = """
-        INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
-        SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
-          AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
-        ON CONFLICT (timer_id) DO NOTHING
-        """
+    package static let scheduleTimers = scheduleNewTimers + "\nON CONFLICT (timer_id) DO NOTHING"
 
     /// Schedules timers that must be new: an id the table holds fails the statement (unique
     /// violation) and so the transaction. The one-round-trip path sends it, and redoes a
@@ -195,12 +185,7 @@ package enum PumpStatements {
 
     /// Maps business keys to new sagas; a key mapped already keeps its saga. `$1`…`$3`: the
     /// columns saga_type, correlation_key, saga_id.
-    package static let correlate = """
-        INSERT INTO correlations (saga_type, correlation_key, saga_id)
-        SELECT x.saga_type, x.correlation_key, x.saga_id
-        FROM unnest($1::text[], $2::text[], $3::text[]) AS x(saga_type, correlation_key, saga_id)
-        ON CONFLICT DO NOTHING
-        """
+    package static let correlate = correlateNew + "\nON CONFLICT DO NOTHING"
 
     /// Maps business keys that must be new to new sagas: a key mapped already fails the
     /// statement (unique violation), and the one-round-trip path, which sends it, redoes the

@@ -276,19 +276,15 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         guard !commands.isEmpty else { return tally }
         var ids = PostgresArrayWriter(of: .text)
         for command in commands { ids.append(command.envelope.id) }
+        let insert = "INSERT INTO inbox (message_id) SELECT DISTINCT unnest($1::text[])"
         var fresh: Set<String>
         switch inbox {
         case .expectingNew:
-            try connection.query("INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])")
+            try connection.query(PostgresQuery(insert, [ids.value]))
             fresh = Set(commands.map(\.envelope.id))
         case .skippingSeen:
-            fresh = Set(
-                try connection.query(
-                    """
-                    INSERT INTO inbox (message_id) SELECT DISTINCT unnest(\(ids.value)::text[])
-                    ON CONFLICT DO NOTHING RETURNING message_id
-                    """
-                ).decode(String.self))
+            let skipping = insert + " ON CONFLICT DO NOTHING RETURNING message_id"
+            fresh = Set(try connection.query(PostgresQuery(skipping, [ids.value])).decode(String.self))
         }
         var applied: [(message: KafkaMessage, command: ServiceCommand)] = []
         for (message, envelope) in commands {
