@@ -16,6 +16,11 @@ public import SkaldPostgres
 /// leave in the order they were decided even with several orchestrator processes.
 /// A relay whose process dies loses its locks with its connection and another
 /// relay takes the lanes over at its next ownership check.
+///
+/// Writers in the relay's own process hand it the rows they committed (``OutboxHandoff``),
+/// and it publishes those without reading them back; it reads the outbox, merging by id,
+/// whenever it may hold rows it was not handed (a notification, a lane taken over, a failed
+/// round) and at least every poll interval.
 public final class OutboxRelay: Service {
     /// How many lanes rows are spread over; every process must use the same number.
     public static let laneCount = 16
@@ -96,7 +101,9 @@ public final class OutboxRelay: Service {
     private let pollInterval: Duration
     private let stopGrace: Duration
     private let logger: Logger
-    private let wakeup = Wakeup()
+    private let wakeup: Wakeup
+    /// Rows this process's writers hand over after they commit, published without a read.
+    package let handoff: OutboxHandoff
     private let breakers: ParticipantBreakers?
     private let counters: RelayCounters
     /// Whether the outbox holds the mirror's ranges of saga events (the orchestrator's does).
@@ -138,11 +145,17 @@ public final class OutboxRelay: Service {
         self.stopGrace = stopGrace
         self.counters = RelayCounters(metrics: metrics)
         self.logger = logger
+        let wakeup = Wakeup()
+        self.wakeup = wakeup
+        // Four rounds' worth: past it the relay is behind (Kafka slow or gone), and rows wait
+        // in the outbox, which is where a relay that falls behind reads them anyway.
+        handoff = OutboxHandoff(capacity: 4 * self.batchSize, wakeup: wakeup)
     }
 
-    /// Wakes the relay now (the pump calls it after a commit in the same process).
+    /// Wakes the relay to read the outbox now: a writer in this process committed rows it did
+    /// not hand over (``OutboxHandoff``).
     public func wake() {
-        wakeup.ring()
+        handoff.announceRowsInDatabase()
     }
 
     /// Relays until graceful shutdown; the rows in hand are published before it returns,
@@ -171,19 +184,26 @@ public final class OutboxRelay: Service {
     private func relayLoop() async throws {
         var lanes = LaneOwnership(postgresURL: postgresURL, logger: logger)
         defer { lanes.release() }
+        defer { handoff.ownership([]) }
         let clock = ContinuousClock()
         var nextOwnershipCheck = clock.now
+        // The outbox is read at least this often, whatever the hand-over knows: rows of other
+        // processes that no notification announced are found as before.
+        var nextRead = clock.now
         // Whether the last round left messages undelivered: Kafka unreachable, most likely.
         var undelivered = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if clock.now >= nextOwnershipCheck {
                 await lanes.refresh()
+                handoff.ownership(lanes.owned)
                 nextOwnershipCheck = clock.now.advanced(by: .seconds(2))
             }
             var published = 0
             if !lanes.owned.isEmpty {
                 do {
-                    let round = try await relayRound(lanes: lanes.owned)
+                    let pollDue = clock.now >= nextRead
+                    if pollDue { nextRead = clock.now.advanced(by: pollInterval) }
+                    let round = try await relayRound(lanes: lanes.owned, pollDue: pollDue)
                     published = round.forgotten
                     undelivered = round.undelivered > 0
                 } catch {
@@ -191,7 +211,8 @@ public final class OutboxRelay: Service {
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }
-            if published < batchSize {
+            // Rows handed over while a round was out go in the next one at once.
+            if published == 0 || (published < batchSize && !handoff.hasHandedRows) {
                 let waiting = PhaseProfile.shared.start()
                 defer { PhaseProfile.shared.record("relay.idle", since: waiting) }
                 await wakeup.wait(timeout: lanes.owned.isEmpty ? .seconds(1) : pollInterval)
@@ -204,7 +225,7 @@ public final class OutboxRelay: Service {
         if undelivered {
             logger.notice("no last round: Kafka did not take the previous one; the rows stay in the outbox")
         } else if !lanes.owned.isEmpty && !Task.isCancelled {
-            _ = try? await relayRound(lanes: lanes.owned)
+            _ = try? await relayRound(lanes: lanes.owned, pollDue: true)
         }
     }
 
@@ -221,55 +242,89 @@ public final class OutboxRelay: Service {
         try await relayRound(lanes: lanes).forgotten
     }
 
-    /// Publishes up to one batch of the owned lanes.
-    func relayRound(lanes: [Int]) async throws -> Round {
+    /// Publishes up to one batch of the owned lanes: the rows handed over
+    /// (``OutboxHandoff``), and those read from the outbox when it may hold others.
+    ///
+    /// - Parameter pollDue: the polling interval has passed since the outbox was last read;
+    ///   the round reads it whatever the hand-over knows.
+    func relayRound(lanes: [Int], pollDue: Bool = true) async throws -> Round {
         let profile = PhaseProfile.shared
         var phase = profile.start()
-        // The lanes as an array, `lane = ANY(array)`: a filter on the primary key's walk in id
-        // order (`PumpStatements.readOutbox`).
-        // The mirror's range rows sit in each lane's twin, `lane + laneCount`, which relays of
-        // earlier versions do not read (`0006_event_ranges.sql`).
-        let readLanes = expandsSagaEvents ? lanes + lanes.map { $0 + Self.laneCount } : lanes
-        let laneList = "{" + readLanes.map(String.init).joined(separator: ",") + "}"
         // Commands to a participant whose circuit is open wait in the outbox; a half-open
         // one gets only its few probes (its oldest rows, so per-saga order holds), read
         // apart so that its backlog cannot crowd the other topics out of the batch.
         // Kafka topic names are [a-zA-Z0-9._-]: quoted, they make a valid array literal.
         let (blocked, probes) = breakers?.allowances() ?? ([], [:])
         let held = blocked + probes.keys
-        let heldList = "{" + held.map { "\"\($0)\"" }.joined(separator: ",") + "}"
-        let rows = try await pool.withConnection { connection in
-            var rows: [PostgresRow] = []
-            for (topic, budget) in probes where budget > 0 {
-                rows += try await connection.query(
+        let plan = handoff.planRound(limit: batchSize, heldTopics: Set(held), pollDue: pollDue)
+        var rows: [PostgresRow] = []
+        // The last id of a read that stopped at its limit: rows past it are unread.
+        var readWasCutAt: Int64?
+        if plan.readsDatabase {
+            // The lanes as an array, `lane = ANY(array)`: a filter on the primary key's walk in id
+            // order (`PumpStatements.readOutbox`).
+            // The mirror's range rows sit in each lane's twin, `lane + laneCount`, which relays of
+            // earlier versions do not read (`0006_event_ranges.sql`).
+            let readLanes = expandsSagaEvents ? lanes + lanes.map { $0 + Self.laneCount } : lanes
+            let laneList = "{" + readLanes.map(String.init).joined(separator: ",") + "}"
+            let heldList = "{" + held.map { "\"\($0)\"" }.joined(separator: ",") + "}"
+            // Rows handed over are in the outbox too; the read need not send them back. (Those
+            // past a read cut off by its limit stay unpublished this round all the same.)
+            let heldIds = "{" + plan.handed.map { String($0.id) }.joined(separator: ",") + "}"
+            let (probeRows, mainRows) = try await pool.withConnection { connection in
+                var probeRows: [PostgresRow] = []
+                for (topic, budget) in probes where budget > 0 {
+                    probeRows += try await connection.query(
+                        PostgresQuery(
+                            PumpStatements.readOutboxProbes,
+                            [PostgresValue(laneList), PostgresValue(topic), PostgresValue(budget)]))
+                }
+                let mainRows = Array(try await connection.query(
                     PostgresQuery(
-                        PumpStatements.readOutboxProbes,
-                        [PostgresValue(laneList), PostgresValue(topic), PostgresValue(budget)]))
+                        expandsSagaEvents ? PumpStatements.readOutboxWithEvents : PumpStatements.readOutbox,
+                        [PostgresValue(laneList), PostgresValue(heldList), PostgresValue(batchSize), PostgresValue(heldIds)])))
+                return (probeRows, mainRows)
             }
-            rows += try await connection.query(
-                PostgresQuery(
-                    expandsSagaEvents ? PumpStatements.readOutboxWithEvents : PumpStatements.readOutbox,
-                    [PostgresValue(laneList), PostgresValue(heldList), PostgresValue(batchSize)]))
-            return rows
+            // A range row gives one result row per event, consecutively: the limit counts rows.
+            var distinct = 0
+            var lastId: Int64?
+            for row in mainRows {
+                let id = try row.decode(Int64.self, at: 0)
+                if id != lastId { distinct += 1 }
+                lastId = id
+            }
+            if distinct >= batchSize { readWasCutAt = lastId }
+            rows = probeRows + mainRows
         }
         profile.record("relay.select", since: phase, size: rows.count)
-        if rows.isEmpty { return Round() }
+        let handed = handoff.publishable(plan, readWasCutAt: readWasCutAt)
+        if rows.isEmpty && handed.isEmpty { return Round() }
         phase = profile.start()
-        var round = OutboxRound(capacity: rows.count)
+        // Rows read and rows handed over, merged in id order: each saga's in the order written.
+        // A row both handed over and read is published once, as handed.
+        let handedIds = Set(handed.map(\.id))
+        var entries: [(id: Int64, handed: OutboxHandoff.Row?, read: [OutboxRound.Item])] = handed.map { ($0.id, $0, []) }
+        var readIds: [Int64] = []
         var range: (row: Int64, attributes: SagaEventMirror.Range?)?
         for row in rows {
             let id = try row.decode(Int64.self, at: 0)
+            if handedIds.contains(id) { continue }
             let topic = try row.decode(String.self, at: 1)
             // Key, headers and payload go on as bytes: the columns are NOT NULL, and `json` keeps
             // the text Skald wrote byte for byte.
             let headers = try HeaderPairs.parse(try row.textBytes(at: 3) ?? [])
+            if entries.last?.id != id || entries.last?.handed != nil {
+                entries.append((id, nil, []))
+                readIds.append(id)
+            }
             if row.columnCount > 5, try row.decode(Bool.self, at: 5) {
                 if range?.row != id { range = (id, SagaEventMirror.Range(headers: headers)) }
                 // Events missing from the log, or a row without the saga's type and version: only
                 // a hand-edited store has them. Nothing can be published; the events, if any, are
                 // still in `saga_events` for the projections, which read them from there.
                 guard let attributes = range?.attributes, !row.isNull(at: 6) else {
-                    if round.dropping(row: id) {
+                    if !entries[entries.count - 1].read.contains(where: \.isDropped) {
+                        entries[entries.count - 1].read.append(.dropped)
                         logger.error(
                             "outbox row of saga events cannot be published (events missing from the log, or no saga type and version); dropped",
                             metadata: ["id": "\(id)"])
@@ -277,25 +332,43 @@ public final class OutboxRelay: Service {
                     continue
                 }
                 let sequence = try row.decode(Int.self, at: 6)
-                round.append(
-                    SagaEventMirror.message(
-                        topic: topic, sagaId: try row.decode(String.self, at: 2), range: attributes,
-                        sequence: sequence, eventType: try row.decode(String.self, at: 7),
-                        microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []),
-                    row: id, sequence: sequence)
+                entries[entries.count - 1].read.append(
+                    .message(
+                        SagaEventMirror.message(
+                            topic: topic, sagaId: try row.decode(String.self, at: 2), range: attributes,
+                            sequence: sequence, eventType: try row.decode(String.self, at: 7),
+                            microseconds: try row.decode(Int64.self, at: 8), body: try row.textBytes(at: 9) ?? []),
+                        sequence: sequence))
                 continue
             }
             if probes[topic] != nil { breakers?.spend(1, topic: topic) }
-            round.append(
-                KafkaOutgoingMessage(
-                    topic: topic,
-                    key: try row.textBytes(at: 2) ?? [],
-                    value: try row.textBytes(at: 4) ?? [],
-                    headers: headers
-                ),
-                row: id)
+            entries[entries.count - 1].read.append(
+                .message(
+                    KafkaOutgoingMessage(
+                        topic: topic,
+                        key: try row.textBytes(at: 2) ?? [],
+                        value: try row.textBytes(at: 4) ?? [],
+                        headers: headers
+                    ),
+                    sequence: nil))
         }
-        profile.record("relay.decode", since: phase, size: rows.count)
+        // Probes are read apart from the rest: sorting (stable) puts every row in its place.
+        entries.sort { $0.id < $1.id }
+        var round = OutboxRound(capacity: entries.count)
+        for entry in entries {
+            if let handedRow = entry.handed {
+                round.append(handedRow.message, row: entry.id)
+                continue
+            }
+            for item in entry.read {
+                switch item {
+                case .dropped: _ = round.dropping(row: entry.id)
+                case .message(let message, let sequence?): round.append(message, row: entry.id, sequence: sequence)
+                case .message(let message, nil): round.append(message, row: entry.id)
+                }
+            }
+        }
+        profile.record("relay.decode", since: phase, size: entries.count)
 
         phase = profile.start()
         var messages = round.messages
@@ -305,6 +378,8 @@ public final class OutboxRelay: Service {
             results = try await producer.send(messages)
         } catch {
             spans.end(failing: error)
+            // The handed rows are in the outbox too: the next round reads them from there.
+            handoff.finishRound(published: handed.map(\.id), readIds: [], failed: true)
             throw error
         }
         spans.end(with: results)
@@ -335,15 +410,23 @@ public final class OutboxRelay: Service {
                 PostgresQuery(PumpStatements.resumeRanges, [PostgresValue(idList), PostgresValue(sequenceList)]))
         }
         if !statements.isEmpty {
-            _ = try await pool.withConnection { connection in
-                // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
-                // commit, the rows go out again and the consumers' inboxes drop the copies. The
-                // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
-                try await connection.pipelineTransactionDiscardingRows(
-                    [PostgresQuery(PumpStatements.forgetSentSetting)] + statements)
+            do {
+                _ = try await pool.withConnection { connection in
+                    // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
+                    // commit, the rows go out again and the consumers' inboxes drop the copies. The
+                    // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
+                    try await connection.pipelineTransactionDiscardingRows(
+                        [PostgresQuery(PumpStatements.forgetSentSetting)] + statements)
+                }
+            } catch {
+                // The rows stay in the outbox and go out again from there, as after a crash
+                // between publishing and deleting them.
+                handoff.finishRound(published: handed.map(\.id), readIds: [], failed: true)
+                throw error
             }
         }
         profile.record("relay.delete", since: phase, size: settlement.forget.count)
+        handoff.finishRound(published: handed.map(\.id), readIds: readIds, failed: settlement.failed > 0)
         counters.published(settlement.delivered, failed: settlement.failed)
         return Round(forgotten: settlement.forget.count, undelivered: settlement.failed)
     }
@@ -358,7 +441,7 @@ public final class OutboxRelay: Service {
                 let listener = try await PostgresListener.connect(to: postgresURL, channels: [channel])
                 defer { listener.stop() }
                 for try await _ in listener.notifications {
-                    wakeup.ring()
+                    handoff.announceRowsInDatabase()
                 }
             } catch {
                 logger.debug("outbox LISTEN connection lost; polling until it is back", metadata: ["error": "\(error)"])

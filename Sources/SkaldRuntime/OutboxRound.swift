@@ -15,6 +15,18 @@ struct OutboxRound {
     /// Rows to forget without publishing anything (a range whose events cannot be read).
     private var dropped: [Int64] = []
 
+    /// What a row read from the outbox gives a round, before it is merged in id order with
+    /// the rows handed over: a message (of event `sequence` for a range row), or nothing to
+    /// publish, for a range row whose events cannot be read.
+    enum Item {
+        case message(KafkaOutgoingMessage, sequence: Int?)
+        case dropped
+
+        var isDropped: Bool {
+            if case .dropped = self { true } else { false }
+        }
+    }
+
     init(capacity: Int) {
         messages.reserveCapacity(capacity)
         rows.reserveCapacity(capacity)

@@ -153,6 +153,10 @@ package enum PumpStatements {
           AS x(lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
         """
 
+    /// ``enqueueCommands`` returning each row's id and message id: for rows the writer hands
+    /// to the relay after the commit (``OutboxHandoff``), which deletes them by id.
+    package static let enqueueCommandsReturningIds = enqueueCommands + "\nRETURNING id, message_id"
+
     /// Removes timers the decisions cancelled. `$1`: their ids.
     ///
     /// `= ANY(array)`: one walk of the primary key in the ids' sorted order. The
@@ -202,7 +206,9 @@ package enum PumpStatements {
     package static let notifyRelays = OutboxRelay.notifySQL
 
     /// The relay's read of its lanes' oldest rows. `$1`: the lanes (`{0,1,…}`); `$2`: the
-    /// topics held back by open circuits (`{"a","b"}`); `$3`: how many rows.
+    /// topics held back by open circuits (`{"a","b"}`); `$3`: how many rows; `$4`: the ids of
+    /// rows the relay holds already, handed over by their writers (``OutboxHandoff``), which
+    /// the read skips instead of sending them back.
     ///
     /// The outbox's one index is its primary key (`0007_outbox_one_index.sql`): the plan walks
     /// it in id order, filters the lanes and stops at the limit. A plain index scan also marks
@@ -212,7 +218,7 @@ package enum PumpStatements {
     /// entries to find 500 rows.)
     package static let readOutbox = """
         SELECT id, topic, message_key, headers::text, payload::text FROM outbox
-        WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
+        WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[]) AND id <> ALL($4::bigint[])
         ORDER BY id LIMIT $3
         """
 
@@ -232,7 +238,7 @@ package enum PumpStatements {
         SELECT o.id, o.topic, o.message_key, o.headers::text, o.payload::text, o.first_sequence IS NOT NULL,
                e.sequence, e.event_type, (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.event::text
         FROM (SELECT id, topic, message_key, headers, payload, saga_id, first_sequence, last_sequence FROM outbox
-              WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[])
+              WHERE lane = ANY($1::smallint[]) AND topic <> ALL($2::text[]) AND id <> ALL($4::bigint[])
               ORDER BY id LIMIT $3) o
         LEFT JOIN LATERAL (
             SELECT sequence, event_type, recorded_at, event FROM saga_events
