@@ -31,8 +31,9 @@ struct BatchWrites {
 
     /// Adds a decision's writes. `startsSaga`: the decision was made on an instance the batch
     /// created, so the saga has no `sagas` row yet and gets one inserted; every other saga's
-    /// row is updated.
-    mutating func add(_ decision: RuntimeDecision, startsSaga: Bool) {
+    /// row is updated. `handingIn`: the epoch its lane was claimed in, when its commands are
+    /// to be handed to the relay after the commit (``OutboxHandoff``).
+    mutating func add(_ decision: RuntimeDecision, startsSaga: Bool, handingIn handoffEpoch: Int? = nil) {
         decisions += 1
         let snapshot = decision.snapshot
         let sagaId = snapshot.sagaId
@@ -59,7 +60,7 @@ struct BatchWrites {
         for command in decision.commands {
             outbox.append(
                 messageId: command.id, sagaId: sagaId, topic: command.topic, key: command.key,
-                envelope: command.envelope, payload: command.payload)
+                envelope: command.envelope, payload: command.payload, handingIn: handoffEpoch)
             commandCount += 1
         }
         for timer in decision.timers {
@@ -97,7 +98,14 @@ struct BatchWrites {
     ///   ``PumpStatements/correlate``). The one-round-trip path sets it: it redoes a failed
     ///   batch under the row locks, without it.
     func statements(keysMustBeNew: Bool = false) -> [PostgresQuery] {
+        statementsFindingOutbox(keysMustBeNew: keysMustBeNew).statements
+    }
+
+    /// ``statements(keysMustBeNew:)``, and which of them is the outbox insert, whose returned
+    /// ids ``handoff(from:)`` needs.
+    func statementsFindingOutbox(keysMustBeNew: Bool = false) -> (statements: [PostgresQuery], outboxIndex: Int?) {
         var statements: [PostgresQuery] = []
+        var outboxIndex: Int?
         if events.sagaIds.count > 0 {
             statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
         }
@@ -120,6 +128,7 @@ struct BatchWrites {
             }
         }
         if outbox.count > 0 {
+            outboxIndex = statements.count
             statements.append(outbox.statement)
         }
         if cancelledTimers.count > 0 {
@@ -133,10 +142,19 @@ struct BatchWrites {
             statements.append(
                 PostgresQuery(keysMustBeNew ? PumpStatements.correlateNew : PumpStatements.correlate, correlations.values))
         }
-        if wroteOutbox {
+        // Rows handed over need no notification: the relay has them.
+        if outbox.unhandedCount > 0 {
             statements.append(PostgresQuery(PumpStatements.notifyRelays))
         }
-        return statements
+        return (statements, outboxIndex)
+    }
+
+    /// What to hand the relay once the transaction committed, given the outbox insert's
+    /// returned rows (nil when the batch wrote no outbox row).
+    func handoff(from inserted: PostgresRows?) throws -> PendingHandoff {
+        guard outbox.count > 0 else { return .none }
+        guard outbox.hands, let inserted else { return outbox.unhanded }
+        return try outbox.handoff(from: inserted)
     }
 }
 

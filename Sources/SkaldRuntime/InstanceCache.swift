@@ -23,6 +23,10 @@ final class InstanceCache: Sendable {
         var instance: AnySagaInstance
         /// The `traceparent` on the saga's row (the trace of every command it sends).
         var traceparent: String?
+        /// The ownership epoch of the saga's outbox lane in which every command the saga
+        /// sent so far was handed to this process's relay (``OutboxHandoff``); nil when
+        /// any may have gone through the outbox alone, or was written elsewhere.
+        var handoffEpoch: Int? = nil
     }
 
     /// A saga id in eviction order.

@@ -81,11 +81,6 @@ public final class Orchestrator: Service {
         var producerConfiguration = configuration.kafka
         if producerConfiguration.clientID == nil { producerConfiguration.clientID = "skald-orchestrator" }
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        processor = SagaProcessor(
-            registry: registry, cacheCapacity: configuration.instanceCacheCapacity,
-            sagaEventsTopic: (configuration.publishSagaEvents ?? !projections.isEmpty) ? configuration.sagaEventsTopic : nil,
-            metrics: metrics, logger: logger
-        )
         breakers = ParticipantBreakers(policy: configuration.circuitBreaker, logger: logger)
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
@@ -93,10 +88,16 @@ public final class Orchestrator: Service {
             stopGrace: configuration.stopGrace,
             metrics: metrics, logger: logger, breakers: breakers, expandsSagaEvents: true
         )
-        let relay = self.relay
+        // The processor hands the relay what it commits, or announces it (`OutboxHandoff`):
+        // the pump, the timers and the operators' commands need not wake the relay themselves.
+        processor = SagaProcessor(
+            registry: registry, cacheCapacity: configuration.instanceCacheCapacity,
+            sagaEventsTopic: (configuration.publishSagaEvents ?? !projections.isEmpty) ? configuration.sagaEventsTopic : nil,
+            metrics: metrics, logger: logger, handoff: relay.handoff
+        )
         timers = TimerService(
             pool: pool, processor: processor, pollInterval: configuration.timerPollInterval, metrics: metrics,
-            logger: logger, breakers: breakers, afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+            logger: logger, breakers: breakers
         )
         let store = ProjectionStore(pool: pool, registry: registry)
         self.projections = ProjectionCatalog(
@@ -134,12 +135,10 @@ public final class Orchestrator: Service {
             throw SagaRuntimeError("no saga is registered, so there is nothing to consume")
         }
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: topics, logger: logger)
-        let relay = self.relay
         let pump = MessagePump(
             consumer: consumer, producer: producer, pool: pool, processor: processor,
             deadLetterTopic: configuration.deadLetterTopic, batchSize: configuration.pumpBatchSize,
-            workers: configuration.pumpWorkers, metrics: metrics, logger: logger, breakers: breakers,
-            afterCommit: { wroteCommands in if wroteCommands { relay.wake() } }
+            workers: configuration.pumpWorkers, metrics: metrics, logger: logger, breakers: breakers
         )
         logger.info("orchestrator running", metadata: ["topics": "\(topics)", "sagas": "\(registry.all.map(\.name))"])
         let sampler = LagSampler(
@@ -284,7 +283,6 @@ public final class Orchestrator: Service {
         let result = try await pool.withConnection { connection in
             try await self.processor.process([work], on: connection, now: Date())
         }
-        if result.wroteCommands { relay.wake() }
         return result.outcomes.first ?? .unroutable(reason: "not processed")
     }
 }

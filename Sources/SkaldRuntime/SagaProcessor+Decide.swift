@@ -6,7 +6,9 @@ extension SagaProcessor {
     /// gathers what the decisions write.
     ///
     /// `instances` holds the sagas' current instances and gains those started here;
-    /// `sagaTraces` holds each saga's stored `traceparent` and gains those of new sagas.
+    /// `sagaTraces` holds each saga's stored `traceparent` and gains those of new sagas;
+    /// `handoffEpochs` holds the epochs of cached sagas whose commands all went to the relay
+    /// by hand, and gains those of new sagas whose lane the relay owns.
     ///
     /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:)``),
     ///   so an input that needs what only the locked path knows ends the attempt: a saga not
@@ -20,6 +22,7 @@ extension SagaProcessor {
         instances: inout [String: AnySagaInstance],
         finished: inout Set<String>,
         sagaTraces: inout [String: String],
+        handoffEpochs: inout [String: Int],
         now: Date,
         optimistic: Bool,
         writes: inout BatchWrites,
@@ -79,7 +82,13 @@ extension SagaProcessor {
                 }
                 instances[id] = decision.instance
                 if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
-                writes.add(decision, startsSaga: isNew)
+                // A new saga's commands may go to the relay by hand, and so may those of a saga
+                // whose every command went that way in the lane's current epoch (its cache entry
+                // says so, and the entry is at the saga's last sequence, so no other process
+                // wrote to it since: every command comes with an event).
+                let claim = handoff?.claim(lane: OutboxRelay.lane(ofSaga: id))
+                if isNew { handoffEpochs[id] = claim } else if handoffEpochs[id] != claim { handoffEpochs[id] = nil }
+                writes.add(decision, startsSaga: isNew, handingIn: handoffEpochs[id])
                 if isNew {
                     var key = decision.snapshot.businessKey
                     if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }

@@ -35,6 +35,7 @@ extension SagaProcessor {
         var sagaIds: [String?] = []
         sagaIds.reserveCapacity(work.count)
         var instances: [String: AnySagaInstance] = [:]
+        var handoffEpochs: [String: Int] = [:]
         var sagaTraces: [String: String] = [:]
         var seen: Set<String> = []
         for item in work {
@@ -45,6 +46,7 @@ extension SagaProcessor {
                 if seen.insert(id).inserted {
                     guard let entry = cache.entry(id) else { return nil }
                     instances[id] = entry.instance
+                    handoffEpochs[id] = entry.handoffEpoch
                     if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
                 }
             case .start(_, let sagaId, _):
@@ -55,6 +57,7 @@ extension SagaProcessor {
                 id = sagaId
                 if seen.insert(id).inserted, let entry = cache.entry(id) {
                     instances[id] = entry.instance
+                    handoffEpochs[id] = entry.handoffEpoch
                     if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
                 }
             case .correlated:
@@ -73,7 +76,8 @@ extension SagaProcessor {
         var spans = TransitionSpans()
         let decided = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
-            sagaTraces: &sagaTraces, now: now, optimistic: true, writes: &writes, spans: &spans)
+            sagaTraces: &sagaTraces, handoffEpochs: &handoffEpochs, now: now, optimistic: true, writes: &writes,
+            spans: &spans)
         guard decided else {
             spans.end(failing: RedoneUnderLocks())
             return nil
@@ -85,10 +89,13 @@ extension SagaProcessor {
         if inboxRecords.count > 0 {
             statements.append(PostgresQuery(PumpStatements.recordNewInbox, inboxRecords.values))
         }
-        statements.append(contentsOf: writes.statements(keysMustBeNew: true))
+        let (writeStatements, outboxIndex) = writes.statementsFindingOutbox(keysMustBeNew: true)
+        let outboxResultIndex = outboxIndex.map { statements.count + $0 }
+        statements.append(contentsOf: writeStatements)
         statements.append("COMMIT")
+        let results: [PostgresRows]
         do {
-            _ = try await connection.pipeline(statements)
+            results = try await connection.pipeline(statements)
         } catch let error as PostgresError where error.sqlState == "23505" || error.isDeadlock || error.isSerializationFailure {
             spans.end(failing: error)
             await Self.rollback(connection)
@@ -102,6 +109,8 @@ extension SagaProcessor {
         spans.end()
         profile.record("pg.optimistic", since: phase, size: statements.count)
         metrics.optimisticBatches.increment()
-        return committed(writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished)
+        return try committed(
+            writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished,
+            handoffEpochs: handoffEpochs, outboxResult: outboxResultIndex.map { results[$0] })
     }
 }

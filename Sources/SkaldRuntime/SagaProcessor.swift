@@ -18,18 +18,37 @@ public final class SagaProcessor: Sendable {
     let sagaEventsTopic: String?
     let metrics: OrchestratorMetrics
     let logger: Logger
+    /// This process's relay, to hand committed commands to; nil: every command goes through
+    /// the outbox alone, announced by `NOTIFY`.
+    let handoff: OutboxHandoff?
 
     /// Creates a processor for the sagas in `registry`.
     ///
     /// - Parameter sagaEventsTopic: where every appended event is also published (through
     ///   the outbox, in the same transaction), for projections; nil publishes none.
-    public init(
+    public convenience init(
         registry: SagaRegistry,
         cacheCapacity: Int = 10_000,
         sagaEventsTopic: String? = nil,
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.processor")
     ) {
+        self.init(
+            registry: registry, cacheCapacity: cacheCapacity, sagaEventsTopic: sagaEventsTopic, metrics: metrics,
+            logger: logger, handoff: nil)
+    }
+
+    /// Creates a processor that hands the commands it commits to `handoff`, its process's
+    /// relay (``OutboxHandoff``), when their order allows.
+    package init(
+        registry: SagaRegistry,
+        cacheCapacity: Int = 10_000,
+        sagaEventsTopic: String? = nil,
+        metrics: OrchestratorMetrics = OrchestratorMetrics(),
+        logger: Logger = Logger(label: "skald.processor"),
+        handoff: OutboxHandoff?
+    ) {
+        self.handoff = handoff
         self.registry = registry
         self.sagaEventsTopic = sagaEventsTopic
         self.cache = InstanceCache(capacity: cacheCapacity)
@@ -85,7 +104,8 @@ public final class SagaProcessor: Sendable {
                 let transaction = PhaseProfile.shared.start()
                 let (work, applied) = try await attempt()
                 PhaseProfile.shared.record("pg.transaction", since: transaction, size: work.count)
-                cache.store(applied.instances)
+                let accepted = applied.handoff.deliver(to: handoff)
+                cache.store(Self.forgettingRefusedHandoffs(applied.instances, handoff: applied.handoff, accepted: accepted))
                 return SagaBatchResult(work: work, outcomes: applied.outcomes, wroteCommands: applied.wroteCommands)
             } catch {
                 await Self.rollback(connection)
@@ -108,11 +128,29 @@ public final class SagaProcessor: Sendable {
         }
     }
 
-    /// What a committed transaction did: an outcome per input, and the instances to cache.
+    /// What a committed transaction did: an outcome per input, the instances to cache, and
+    /// the commands to hand the relay.
     struct Applied {
         var outcomes: [SagaWorkOutcome]
         var instances: [(entry: InstanceCache.Entry, isFinal: Bool)]
         var wroteCommands: Bool
+        var handoff: PendingHandoff = .none
+    }
+
+    /// `instances`, with no hand-over epoch for sagas of lanes the relay refused rows of:
+    /// those rows are in the outbox alone, so the sagas' next commands must go that way too.
+    static func forgettingRefusedHandoffs(
+        _ instances: [(entry: InstanceCache.Entry, isFinal: Bool)], handoff: PendingHandoff, accepted: Set<Int>
+    ) -> [(entry: InstanceCache.Entry, isFinal: Bool)] {
+        guard handoff.claims.count > accepted.count else { return instances }
+        return instances.map { item in
+            var item = item
+            let lane = OutboxRelay.lane(ofSaga: item.entry.instance.sagaId)
+            if item.entry.handoffEpoch != nil, handoff.claims[lane] != nil, !accepted.contains(lane) {
+                item.entry.handoffEpoch = nil
+            }
+            return item
+        }
     }
 
     /// A locked `sagas` row.
@@ -159,13 +197,13 @@ public final class SagaProcessor: Sendable {
         let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
         // The instances cached now: the log of a saga is read only when its locked
         // sequence differs from the cached one.
-        var cachedNow: [String: AnySagaInstance] = [:]
+        var cachedNow: [String: InstanceCache.Entry] = [:]
         cachedNow.reserveCapacity(knownIds.count)
         var cachedSequences = JSONRecords.ObjectWriter()
         for id in knownIds {
-            if let cached = cache.instance(id) {
+            if let cached = cache.entry(id) {
                 cachedNow[id] = cached
-                cachedSequences.field(id, cached.lastSequence)
+                cachedSequences.field(id, cached.instance.lastSequence)
             }
         }
         let idsText = JSONRecords.array(knownIds)
@@ -271,15 +309,18 @@ public final class SagaProcessor: Sendable {
         // 4. Instances: from the cache when it is at the locked sequence, else folded from the log.
         var instances: [String: AnySagaInstance] = [:]
         instances.reserveCapacity(locked.count)
+        // Sagas whose every command so far went to this process's relay by hand (``OutboxHandoff``).
+        var handoffEpochs: [String: Int] = [:]
         var finished: Set<String> = []
         var toLoad: [String] = []
         for id in involved {
             guard let row = locked[id] else { continue }
             if SagaStatus(rawValue: row.status)?.isFinal == true { finished.insert(id) }
-            if let cached = cachedNow[id], cached.lastSequence == row.lastSequence, cached.sagaType == row.sagaType,
-                cached.version == row.version
+            if let entry = cachedNow[id], case let cached = entry.instance, cached.lastSequence == row.lastSequence,
+                cached.sagaType == row.sagaType, cached.version == row.version
             {
                 instances[id] = cached
+                handoffEpochs[id] = entry.handoffEpoch
             } else {
                 toLoad.append(id)
             }
@@ -328,7 +369,8 @@ public final class SagaProcessor: Sendable {
         var spans = TransitionSpans()
         _ = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
-            sagaTraces: &sagaTraces, now: now, optimistic: false, writes: &writes, spans: &spans)
+            sagaTraces: &sagaTraces, handoffEpochs: &handoffEpochs, now: now, optimistic: false, writes: &writes,
+            spans: &spans)
 
         // 6. Write everything and commit, in one round trip. Inbox rows of unroutable and
         // rejected messages go again: they are dead-lettered after the commit, and must stay
@@ -342,7 +384,7 @@ public final class SagaProcessor: Sendable {
             default: break
             }
         }
-        var writeStatements = writes.statements()
+        var (writeStatements, outboxIndex) = writes.statementsFindingOutbox()
         if !unroutableIds.isEmpty {
             writeStatements.append(
                 "DELETE FROM inbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(unroutableIds))::jsonb))"
@@ -351,15 +393,18 @@ public final class SagaProcessor: Sendable {
         profile.record("decide", since: phase, size: writes.decisions)
         phase = profile.start()
         writeStatements.append("COMMIT")
+        let written: [PostgresRows]
         do {
-            _ = try await connection.pipeline(writeStatements)
+            written = try await connection.pipeline(writeStatements)
         } catch {
             spans.end(failing: error)
             throw error
         }
         spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
-        return committed(writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished)
+        return try committed(
+            writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished,
+            handoffEpochs: handoffEpochs, outboxResult: outboxIndex.map { written[$0] })
     }
 
     /// The inbox rows of `work`'s message ids; a second message with the same id in the
@@ -380,18 +425,29 @@ public final class SagaProcessor: Sendable {
     }
 
     /// What a committed transaction did, for its caller and the cache; counts it in the metrics.
+    ///
+    /// - Parameters:
+    ///   - handoffEpochs: the sagas whose commands, all of them so far, went to the relay by
+    ///     hand, with the epoch claimed (for their cache entries).
+    ///   - outboxResult: the outbox insert's returned rows, whose ids the hand-over needs.
     func committed(
         _ writes: BatchWrites, outcomes: [SagaWorkOutcome?], instances: [String: AnySagaInstance],
-        traces: [String: String], finished: Set<String>
-    ) -> Applied {
+        traces: [String: String], finished: Set<String>, handoffEpochs: [String: Int], outboxResult: PostgresRows?
+    ) throws -> Applied {
         metrics.transitions.increment(by: writes.decisions)
         metrics.record(writes.milestones)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
             instances: writes.touchedSagas.compactMap { id in
-                instances[id].map { (InstanceCache.Entry(instance: $0, traceparent: traces[id]), finished.contains(id)) }
+                instances[id].map {
+                    (
+                        InstanceCache.Entry(instance: $0, traceparent: traces[id], handoffEpoch: handoffEpochs[id]),
+                        finished.contains(id)
+                    )
+                }
             },
-            wroteCommands: writes.wroteOutbox
+            wroteCommands: writes.wroteOutbox,
+            handoff: try writes.handoff(from: outboxResult)
         )
     }
 }

@@ -12,16 +12,17 @@ import SkaldRuntime
 /// one-round-trip path (``SagaProcessor``): no row locks and no log reads.
 /// - record the inbox (every id new), append two events per transition, insert the snapshots
 ///   of the sagas started (one transition in six) and update the others;
-///   queue five commands per six transitions, replace each saga's step timer, correlate one
-///   saga in six, notify, commit: one pipeline;
-/// - read that many outbox rows and delete them with an asynchronous commit.
+///   queue five commands per six transitions (returning their ids: the pump hands the rows to
+///   the relay, ``OutboxHandoff``, so nothing is notified and the relay reads nothing), replace
+///   each saga's step timer, correlate one saga in six, commit: one pipeline;
+/// - delete that many outbox rows with an asynchronous commit.
 ///
 /// The orchestrator also sends batches through its locked path (starts, sagas it has not
 /// cached), which cost Postgres a round trip and two statements more; the ceiling leaves them
 /// out, so it is the higher one.
 ///
 /// pgbench cannot build the rows itself, so each transaction starts with a `\gset` query that
-/// makes the column arrays in SQL, and the relay's ids come from another. Those two queries are
+/// makes the column arrays in SQL, and the rows' ids for the delete come from another. Those two queries are
 /// not the orchestrator's work: pgbench times every command (`-r`) and their share of each
 /// transaction is taken out of the ceiling.
 ///
@@ -128,16 +129,14 @@ enum PGBenchCeiling {
                 PumpStatements.updateSnapshots, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
                 "sg_stuck", "sg_seq", "sg_updated"),
             PGBench.command(
-                PumpStatements.enqueueCommands, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key", "ob_headers",
-                "ob_payload", "ob_first", "ob_last"),
+                PumpStatements.enqueueCommandsReturningIds, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key",
+                "ob_headers", "ob_payload", "ob_first", "ob_last"),
             PGBench.command(PumpStatements.cancelTimers, "cancelled"),
             PGBench.command(
                 PumpStatements.scheduleNewTimers, "tm_id", "tm_saga", "tm_type", "tm_kind", "tm_step", "tm_attempt", "tm_due"),
             PGBench.command(PumpStatements.correlateNew, "co_type", "co_key", "co_saga"),
-            PGBench.command(PumpStatements.notifyRelays),
             "COMMIT;",
             "\\endpipeline",
-            PGBench.command(PumpStatements.readOutboxWithEvents, "lanes", "held", "nout"),
         ]
         scaffolding.append(lines.count)
         lines += [
@@ -235,7 +234,8 @@ enum PGBenchCeiling {
         return String(PGBench.command(query).dropLast()) + " \\gset"
     }()
 
-    /// The ids of the rows the relay read, for its delete (the orchestrator has them in hand).
+    /// The ids of the rows the pump handed the relay, for its delete (the orchestrator has
+    /// them from the insert's `RETURNING`).
     private static let sentIdsQuery = String(PGBench.command(
         """
         SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS sent FROM (

@@ -162,12 +162,12 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         while true {
             attempt += 1
             do {
-                let tally = try await pool.withConnection { [inbox] connection in
+                let (tally, replies) = try await pool.withConnection { [inbox] connection in
                     try await connection.withTransaction { connection in
                         try await self.apply(batch, on: connection, behaviour: behaviour, inbox: inbox)
                     }
                 }
-                relay.wake()
+                replies.deliver(to: relay.handoff)
                 tally.count(in: metrics)
                 return
             } catch let error as PostgresError where error.sqlState == "23505" && inbox == .expectingNew {
@@ -258,7 +258,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     private func apply(
         _ batch: [KafkaMessage], on connection: isolated PostgresConnection, behaviour: ServiceBehaviour,
         inbox: InboxWrite
-    ) async throws -> BatchTally {
+    ) async throws -> (BatchTally, PendingHandoff) {
         var tally = BatchTally()
         var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
         for message in batch {
@@ -273,7 +273,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 )
             }
         }
-        guard !commands.isEmpty else { return tally }
+        guard !commands.isEmpty else { return (tally, .none) }
         var ids = PostgresArrayWriter(of: .text)
         for command in commands { ids.append(command.envelope.id) }
         let insert = "INSERT INTO inbox (message_id) SELECT DISTINCT unnest($1::text[])"
@@ -308,8 +308,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 }
             }
         }
-        try ServiceOutbox.write(replies, on: connection)
-        return tally
+        return (tally, try ServiceOutbox.write(replies, on: connection, handingTo: relay.handoff))
     }
 
     /// The outbox row that answers `command`, or nil when there is none to send.
