@@ -51,7 +51,7 @@ struct EventRangeRelayTests {
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0)
         await producer.shutdown()
 
-        let messages = try await Self.consume(cluster, expecting: 3)
+        let messages = try await consumeAll(cluster, topic: "skald.saga-events", expecting: 3)
         #expect(messages.count == 3, "each event once")
 
         let stored = try await TestPostgres.strings(
@@ -106,40 +106,11 @@ struct EventRangeRelayTests {
         await connection.close()
         await producer.shutdown()
 
-        let messages = try await Self.consume(cluster, expecting: 3)
+        let messages = try await consumeAll(cluster, topic: "skald.saga-events", expecting: 3)
         let sequences = messages.compactMap { $0.headers.first(named: "ce_sagasequence").map { String(decoding: $0, as: UTF8.self) } }
         #expect(sequences.filter { $0 == "1" }.count == 1, "event 1 once: \(sequences)")
         #expect(!sequences.contains("2"))
         #expect(sequences.filter { $0 == "3" }.count == 2, "event 3 with each attempt of the range: \(sequences)")
-    }
-
-    /// The messages of `skald.saga-events`: at least `expecting` (within 20 s), then whatever
-    /// else comes within a second.
-    private static func consume(_ cluster: MockCluster, expecting: Int) async throws -> [KafkaMessage] {
-        var configuration = mockKafka(cluster)
-        configuration.groupID = "ranges-\(UUID().uuidString.prefix(8))"
-        let consumer = try KafkaConsumer(configuration: configuration, topics: ["skald.saga-events"])
-        let reading = Task {
-            var messages: [KafkaMessage] = []
-            while let batch = try await consumer.nextBatch(maxCount: 10) {
-                messages += batch
-                if messages.count >= expecting { break }
-            }
-            return messages
-        }
-        let deadline = Task {
-            try await Task.sleep(for: .seconds(20))
-            reading.cancel()
-        }
-        var messages = try await reading.value
-        deadline.cancel()
-        // Nothing more within a second: no copies.
-        let more = Task { try await consumer.nextBatch(maxCount: 10) }
-        try await Task.sleep(for: .seconds(1))
-        more.cancel()
-        messages += try await more.value ?? []
-        try await consumer.close()
-        return messages
     }
 
     @Test("a range row whose events are not in the log is dropped with an error, not retried forever")

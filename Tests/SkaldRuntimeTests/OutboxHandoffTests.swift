@@ -61,7 +61,7 @@ struct OutboxHandoffTests {
         await producer.shutdown()
         await pool.close()
 
-        let messages = try await Self.consume(cluster, expecting: 3)
+        let messages = try await consumeAll(cluster, topic: Self.topic, expecting: 3)
         #expect(messages.compactMap(\.keyString).sorted() == ["a", "a", "b"], "each command once")
         let sagaA = messages.filter { $0.keyString == "a" }.map { $0.headers.first(named: "ce_id").map { String(decoding: $0, as: UTF8.self) } }
         #expect(sagaA == ["a/1", "a/2"], "saga a's commands in the order written")
@@ -95,7 +95,7 @@ struct OutboxHandoffTests {
         await connection.close()
         await producer.shutdown()
         await pool.close()
-        let messages = try await Self.consume(cluster, expecting: 2)
+        let messages = try await consumeAll(cluster, topic: Self.topic, expecting: 2)
         #expect(messages.compactMap(\.keyString).sorted() == ["c", "d"])
     }
 
@@ -107,31 +107,5 @@ struct OutboxHandoffTests {
             if clock.now - start >= .seconds(10) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-    }
-
-    private static func consume(_ cluster: MockCluster, expecting: Int) async throws -> [KafkaMessage] {
-        var configuration = mockKafka(cluster)
-        configuration.groupID = "handoff-\(UUID().uuidString.prefix(8))"
-        let consumer = try KafkaConsumer(configuration: configuration, topics: [topic])
-        let reading = Task {
-            var messages: [KafkaMessage] = []
-            while let batch = try await consumer.nextBatch(maxCount: 10) {
-                messages += batch
-                if messages.count >= expecting { break }
-            }
-            return messages
-        }
-        let deadline = Task {
-            try await Task.sleep(for: .seconds(20))
-            reading.cancel()
-        }
-        var messages = try await reading.value
-        deadline.cancel()
-        let more = Task { try await consumer.nextBatch(maxCount: 10) }
-        try await Task.sleep(for: .seconds(1))
-        more.cancel()
-        messages += try await more.value ?? []
-        try await consumer.close()
-        return messages
     }
 }

@@ -17,6 +17,34 @@ let runtimeTestLogger: Logger = {
     return logger
 }()
 
+/// The messages of `topic`, read by a new consumer group: at least `expecting` (within 20 s),
+/// then whatever else comes within a second, so that a test sees copies too.
+func consumeAll(_ cluster: MockCluster, topic: String, expecting: Int) async throws -> [KafkaMessage] {
+    var configuration = mockKafka(cluster)
+    configuration.groupID = "consume-\(UUID().uuidString.prefix(8))"
+    let consumer = try KafkaConsumer(configuration: configuration, topics: [topic])
+    let reading = Task {
+        var messages: [KafkaMessage] = []
+        while let batch = try await consumer.nextBatch(maxCount: 10) {
+            messages += batch
+            if messages.count >= expecting { break }
+        }
+        return messages
+    }
+    let deadline = Task {
+        try await Task.sleep(for: .seconds(20))
+        reading.cancel()
+    }
+    var messages = try await reading.value
+    deadline.cancel()
+    let more = Task { try await consumer.nextBatch(maxCount: 10) }
+    try await Task.sleep(for: .seconds(1))
+    more.cancel()
+    messages += try await more.value ?? []
+    try await consumer.close()
+    return messages
+}
+
 /// A mock Kafka cluster with the topics the transfer saga uses.
 func transferCluster() throws -> MockCluster {
     let cluster = try MockCluster(brokers: 1)
