@@ -62,6 +62,15 @@ public final class OutboxRelay: Service {
                            ALTER COLUMN payload TYPE json USING payload::json;
         """
 
+    /// Turns the outbox's `headers` and `payload` into `text`, as
+    /// `schemas/postgres/0008_outbox_text.sql` does for the orchestrator (which says why): no
+    /// insert parses them as JSON any more. Earlier versions' `json` inserts still fit.
+    public static let outboxTextColumnsSQL = """
+        SET LOCAL lock_timeout = '10s';
+        ALTER TABLE outbox ALTER COLUMN headers TYPE text,
+                           ALTER COLUMN payload TYPE text;
+        """
+
     /// Adds the columns of the saga-event mirror's range rows, as
     /// `schemas/postgres/0006_event_ranges.sql` does for the orchestrator. A service never
     /// writes such rows, but the pump and the services insert outbox rows with one statement

@@ -6,15 +6,16 @@ package import SkaldPostgres
 ///
 /// Both write the same `outbox` table (the one ``OutboxRelay`` reads) with the same statement,
 /// `PumpStatements.enqueueCommands`, one binary array per column. Headers and payload go in as
-/// JSON values: the headers as `[[name, value], …]` written from the envelope.
+/// JSON text (the columns are `text`, so Postgres does not parse it): the headers as
+/// `[[name, value], …]` written from the envelope.
 package struct OutboxRows {
     private var lanes = PostgresArrayWriter(of: .int2)
     private var messageIds = PostgresArrayWriter(of: .text)
     private var sagaIds = PostgresArrayWriter(of: .text)
     private var topics = PostgresArrayWriter(of: .text)
     private var keys = PostgresArrayWriter(of: .text)
-    private var headers = PostgresArrayWriter(of: .json)
-    private var payloads = PostgresArrayWriter(of: .json)
+    private var headers = PostgresArrayWriter(of: .text)
+    private var payloads = PostgresArrayWriter(of: .text)
     private var firstSequences = PostgresArrayWriter(of: .int4)
     private var lastSequences = PostgresArrayWriter(of: .int4)
     /// The messages of rows to hand to the relay once the transaction commits, by message id.

@@ -144,11 +144,12 @@ package enum PumpStatements {
     /// A plain insert: no `ON CONFLICT` on the message id, whose unique index the outbox no
     /// longer has (`0007_outbox_one_index.sql`). A message is queued once because its cause
     /// is applied once (the inbox), and a consumer's inbox would drop a copy anyway.
+    /// Headers and payload are `text` (`0008_outbox_text.sql`): JSON that Postgres need not parse.
     package static let enqueueCommands = """
         INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
         SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload,
                x.first_sequence, x.last_sequence
-        FROM unnest($1::smallint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[], $7::json[],
+        FROM unnest($1::smallint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                     $8::integer[], $9::integer[])
           AS x(lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
         """

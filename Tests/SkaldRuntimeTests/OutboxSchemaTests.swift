@@ -35,6 +35,31 @@ struct OutboxSchemaTests {
         #expect(key.first?.hasSuffix("(id)") == true)
     }
 
+    @Test("the outbox's headers and payload are text, and an earlier version's json inserts still fit them")
+    func headersAndPayloadAreText() async throws {
+        let url = try await TestPostgres.freshStore("obtext")
+        let types = try await TestPostgres.strings(
+            url,
+            """
+            SELECT data_type::text FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'outbox' AND column_name IN ('headers', 'payload')
+            ORDER BY column_name
+            """)
+        #expect(types == ["text", "text"])
+        // The statement of versions before 0008, which sent both columns as json[].
+        let connection = try await PostgresConnection.connect(to: url)
+        try await connection.query(
+            """
+            INSERT INTO outbox (lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
+            SELECT x.lane, x.message_id, x.saga_id, x.topic, x.message_key, x.headers, x.payload, x.first_sequence, x.last_sequence
+            FROM unnest('{3}'::smallint[], '{m1}'::text[], '{s1}'::text[], '{t}'::text[], '{k}'::text[],
+                        ARRAY['[["ce_type","X"]]']::json[], ARRAY['{"a":1}']::json[], '{NULL}'::integer[], '{NULL}'::integer[])
+              AS x(lane, message_id, saga_id, topic, message_key, headers, payload, first_sequence, last_sequence)
+            """)
+        await connection.close()
+        #expect(try await TestPostgres.strings(url, "SELECT headers || ' ' || payload FROM outbox") == [#"[["ce_type","X"]] {"a":1}"#])
+    }
+
     @Test("mid-upgrade, with the old indexes in place, sagas run to their end and the outbox drains")
     func runsOnTheStoreBeforeItsContractMigration() async throws {
         let url = try await Self.storeMidUpgrade()

@@ -214,8 +214,8 @@ enum PGBenchCeiling {
                  FROM generate_series(:nstart::int + 1, :n::int) g) sagas,
               (SELECT array_agg(:client_id::int % 16)::text AS ob_lane, array_agg(\(messageId))::text AS ob_id,
                       array_agg(\(saga))::text AS ob_saga, array_agg('payments.commands'::text)::text AS ob_topic,
-                      array_agg(\(saga))::text AS ob_key, array_agg('\(headers)'::json)::text AS ob_headers,
-                      array_agg('\(payload)'::json)::text AS ob_payload, array_agg(NULL::int)::text AS ob_first,
+                      array_agg(\(saga))::text AS ob_key, array_agg('\(headers)'::text)::text AS ob_headers,
+                      array_agg('\(payload)'::text)::text AS ob_payload, array_agg(NULL::int)::text AS ob_first,
                       array_agg(NULL::int)::text AS ob_last
                  FROM generate_series(1, :nout::int) g) outbox,
               (SELECT array_agg('pgb-' || :client_id || '-' || (:seq::int - 2 * :slots::int) || '-' || g)::text AS cancelled

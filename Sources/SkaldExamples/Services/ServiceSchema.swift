@@ -10,7 +10,8 @@ public enum ServiceSchema {
     /// outbox's `json` columns, the inbox's age index (for `InboxPruner`), then the outbox's
     /// columns for ranges of saga events (which only the orchestrator writes), and last the
     /// contract migration that leaves the outbox one index (applied on a new schema, or when
-    /// the services are told that no earlier version runs), and last the handler's own later
+    /// the services are told that no earlier version runs), then the outbox's `text` columns
+    /// (``OutboxRelay/outboxTextColumnsSQL``), and last the handler's own later
     /// changes to its tables (``CommandHandler/tablesChanges``). Applied
     /// migrations never change; changes come as new ones. The index is built under a lock
     /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
@@ -25,6 +26,7 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0004_inbox_by_age.sql", bytes: Array(inboxByAgeSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0005_outbox_event_ranges.sql", bytes: Array(OutboxRelay.outboxEventRangesSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0006_outbox_one_index.sql", bytes: Array(OutboxRelay.outboxOneIndexSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0007_outbox_text.sql", bytes: Array(OutboxRelay.outboxTextColumnsSQL.utf8)),
         ]
             + (try handler.tablesChanges.enumerated().map { offset, change in
                 try PostgresMigrator.parse(
