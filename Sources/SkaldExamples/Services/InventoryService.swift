@@ -40,6 +40,18 @@ public struct InventoryService: CommandHandler {
         """
     }
 
+    /// Its keys compare byte by byte, whatever the database's collation, as the saga store's
+    /// do (`schemas/postgres/0009_bytewise_keys.sql` says why).
+    public var tablesChanges: [ServiceTablesChange] {
+        [
+            ServiceTablesChange(name: "bytewise_keys", sql: """
+                SET LOCAL lock_timeout = '10s';
+                ALTER TABLE stock ALTER COLUMN sku TYPE text COLLATE "C";
+                ALTER TABLE reservations ALTER COLUMN order_id TYPE text COLLATE "C", ALTER COLUMN sku TYPE text COLLATE "C";
+                """)
+        ]
+    }
+
     /// Sets the stock of SKUs that have none yet (for demos and tests).
     public static func seed(stock: [String: Int], on connection: PostgresConnection) async throws {
         try await connection.withTransaction { connection in

@@ -29,6 +29,17 @@ public struct NotificationService: CommandHandler {
         """
     }
 
+    /// Its keys compare byte by byte, whatever the database's collation, as the saga store's
+    /// do (`schemas/postgres/0009_bytewise_keys.sql` says why).
+    public var tablesChanges: [ServiceTablesChange] {
+        [
+            ServiceTablesChange(name: "bytewise_keys", sql: """
+                SET LOCAL lock_timeout = '10s';
+                ALTER TABLE notifications ALTER COLUMN saga_id TYPE text COLLATE "C";
+                """)
+        ]
+    }
+
     /// Handles NotifyCustomer, a batch in one statement whatever its size: each saga's
     /// notifications of the batch are counted as attempts on its one row.
     public func handle(

@@ -48,6 +48,9 @@ public struct OrderService: CommandHandler {
     /// pages written from now on. Dropping the index locks `orders` for a moment; behind a long
     /// transaction the lock would hold the service's traffic up while it waited, so it gives up
     /// after 10 s instead, and the service's next start tries again.
+    ///
+    /// Then its key compares byte by byte, whatever the database's collation, as the saga
+    /// store's do (`schemas/postgres/0009_bytewise_keys.sql` says why).
     public var tablesChanges: [ServiceTablesChange] {
         [
             ServiceTablesChange(
@@ -56,7 +59,11 @@ public struct OrderService: CommandHandler {
                     SET LOCAL lock_timeout = '10s';
                     DROP INDEX IF EXISTS orders_by_status;
                     ALTER TABLE orders SET (fillfactor = 70);
-                    """)
+                    """),
+            ServiceTablesChange(name: "bytewise_keys", sql: """
+                SET LOCAL lock_timeout = '10s';
+                ALTER TABLE orders ALTER COLUMN order_id TYPE text COLLATE "C";
+                """),
         ]
     }
 

@@ -41,6 +41,18 @@ public struct PaymentService: CommandHandler {
         """
     }
 
+    /// Its keys compare byte by byte, whatever the database's collation, as the saga store's
+    /// do (`schemas/postgres/0009_bytewise_keys.sql` says why).
+    public var tablesChanges: [ServiceTablesChange] {
+        [
+            ServiceTablesChange(name: "bytewise_keys", sql: """
+                SET LOCAL lock_timeout = '10s';
+                ALTER TABLE accounts ALTER COLUMN customer_id TYPE text COLLATE "C";
+                ALTER TABLE payments ALTER COLUMN order_id TYPE text COLLATE "C", ALTER COLUMN customer_id TYPE text COLLATE "C";
+                """)
+        ]
+    }
+
     /// Opens accounts that do not exist yet with the given balances in cents (for demos and tests).
     public static func seed(accounts: [String: Int], on connection: PostgresConnection) async throws {
         try await connection.withTransaction { connection in

@@ -11,7 +11,8 @@ public enum ServiceSchema {
     /// columns for ranges of saga events (which only the orchestrator writes), and last the
     /// contract migration that leaves the outbox one index (applied on a new schema, or when
     /// the services are told that no earlier version runs), then the outbox's `text` columns
-    /// (``OutboxRelay/outboxTextColumnsSQL``), and last the handler's own later
+    /// (``OutboxRelay/outboxTextColumnsSQL``) and the inbox's byte-wise ids
+    /// (``inboxBytewiseSQL``), and last the handler's own later
     /// changes to its tables (``CommandHandler/tablesChanges``). Applied
     /// migrations never change; changes come as new ones. The index is built under a lock
     /// that holds back the service's inbox inserts while it builds: a service whose inbox grew
@@ -27,6 +28,7 @@ public enum ServiceSchema {
             try PostgresMigrator.parse(fileName: "0005_outbox_event_ranges.sql", bytes: Array(OutboxRelay.outboxEventRangesSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0006_outbox_one_index.sql", bytes: Array(OutboxRelay.outboxOneIndexSQL.utf8)),
             try PostgresMigrator.parse(fileName: "0007_outbox_text.sql", bytes: Array(OutboxRelay.outboxTextColumnsSQL.utf8)),
+            try PostgresMigrator.parse(fileName: "0008_inbox_bytewise.sql", bytes: Array(inboxBytewiseSQL.utf8)),
         ]
             + (try handler.tablesChanges.enumerated().map { offset, change in
                 try PostgresMigrator.parse(
@@ -44,6 +46,14 @@ public enum ServiceSchema {
     public static let inboxByAgeSQL = """
         CREATE INDEX IF NOT EXISTS inbox_by_age ON inbox (received_at);
 
+        """
+
+    /// The inbox's message ids compare byte by byte, whatever the database's collation, as the
+    /// saga store's do (`schemas/postgres/0009_bytewise_keys.sql` says why): every command
+    /// inserts one.
+    public static let inboxBytewiseSQL = """
+        SET LOCAL lock_timeout = '10s';
+        ALTER TABLE inbox ALTER COLUMN message_id TYPE text COLLATE "C";
         """
 
     /// The inbox and outbox, the same in every service; the outbox is the one ``OutboxRelay`` reads.
