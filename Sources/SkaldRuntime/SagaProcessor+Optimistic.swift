@@ -38,9 +38,9 @@ extension SagaProcessor {
         var handoffEpochs: [String: Int] = [:]
         var sagaTraces: [String: String] = [:]
         var seen: Set<String> = []
-        for item in work {
+        for index in work.indices {  // by index: only the target is read, not a copy of each item
             let id: String
-            switch item.target {
+            switch work[index].target {
             case .saga(let sagaId):
                 id = sagaId
                 if seen.insert(id).inserted {

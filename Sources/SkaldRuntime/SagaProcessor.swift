@@ -178,8 +178,10 @@ public final class SagaProcessor: Sendable {
         knownIds.reserveCapacity(work.count)
         var keysToResolve = JSONRecords()
         var seenKeys: Set<String> = []
-        for item in work {
-            switch item.target {
+        // By index, here and below: `for item in work` copied each item, every string of its
+        // envelope retained and released again, where a field or two is all a loop reads.
+        for index in work.indices {
+            switch work[index].target {
             case .saga(let id), .start(_, let id, _):
                 knownIds.insert(id)
             case .correlated(let type, let key):
@@ -274,8 +276,8 @@ public final class SagaProcessor: Sendable {
 
         // 3. Route: saga ids for business keys; inputs for sagas that do not exist.
         var sagaIds = [String?](repeating: nil, count: work.count)
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
-            switch item.target {
+        for index in work.indices where outcomes[index] == nil {
+            switch work[index].target {
             case .saga(let id): sagaIds[index] = id
             case .start(_, let id, _): sagaIds[index] = id
             case .correlated(let type, let key):
@@ -285,17 +287,17 @@ public final class SagaProcessor: Sendable {
                 }
             }
         }
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
+        for index in work.indices where outcomes[index] == nil {
             guard let id = sagaIds[index] else { continue }
-            if case .start = item.target { continue }
+            if case .start = work[index].target { continue }
             if locked[id] == nil {
                 outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
             }
         }
         // A message the inbox had seen is a duplicate, whatever else is true of it now.
         var duplicates = 0
-        for (index, item) in work.enumerated() {
-            guard let inboxId = item.inboxId, !fresh.contains(inboxId) else { continue }
+        for index in work.indices {
+            guard let inboxId = work[index].inboxId, !fresh.contains(inboxId) else { continue }
             if case .duplicate = outcomes[index] {
                 duplicates += 1
                 continue
@@ -377,8 +379,8 @@ public final class SagaProcessor: Sendable {
         // new so that a redelivery (after a crash before the dead letter was acknowledged)
         // reaches the dead letters again instead of being skipped as a duplicate.
         var unroutableIds: [String] = []
-        for (index, item) in work.enumerated() {
-            guard let inboxId = item.inboxId, fresh.contains(inboxId) else { continue }
+        for index in work.indices {
+            guard let inboxId = work[index].inboxId, fresh.contains(inboxId) else { continue }
             switch outcomes[index] {
             case .unroutable, .rejected: unroutableIds.append(inboxId)
             default: break
@@ -413,13 +415,13 @@ public final class SagaProcessor: Sendable {
         var seenInBatch: Set<String> = []
         seenInBatch.reserveCapacity(work.count)
         var rows = InboxRows()
-        for (index, item) in work.enumerated() {
-            guard let inboxId = item.inboxId else { continue }
+        for index in work.indices {
+            guard let inboxId = work[index].inboxId else { continue }
             if !seenInBatch.insert(inboxId).inserted {
                 outcomes[index] = .duplicate(sagaId: nil)
                 continue
             }
-            rows.append(id: inboxId, source: item.source)
+            rows.append(id: inboxId, source: work[index].source)
         }
         return rows
     }
