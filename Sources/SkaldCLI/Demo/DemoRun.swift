@@ -149,7 +149,7 @@ struct DemoRun {
         let postmaster = await CPUTime.localPostmaster(postgresURL)
         let cpuBefore = CPUTime.now(postmaster: postmaster)
         let walBefore = await WALPosition.read(on: monitor)
-        // The warm-up order's milestones are in already; the run's start with the placing.
+        // After the warm-up order's milestones, before the run's first order: the run's own counts.
         let countedBefore = tally.counts
         let started = clock.now
         let startedAt = Date()
