@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import MetricsTestKit
+import ServiceLifecycle
 import Skald
 import SkaldExamples
 import SkaldKafka
@@ -166,6 +167,43 @@ struct ParticipantServiceTests {
         #expect(try commands("duplicate") == 1)
         #expect(try commands("applied") == 2)
         #expect((try? commands("rejected")) ?? 0 == 0)
+    }
+
+    @Test("offsets go to the group without a commit awaited per batch: after a graceful stop, the group resumes after the last applied command")
+    func offsetsCommittedWithoutAwaitingEachBatch() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let group = ServiceGroup(services: [try fixture.service()], logger: e2eLogger)
+        let running = Task { try await group.run() }
+        for (index, customer) in ["alice", "bob"].enumerated() {
+            try await fixture.send(
+                ProcessPayment(orderId: "o\(index)", customerId: customer, amountCents: 50), id: "cmd-\(index)",
+                saga: "PlaceOrder-o\(index)")
+        }
+        try await eventually("both payments are recorded") {
+            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        // A reader in the service's group starts where the service stopped: with nothing
+        // committed it would begin at the earliest offset and read both commands again.
+        try await fixture.send(
+            ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
+        var configuration = mockKafka(fixture.cluster.bootstrapServers)
+        configuration.groupID = "payment-service"
+        let reader = try KafkaConsumer(configuration: configuration, topics: ["payments.commands"], logger: e2eLogger)
+        let closing = Task {
+            try await Task.sleep(for: .seconds(15))
+            try? await reader.close()
+        }
+        defer { closing.cancel() }
+        var ids: [String] = []
+        while ids.isEmpty, let batch = try await reader.nextBatch(maxCount: 10) {
+            ids += try batch.map { try MessageEnvelope(headers: $0.headers.map { ($0.name, $0.value ?? []) }).id }
+        }
+        try? await reader.close()
+        #expect(ids == ["cmd-9"], "the group's committed position is after the applied commands")
     }
 
     @Test("short balance declines; a refund undoes a charge once; a refund before its payment blocks it")

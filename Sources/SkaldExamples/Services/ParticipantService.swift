@@ -13,7 +13,7 @@ import SkaldRuntime
 /// Per batch of commands, one Postgres transaction in the service's own schema: each
 /// command id goes into the inbox (a re-delivered command changes nothing), the handler
 /// applies it to the service's tables, and its reply goes into the outbox. Offsets are
-/// committed after that transaction; SkaldRuntime's ``OutboxRelay``, run on the same
+/// stored after that transaction and committed by librdkafka's auto-commit; SkaldRuntime's ``OutboxRelay``, run on the same
 /// schema, publishes the replies to `skald.replies`. A SIGKILL anywhere loses nothing.
 public final class ParticipantService<Handler: CommandHandler>: Service {
     /// The domain logic.
@@ -102,6 +102,18 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         if consumerConfiguration.groupID == nil {
             consumerConfiguration.groupID = configuration.groupID ?? "\(handler.serviceName)-service"
         }
+        // Offsets are stored after each batch's Postgres commit and sent by librdkafka's
+        // auto-commit, as the orchestrator's pump does: a commit awaited per batch held the next
+        // batch for a broker round trip. Only stored offsets are ever committed, so a crash
+        // re-delivers at most the last second's commands, which the inbox absorbs. A
+        // configuration that turns auto-commit off gets a commit awaited per batch instead.
+        let commitsEachBatch = consumerConfiguration.properties["enable.auto.commit"]?.lowercased() == "false"
+        if !commitsEachBatch {
+            consumerConfiguration.properties["enable.auto.commit"] = "true"
+            if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
+                consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
+            }
+        }
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration, topics: [handler.commandsTopic], logger: logger
         )
@@ -115,6 +127,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                         if batch.isEmpty { continue }
                         try await self.handle(batch)
                         try consumer.storeOffsets(for: batch)
+                        guard commitsEachBatch else { continue }
                         do {
                             try await consumer.commit()
                         } catch let error as KafkaError where error.isRetriable {
