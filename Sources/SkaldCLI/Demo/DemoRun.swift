@@ -246,7 +246,7 @@ struct DemoRun {
         let elapsed = report.lastSagaEnd.map { end in
             Duration.milliseconds(Int64((max(0, end.timeIntervalSince(startedAt)) * 1000).rounded()))
         } ?? (clock.now - started)
-        print(
+        Self.emit(
             summary(
                 report, board: board, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres),
                 walBytes: walBytes, runID: runID))
@@ -272,7 +272,15 @@ struct DemoRun {
     }
 
     private static func say(_ text: String) {
-        print("skald demo: \(text)")
+        emit("skald demo: \(text)")
+    }
+
+    /// Prints `text` and flushes it at once. Standard output into a file or a pipe is block
+    /// buffered, so `skald demo --serve > demo.log` would otherwise hold the progress and the
+    /// summary back until the demo exits, which under `--serve` is only at Ctrl-C.
+    private static func emit(_ text: String) {
+        print(text)
+        fflush(nil)
     }
 
     private func summary(

@@ -1,0 +1,24 @@
+import Foundation
+import SkaldTestSupport
+import Testing
+
+/// `skald demo` as a person runs it: its own Kafka mock, a Postgres URL, output into a file.
+@Suite("skald demo as a process", .serialized)
+struct DemoProcessTests {
+    @Test("under --serve the summary reaches a log file while the demo keeps running, and SIGTERM stops it cleanly")
+    func summaryWrittenWhileServing() async throws {
+        let storeURL = try await TestPostgres.freshStore("demo")
+        let demo = SkaldProcess(
+            arguments: ["demo", "--postgres", storeURL, "--orders", "20", "--serve", "--no-admin"], label: "demo")
+        try demo.start()
+        defer { demo.kill() }
+        // Standard output into a file is block buffered: before, the summary stayed in the
+        // buffer until the demo exited, which under --serve is only when it is stopped.
+        try await eventually("the summary is in the log", timeout: .seconds(240), poll: .milliseconds(500)) {
+            demo.log.contains("result: CONSISTENT")
+        }
+        #expect(demo.isRunning, "--serve keeps everything running after the summary")
+        #expect(demo.terminate() == 0, "\(demo.log.suffix(2_000))")
+        #expect(demo.log.contains("skald demo: stopped cleanly"))
+    }
+}
