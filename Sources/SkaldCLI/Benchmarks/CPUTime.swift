@@ -11,15 +11,59 @@ struct CPUTime {
     var process: Double
     /// The Postgres cluster: the postmaster, its live children and those it has reaped.
     var postgres: Double
+    /// Of ``process``: the thread of librdkafka's mock cluster (`rdk:mock`), 0 without one.
+    ///
+    /// A real broker runs elsewhere, and the mock's CPU grows with what it keeps (each
+    /// fetch walks every message set of the partitions it asks for, docs/kafka.md), so
+    /// the process's CPU without it is the part a deployment would see.
+    var kafkaMock: Double = 0
+    /// Of ``process``: librdkafka's own threads of every client in it (`rdk:main`,
+    /// `rdk:broker…`): fetching, producing, protocol work.
+    var kafkaClients: Double = 0
 
     /// Now, for the cluster whose postmaster is `postmaster` (nil: a cluster that is not a
     /// local process, whose CPU this process cannot see; counted as 0).
     static func now(postmaster: Int32?) -> CPUTime {
-        CPUTime(process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0)
+        let kafka = kafkaThreadSeconds()
+        return CPUTime(
+            process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0,
+            kafkaMock: kafka.mock, kafkaClients: kafka.clients)
     }
 
     static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
-        CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
+        CPUTime(
+            process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres,
+            kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients)
+    }
+
+    /// `"  of which Kafka …"`: the mock's and librdkafka's shares of the process's CPU, per
+    /// `unit` (`count` of them), for the benchmarks' summaries; nil when no librdkafka thread ran.
+    func kafkaLine(per count: Int, unit: String) -> String? {
+        guard count > 0, kafkaMock + kafkaClients > 0 else { return nil }
+        let micros = { (seconds: Double) in String(format: "%.0f µs", seconds / Double(count) * 1e6) }
+        let mock = kafkaMock > 0 ? "\(micros(kafkaMock)) the mock broker's thread, " : ""
+        return "of which Kafka: \(mock)\(micros(kafkaClients)) librdkafka's client threads, per \(unit)"
+    }
+
+    /// CPU seconds of this process's librdkafka threads still running: the mock cluster's
+    /// (`rdk:mock`) and the clients' (every other `rdk:` thread). Threads that ended are
+    /// not counted; librdkafka's live as long as their client.
+    private static func kafkaThreadSeconds() -> (mock: Double, clients: Double) {
+        var mock = 0.0
+        var clients = 0.0
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for task in tasks {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                comm.hasPrefix("rdk:"), let fields = statFields(path: "/proc/self/task/\(task)/stat"), fields.count > 12
+            else { continue }
+            let seconds = ticksToSeconds(fields[11], fields[12])
+            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == "rdk:mock" {
+                mock += seconds
+            } else {
+                clients += seconds
+            }
+        }
+        return (mock, clients)
     }
 
     /// The postmaster of `url`'s cluster when it runs on this machine (its backend is a local process).
@@ -73,7 +117,11 @@ struct CPUTime {
 
     /// The fields of `/proc/<pid>/stat` after the command name, starting with the state (field 3).
     private static func statFields(pid: Int32?) -> [Substring]? {
-        let path = "/proc/\(pid.map(String.init) ?? "self")/stat"
+        statFields(path: "/proc/\(pid.map(String.init) ?? "self")/stat")
+    }
+
+    /// The fields of a `stat` file (a process's or a thread's) after the command name.
+    private static func statFields(path: String) -> [Substring]? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return nil }

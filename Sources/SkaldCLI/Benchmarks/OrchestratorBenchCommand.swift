@@ -156,6 +156,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
             : String(format: "%.0f µs in Postgres", cpu.postgres / Double(transitions) * 1e6)
         print(String(format: "  CPU per transition: %.0f µs in this process (pump, relay, Kafka mock, participants), ",
                      cpu.process / Double(transitions) * 1e6) + postgresCPU)
+        if let kafka = cpu.kafkaLine(per: transitions, unit: "transition") { print("    \(kafka)") }
         print(String(format: "  WAL per transition: %.0f bytes", Double(walBytes) / Double(transitions)))
         print("  peak resident memory of this process (mock cluster and participants included): \(ProcessMemory.peakMegabytes()) MB")
         running.cancel()

@@ -248,7 +248,7 @@ struct DemoRun {
         } ?? (clock.now - started)
         Self.emit(
             summary(
-                report, board: board, elapsed: elapsed, cpu: (cpu.process, postmaster == nil ? nil : cpu.postgres),
+                report, board: board, elapsed: elapsed, cpu: cpu, postgresMeasured: postmaster != nil,
                 walBytes: walBytes, runID: runID))
 
         if serve {
@@ -284,13 +284,13 @@ struct DemoRun {
     }
 
     private func summary(
-        _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: (process: Double, postgres: Double?),
+        _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: CPUTime, postgresMeasured: Bool,
         walBytes: Int?, runID: String
     ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
         let cpuLine = String(format: "  CPU per saga            %.0f µs in this process", cpu.process / Double(orders) * 1e6)
-            + (cpu.postgres.map { String(format: ", %.0f µs in Postgres", $0 / Double(orders) * 1e6) } ?? "")
+            + (postgresMeasured ? String(format: ", %.0f µs in Postgres", cpu.postgres / Double(orders) * 1e6) : "")
             + " (\(ProcessAllocator.name))"
         func mark(_ ok: Bool) -> String { ok ? "ok" : "FAILED" }
         var lines = [
@@ -305,6 +305,7 @@ struct DemoRun {
             String(format: "  saga latency            p50 %.1f ms, p99 %.1f ms (saga start to its last step)", report.latencyP50, report.latencyP99),
             cpuLine,
         ]
+        if let kafka = cpu.kafkaLine(per: orders, unit: "saga") { lines.append("    \(kafka)") }
         if let walBytes {
             lines.append(String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000))
         }
