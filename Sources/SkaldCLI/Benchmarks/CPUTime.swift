@@ -20,20 +20,53 @@ struct CPUTime {
     /// Of ``process``: librdkafka's own threads of every client in it (`rdk:main`,
     /// `rdk:broker…`): fetching, producing, protocol work.
     var kafkaClients: Double = 0
+    /// A reading's librdkafka threads by thread id, so that a difference counts each thread
+    /// from its own start: threads of clients that closed in between would otherwise take
+    /// their CPU out of the difference.
+    private var kafkaThreads: [Int32: KafkaThread] = [:]
+
+    /// One librdkafka thread's CPU seconds so far.
+    private struct KafkaThread {
+        var isMock: Bool
+        var seconds: Double
+    }
+
+    /// Readings, or their differences, with these values.
+    init(process: Double, postgres: Double, kafkaMock: Double = 0, kafkaClients: Double = 0) {
+        self.process = process
+        self.postgres = postgres
+        self.kafkaMock = kafkaMock
+        self.kafkaClients = kafkaClients
+    }
 
     /// Now, for the cluster whose postmaster is `postmaster` (nil: a cluster that is not a
     /// local process, whose CPU this process cannot see; counted as 0).
     static func now(postmaster: Int32?) -> CPUTime {
-        let kafka = kafkaThreadSeconds()
-        return CPUTime(
+        let threads = kafkaThreadsNow()
+        var reading = CPUTime(
             process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0,
-            kafkaMock: kafka.mock, kafkaClients: kafka.clients)
+            kafkaMock: threads.values.filter(\.isMock).reduce(0) { $0 + $1.seconds },
+            kafkaClients: threads.values.filter { !$0.isMock }.reduce(0) { $0 + $1.seconds })
+        reading.kafkaThreads = threads
+        return reading
     }
 
+    /// What was spent from `rhs` to `lhs`. librdkafka's threads count from `rhs`, or from their
+    /// start when they began later; those that ended in between are not counted.
     static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
-        CPUTime(
-            process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres,
-            kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients)
+        guard !lhs.kafkaThreads.isEmpty || !rhs.kafkaThreads.isEmpty else {
+            return CPUTime(
+                process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres,
+                kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients)
+        }
+        var mock = 0.0
+        var clients = 0.0
+        for (id, thread) in lhs.kafkaThreads {
+            let spent = max(0, thread.seconds - (rhs.kafkaThreads[id]?.seconds ?? 0))
+            if thread.isMock { mock += spent } else { clients += spent }
+        }
+        return CPUTime(
+            process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres, kafkaMock: mock, kafkaClients: clients)
     }
 
     /// `"  of which Kafka …"`: the mock's and librdkafka's shares of the process's CPU, per
@@ -45,25 +78,22 @@ struct CPUTime {
         return "of which Kafka: \(mock)\(micros(kafkaClients)) librdkafka's client threads, per \(unit)"
     }
 
-    /// CPU seconds of this process's librdkafka threads still running: the mock cluster's
-    /// (`rdk:mock`) and the clients' (every other `rdk:` thread). Threads that ended are
-    /// not counted; librdkafka's live as long as their client.
-    private static func kafkaThreadSeconds() -> (mock: Double, clients: Double) {
-        var mock = 0.0
-        var clients = 0.0
+    /// CPU seconds of this process's librdkafka threads now running, by thread id: the mock
+    /// cluster's (`rdk:mock`) and the clients' (every other `rdk:` thread). librdkafka's
+    /// threads live as long as their client.
+    private static func kafkaThreadsNow() -> [Int32: KafkaThread] {
+        var threads: [Int32: KafkaThread] = [:]
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         for task in tasks {
-            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+            guard let id = Int32(task),
+                let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
                 comm.hasPrefix("rdk:"), let fields = statFields(path: "/proc/self/task/\(task)/stat"), fields.count > 12
             else { continue }
-            let seconds = ticksToSeconds(fields[11], fields[12])
-            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == "rdk:mock" {
-                mock += seconds
-            } else {
-                clients += seconds
-            }
+            threads[id] = KafkaThread(
+                isMock: comm.trimmingCharacters(in: .whitespacesAndNewlines) == "rdk:mock",
+                seconds: ticksToSeconds(fields[11], fields[12]))
         }
-        return (mock, clients)
+        return threads
     }
 
     /// The postmaster of `url`'s cluster when it runs on this machine (its backend is a local process).
