@@ -8,8 +8,10 @@ struct DemoProcessTests {
     @Test("under --serve the summary reaches a log file while the demo keeps running, and SIGTERM stops it cleanly")
     func summaryWrittenWhileServing() async throws {
         let storeURL = try await TestPostgres.freshStore("demo")
+        let migrations = TestPostgres.repositoryRoot.appendingPathComponent("schemas/postgres").path
         let demo = SkaldProcess(
-            arguments: ["demo", "--postgres", storeURL, "--orders", "20", "--serve", "--no-admin"], label: "demo")
+            arguments: ["demo", "--postgres", storeURL, "--migrations", migrations, "--orders", "20", "--serve", "--no-admin"],
+            label: "demo")
         try demo.start()
         defer { demo.kill() }
         // Standard output into a file is block buffered: before, the summary stayed in the

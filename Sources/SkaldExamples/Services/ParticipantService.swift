@@ -13,8 +13,10 @@ import SkaldRuntime
 /// Per batch of commands, one Postgres transaction in the service's own schema: each
 /// command id goes into the inbox (a re-delivered command changes nothing), the handler
 /// applies it to the service's tables, and its reply goes into the outbox. Offsets are
-/// stored after that transaction and committed by librdkafka's auto-commit; SkaldRuntime's ``OutboxRelay``, run on the same
-/// schema, publishes the replies to `skald.replies`. A SIGKILL anywhere loses nothing.
+/// stored after that transaction and sent by librdkafka's auto-commit (or, with
+/// `enable.auto.commit=false`, committed after each batch); SkaldRuntime's ``OutboxRelay``,
+/// run on the same schema, publishes the replies to `skald.replies`. A SIGKILL anywhere
+/// loses nothing.
 public final class ParticipantService<Handler: CommandHandler>: Service {
     /// The domain logic.
     public let handler: Handler
@@ -107,7 +109,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         // batch for a broker round trip. Only stored offsets are ever committed, so a crash
         // re-delivers at most the last second's commands, which the inbox absorbs. A
         // configuration that turns auto-commit off gets a commit awaited per batch instead.
-        let commitsEachBatch = consumerConfiguration.properties["enable.auto.commit"]?.lowercased() == "false"
+        let commitsEachBatch = ["false", "f", "0"].contains(consumerConfiguration.properties["enable.auto.commit"]?.lowercased())
         if !commitsEachBatch {
             consumerConfiguration.properties["enable.auto.commit"] = "true"
             if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
@@ -126,7 +128,14 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                     while let batch = try await consumer.nextBatch(maxCount: self.configuration.batchSize) {
                         if batch.isEmpty { continue }
                         try await self.handle(batch)
-                        try consumer.storeOffsets(for: batch)
+                        do {
+                            try consumer.storeOffsets(for: batch)
+                        } catch let error as KafkaError where error.code == .invalidState {
+                            // A graceful stop closed the consumer while this batch was being
+                            // committed. Its commands are in Postgres; whoever reads them again
+                            // finds them in the inbox.
+                            break
+                        }
                         guard commitsEachBatch else { continue }
                         do {
                             try await consumer.commit()
