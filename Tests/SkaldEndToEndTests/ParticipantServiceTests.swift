@@ -72,6 +72,27 @@ struct ParticipantServiceTests {
             await producer.shutdown()
         }
 
+        /// The ids of the first commands a new member of the payment service's group reads
+        /// from payments.commands: those after the group's committed position.
+        func firstCommandsReadByTheServiceGroup() async throws -> [String] {
+            var configuration = mockKafka(cluster.bootstrapServers)
+            configuration.groupID = "payment-service"
+            let reader = try KafkaConsumer(configuration: configuration, topics: ["payments.commands"], logger: e2eLogger)
+            // A member killed before is dropped after its session timeout (6 s) before this one
+            // gets partitions; the deadline only matters when nothing arrives at all.
+            let closing = Task {
+                try await Task.sleep(for: .seconds(60))
+                try? await reader.close()
+            }
+            defer { closing.cancel() }
+            var ids: [String] = []
+            while ids.isEmpty, let batch = try await reader.nextBatch(maxCount: 10) {
+                ids += try batch.map { try MessageEnvelope(headers: $0.headers.map { ($0.name, $0.value ?? []) }).id }
+            }
+            try? await reader.close()
+            return ids
+        }
+
         func count(_ query: PostgresQuery) async throws -> Int {
             try await TestPostgres.count(schemaURL, query)
         }
@@ -190,20 +211,35 @@ struct ParticipantServiceTests {
         // committed it would begin at the earliest offset and read both commands again.
         try await fixture.send(
             ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
-        var configuration = mockKafka(fixture.cluster.bootstrapServers)
-        configuration.groupID = "payment-service"
-        let reader = try KafkaConsumer(configuration: configuration, topics: ["payments.commands"], logger: e2eLogger)
-        let closing = Task {
-            try await Task.sleep(for: .seconds(60))
-            try? await reader.close()
+        #expect(try await fixture.firstCommandsReadByTheServiceGroup() == ["cmd-9"], "the group resumes after the applied commands")
+    }
+
+    @Test("offsets reach the group while the service runs: killed with SIGKILL seconds after its last batch, it is not sent those commands again")
+    func offsetsAutoCommittedWhileRunning() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let service = SkaldProcess.exampleServices(
+            services: "payment", postgresURL: fixture.baseURL, bootstrap: fixture.cluster.bootstrapServers,
+            schemaPrefix: fixture.prefix)
+        try service.start()
+        defer { service.kill() }
+        for (index, customer) in ["alice", "bob"].enumerated() {
+            try await fixture.send(
+                ProcessPayment(orderId: "o\(index)", customerId: customer, amountCents: 50), id: "cmd-\(index)",
+                saga: "PlaceOrder-o\(index)")
         }
-        defer { closing.cancel() }
-        var ids: [String] = []
-        while ids.isEmpty, let batch = try await reader.nextBatch(maxCount: 10) {
-            ids += try batch.map { try MessageEnvelope(headers: $0.headers.map { ($0.name, $0.value ?? []) }).id }
+        try await eventually("both payments are recorded") {
+            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2
         }
-        try? await reader.close()
-        #expect(ids == ["cmd-9"], "the group's committed position is after the applied commands")
+        // The auto-commit sends stored offsets every second; a kill gives no close() to send them.
+        try await Task.sleep(for: .seconds(3))
+        service.kill()
+
+        try await fixture.send(
+            ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
+        #expect(
+            try await fixture.firstCommandsReadByTheServiceGroup() == ["cmd-9"],
+            "offsets stored before the kill reached the group:\n\(service.log.suffix(1_000))")
     }
 
     @Test("short balance declines; a refund undoes a charge once; a refund before its payment blocks it")
