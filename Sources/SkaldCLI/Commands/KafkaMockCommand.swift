@@ -6,7 +6,9 @@ import SkaldKafka
 ///
 /// The mock picks its own ports, so the command prints the bootstrap address and
 /// writes it to a file that other processes (`skald serve`, the example services)
-/// read. It runs until SIGINT or SIGTERM.
+/// read; with `--port` it also listens on that port of 127.0.0.1 and relays bootstrap
+/// connections to a broker (``BootstrapForwarder``), and that fixed address is the one
+/// printed and written. It runs until SIGINT or SIGTERM.
 struct KafkaMockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock",
@@ -19,6 +21,9 @@ struct KafkaMockCommand: AsyncParsableCommand {
     @Option(help: "A file to write the bootstrap address to.")
     var bootstrapFile: String = ".skald/kafka-bootstrap"
 
+    @Option(help: "A fixed port on 127.0.0.1 to reach the cluster at (its brokers still pick their own).")
+    var port: Int?
+
     @Option(
         name: .customLong("topic"),
         help: "A topic to create, as NAME or NAME:PARTITIONS (repeatable)."
@@ -27,6 +32,7 @@ struct KafkaMockCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard brokers >= 1 else { throw ValidationError("--brokers must be at least 1") }
+        if let port, !(1...65_535).contains(port) { throw ValidationError("--port must be between 1 and 65535") }
         for topic in topics { _ = try TopicSpec(parsing: topic) }
     }
 
@@ -37,12 +43,20 @@ struct KafkaMockCommand: AsyncParsableCommand {
             let spec = try TopicSpec(parsing: topic)
             try cluster.createTopic(spec.name, partitions: spec.partitions)
         }
+        var bootstrap = cluster.bootstrapServers
+        var forwarder: BootstrapForwarder?
+        if let port {
+            let broker = String(cluster.bootstrapServers.split(separator: ",").first ?? "")
+            forwarder = try BootstrapForwarder(port: UInt16(port), broker: broker)
+            bootstrap = "127.0.0.1:\(port)"
+        }
+        defer { forwarder?.stop() }
         let file = URL(fileURLWithPath: bootstrapFile)
         try FileManager.default.createDirectory(
             at: file.deletingLastPathComponent(), withIntermediateDirectories: true
         )
-        try Data((cluster.bootstrapServers + "\n").utf8).write(to: file, options: .atomic)
-        print(cluster.bootstrapServers)
+        try Data((bootstrap + "\n").utf8).write(to: file, options: .atomic)
+        print(bootstrap)
         print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
         // A supervisor reading our output through a pipe or a file needs the address now.
         fflush(nil)
