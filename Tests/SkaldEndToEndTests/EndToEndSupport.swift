@@ -57,6 +57,29 @@ func publishOrders(_ range: Range<Int>, bootstrap: String) async throws {
     await producer.shutdown()
 }
 
+/// Reads a new member of `group` on `topics` until `enough` says the messages read so far
+/// suffice, or `timeout` passes (the consumer is then closed, which ends the reading: racing
+/// `nextBatch` against a timer could lose a batch taken just then).
+func readAsNewMember(
+    of group: String, topics: [String], bootstrap: String, timeout: Duration = .seconds(60),
+    until enough: ([KafkaMessage]) -> Bool
+) async throws -> [KafkaMessage] {
+    var configuration = mockKafka(bootstrap)
+    configuration.groupID = group
+    let reader = try KafkaConsumer(configuration: configuration, topics: topics, logger: e2eLogger)
+    let closing = Task {
+        try await Task.sleep(for: timeout)
+        try? await reader.close()
+    }
+    defer { closing.cancel() }
+    var messages: [KafkaMessage] = []
+    while !enough(messages), let batch = try await reader.nextBatch(maxCount: 100) {
+        messages += batch
+    }
+    try? await reader.close()
+    return messages
+}
+
 /// A process of the built `skald` executable (`skald serve`, `skald examples serve`),
 /// started, killed and stopped by a test; its output goes to a log file the test can show.
 final class SkaldProcess: @unchecked Sendable {
@@ -158,9 +181,16 @@ final class SkaldProcess: @unchecked Sendable {
 /// A TCP port on 127.0.0.1 nothing listens on right now (the system picks it; another process
 /// could take it before the test binds it, which is unlikely enough for a test).
 func freeLocalPort() throws -> Int {
+    let (descriptor, port) = try boundLocalSocket(listening: false)
+    close(descriptor)
+    return port
+}
+
+/// A TCP socket bound to a port of 127.0.0.1 the system picks, listening if asked: a port a
+/// test holds so that another process cannot have it. The caller closes the descriptor.
+func boundLocalSocket(listening: Bool) throws -> (descriptor: Int32, port: Int) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestSetupError(description: "socket() failed: \(errno)") }
-    defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -169,8 +199,11 @@ func freeLocalPort() throws -> Int {
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
     }
-    guard bound else { throw TestSetupError(description: "cannot bind a free port: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound, !listening || listen(descriptor, 1) == 0 else {
+        close(descriptor)
+        throw TestSetupError(description: "cannot bind a free port: \(errno)")
+    }
+    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// An HTTP GET's status and body (the admin server's endpoints).

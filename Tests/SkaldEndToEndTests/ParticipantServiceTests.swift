@@ -72,25 +72,33 @@ struct ParticipantServiceTests {
             await producer.shutdown()
         }
 
+        /// Sends payments `cmd-0` (alice) and `cmd-1` (bob) and waits until the service charged both.
+        func chargeAliceAndBob() async throws {
+            for (index, customer) in ["alice", "bob"].enumerated() {
+                try await send(
+                    ProcessPayment(orderId: "o\(index)", customerId: customer, amountCents: 50), id: "cmd-\(index)",
+                    saga: "PlaceOrder-o\(index)")
+            }
+            try await eventually("both payments are recorded") {
+                try await count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2
+            }
+        }
+
+        /// Sends payment `cmd-9`, for a reader to find after the group's committed position.
+        func sendLaterCommand() async throws {
+            try await send(
+                ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
+        }
+
         /// The ids of the first commands a new member of the payment service's group reads
         /// from payments.commands: those after the group's committed position.
         func firstCommandsReadByTheServiceGroup() async throws -> [String] {
-            var configuration = mockKafka(cluster.bootstrapServers)
-            configuration.groupID = "payment-service"
-            let reader = try KafkaConsumer(configuration: configuration, topics: ["payments.commands"], logger: e2eLogger)
             // A member killed before is dropped after its session timeout (6 s) before this one
             // gets partitions; the deadline only matters when nothing arrives at all.
-            let closing = Task {
-                try await Task.sleep(for: .seconds(60))
-                try? await reader.close()
-            }
-            defer { closing.cancel() }
-            var ids: [String] = []
-            while ids.isEmpty, let batch = try await reader.nextBatch(maxCount: 10) {
-                ids += try batch.map { try MessageEnvelope(headers: $0.headers.map { ($0.name, $0.value ?? []) }).id }
-            }
-            try? await reader.close()
-            return ids
+            let read = try await readAsNewMember(
+                of: "payment-service", topics: ["payments.commands"], bootstrap: cluster.bootstrapServers
+            ) { !$0.isEmpty }
+            return try read.map { try MessageEnvelope(headers: $0.headers.map { ($0.name, $0.value ?? []) }).id }
         }
 
         func count(_ query: PostgresQuery) async throws -> Int {
@@ -196,21 +204,13 @@ struct ParticipantServiceTests {
         defer { fixture.cluster.shutdown() }
         let group = ServiceGroup(services: [try fixture.service()], logger: e2eLogger)
         let running = Task { try await group.run() }
-        for (index, customer) in ["alice", "bob"].enumerated() {
-            try await fixture.send(
-                ProcessPayment(orderId: "o\(index)", customerId: customer, amountCents: 50), id: "cmd-\(index)",
-                saga: "PlaceOrder-o\(index)")
-        }
-        try await eventually("both payments are recorded") {
-            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2
-        }
+        try await fixture.chargeAliceAndBob()
         await group.triggerGracefulShutdown()
         try await running.value
 
         // A reader in the service's group starts where the service stopped: with nothing
         // committed it would begin at the earliest offset and read both commands again.
-        try await fixture.send(
-            ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
+        try await fixture.sendLaterCommand()
         #expect(try await fixture.firstCommandsReadByTheServiceGroup() == ["cmd-9"], "the group resumes after the applied commands")
     }
 
@@ -223,20 +223,12 @@ struct ParticipantServiceTests {
             schemaPrefix: fixture.prefix)
         try service.start()
         defer { service.kill() }
-        for (index, customer) in ["alice", "bob"].enumerated() {
-            try await fixture.send(
-                ProcessPayment(orderId: "o\(index)", customerId: customer, amountCents: 50), id: "cmd-\(index)",
-                saga: "PlaceOrder-o\(index)")
-        }
-        try await eventually("both payments are recorded") {
-            try await fixture.count("SELECT count(*)::bigint FROM payments WHERE status = 'charged'") == 2
-        }
+        try await fixture.chargeAliceAndBob()
         // The auto-commit sends stored offsets every second; a kill gives no close() to send them.
         try await Task.sleep(for: .seconds(3))
         service.kill()
 
-        try await fixture.send(
-            ProcessPayment(orderId: "o9", customerId: "alice", amountCents: 50), id: "cmd-9", saga: "PlaceOrder-o9")
+        try await fixture.sendLaterCommand()
         #expect(
             try await fixture.firstCommandsReadByTheServiceGroup() == ["cmd-9"],
             "offsets stored before the kill reached the group:\n\(service.log.suffix(1_000))")
