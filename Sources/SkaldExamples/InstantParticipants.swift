@@ -66,10 +66,8 @@ public final class InstantParticipants: Sendable {
     public func run(kafka: KafkaConfiguration, group: String, logger: Logger) async throws {
         var consumerConfiguration = kafka
         consumerConfiguration.groupID = group
-        // Offsets stored after the replies are delivered go out with the auto-commit; an
-        // awaited commit per batch would only add a broker round trip to every batch.
-        consumerConfiguration.properties["enable.auto.commit"] = "true"
-        consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
+        // Offsets stored after the replies are delivered go out with the auto-commit.
+        consumerConfiguration.commitStoredOffsetsAutomatically()
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: Self.topics, logger: logger)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         try await withTaskCancellationHandler {

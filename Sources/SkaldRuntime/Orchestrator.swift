@@ -124,12 +124,8 @@ public final class Orchestrator: Service {
         try await pool.warmUp()
         var consumerConfiguration = configuration.kafka
         if consumerConfiguration.groupID == nil { consumerConfiguration.groupID = configuration.groupID }
-        // The pump stores offsets after each Postgres commit and lets the auto-commit send them:
-        // a commit awaited per batch would add a broker round trip to every batch.
-        consumerConfiguration.properties["enable.auto.commit"] = "true"
-        if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
-            consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
-        }
+        // The pump stores offsets after each Postgres commit and lets the auto-commit send them.
+        consumerConfiguration.commitStoredOffsetsAutomatically()
         let topics = registry.topics
         guard !topics.isEmpty else {
             throw SagaRuntimeError("no saga is registered, so there is nothing to consume")

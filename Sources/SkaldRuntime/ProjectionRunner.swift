@@ -85,10 +85,7 @@ public final class ProjectionRunner: Service {
     public func run() async throws {
         var configuration = kafka
         configuration.groupID = Self.groupID(of: projection.name)
-        configuration.properties["enable.auto.commit"] = "true"
-        if configuration.properties["auto.commit.interval.ms"] == nil {
-            configuration.properties["auto.commit.interval.ms"] = "1000"
-        }
+        configuration.commitStoredOffsetsAutomatically()
         // The runner goes at Postgres's pace and, in a burst, far behind the topic, so whatever
         // the consumer may hold ahead of it fills up: with 20,000 messages in the consumer's
         // buffer (and librdkafka's 64 MB prefetch) `skald serve` held about 70 MB more with

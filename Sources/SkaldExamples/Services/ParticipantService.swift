@@ -104,18 +104,11 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         if consumerConfiguration.groupID == nil {
             consumerConfiguration.groupID = configuration.groupID ?? "\(handler.serviceName)-service"
         }
-        // Offsets are stored after each batch's Postgres commit and sent by librdkafka's
-        // auto-commit, as the orchestrator's pump does: a commit awaited per batch held the next
-        // batch for a broker round trip. Only stored offsets are ever committed, so a crash
-        // re-delivers at most the last second's commands, which the inbox absorbs. A
+        // Offsets are stored after each batch's Postgres commit and sent by the auto-commit, as
+        // the orchestrator's pump does; the inbox absorbs what a crash re-delivers. A
         // configuration that turns auto-commit off gets a commit awaited per batch instead.
         let commitsEachBatch = ["false", "f", "0"].contains(consumerConfiguration.properties["enable.auto.commit"]?.lowercased())
-        if !commitsEachBatch {
-            consumerConfiguration.properties["enable.auto.commit"] = "true"
-            if consumerConfiguration.properties["auto.commit.interval.ms"] == nil {
-                consumerConfiguration.properties["auto.commit.interval.ms"] = "1000"
-            }
-        }
+        if !commitsEachBatch { consumerConfiguration.commitStoredOffsetsAutomatically() }
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration, topics: [handler.commandsTopic], logger: logger
         )
