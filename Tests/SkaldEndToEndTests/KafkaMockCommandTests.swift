@@ -19,7 +19,7 @@ struct KafkaMockCommandTests {
         try mock.start()
         defer { mock.kill() }
         let bootstrap = "127.0.0.1:\(port)"
-        try await eventually("the mock printed its address", timeout: .seconds(30)) { mock.log.contains(bootstrap) }
+        try await eventually("the mock printed its address") { mock.log.contains(bootstrap) }
         #expect(try String(contentsOf: bootstrapFile, encoding: .utf8) == bootstrap + "\n")
 
         let producer = try KafkaProducer(configuration: mockKafka(bootstrap), logger: e2eLogger)
@@ -45,7 +45,7 @@ struct KafkaMockCommandTests {
             arguments: ["kafka", "mock", "--port", "\(port)", "--bootstrap-file", bootstrapFile.path], label: "kafka-mock")
         try mock.start()
         defer { mock.kill() }
-        try await eventually("the mock exited", timeout: .seconds(30)) { !mock.isRunning }
+        try await eventually("the mock exited") { !mock.isRunning }
         #expect(mock.exitStatus != 0)
         #expect(mock.log.contains("cannot listen on 127.0.0.1:\(port)"), "\(mock.log.suffix(1_000))")
     }

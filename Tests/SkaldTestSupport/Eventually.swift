@@ -18,8 +18,12 @@ public func eventually(
     condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
+    // The condition is asked once more after the last sleep: with every suite running at once,
+    // a sleeping task may wake long after its time, and the deadline passing while it slept
+    // says nothing about the condition.
+    while true {
         if try await condition() { return }
+        guard ContinuousClock.now < deadline else { break }
         try await Task.sleep(for: poll)
     }
     Issue.record("never happened: \(what)")
