@@ -4,22 +4,36 @@ import SkaldTestSupport
 import Testing
 
 /// `skald kafka mock` as a process of its own, the way the parts of a deployment find it.
-@Suite("skald kafka mock as a process")
+@Suite("skald kafka mock as a process", .serialized)
 struct KafkaMockCommandTests {
     @Test("with --port, clients bootstrap through 127.0.0.1:PORT, produce and consume; the address is written and printed")
     func fixedBootstrapPort() async throws {
-        let port = try freeLocalPort()
         let bootstrapFile = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-bootstrap-\(UUID().uuidString)")
-        let mock = SkaldProcess(
-            arguments: [
-                "kafka", "mock", "--brokers", "3", "--port", "\(port)", "--topic", "fixed-port:4", "--bootstrap-file",
-                bootstrapFile.path,
-            ],
-            label: "kafka-mock")
-        try mock.start()
+        // A free port may be taken by another process before the mock binds it (the suites run
+        // at once): the mock then exits saying so, and the test tries another.
+        var started: (mock: SkaldProcess, port: Int)?
+        for _ in 0..<3 where started == nil {
+            let port = try freeLocalPort()
+            let mock = SkaldProcess(
+                arguments: [
+                    "kafka", "mock", "--brokers", "3", "--port", "\(port)", "--topic", "fixed-port:4", "--bootstrap-file",
+                    bootstrapFile.path,
+                ],
+                label: "kafka-mock")
+            try mock.start()
+            try await eventually("the mock started or gave up") {
+                mock.log.contains("skald: Kafka mock cluster with") || !mock.isRunning
+            }
+            if mock.isRunning {
+                started = (mock, port)
+            } else {
+                #expect(mock.log.contains("Address already in use"), "\(mock.log.suffix(1_000))")
+            }
+        }
+        let (mock, port) = try #require(started)
         defer { mock.kill() }
         let bootstrap = "127.0.0.1:\(port)"
-        try await eventually("the mock printed its address") { mock.log.contains(bootstrap) }
+        #expect(mock.log.hasPrefix(bootstrap + "\n"), "the address comes first: \(mock.log.prefix(300))")
         #expect(try String(contentsOf: bootstrapFile, encoding: .utf8) == bootstrap + "\n")
 
         let producer = try KafkaProducer(configuration: mockKafka(bootstrap), logger: e2eLogger)
