@@ -8,7 +8,9 @@ import SkaldPostgres
 struct BatchWrites {
     /// Where every event is mirrored through the outbox (``OrchestratorConfiguration/sagaEventsTopic``); nil: nowhere.
     private let sagaEventsTopic: String?
-    private var events = EventRows()
+    /// The type of the store's document columns, which the arrays of documents are bound as.
+    private let documents: SagaDocumentColumns
+    private var events: EventRows
     private var snapshots: [String: SagaSnapshot] = [:]
     /// Sagas this batch starts: their `sagas` row is inserted, the others' updated.
     private var startedSagas: Set<String> = []
@@ -25,8 +27,10 @@ struct BatchWrites {
     /// The decisions' milestones, for the metrics once the transaction commits.
     private(set) var milestones: [(sagaType: String, milestone: SagaMilestone)] = []
 
-    init(sagaEventsTopic: String? = nil) {
+    init(sagaEventsTopic: String? = nil, documents: SagaDocumentColumns) {
         self.sagaEventsTopic = sagaEventsTopic
+        self.documents = documents
+        events = EventRows(documents: documents)
     }
 
     /// Adds a decision's writes. `startsSaga`: the decision was made on an instance the batch
@@ -107,11 +111,11 @@ struct BatchWrites {
         var statements: [PostgresQuery] = []
         var outboxIndex: Int?
         if events.sagaIds.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.appendEvents, events.values))
+            statements.append(PostgresQuery(documents.statements.appendEvents, events.values))
         }
         if !snapshots.isEmpty {
-            var inserted = SnapshotRows()
-            var updated = SnapshotUpdateRows()
+            var inserted = SnapshotRows(documents: documents)
+            var updated = SnapshotUpdateRows(documents: documents)
             for sagaId in touchedSagas {
                 guard let snapshot = snapshots[sagaId] else { continue }
                 if startedSagas.contains(sagaId) {
@@ -121,10 +125,10 @@ struct BatchWrites {
                 }
             }
             if inserted.sagaIds.count > 0 {
-                statements.append(PostgresQuery(PumpStatements.insertSnapshots, inserted.values))
+                statements.append(PostgresQuery(documents.statements.insertSnapshots, inserted.values))
             }
             if updated.sagaIds.count > 0 {
-                statements.append(PostgresQuery(PumpStatements.updateSnapshots, updated.values))
+                statements.append(PostgresQuery(documents.statements.updateSnapshots, updated.values))
             }
         }
         if outbox.count > 0 {
@@ -159,13 +163,17 @@ struct BatchWrites {
 }
 
 extension BatchWrites {
-    /// `saga_events` rows, a column each (``PumpStatements/appendEvents``).
+    /// `saga_events` rows, a column each (``PumpStatements/DocumentWrites/appendEvents``).
     struct EventRows {
         var sagaIds = PostgresArrayWriter(of: .text)
         var sequences = PostgresArrayWriter(of: .int4)
         var types = PostgresArrayWriter(of: .text)
         var times = PostgresArrayWriter(of: .timestamptz)
-        var bodies = PostgresArrayWriter(of: .json)
+        var bodies: PostgresArrayWriter
+
+        init(documents: SagaDocumentColumns) {
+            bodies = PostgresArrayWriter(of: documents.element)
+        }
 
         var values: [PostgresValue] {
             [sagaIds.value, sequences.value, types.value, times.value, bodies.value]
@@ -187,21 +195,26 @@ extension BatchWrites {
         return records.closedBytes
     }
 
-    /// New `sagas` rows, a column each (``PumpStatements/insertSnapshots``).
+    /// New `sagas` rows, a column each (``PumpStatements/DocumentWrites/insertSnapshots``).
     struct SnapshotRows {
         var sagaIds = PostgresArrayWriter(of: .text)
         var sagaTypes = PostgresArrayWriter(of: .text)
         var versions = PostgresArrayWriter(of: .int4)
         var statuses = PostgresArrayWriter(of: .text)
         var currentSteps = PostgresArrayWriter(of: .text)
-        var states = PostgresArrayWriter(of: .json)
-        var steps = PostgresArrayWriter(of: .json)
+        var states: PostgresArrayWriter
+        var steps: PostgresArrayWriter
         var businessKeys = PostgresArrayWriter(of: .text)
         var stuckReasons = PostgresArrayWriter(of: .text)
         var traceparents = PostgresArrayWriter(of: .text)
         var lastSequences = PostgresArrayWriter(of: .int4)
         var createdTimes = PostgresArrayWriter(of: .timestamptz)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+
+        init(documents: SagaDocumentColumns) {
+            states = PostgresArrayWriter(of: documents.element)
+            steps = PostgresArrayWriter(of: documents.element)
+        }
 
         mutating func append(_ snapshot: SagaSnapshot, traceparent: String?) {
             sagaIds.append(snapshot.sagaId)
@@ -228,17 +241,22 @@ extension BatchWrites {
         }
     }
 
-    /// Changed columns of existing `sagas` rows, a column each (``PumpStatements/updateSnapshots``).
+    /// Changed columns of existing `sagas` rows, a column each (``PumpStatements/DocumentWrites/updateSnapshots``).
     struct SnapshotUpdateRows {
         var sagaIds = PostgresArrayWriter(of: .text)
         var statuses = PostgresArrayWriter(of: .text)
         var currentSteps = PostgresArrayWriter(of: .text)
-        var states = PostgresArrayWriter(of: .json)
-        var steps = PostgresArrayWriter(of: .json)
+        var states: PostgresArrayWriter
+        var steps: PostgresArrayWriter
         var businessKeys = PostgresArrayWriter(of: .text)
         var stuckReasons = PostgresArrayWriter(of: .text)
         var lastSequences = PostgresArrayWriter(of: .int4)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+
+        init(documents: SagaDocumentColumns) {
+            states = PostgresArrayWriter(of: documents.element)
+            steps = PostgresArrayWriter(of: documents.element)
+        }
 
         /// The columns that change; type, version, creation time and trace context stay as inserted.
         mutating func append(_ snapshot: SagaSnapshot) {

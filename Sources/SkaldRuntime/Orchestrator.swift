@@ -262,13 +262,16 @@ public final class Orchestrator: Service {
     }
 
     /// The reason the saga gave for refusing `command`, if its log records a refusal after `sequence`.
+    ///
+    /// The event body is cast to `json` to look inside it: a store may keep it as `json` or as
+    /// `text` (``SagaDocumentColumns``).
     private func refusal(of command: OperatorCommand, sagaId: String, after sequence: Int) async throws -> String? {
         try await pool.withConnection { connection in
             try await connection.query(
                 """
-                SELECT event->>'reason' FROM saga_events
+                SELECT event::json ->> 'reason' FROM saga_events
                 WHERE saga_id = \(sagaId) AND sequence > \(sequence) AND event_type = 'operator.command-rejected'
-                  AND event->>'actor' = \(command.actor) AND event->>'action' = \(command.action.rawValue)
+                  AND event::json ->> 'actor' = \(command.actor) AND event::json ->> 'action' = \(command.action.rawValue)
                 ORDER BY sequence LIMIT 1
                 """
             ).first?.decode(String?.self, at: 0)

@@ -89,53 +89,70 @@ package enum PumpStatements {
         """
     }
 
-    /// Appends events. `$1`…`$5`: the columns saga_id, sequence, event_type, recorded_at, event.
-    package static let appendEvents = """
-        INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
-        SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
-        FROM unnest($1::text[], $2::integer[], $3::text[], $4::timestamptz[], $5::json[])
-          AS x(saga_id, sequence, event_type, recorded_at, event)
-        """
+    /// The statements that write a saga's documents (event bodies, snapshot state and steps),
+    /// whose arrays are bound as the store's type (``SagaDocumentColumns``): one set of texts
+    /// per type, made once.
+    package struct DocumentWrites: Sendable {
+        /// Appends events. `$1`…`$5`: the columns saga_id, sequence, event_type, recorded_at, event.
+        package let appendEvents: String
 
-    /// Inserts the snapshots of sagas started in this batch. `$1`…`$13`: the columns of `sagas`
-    /// below, one element per saga.
-    ///
-    /// A plain insert. A start is taken to be new only where no row was found: under the row
-    /// locks, or, on the one-round-trip path, for a saga the cache does not hold. A saga that
-    /// exists after all fails this insert (or, first, the append of its first event) with a
-    /// unique violation, and the one-round-trip path redoes the batch under the locks, where
-    /// the start is found to be a duplicate.
-    package static let insertSnapshots = """
-        INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
-                           business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
-        SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
-               x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
-               coalesce(x.created_at, now()), coalesce(x.updated_at, now())
-        FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::json[], $7::json[],
-                    $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[])
-          AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
-               business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
-        """
+        /// Inserts the snapshots of sagas started in this batch. `$1`…`$13`: the columns of `sagas`
+        /// below, one element per saga.
+        ///
+        /// A plain insert. A start is taken to be new only where no row was found: under the row
+        /// locks, or, on the one-round-trip path, for a saga the cache does not hold. A saga that
+        /// exists after all fails this insert (or, first, the append of its first event) with a
+        /// unique violation, and the one-round-trip path redoes the batch under the locks, where
+        /// the start is found to be a duplicate.
+        package let insertSnapshots: String
 
-    /// Updates the snapshots of sagas that have one. `$1`…`$8`: the columns saga_id, status,
-    /// current_step, state, steps, business_key, stuck_reason, last_sequence; `$9`: when.
-    ///
-    /// An update, not an `INSERT … ON CONFLICT DO UPDATE`: that checked the primary key for
-    /// the conflict, locked the row (a WAL record of its own) and then updated it, for every
-    /// one of the five transitions in six that move an existing saga. The type, version,
-    /// creation time and trace context never change after the insert.
-    /// Every saga named here has its row: the pump read it under a lock in this transaction, or
-    /// committed it before and holds the saga in its cache, and rows of sagas are never deleted.
-    package static let updateSnapshots = """
-        UPDATE sagas s SET
-            status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
-            business_key = x.business_key, stuck_reason = x.stuck_reason,
-            last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now())
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::json[], $6::text[], $7::text[],
-                    $8::integer[], $9::timestamptz[])
-          AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at)
-        WHERE s.saga_id = x.saga_id
-        """
+        /// Updates the snapshots of sagas that have one. `$1`…`$8`: the columns saga_id, status,
+        /// current_step, state, steps, business_key, stuck_reason, last_sequence; `$9`: when.
+        ///
+        /// An update, not an `INSERT … ON CONFLICT DO UPDATE`: that checked the primary key for
+        /// the conflict, locked the row (a WAL record of its own) and then updated it, for every
+        /// one of the five transitions in six that move an existing saga. The type, version,
+        /// creation time and trace context never change after the insert.
+        /// Every saga named here has its row: the pump read it under a lock in this transaction, or
+        /// committed it before and holds the saga in its cache, and rows of sagas are never deleted.
+        package let updateSnapshots: String
+
+        /// The statements for `json` columns.
+        package static let json = DocumentWrites(.json)
+        /// The statements for `text` columns.
+        package static let text = DocumentWrites(.text)
+
+        private init(_ documents: SagaDocumentColumns) {
+            let array = documents.sqlArrayType
+            appendEvents = """
+                INSERT INTO saga_events (saga_id, sequence, event_type, recorded_at, event)
+                SELECT x.saga_id, x.sequence, x.event_type, x.recorded_at, x.event
+                FROM unnest($1::text[], $2::integer[], $3::text[], $4::timestamptz[], $5::\(array))
+                  AS x(saga_id, sequence, event_type, recorded_at, event)
+                """
+            insertSnapshots = """
+                INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
+                                   business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
+                SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
+                       x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
+                       coalesce(x.created_at, now()), coalesce(x.updated_at, now())
+                FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::\(array), $7::\(array),
+                            $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[])
+                  AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
+                       business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
+                """
+            updateSnapshots = """
+                UPDATE sagas s SET
+                    status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
+                    business_key = x.business_key, stuck_reason = x.stuck_reason,
+                    last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now())
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
+                            $8::integer[], $9::timestamptz[])
+                  AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at)
+                WHERE s.saga_id = x.saga_id
+                """
+        }
+    }
 
     /// Queues commands, and the mirror's ranges of saga events (``OutboxRows``).
     /// `$1`…`$9`: the columns lane, message_id, saga_id, topic, message_key, headers, payload,

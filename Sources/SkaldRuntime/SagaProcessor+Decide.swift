@@ -10,7 +10,7 @@ extension SagaProcessor {
     /// `handoffEpochs` holds the epochs of cached sagas whose commands all went to the relay
     /// by hand, and gains those of new sagas whose lane the relay owns.
     ///
-    /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:)``),
+    /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:documents:)``),
     ///   so an input that needs what only the locked path knows ends the attempt: a saga not
     ///   given (a start is taken to be new), an unregistered definition, an input the saga refuses, or a decision that
     ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log).

@@ -29,7 +29,7 @@ extension SagaProcessor {
     ///   key, an uncached saga named by id, an input the saga refuses, an unregistered saga
     ///   type, a decision with no events), and after rolling back for one that conflicted.
     func applyOptimistically(
-        _ work: [SagaWork], on connection: PostgresConnection, now: Date
+        _ work: [SagaWork], on connection: PostgresConnection, now: Date, documents: SagaDocumentColumns
     ) async throws -> Applied? {
         guard !work.isEmpty else { return nil }
         var sagaIds: [String?] = []
@@ -72,7 +72,7 @@ extension SagaProcessor {
         let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
 
         var finished: Set<String> = []
-        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic)
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents)
         var spans = TransitionSpans()
         let decided = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,

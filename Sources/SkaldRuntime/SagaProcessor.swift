@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import Skald
 public import SkaldPostgres
+import Synchronization
 
 /// Applies inputs to sagas in one Postgres transaction: the effectively-once step.
 ///
@@ -21,6 +22,10 @@ public final class SagaProcessor: Sendable {
     /// This process's relay, to hand committed commands to; nil: every command goes through
     /// the outbox alone, announced by `NOTIFY`.
     let handoff: OutboxHandoff?
+    /// The type of the store's document columns, read before the first batch
+    /// (``SagaDocumentColumns``). It is kept for the process's life: a store migrated to `text`
+    /// under a process that read `json` still takes the `json` it writes.
+    private let documentColumns = Mutex<SagaDocumentColumns?>(nil)
 
     /// Creates a processor for the sagas in `registry`.
     ///
@@ -60,7 +65,7 @@ public final class SagaProcessor: Sendable {
     /// deadlock, a serialization failure or a concurrent first write of the same saga.
     ///
     /// When every input names a saga this process has cached or starts one, the transaction is
-    /// one round trip (see ``applyOptimistically(_:on:now:)``); otherwise, or when that attempt
+    /// one round trip (see ``applyOptimistically(_:on:now:documents:)``); otherwise, or when that attempt
     /// conflicts, it takes two: `BEGIN`, the row locks, the inbox and the event logs of
     /// uncached instances in one pipeline; every write and `COMMIT` in another.
     ///
@@ -68,11 +73,12 @@ public final class SagaProcessor: Sendable {
     public func process(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date
     ) async throws -> SagaBatchResult {
-        try await retrying(on: connection) {
-            if let applied = try await self.applyOptimistically(work, on: connection, now: now) {
+        let documents = try await documentColumns(on: connection)
+        return try await retrying(on: connection) {
+            if let applied = try await self.applyOptimistically(work, on: connection, now: now, documents: documents) {
                 return (work, applied)
             }
-            return (work, try await self.apply(work, on: connection, now: now, begin: true))
+            return (work, try await self.apply(work, on: connection, now: now, begin: true, documents: documents))
         }
     }
 
@@ -84,11 +90,22 @@ public final class SagaProcessor: Sendable {
         now: Date,
         collect: (PostgresConnection) async throws -> [SagaWork]
     ) async throws -> SagaBatchResult {
-        try await retrying(on: connection) {
+        let documents = try await documentColumns(on: connection)
+        return try await retrying(on: connection) {
             try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED")
             let work = try await collect(connection)
-            return (work, try await self.apply(work, on: connection, now: now, begin: false))
+            return (work, try await self.apply(work, on: connection, now: now, begin: false, documents: documents))
         }
+    }
+
+    /// The type of the store's document columns: read on `connection` the first time, outside
+    /// any transaction, then remembered.
+    func documentColumns(on connection: PostgresConnection) async throws -> SagaDocumentColumns {
+        if let known = documentColumns.withLock({ $0 }) { return known }
+        let read = try await SagaDocumentColumns.read(on: connection)
+        documentColumns.withLock { $0 = read }
+        logger.debug("saga documents stored as \(read)")
+        return read
     }
 
     /// Runs one transaction attempt after another until one commits or fails for good;
@@ -163,7 +180,7 @@ public final class SagaProcessor: Sendable {
     }
 
     private func apply(
-        _ work: [SagaWork], on connection: PostgresConnection, now: Date, begin: Bool
+        _ work: [SagaWork], on connection: PostgresConnection, now: Date, begin: Bool, documents: SagaDocumentColumns
     ) async throws -> Applied {
         if work.isEmpty {
             if !begin { try await connection.query("COMMIT") }
@@ -367,7 +384,7 @@ public final class SagaProcessor: Sendable {
         // 5. Decide, in the order the inputs arrived.
         var sagaTraces: [String: String] = [:]
         for (id, row) in locked { if let traceparent = row.traceparent { sagaTraces[id] = traceparent } }
-        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic)
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents)
         var spans = TransitionSpans()
         _ = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,

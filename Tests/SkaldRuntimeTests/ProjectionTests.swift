@@ -107,7 +107,7 @@ struct ProjectionTests {
             """
             SELECT count(*)::bigint FROM sagas s LEFT JOIN transfer_board b ON b.saga_id = s.saga_id
             WHERE b.saga_id IS NULL OR b.last_sequence <> s.last_sequence OR b.events <> s.last_sequence
-               OR b.status <> s.status OR b.amount <> (s.state->>'amount')::integer
+               OR b.status <> s.status OR b.amount <> (s.state::json ->> 'amount')::integer
             """)
     }
 

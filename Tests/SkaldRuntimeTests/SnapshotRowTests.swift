@@ -6,7 +6,7 @@ import SkaldTestSupport
 import Testing
 
 /// A saga's `sagas` row is inserted by the batch that starts it and updated in place by every
-/// later one (`PumpStatements.insertSnapshots`, `updateSnapshots`), on both of the processor's
+/// later one (`PumpStatements.DocumentWrites`: `insertSnapshots`, `updateSnapshots`), on both of the processor's
 /// paths: what the insert alone writes (type, version, creation time, trace context) must
 /// survive the updates, and what changes must follow the log.
 @Suite("Saga processor: snapshot rows inserted once, then updated")

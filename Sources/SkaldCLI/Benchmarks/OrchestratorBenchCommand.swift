@@ -270,6 +270,13 @@ enum BenchStore {
         try await connection.query(query)
     }
 
+    /// The type of the store's saga document columns (``SagaDocumentColumns``).
+    static func documentColumns(_ url: String) async throws -> SagaDocumentColumns {
+        let connection = try await PostgresConnection.connect(to: url)
+        defer { Task { await connection.close() } }
+        return try await SagaDocumentColumns.read(on: connection)
+    }
+
     static func count(_ url: String, _ query: PostgresQuery) async throws -> Int {
         let connection = try await PostgresConnection.connect(to: url)
         defer { Task { await connection.close() } }

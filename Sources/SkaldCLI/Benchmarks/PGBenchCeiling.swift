@@ -65,7 +65,8 @@ enum PGBenchCeiling {
         guard clients <= OutboxRelay.laneCount else {
             throw ValidationError("the pgbench ceiling runs at most \(OutboxRelay.laneCount) clients (one outbox lane each); got \(clients)")
         }
-        let script = script(batch: batch)
+        // The store's document type, as the pump reads it: the statements bind that type's arrays.
+        let script = script(batch: batch, documents: try await BenchStore.documentColumns(url))
         let eventsBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
         let outboxBefore = try await BenchStore.count(url, "SELECT count(*)::bigint FROM outbox")
         if seeding { try await seed(url: url, batch: batch, clients: clients) }
@@ -105,8 +106,9 @@ enum PGBenchCeiling {
         var scaffolding: [Int]
     }
 
-    /// The pgbench script.
-    static func script(batch: Int) -> Script {
+    /// The pgbench script, for a store whose document columns are of type `documents`.
+    static func script(batch: Int, documents: SagaDocumentColumns = .text) -> Script {
+        let writes = documents.statements
         var lines = [
             "\\set n \(batch)",
             "\\set nout \(batch) * 5 / 6",
@@ -121,12 +123,12 @@ enum PGBenchCeiling {
             "\\startpipeline",
             "BEGIN ISOLATION LEVEL READ COMMITTED;",
             PGBench.command(PumpStatements.recordNewInbox, "inbox_id", "inbox_source"),
-            PGBench.command(PumpStatements.appendEvents, "ev_saga", "ev_seq", "ev_type", "ev_at", "ev_body"),
+            PGBench.command(writes.appendEvents, "ev_saga", "ev_seq", "ev_type", "ev_at", "ev_body"),
             PGBench.command(
-                PumpStatements.insertSnapshots, "sgi_id", "sgi_type", "sgi_version", "sgi_status", "sgi_step",
+                writes.insertSnapshots, "sgi_id", "sgi_type", "sgi_version", "sgi_status", "sgi_step",
                 "sgi_state", "sgi_steps", "sgi_key", "sgi_stuck", "sgi_trace", "sgi_seq", "sgi_created", "sgi_updated"),
             PGBench.command(
-                PumpStatements.updateSnapshots, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
+                writes.updateSnapshots, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
                 "sg_stuck", "sg_seq", "sg_updated"),
             PGBench.command(
                 PumpStatements.enqueueCommandsReturningIds, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key",

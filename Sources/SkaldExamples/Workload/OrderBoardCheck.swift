@@ -40,7 +40,7 @@ public struct OrderBoardCheck: Sendable, Equatable {
         let row = try await connection.query(
             """
             WITH run AS (
-                SELECT s.saga_id, s.status, s.last_sequence, s.business_key, (s.state->>'amountCents')::bigint AS amount,
+                SELECT s.saga_id, s.status, s.last_sequence, s.business_key, (s.state::json ->> 'amountCents')::bigint AS amount,
                        b.saga_id AS row_id, b.status AS row_status, b.last_sequence AS row_sequence,
                        b.order_id, b.amount_cents
                 FROM sagas s LEFT JOIN order_board b ON b.saga_id = s.saga_id
