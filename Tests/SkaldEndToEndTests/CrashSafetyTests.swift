@@ -26,7 +26,7 @@ struct CrashSafetyTests {
         for wave in 0..<5 {
             try await publishOrders(wave * 200..<(wave + 1) * 200, bootstrap: cluster.bootstrapServers)
             try await Task.sleep(for: .milliseconds(Int.random(in: 300...2_500)))
-            orchestrator.kill()
+            await orchestrator.kill()
             kills += 1
             try orchestrator.start()
         }
@@ -37,7 +37,7 @@ struct CrashSafetyTests {
         }
         try await verifyPlaceOrderRun(url, orders: orders, participants: participants)
         try await expectOrderBoardAgrees(url, sagas: orders.count)
-        #expect(orchestrator.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(orchestrator.log.suffix(2_000))")
+        #expect(await orchestrator.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(orchestrator.log.suffix(2_000))")
     }
 
     @Test("two orchestrator processes share the work; when one dies the other finishes every saga")
@@ -71,7 +71,7 @@ struct CrashSafetyTests {
                 """) == 2
         }
         try await Task.sleep(for: .seconds(1))
-        first.kill()
+        await first.kill()
         try await publishOrders(300..<600, bootstrap: cluster.bootstrapServers)
         try await eventually("every saga terminal with one survivor", timeout: .seconds(300)) {
             try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE status IN ('completed', 'compensated')")
@@ -80,6 +80,6 @@ struct CrashSafetyTests {
         try await verifyPlaceOrderRun(url, orders: orders, participants: participants)
         // Both processes ran the order-board projection in one consumer group; the survivor took over.
         try await expectOrderBoardAgrees(url, sagas: orders.count)
-        #expect(second.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(second.log.suffix(2_000))")
+        #expect(await second.terminate() == 0, "serve did not exit cleanly on SIGTERM:\n\(second.log.suffix(2_000))")
     }
 }

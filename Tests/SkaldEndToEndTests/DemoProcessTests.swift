@@ -13,14 +13,14 @@ struct DemoProcessTests {
             arguments: ["demo", "--postgres", storeURL, "--migrations", migrations, "--orders", "20", "--serve", "--no-admin"],
             label: "demo")
         try demo.start()
-        defer { demo.kill() }
+        defer { demo.killNow() }
         // Standard output into a file is block buffered: before, the summary stayed in the
         // buffer until the demo exited, which under --serve is only when it is stopped.
         try await eventually("the summary is in the log", timeout: .seconds(240), poll: .milliseconds(500)) {
             demo.log.contains("result: CONSISTENT")
         }
         #expect(demo.isRunning, "--serve keeps everything running after the summary")
-        #expect(demo.terminate() == 0, "\(demo.log.suffix(2_000))")
+        #expect(await demo.terminate() == 0, "\(demo.log.suffix(2_000))")
         #expect(demo.log.contains("skald demo: stopped cleanly"))
     }
 }

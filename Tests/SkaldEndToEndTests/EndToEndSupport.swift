@@ -137,19 +137,38 @@ final class SkaldProcess: @unchecked Sendable {
         self.process = process
     }
 
-    /// SIGKILL: no graceful anything, as a crash or an OOM kill would be.
-    func kill() {
+    /// SIGKILL: no graceful anything, as a crash or an OOM kill would be. Waits for the exit.
+    func kill() async {
         guard let process, process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await waitForExit()
+    }
+
+    /// SIGKILL without waiting for the exit: for `defer` blocks and `deinit`, which cannot wait.
+    func killNow() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
     }
 
     /// SIGTERM, and waits for the exit status.
-    func terminate() -> Int32? {
+    func terminate() async -> Int32? {
         guard let process, process.isRunning else { return nil }
         process.terminate()
-        process.waitUntilExit()
+        await waitForExit()
         return process.terminationStatus
+    }
+
+    /// Waits for the exit by polling. `Process.waitUntilExit()` holds its thread until then, and
+    /// a test's thread is one of the cooperative pool's, two on a 2-core machine: two graceful
+    /// stops of a few seconds at once would hold every other test's task for that long.
+    private func waitForExit() async {
+        while let process, process.isRunning {
+            do {
+                try await Task.sleep(for: .milliseconds(20))
+            } catch {
+                process.waitUntilExit()  // cancelled: nothing else to wait with
+            }
+        }
     }
 
     /// SIGTERM, without waiting for the exit (see ``isRunning`` and ``exitStatus``).
@@ -171,7 +190,7 @@ final class SkaldProcess: @unchecked Sendable {
     /// The log goes with the process: failed expectations quote what they need of it, and
     /// `SKALD_KEEP_TEST_LOGS=1` keeps the files (in the temporary directory) for a closer look.
     deinit {
-        kill()
+        killNow()
         if ProcessInfo.processInfo.environment["SKALD_KEEP_TEST_LOGS"] == nil {
             try? FileManager.default.removeItem(at: logFile)
         }

@@ -62,9 +62,9 @@ struct ExampleSystemRun {
         let orchestrator = SkaldProcess.orchestrator(postgresURL: storeURL, bootstrap: cluster.bootstrapServers)
         let services = self.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
-        defer { orchestrator.kill() }
+        defer { orchestrator.killNow() }
         try services.start()
-        defer { services.kill() }
+        defer { services.killNow() }
         try await body(orchestrator, services, cluster)
     }
 

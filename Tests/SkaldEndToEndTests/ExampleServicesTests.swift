@@ -21,9 +21,9 @@ struct ExampleServicesTests {
         let servicesPort = try freeLocalPort()
         let services = run.services("all", bootstrap: cluster.bootstrapServers, metricsPort: servicesPort)
         try orchestrator.start()
-        defer { orchestrator.kill() }
+        defer { orchestrator.killNow() }
         try services.start()
-        defer { services.kill() }
+        defer { services.killNow() }
 
         try await run.place(0..<1_000)
         try await run.waitUntilAllTerminal()
@@ -124,8 +124,8 @@ struct ExampleServicesTests {
         let purged = try await CommandRunner.run(skaldPath, ["dead-letters", "purge", "--older-than", "0", "--postgres", run.storeURL])
         #expect(purged.contains("deleted 2 dead letters"), "\(purged)")
 
-        #expect(services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
-        #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+        #expect(await services.terminate() == 0, "examples serve did not exit cleanly:\n\(services.log.suffix(2_000))")
+        #expect(await orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
         await #expect(throws: (any Error).self, "the admin server stops with the orchestrator") { try await httpGet("\(admin)/health") }
 
         // Every history the run wrote replays through the definition and folds into its snapshot.
@@ -161,17 +161,17 @@ struct ExampleServicesTests {
         let others = run.services("order,inventory,notification", bootstrap: cluster.bootstrapServers)
         let payment = run.services("payment", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()
-        defer { orchestrator.kill() }
+        defer { orchestrator.killNow() }
         try others.start()
-        defer { others.kill() }
+        defer { others.killNow() }
         try payment.start()
-        defer { payment.kill() }
+        defer { payment.killNow() }
 
         try await placeKilling(payment, in: run)
         try await expectConsistentAfterKills(run)
-        #expect(payment.terminate() == 0, "payment service did not exit cleanly:\n\(payment.log.suffix(2_000))")
-        #expect(others.terminate() == 0)
-        #expect(orchestrator.terminate() == 0)
+        #expect(await payment.terminate() == 0, "payment service did not exit cleanly:\n\(payment.log.suffix(2_000))")
+        #expect(await others.terminate() == 0)
+        #expect(await orchestrator.terminate() == 0)
     }
 
     @Test("the orchestrator killed with SIGKILL and restarted mid-run: same counts, every ledger consistent")
@@ -183,8 +183,8 @@ struct ExampleServicesTests {
             // Killed four times in the middle of its batches, the projection still holds every event once.
             let board = try await run.orderBoard()
             #expect(board.isConsistent && board.sagas == 1_000, "\(board)")
-            #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
-            #expect(services.terminate() == 0)
+            #expect(await orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+            #expect(await services.terminate() == 0)
         }
     }
 
@@ -218,8 +218,8 @@ struct ExampleServicesTests {
             try orchestrator.start()
             try services.start()
             try await expectConsistentAfterKills(run)
-            #expect(orchestrator.terminate() == 0)
-            #expect(services.terminate() == 0)
+            #expect(await orchestrator.terminate() == 0)
+            #expect(await services.terminate() == 0)
         }
     }
 
@@ -228,7 +228,7 @@ struct ExampleServicesTests {
         for wave in 0..<4 {
             try await run.place(wave * 250..<(wave + 1) * 250)
             try await Task.sleep(for: .milliseconds(Int.random(in: 500...2_000)))
-            victim.kill()
+            await victim.kill()
             try victim.start()
         }
     }

@@ -24,7 +24,7 @@ struct FaultToleranceTests {
             defer { participating.cancel() }
             let orchestrator = SkaldProcess.orchestrator(postgresURL: url, bootstrap: cluster.bootstrapServers)
             try orchestrator.start()
-            defer { orchestrator.kill() }
+            defer { orchestrator.killNow() }
 
             try await publishOrders(0..<200, bootstrap: cluster.bootstrapServers)
             try await Task.sleep(for: .seconds(2))
@@ -44,7 +44,7 @@ struct FaultToleranceTests {
             try await verifyPlaceOrderRun(url, orders: 0..<600, participants: participants)
             // The projection runner lived through the broker outage and the Postgres restart too.
             try await expectOrderBoardAgrees(url, sagas: 600)
-            #expect(orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+            #expect(await orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
         } catch {
             await postgres.stop()
             throw error

@@ -31,7 +31,7 @@ struct KafkaMockCommandTests {
             }
         }
         let (mock, port) = try #require(started)
-        defer { mock.kill() }
+        defer { mock.killNow() }
         let bootstrap = "127.0.0.1:\(port)"
         #expect(mock.log.hasPrefix(bootstrap + "\n"), "the address comes first: \(mock.log.prefix(300))")
         #expect(try String(contentsOf: bootstrapFile, encoding: .utf8) == bootstrap + "\n")
@@ -46,7 +46,7 @@ struct KafkaMockCommandTests {
         }
         #expect(Set(read.map(\.valueString)) == Set((0..<20).map { "message \($0)" }))
 
-        #expect(mock.terminate() == 0, "\(mock.log.suffix(1_000))")
+        #expect(await mock.terminate() == 0, "\(mock.log.suffix(1_000))")
         #expect(!FileManager.default.fileExists(atPath: bootstrapFile.path), "the address file goes with the mock")
     }
 
@@ -58,7 +58,7 @@ struct KafkaMockCommandTests {
         let mock = SkaldProcess(
             arguments: ["kafka", "mock", "--port", "\(port)", "--bootstrap-file", bootstrapFile.path], label: "kafka-mock")
         try mock.start()
-        defer { mock.kill() }
+        defer { mock.killNow() }
         try await eventually("the mock exited") { !mock.isRunning }
         #expect(mock.exitStatus != 0)
         #expect(mock.log.contains("cannot listen on 127.0.0.1:\(port)"), "\(mock.log.suffix(1_000))")

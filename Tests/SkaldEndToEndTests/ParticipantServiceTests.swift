@@ -222,11 +222,11 @@ struct ParticipantServiceTests {
             services: "payment", postgresURL: fixture.baseURL, bootstrap: fixture.cluster.bootstrapServers,
             schemaPrefix: fixture.prefix)
         try service.start()
-        defer { service.kill() }
+        defer { service.killNow() }
         try await fixture.chargeAliceAndBob()
         // The auto-commit sends stored offsets every second; a kill gives no close() to send them.
         try await Task.sleep(for: .seconds(3))
-        service.kill()
+        await service.kill()
 
         try await fixture.sendLaterCommand()
         #expect(
