@@ -76,6 +76,10 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
     /// SQLSTATE 40P01: the transaction was chosen as a deadlock victim and may succeed if re-run.
     public var isDeadlock: Bool { sqlState == "40P01" }
 
+    /// Whether the statement lost a deadlock or gave up waiting for a lock (`lock_timeout`,
+    /// `NOWAIT`): its transaction rolled back, and may go again.
+    public var isLockConflict: Bool { isDeadlock || sqlState == "55P03" }
+
     /// The connection is gone and must be replaced; re-running on a fresh one may succeed.
     ///
     /// Covers a lost socket, class 08 (connection exception, except 08P01 which the server

@@ -34,9 +34,11 @@ public struct PostgresMigration: Sendable, Hashable {
 ///
 /// Applied migrations are recorded (version, name, checksum, time) in
 /// `skald_schema_migrations` in the session's current schema. Each file runs in its own
-/// transaction together with its record, so a failing file leaves nothing behind. A
-/// session-level advisory lock serialises migrators, so several processes starting at
-/// once apply each file once: the others wait, then find it recorded.
+/// transaction together with its record, so a failing file leaves nothing behind; one that
+/// lost a deadlock or waited past its lock timeout, against the transactions of a store in
+/// use, goes again (up to ``lockConflictAttempts`` times). A session-level advisory lock
+/// serialises migrators, so several processes starting at once apply each file once: the
+/// others wait, then find it recorded.
 ///
 /// A contract migration (``PostgresMigration/isContract``) is left for later on a store that
 /// has migrations applied already, unless the caller says every earlier version has stopped
@@ -56,6 +58,9 @@ public struct PostgresMigrator: Sendable {
     public let migrations: [PostgresMigration]
     /// The key of the `pg_advisory_lock` migrators share.
     public let lockKey: Int64
+
+    /// How often a file that lost a deadlock or waited past its lock timeout is tried.
+    public static let lockConflictAttempts = 5
 
     /// The default advisory lock key ("skald" in ASCII); any migrator in the database uses it.
     public static let defaultLockKey: Int64 = 0x736b_616c_64
@@ -130,7 +135,8 @@ public struct PostgresMigrator: Sendable {
     /// - Parameter contract: whether contract migrations apply on a store that has others
     ///   applied already (``ContractMigrations``); those left wait in ``pending(on:)``.
     /// - Throws: `.migration` naming the file when an applied file changed, or when a file
-    ///   fails (with the server's SQLSTATE and message); earlier files stay applied.
+    ///   fails (with the server's SQLSTATE and message; a lock conflict only after
+    ///   ``lockConflictAttempts`` tries); earlier files stay applied.
     @discardableResult
     public func migrate(on connection: PostgresConnection, contract: ContractMigrations = .onNewStore) async throws
         -> [PostgresMigration]
@@ -215,19 +221,31 @@ public struct PostgresMigrator: Sendable {
                 continue
             }
             if migration.isContract, !appliesContract { continue }
-            do {
-                try await connection.withTransaction { connection in
-                    try await connection.executeScript(migration.sql)
-                    try await connection.query("""
-                        INSERT INTO skald_schema_migrations (version, name, checksum) \
-                        VALUES (\(migration.version), \(migration.name), \(migration.checksum))
-                        """)
+            var attempt = 1
+            while true {
+                do {
+                    try await connection.withTransaction { connection in
+                        try await connection.executeScript(migration.sql)
+                        try await connection.query("""
+                            INSERT INTO skald_schema_migrations (version, name, checksum) \
+                            VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                            """)
+                    }
+                    break
+                } catch let error as PostgresError where error.isLockConflict && attempt < Self.lockConflictAttempts {
+                    // A file that changes tables in use can lose a deadlock to the transactions
+                    // using them, which lock the same tables in an order no file matches for
+                    // all of them, or give up waiting at its `lock_timeout`. Its transaction
+                    // rolled back whole, so it goes again.
+                    try await Task.sleep(for: .milliseconds(250 * attempt))
+                    attempt += 1
+                } catch let error as PostgresError {
+                    var failure = error
+                    failure.code = .migration
+                    failure.message = "migration \(migration.fileName) failed"
+                        + (error.isLockConflict ? " \(attempt) times" : "") + ": \(error.message)"
+                    throw failure
                 }
-            } catch let error as PostgresError {
-                var failure = error
-                failure.code = .migration
-                failure.message = "migration \(migration.fileName) failed: \(error.message)"
-                throw failure
             }
             applied.append(migration)
         }

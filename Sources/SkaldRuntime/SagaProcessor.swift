@@ -73,8 +73,7 @@ public final class SagaProcessor: Sendable {
     public func process(
         _ work: [SagaWork], on connection: PostgresConnection, now: Date
     ) async throws -> SagaBatchResult {
-        let documents = try await documentColumns(on: connection)
-        return try await retrying(on: connection) {
+        try await retrying(on: connection) { documents in
             if let applied = try await self.applyOptimistically(work, on: connection, now: now, documents: documents) {
                 return (work, applied)
             }
@@ -90,8 +89,7 @@ public final class SagaProcessor: Sendable {
         now: Date,
         collect: (PostgresConnection) async throws -> [SagaWork]
     ) async throws -> SagaBatchResult {
-        let documents = try await documentColumns(on: connection)
-        return try await retrying(on: connection) {
+        try await retrying(on: connection) { documents in
             try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED")
             let work = try await collect(connection)
             return (work, try await self.apply(work, on: connection, now: now, begin: false, documents: documents))
@@ -99,7 +97,7 @@ public final class SagaProcessor: Sendable {
     }
 
     /// The type of the store's document columns: read on `connection` the first time, outside
-    /// any transaction, then remembered.
+    /// any transaction, then remembered (until a write finds the columns of another type).
     func documentColumns(on connection: PostgresConnection) async throws -> SagaDocumentColumns {
         if let known = documentColumns.withLock({ $0 }) { return known }
         let read = try await SagaDocumentColumns.read(on: connection)
@@ -109,23 +107,41 @@ public final class SagaProcessor: Sendable {
     }
 
     /// Runs one transaction attempt after another until one commits or fails for good;
-    /// a failed attempt is rolled back before the error goes on.
+    /// a failed attempt is rolled back before the error goes on. Each attempt is given the
+    /// type of the store's document columns.
     private func retrying(
         on connection: PostgresConnection,
-        _ attempt: () async throws -> ([SagaWork], Applied)
+        _ attempt: (SagaDocumentColumns) async throws -> ([SagaWork], Applied)
     ) async throws -> SagaBatchResult {
         var attempts = 0
+        var typeReadAgain = false
         while true {
             attempts += 1
             do {
+                let documents = try await documentColumns(on: connection)
                 let transaction = PhaseProfile.shared.start()
-                let (work, applied) = try await attempt()
+                let (work, applied) = try await attempt(documents)
                 PhaseProfile.shared.record("pg.transaction", since: transaction, size: work.count)
                 let accepted = applied.handoff.deliver(to: handoff)
                 cache.store(Self.forgettingRefusedHandoffs(applied.instances, handoff: applied.handoff, accepted: accepted))
                 return SagaBatchResult(work: work, outcomes: applied.outcomes, wroteCommands: applied.wroteCommands)
             } catch {
                 await Self.rollback(connection)
+                if let error = error as? PostgresError, error.sqlState == "42804", !typeReadAgain {
+                    // A document column is not of the type this process read: the store was
+                    // migrated back under it (0010 rolled back by hand). Read the type again
+                    // and redo the batch, rather than dead-letter every message from now on.
+                    typeReadAgain = true
+                    let stale = documentColumns.withLock { known in
+                        let was = known
+                        known = nil
+                        return was
+                    }
+                    logger.warning(
+                        "a saga document column changed type under this process; reading it again",
+                        metadata: ["was": "\(stale.map { "\($0)" } ?? "unknown")", "error": "\(error)"])
+                    continue
+                }
                 guard let error = error as? PostgresError,
                     attempts < 5 && (error.isDeadlock || error.isSerializationFailure || error.sqlState == "23505")
                 else { throw error }

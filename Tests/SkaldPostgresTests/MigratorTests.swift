@@ -1,5 +1,6 @@
 import Foundation
 import SkaldPostgres
+import SkaldTestSupport
 import Testing
 
 @Suite("Migrations")
@@ -128,6 +129,60 @@ struct MigratorTests {
         #expect(contract.map(\.version) == [3])
         #expect(try await migrator.pending(url: url).isEmpty)
         #expect(try await !Self.widgetsHaveColor(url))
+    }
+
+    @Test("a file that waits past its lock timeout on a table in use goes again, and applies once the table is free")
+    func lockConflictIsTriedAgain() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        try "SET LOCAL lock_timeout = '100ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
+            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+
+        // A transaction that reads widgets holds a lock the ALTER must wait for.
+        let holder = try await PostgresConnection.connect(to: url)
+        try await holder.query("BEGIN")
+        try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
+        let migrating = Task { try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url) }
+        // Let go only after the first try has waited for it and given up (100 ms).
+        try await eventually("the migration waits for the lock") {
+            try await holder.query(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'widgets'::regclass"
+            ).first?.decode(Int.self, at: 0) ?? 0 > 0
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await holder.query("COMMIT")
+        await holder.close()
+
+        let applied = try await migrating.value
+        #expect(applied.map(\.version) == [3])
+        let connection = try await PostgresConnection.connect(to: url)
+        #expect(
+            try await connection.query(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'widgets' AND column_name = 'size'"
+            ).first?.decode(Int.self, at: 0) == 1)
+        await connection.close()
+    }
+
+    @Test("a lock conflict that outlasts every try fails the file, naming it and the tries")
+    func lockConflictThatLastsFails() async throws {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock_fail")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        try "SET LOCAL lock_timeout = '20ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
+            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+        let holder = try await PostgresConnection.connect(to: url)
+        try await holder.query("BEGIN")
+        try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
+        let error = await expectPostgresError { try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url) }
+        #expect(error?.code == .migration)
+        #expect(error?.sqlState == "55P03")
+        #expect(error?.message.contains("0003_widget_size.sql failed \(PostgresMigrator.lockConflictAttempts) times") == true, "\(String(describing: error))")
+        try await holder.query("ROLLBACK")
+        await holder.close()
+        #expect(try await PostgresMigrator(directory: directory, lockKey: lockKey).pending(url: url).map(\.version) == [3])
     }
 
     @Test("on a new store, contract migrations apply with the rest: no earlier version can be using it")

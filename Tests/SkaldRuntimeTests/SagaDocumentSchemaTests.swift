@@ -149,6 +149,32 @@ struct SagaDocumentSchemaTests {
         try await Self.expectStoreReplays(url, sagas: 90)
     }
 
+    @Test("migrated back to json under a process that read text: its next batch reads the type again, and nothing is dead-lettered")
+    func rollbackUnderARunningOrchestrator() async throws {
+        let url = try await TestPostgres.freshStore("docback")
+        let participants = TransferParticipants()
+        try await withTransferSystem(participants: participants, store: url) { orchestrator, url, _ in
+            try await Self.startTransfers(orchestrator, "a", count: 20)
+            try await Self.waitUntilSettled(url)
+            #expect(try await Self.documentColumns(of: orchestrator, url) == .text)
+            // The rollback the upgrade notes give, one table at a time, while the process runs.
+            let connection = try await PostgresConnection.connect(to: url)
+            try await connection.query("ALTER TABLE saga_events ALTER COLUMN event TYPE json USING event::json")
+            try await connection.query(
+                "ALTER TABLE sagas ALTER COLUMN state TYPE json USING state::json, ALTER COLUMN steps TYPE json USING steps::json")
+            await connection.close()
+            #expect(try await Self.documentTypes(url) == ["saga_events.event json", "sagas.state json", "sagas.steps json"])
+            try await Self.startTransfers(orchestrator, "b", count: 20)
+            try await Self.waitUntilSettled(url)
+            #expect(try await Self.documentColumns(of: orchestrator, url) == .json)
+            #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM dead_letters") == 0)
+        }
+        for id in (0..<20).flatMap({ ["a\($0)", "b\($0)"] }) {
+            #expect(participants.effects(id, "debit") == 1, "\(id)")
+        }
+        try await Self.expectStoreReplays(url, sagas: 40)
+    }
+
     @Test("a store whose event column is neither json nor text is refused with a clear error")
     func unknownColumnTypeIsRefused() async throws {
         let url = try await TestPostgres.freshSchema("docbad").url

@@ -64,6 +64,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if printPgbenchScript {
+            print("-- For a store whose saga documents are text (0010_saga_documents_text.sql applied, as on every new store).")
             print("-- Run first, once, in the orchestrator's schema: the rows the snapshot updates find.")
             print("-- " + PGBenchCeiling.seedQuery(batch: batchSize, clients: workers).split(separator: "\n").joined(separator: "\n-- "))
             print(PGBenchCeiling.script(batch: batchSize).text, terminator: "")
