@@ -131,21 +131,29 @@ struct MigratorTests {
         #expect(try await !Self.widgetsHaveColor(url))
     }
 
-    @Test("a file that waits past its lock timeout on a table in use goes again, and applies once the table is free")
-    func lockConflictIsTriedAgain() async throws {
-        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock")
-        let directory = try Self.copyOfFixtures()
-        let lockKey = Self.lockKey()
-        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
-        try "SET LOCAL lock_timeout = '100ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
+    /// A store with the fixtures applied, a pending `0003_widget_size.sql` that alters `widgets`
+    /// under `lockTimeout`, and a connection whose open transaction holds a lock on `widgets`
+    /// that the ALTER must wait for.
+    private static func storeWithWidgetsInUse(
+        _ prefix: String, lockTimeout: String
+    ) async throws -> (url: String, migrator: PostgresMigrator, holder: PostgresConnection) {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema(prefix)
+        let directory = try copyOfFixtures()
+        let key = lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: key).migrate(url: url)
+        try "SET LOCAL lock_timeout = '\(lockTimeout)';\nALTER TABLE widgets ADD COLUMN size integer;\n"
             .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
-
-        // A transaction that reads widgets holds a lock the ALTER must wait for.
         let holder = try await PostgresConnection.connect(to: url)
         try await holder.query("BEGIN")
         try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
-        let migrating = Task { try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url) }
-        // Let go only after the first try has waited for it and given up (100 ms).
+        return (url, try PostgresMigrator(directory: directory, lockKey: key), holder)
+    }
+
+    @Test("a file that waits past its lock timeout on a table in use goes again, and applies once the table is free")
+    func lockConflictIsTriedAgain() async throws {
+        let (url, migrator, holder) = try await Self.storeWithWidgetsInUse("mig_lock", lockTimeout: "100ms")
+        let migrating = Task { try await migrator.migrate(url: url) }
+        // Let go only after the first try has waited for the lock and given up (100 ms).
         try await eventually("the migration waits for the lock") {
             try await holder.query(
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'widgets'::regclass"
@@ -155,8 +163,7 @@ struct MigratorTests {
         try await holder.query("COMMIT")
         await holder.close()
 
-        let applied = try await migrating.value
-        #expect(applied.map(\.version) == [3])
+        #expect(try await migrating.value.map(\.version) == [3])
         let connection = try await PostgresConnection.connect(to: url)
         #expect(
             try await connection.query(
@@ -167,22 +174,16 @@ struct MigratorTests {
 
     @Test("a lock conflict that outlasts every try fails the file, naming it and the tries")
     func lockConflictThatLastsFails() async throws {
-        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock_fail")
-        let directory = try Self.copyOfFixtures()
-        let lockKey = Self.lockKey()
-        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
-        try "SET LOCAL lock_timeout = '20ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
-            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
-        let holder = try await PostgresConnection.connect(to: url)
-        try await holder.query("BEGIN")
-        try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
-        let error = await expectPostgresError { try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url) }
+        let (url, migrator, holder) = try await Self.storeWithWidgetsInUse("mig_lock_fail", lockTimeout: "20ms")
+        let error = await expectPostgresError { try await migrator.migrate(url: url) }
         #expect(error?.code == .migration)
         #expect(error?.sqlState == "55P03")
-        #expect(error?.message.contains("0003_widget_size.sql failed \(PostgresMigrator.lockConflictAttempts) times") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("0003_widget_size.sql failed \(PostgresMigrator.lockConflictAttempts) times") == true,
+            "\(String(describing: error))")
         try await holder.query("ROLLBACK")
         await holder.close()
-        #expect(try await PostgresMigrator(directory: directory, lockKey: lockKey).pending(url: url).map(\.version) == [3])
+        #expect(try await migrator.pending(url: url).map(\.version) == [3])
     }
 
     @Test("on a new store, contract migrations apply with the rest: no earlier version can be using it")
