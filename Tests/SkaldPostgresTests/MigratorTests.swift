@@ -1,6 +1,5 @@
 import Foundation
 import SkaldPostgres
-import SkaldTestSupport
 import Testing
 
 @Suite("Migrations")
@@ -131,40 +130,30 @@ struct MigratorTests {
         #expect(try await !Self.widgetsHaveColor(url))
     }
 
-    /// A store with the fixtures applied, a pending `0003_widget_size.sql` that alters `widgets`
-    /// under `lockTimeout`, and a connection whose open transaction holds a lock on `widgets`
-    /// that the ALTER must wait for.
-    private static func storeWithWidgetsInUse(
-        _ prefix: String, lockTimeout: String
-    ) async throws -> (url: String, migrator: PostgresMigrator, holder: PostgresConnection) {
-        let (url, _) = try await TestDatabase.urlWithFreshSchema(prefix)
-        let directory = try copyOfFixtures()
-        let key = lockKey()
-        try await PostgresMigrator(directory: directory, lockKey: key).migrate(url: url)
-        try "SET LOCAL lock_timeout = '\(lockTimeout)';\nALTER TABLE widgets ADD COLUMN size integer;\n"
-            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
-        let holder = try await PostgresConnection.connect(to: url)
-        try await holder.query("BEGIN")
-        try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
-        return (url, try PostgresMigrator(directory: directory, lockKey: key), holder)
-    }
-
-    @Test("a file that waits past its lock timeout on a table in use goes again, and applies once the table is free")
+    @Test("a file that loses a deadlock, then waits past its lock timeout, goes again and applies on its third try")
     func lockConflictIsTriedAgain() async throws {
-        let (url, migrator, holder) = try await Self.storeWithWidgetsInUse("mig_lock", lockTimeout: "100ms")
-        let migrating = Task { try await migrator.migrate(url: url) }
-        // Let go only after the first try has waited for the lock and given up (100 ms).
-        try await eventually("the migration waits for the lock") {
-            try await holder.query(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'widgets'::regclass"
-            ).first?.decode(Int.self, at: 0) ?? 0 > 0
-        }
-        try await Task.sleep(for: .milliseconds(300))
-        try await holder.query("COMMIT")
-        await holder.close()
-
-        #expect(try await migrating.value.map(\.version) == [3])
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        // A sequence counts the tries across their rollbacks; the first two fail as a lost
+        // deadlock and a lock timeout would, without depending on how fast the machine is.
         let connection = try await PostgresConnection.connect(to: url)
+        try await connection.query("CREATE SEQUENCE migration_tries")
+        try """
+            DO $$ BEGIN
+              CASE nextval('migration_tries')
+                WHEN 1 THEN RAISE EXCEPTION 'deadlock detected (staged)' USING ERRCODE = 'deadlock_detected';
+                WHEN 2 THEN RAISE EXCEPTION 'canceling statement due to lock timeout (staged)' USING ERRCODE = 'lock_not_available';
+                ELSE NULL;
+              END CASE;
+            END $$;
+            ALTER TABLE widgets ADD COLUMN size integer;
+            """.write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+
+        let applied = try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        #expect(applied.map(\.version) == [3])
+        #expect(try await connection.query("SELECT last_value FROM migration_tries").first?.decode(Int.self, at: 0) == 3)
         #expect(
             try await connection.query(
                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'widgets' AND column_name = 'size'"
@@ -174,7 +163,17 @@ struct MigratorTests {
 
     @Test("a lock conflict that outlasts every try fails the file, naming it and the tries")
     func lockConflictThatLastsFails() async throws {
-        let (url, migrator, holder) = try await Self.storeWithWidgetsInUse("mig_lock_fail", lockTimeout: "20ms")
+        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock_fail")
+        let directory = try Self.copyOfFixtures()
+        let lockKey = Self.lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        try "SET LOCAL lock_timeout = '20ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
+            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+        let migrator = try PostgresMigrator(directory: directory, lockKey: lockKey)
+        // A transaction that reads widgets holds a lock the ALTER waits for, every time.
+        let holder = try await PostgresConnection.connect(to: url)
+        try await holder.query("BEGIN")
+        try await holder.query("LOCK TABLE widgets IN ACCESS SHARE MODE")
         let error = await expectPostgresError { try await migrator.migrate(url: url) }
         #expect(error?.code == .migration)
         #expect(error?.sqlState == "55P03")
