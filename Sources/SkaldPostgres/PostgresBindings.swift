@@ -35,7 +35,7 @@ public struct PostgresBindings: Sendable, Hashable {
     public var count: Int { slots.count }
 
     /// Each parameter's type OID, in order (0 where the server infers it).
-    var parameterTypes: [UInt32] { slots.map(\.type) }
+    package var parameterTypes: [UInt32] { slots.map(\.type) }
 
     /// Binds `value` as the next parameter (`$<count + 1>`).
     public mutating func append<Value: PostgresEncodable>(_ value: Value) {

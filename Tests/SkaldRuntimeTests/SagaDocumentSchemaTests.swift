@@ -76,6 +76,34 @@ struct SagaDocumentSchemaTests {
         await pool.close()
     }
 
+    @Test("a batch binds its documents as the store's type: the statements and the arrays' element type", arguments: [
+        SagaDocumentColumns.text, .json,
+    ])
+    func batchBindsTheStoresType(documents: SagaDocumentColumns) throws {
+        var registry = SagaRegistry()
+        try registry.register(transferSaga())
+        let definition = try registry.latest(name: "Transfer")
+        let input = StartTransfer(transferId: "t1", amount: 5, declineDebit: false, declineCredit: false)
+        let decision = try definition.decide(
+            definition.newInstance(sagaId: "Transfer-t1"),
+            .start(
+                envelope: MessageEnvelope(id: "m1", source: "test", type: StartTransfer.messageType, time: Date()),
+                payload: Array(try JSONEncoder().encode(input))),
+            now: Date())
+        var writes = BatchWrites(documents: documents)
+        writes.add(decision, startsSaga: true)
+        let statements = writes.statements()
+        let arrayType = documents.element.arrayType.oid
+        // Text binds to json columns fail in Postgres; json binds to text columns would only be
+        // checked for nothing, so this is what shows the text store is written as text.
+        let events = try #require(statements.first { $0.sql == documents.statements.appendEvents })
+        #expect(events.bindings.parameterTypes[4] == arrayType)
+        let snapshots = try #require(statements.first { $0.sql == documents.statements.insertSnapshots })
+        #expect(snapshots.bindings.parameterTypes[5] == arrayType)
+        #expect(snapshots.bindings.parameterTypes[6] == arrayType)
+        #expect(documents.statements.appendEvents.contains("$5::\(documents.sqlArrayType)"))
+    }
+
     @Test("a new store keeps the documents as text, and an earlier version's json arrays still fit it")
     func newStoreKeepsText() async throws {
         let url = try await TestPostgres.freshStore("doctext")
