@@ -130,17 +130,25 @@ struct MigratorTests {
         #expect(try await !Self.widgetsHaveColor(url))
     }
 
+    /// A fresh schema with the fixtures applied, and a migrator over a copy of them that adds
+    /// `0003_widget_size.sql`: `prelude`, then `ALTER TABLE widgets ADD COLUMN size integer`.
+    static func storeWithPendingWidgetSize(_ prefix: String, _ prelude: String) async throws -> (url: String, migrator: PostgresMigrator) {
+        let (url, _) = try await TestDatabase.urlWithFreshSchema(prefix)
+        let directory = try copyOfFixtures()
+        let key = lockKey()
+        try await PostgresMigrator(directory: directory, lockKey: key).migrate(url: url)
+        try (prelude + "\nALTER TABLE widgets ADD COLUMN size integer;\n")
+            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+        return (url, try PostgresMigrator(directory: directory, lockKey: key))
+    }
+
     @Test("a file that loses a deadlock, then waits past its lock timeout, goes again and applies on its third try")
     func lockConflictIsTriedAgain() async throws {
-        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock")
-        let directory = try Self.copyOfFixtures()
-        let lockKey = Self.lockKey()
-        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
         // A sequence counts the tries across their rollbacks; the first two fail as a lost
         // deadlock and a lock timeout would, without depending on how fast the machine is.
-        let connection = try await PostgresConnection.connect(to: url)
-        try await connection.query("CREATE SEQUENCE migration_tries")
-        try """
+        let (url, migrator) = try await Self.storeWithPendingWidgetSize(
+            "mig_lock",
+            """
             DO $$ BEGIN
               CASE nextval('migration_tries')
                 WHEN 1 THEN RAISE EXCEPTION 'deadlock detected (staged)' USING ERRCODE = 'deadlock_detected';
@@ -148,10 +156,11 @@ struct MigratorTests {
                 ELSE NULL;
               END CASE;
             END $$;
-            ALTER TABLE widgets ADD COLUMN size integer;
-            """.write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
+            """)
+        let connection = try await PostgresConnection.connect(to: url)
+        try await connection.query("CREATE SEQUENCE migration_tries")
 
-        let applied = try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
+        let applied = try await migrator.migrate(url: url)
         #expect(applied.map(\.version) == [3])
         #expect(try await connection.query("SELECT last_value FROM migration_tries").first?.decode(Int.self, at: 0) == 3)
         #expect(
@@ -163,13 +172,7 @@ struct MigratorTests {
 
     @Test("a lock conflict that outlasts every try fails the file, naming it and the tries")
     func lockConflictThatLastsFails() async throws {
-        let (url, _) = try await TestDatabase.urlWithFreshSchema("mig_lock_fail")
-        let directory = try Self.copyOfFixtures()
-        let lockKey = Self.lockKey()
-        try await PostgresMigrator(directory: directory, lockKey: lockKey).migrate(url: url)
-        try "SET LOCAL lock_timeout = '20ms';\nALTER TABLE widgets ADD COLUMN size integer;\n"
-            .write(to: directory.appendingPathComponent("0003_widget_size.sql"), atomically: true, encoding: .utf8)
-        let migrator = try PostgresMigrator(directory: directory, lockKey: lockKey)
+        let (url, migrator) = try await Self.storeWithPendingWidgetSize("mig_lock_fail", "SET LOCAL lock_timeout = '20ms';")
         // A transaction that reads widgets holds a lock the ALTER waits for, every time.
         let holder = try await PostgresConnection.connect(to: url)
         try await holder.query("BEGIN")
