@@ -104,6 +104,28 @@ public struct PostgresArrayWriter: Sendable {
         value.withUnsafeBytes { appendText($0) }
     }
 
+    /// Appends a `text` or `json` element that `write` appends, as UTF-8, to the end of the
+    /// buffer it is given: the array's own, so a document built element by element is neither
+    /// allocated apart nor copied in afterwards.
+    ///
+    /// `write` must only append. Text with a NUL byte is refused as ``append(utf8:)`` refuses it.
+    public mutating func appendText(writing write: (inout [UInt8]) -> Void) {
+        guard element == .text || element == .json else { return fail("a string is not a \(element.dataType)") }
+        let lengthAt = bytes.count
+        append(length: 0)
+        write(&bytes)
+        let length = bytes.count - lengthAt - 4
+        let hasNul = bytes.withUnsafeBytes { memchr($0.baseAddress! + lengthAt + 4, 0, length) != nil }
+        if hasNul {
+            bytes.removeSubrange(lengthAt...)
+            return fail("contains a NUL byte, which \(element.dataType) cannot hold")
+        }
+        bytes.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(length).bigEndian, toByteOffset: lengthAt, as: UInt32.self)
+        }
+        counted()
+    }
+
     /// Appends an integer element (`smallint`, `integer` or `bigint`), or NULL.
     public mutating func append(_ value: Int?) {
         guard let value else { return appendNull() }

@@ -31,6 +31,11 @@ public struct PostgresBindings: Sendable, Hashable {
         }
     }
 
+    /// Makes room for `count` bytes of values in all, so binding them does not grow the buffer.
+    public mutating func reserveByteCapacity(_ count: Int) {
+        bytes.reserveCapacity(count)
+    }
+
     /// The number of parameters bound so far.
     public var count: Int { slots.count }
 

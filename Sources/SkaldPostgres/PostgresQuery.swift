@@ -18,6 +18,11 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
     public init(_ sql: String, _ values: [PostgresValue] = []) {
         self.sql = sql
         var bindings = PostgresBindings(capacity: values.count)
+        // Room for every value at once: a batch's column arrays are hundreds of kilobytes,
+        // and a buffer doubled on the way copied them about twice over.
+        var byteCount = 0
+        for value in values { byteCount += (value.bytes?.count ?? 0) + 1 }
+        bindings.reserveByteCapacity(byteCount)
         for value in values { bindings.append(value) }
         self.bindings = bindings
     }

@@ -27,10 +27,15 @@ struct BatchWrites {
     /// The decisions' milestones, for the metrics once the transaction commits.
     private(set) var milestones: [(sagaType: String, milestone: SagaMilestone)] = []
 
-    init(sagaEventsTopic: String? = nil, documents: SagaDocumentColumns) {
+    /// - Parameter expectedDecisions: the batch's inputs, to size its tables of sagas once
+    ///   instead of rehashing them as they grow (0: no guess).
+    init(sagaEventsTopic: String? = nil, documents: SagaDocumentColumns, expectedDecisions: Int = 0) {
         self.sagaEventsTopic = sagaEventsTopic
         self.documents = documents
         events = EventRows(documents: documents)
+        snapshots.reserveCapacity(expectedDecisions)
+        startedSagas.reserveCapacity(expectedDecisions)
+        touchedSagas.reserveCapacity(expectedDecisions)
     }
 
     /// Adds a decision's writes. `startsSaga`: the decision was made on an instance the batch
@@ -182,17 +187,24 @@ extension BatchWrites {
 
     /// The `steps` column of a snapshot.
     static func stepsJSON(_ steps: [StepSnapshot]) -> [UInt8] {
-        var records = JSONRecords()
-        for step in steps {
-            records.beginRecord()
-            records.field("name", step.name)
-            records.field("kind", step.kind.rawValue)
-            records.field("phase", step.phase.rawValue)
-            records.field("compensation", step.compensation.rawValue)
-            records.field("attempt", step.attempt)
-            records.endRecord()
+        var bytes: [UInt8] = []
+        writeSteps(steps, into: &bytes)
+        return bytes
+    }
+
+    /// ``stepsJSON(_:)`` appended to `buffer`: a snapshot's `steps` element, written in place.
+    static func writeSteps(_ steps: [StepSnapshot], into buffer: inout [UInt8]) {
+        JSONRecords.write(into: &buffer) { records in
+            for step in steps {
+                records.beginRecord()
+                records.field("name", step.name)
+                records.field("kind", step.kind.rawValue)
+                records.field("phase", step.phase.rawValue)
+                records.field("compensation", step.compensation.rawValue)
+                records.field("attempt", step.attempt)
+                records.endRecord()
+            }
         }
-        return records.closedBytes
     }
 
     /// New `sagas` rows, a column each (``PumpStatements/DocumentWrites/insertSnapshots``).
@@ -223,7 +235,7 @@ extension BatchWrites {
             statuses.append(snapshot.status.rawValue)
             currentSteps.append(snapshot.currentStep)
             states.append(utf8: snapshot.state)
-            steps.append(utf8: BatchWrites.stepsJSON(snapshot.steps))
+            steps.appendText { BatchWrites.writeSteps(snapshot.steps, into: &$0) }
             businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
             stuckReasons.append(snapshot.stuckReason)
             traceparents.append(traceparent)
@@ -264,7 +276,7 @@ extension BatchWrites {
             statuses.append(snapshot.status.rawValue)
             currentSteps.append(snapshot.currentStep)
             states.append(utf8: snapshot.state)
-            steps.append(utf8: BatchWrites.stepsJSON(snapshot.steps))
+            steps.appendText { BatchWrites.writeSteps(snapshot.steps, into: &$0) }
             businessKeys.append(snapshot.businessKey.isEmpty ? nil : snapshot.businessKey)
             stuckReasons.append(snapshot.stuckReason)
             lastSequences.append(snapshot.lastSequence)

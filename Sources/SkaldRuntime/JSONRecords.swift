@@ -8,11 +8,19 @@ import SkaldPostgres
 /// The batch writes bind binary column arrays instead (``PostgresArrayWriter``), which
 /// Postgres reads without lexing a document (docs/benchmarks-orchestrator.md, session 13).
 struct JSONRecords {
-    private(set) var bytes: [UInt8] = [UInt8(ascii: "[")]
+    private(set) var bytes: [UInt8]
     private(set) var count = 0
     private var fieldsInRecord = 0
 
-    init() {}
+    init() {
+        bytes = [UInt8(ascii: "[")]
+    }
+
+    /// A writer whose buffer ``write(into:_:)`` lends it.
+    private init(borrowing buffer: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &buffer)
+    }
 
     /// Starts a record (a JSON object).
     mutating func beginRecord() {
@@ -45,15 +53,32 @@ struct JSONRecords {
         bytes.append(contentsOf: json)
     }
 
+    /// Writes a JSON array at the end of `buffer`, whose bytes stay where they are: records
+    /// built straight into a column array's element (``PostgresArrayWriter/appendText(writing:)``).
+    static func write(into buffer: inout [UInt8], _ body: (inout JSONRecords) -> Void) {
+        var records = JSONRecords(borrowing: &buffer)
+        records.bytes.append(UInt8(ascii: "["))
+        body(&records)
+        records.bytes.append(UInt8(ascii: "]"))
+        swap(&records.bytes, &buffer)
+    }
+
     /// `[[name, value], …]` of `envelope`'s headers: an outbox row's `headers` value.
     static func headerArray(of envelope: MessageEnvelope) -> [UInt8] {
-        var writer = JSONRecords()
-        var first = true
-        envelope.forEachHeader { name, value in
-            writer.appendPair(name, value, first: first)
-            first = false
+        var bytes: [UInt8] = []
+        writeHeaderArray(of: envelope, into: &bytes)
+        return bytes
+    }
+
+    /// ``headerArray(of:)`` appended to `buffer`.
+    static func writeHeaderArray(of envelope: MessageEnvelope, into buffer: inout [UInt8]) {
+        write(into: &buffer) { writer in
+            var first = true
+            envelope.forEachHeader { name, value in
+                writer.appendPair(name, value, first: first)
+                first = false
+            }
         }
-        return writer.closedBytes
     }
 
     /// `[[name, value], …]` from `pairs`.

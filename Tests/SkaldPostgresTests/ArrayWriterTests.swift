@@ -130,6 +130,58 @@ struct ArrayWriterTests {
         }
     }
 
+    @Test("elements written in place are the elements append(utf8:) writes, between NULLs and other elements")
+    func elementsWrittenInPlace() async throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("aZ9 ,{}\"\\'\n\té漢🎉")
+        let values: [String?] = (0..<500).map { _ in
+            Int.random(in: 0..<5, using: &generator) == 0
+                ? nil
+                : String((0..<Int.random(in: 0...60, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        var copied = PostgresArrayWriter(of: .text)
+        var inPlace = PostgresArrayWriter(of: .text, capacity: 16)  // small, so writing in place grows it
+        for value in values {
+            if let value {
+                copied.append(utf8: Array(value.utf8))
+                inPlace.appendText { $0.append(contentsOf: value.utf8) }
+            } else {
+                copied.appendNull()
+                inPlace.appendNull()
+            }
+        }
+        #expect(inPlace.count == values.count)
+        #expect(inPlace.value == copied.value)
+        try await TestDatabase.withConnection { connection async throws in
+            let rows = try await connection.query(PostgresQuery("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n", [inPlace.value]))
+            #expect(try rows.map { try $0.decode(String?.self, at: 0) } == values)
+        }
+    }
+
+    @Test func textWrittenInPlaceWithNulOrIntoANumberArrayIsRefused() async throws {
+        try await TestDatabase.withConnection { connection async throws in
+            var texts = PostgresArrayWriter(of: .text)
+            texts.appendText { $0.append(contentsOf: "fine".utf8) }
+            texts.appendText { $0.append(contentsOf: [UInt8(ascii: "a"), 0, UInt8(ascii: "b")]) }
+            texts.appendText { $0.append(contentsOf: "after".utf8) }
+            #expect(texts.count == 3)
+            let error = await expectPostgresError {
+                try await connection.query(PostgresQuery("SELECT $1::text[]", [texts.value]))
+            }
+            #expect(error?.code == .unencodableValue)
+            #expect(error?.message.contains("text[] element 2") == true)
+            #expect(error?.message.contains("NUL") == true)
+
+            var numbers = PostgresArrayWriter(of: .int4)
+            numbers.appendText { $0.append(contentsOf: "7".utf8) }
+            #expect(numbers.count == 1)
+            let wrongType = await expectPostgresError {
+                try await connection.query(PostgresQuery("SELECT $1::integer[]", [numbers.value]))
+            }
+            #expect(wrongType?.message.contains("a string is not a int4") == true)
+        }
+    }
+
     @Test func textWithNulIsRejectedBeforeSending() async throws {
         try await TestDatabase.withConnection { connection async throws in
             var texts = PostgresArrayWriter(of: .text)
