@@ -46,8 +46,7 @@ struct BatchWrites {
         decisions += 1
         let snapshot = decision.snapshot
         let sagaId = snapshot.sagaId
-        if snapshots[sagaId] == nil { touchedSagas.append(sagaId) }
-        snapshots[sagaId] = snapshot
+        if snapshots.updateValue(snapshot, forKey: sagaId) == nil { touchedSagas.append(sagaId) }
         if startsSaga { startedSagas.insert(sagaId) }
         for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {

@@ -70,13 +70,16 @@ struct JSONRecords {
         return bytes
     }
 
-    /// ``headerArray(of:)`` appended to `buffer`.
-    static func writeHeaderArray(of envelope: MessageEnvelope, into buffer: inout [UInt8]) {
+    /// ``headerArray(of:)`` appended to `buffer`; `each`, when given, sees every header written.
+    static func writeHeaderArray(
+        of envelope: MessageEnvelope, into buffer: inout [UInt8], each: ((_ name: String, _ value: String) -> Void)? = nil
+    ) {
         write(into: &buffer) { writer in
             var first = true
             envelope.forEachHeader { name, value in
                 writer.appendPair(name, value, first: first)
                 first = false
+                each?(name, value)
             }
         }
     }

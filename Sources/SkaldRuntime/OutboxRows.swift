@@ -44,12 +44,19 @@ package struct OutboxRows {
     ) {
         let lane = OutboxRelay.lane(ofSaga: sagaId)
         if let epoch {
-            var headers: [KafkaHeader] = []
-            headers.reserveCapacity(11)
-            envelope.forEachHeader { name, value in headers.append(KafkaHeader(name: name, value: value)) }
-            handing[messageId] = (lane, KafkaOutgoingMessage(topic: topic, key: Array(key.utf8), value: payload, headers: headers))
+            // The Kafka headers of the message handed over, from the same walk of the envelope
+            // that writes the row's: its time is formatted once.
+            var kafkaHeaders: [KafkaHeader] = []
+            kafkaHeaders.reserveCapacity(11)
+            headers.appendText { buffer in
+                JSONRecords.writeHeaderArray(of: envelope, into: &buffer) { name, value in
+                    kafkaHeaders.append(KafkaHeader(name: name, value: value))
+                }
+            }
+            handing[messageId] = (lane, KafkaOutgoingMessage(topic: topic, key: Array(key.utf8), value: payload, headers: kafkaHeaders))
             claims[lane] = epoch
         } else {
+            headers.appendText { JSONRecords.writeHeaderArray(of: envelope, into: &$0) }
             unhandedCount += 1
         }
         lanes.append(lane)
@@ -57,7 +64,6 @@ package struct OutboxRows {
         sagaIds.append(sagaId)
         topics.append(topic)
         keys.append(key)
-        headers.append(utf8: JSONRecords.headerArray(of: envelope))
         payloads.append(utf8: payload)
         firstSequences.appendNull()
         lastSequences.appendNull()
