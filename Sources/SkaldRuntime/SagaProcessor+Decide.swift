@@ -5,10 +5,10 @@ extension SagaProcessor {
     /// Runs `decide` for each input not settled yet, in the order the inputs arrived, and
     /// gathers what the decisions write.
     ///
-    /// `instances` holds the sagas' current instances and gains those started here;
-    /// `sagaTraces` holds each saga's stored `traceparent` and gains those of new sagas;
-    /// `handoffEpochs` holds the epochs of cached sagas whose commands all went to the relay
-    /// by hand, and gains those of new sagas whose lane the relay owns.
+    /// `sagas` holds what the batch knows of each saga it touches: the current instance, the
+    /// stored `traceparent`, the epoch of a cached saga whose commands all went to the relay by
+    /// hand, and whether it has ended. It gains the sagas started here, and each decision's
+    /// instance.
     ///
     /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:documents:)``),
     ///   so an input that needs what only the locked path knows ends the attempt: a saga not
@@ -19,10 +19,7 @@ extension SagaProcessor {
         _ work: [SagaWork],
         sagaIds: [String?],
         outcomes: inout [SagaWorkOutcome?],
-        instances: inout [String: AnySagaInstance],
-        finished: inout Set<String>,
-        sagaTraces: inout [String: String],
-        handoffEpochs: inout [String: Int],
+        sagas: inout [String: BatchSaga],
         now: Date,
         optimistic: Bool,
         writes: inout BatchWrites,
@@ -33,13 +30,15 @@ extension SagaProcessor {
             let saga: any RuntimeSagaDefinition
             let instance: AnySagaInstance
             var isNew = false
-            if let existing = instances[id] {
+            // The saga's one lookup for this input: later reads and writes go through the index.
+            let known = sagas.index(forKey: id)
+            if let known, let existing = sagas.values[known].instance {
                 if case .start = item.target {
                     // The same start again (another message id, the same business key): one saga.
                     outcomes[index] = .duplicate(sagaId: id)
                     continue
                 }
-                if finished.contains(id), case .timer = item.input {
+                if sagas.values[known].isFinished, case .timer = item.input {
                     // A timer that outlived its saga changes nothing worth recording.
                     outcomes[index] = .duplicate(sagaId: id)
                     continue
@@ -60,14 +59,15 @@ extension SagaProcessor {
                 outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
                 continue
             }
-            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: sagaTraces[id])
+            let storedTrace = known.flatMap { sagas.values[$0].traceparent }
+            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: storedTrace)
             do {
                 var decision = try saga.decide(instance, item.input, now: now)
                 if optimistic && decision.events.isEmpty { return false }
                 // One trace per saga: commands caused by an input without trace context (a timer,
                 // an operator, a participant that does not propagate it) continue the trace the
                 // saga started with.
-                let sagaTrace = sagaTraces[id] ?? (isNew ? item.traceparent : nil)
+                let sagaTrace = storedTrace ?? (isNew ? item.traceparent : nil)
                 if let sagaTrace {
                     for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
                         decision.commands[index].envelope.traceparent = sagaTrace
@@ -76,19 +76,34 @@ extension SagaProcessor {
                 // With a tracer, the commands go out as children of this transition's span, and a new
                 // saga keeps that span's context: even one started without trace context is one trace.
                 let spanTrace = spans.applied(span, decision: &decision)
-                if isNew, let trace = spanTrace ?? item.traceparent {
-                    writes.trace(sagaId: id, traceparent: trace)
-                    sagaTraces[id] = trace
+                var trace = storedTrace
+                if isNew, let started = spanTrace ?? item.traceparent {
+                    writes.trace(sagaId: id, traceparent: started)
+                    trace = started
                 }
-                instances[id] = decision.instance
-                if decision.snapshot.status.isFinal { finished.insert(id) } else { finished.remove(id) }
                 // A new saga's commands may go to the relay by hand, and so may those of a saga
                 // whose every command went that way in the lane's current epoch (its cache entry
                 // says so, and the entry is at the saga's last sequence, so no other process
                 // wrote to it since: every command comes with an event).
                 let claim = handoff?.claim(lane: OutboxRelay.lane(ofSaga: id))
-                if isNew { handoffEpochs[id] = claim } else if handoffEpochs[id] != claim { handoffEpochs[id] = nil }
-                writes.add(decision, startsSaga: isNew, handingIn: handoffEpochs[id])
+                let handoffEpoch: Int?
+                if isNew {
+                    handoffEpoch = claim
+                } else {
+                    let previous = known.flatMap { sagas.values[$0].handoffEpoch }
+                    handoffEpoch = previous == claim ? previous : nil
+                }
+                let isFinished = decision.snapshot.status.isFinal
+                if let known {
+                    sagas.values[known].instance = decision.instance
+                    sagas.values[known].traceparent = trace
+                    sagas.values[known].handoffEpoch = handoffEpoch
+                    sagas.values[known].isFinished = isFinished
+                } else {
+                    sagas[id] = BatchSaga(
+                        instance: decision.instance, traceparent: trace, handoffEpoch: handoffEpoch, isFinished: isFinished)
+                }
+                writes.add(decision, startsSaga: isNew, handingIn: handoffEpoch)
                 if isNew {
                     var key = decision.snapshot.businessKey
                     if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }

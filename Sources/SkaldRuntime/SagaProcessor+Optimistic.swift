@@ -34,20 +34,16 @@ extension SagaProcessor {
         guard !work.isEmpty else { return nil }
         var sagaIds: [String?] = []
         sagaIds.reserveCapacity(work.count)
-        var instances: [String: AnySagaInstance] = [:]
-        var handoffEpochs: [String: Int] = [:]
-        var sagaTraces: [String: String] = [:]
-        var seen: Set<String> = []
+        var sagas: [String: BatchSaga] = [:]
+        sagas.reserveCapacity(work.count)
         for index in work.indices {  // by index: only the target is read, not a copy of each item
             let id: String
             switch work[index].target {
             case .saga(let sagaId):
                 id = sagaId
-                if seen.insert(id).inserted {
+                if sagas[sagaId] == nil {
                     guard let entry = cache.entry(id) else { return nil }
-                    instances[id] = entry.instance
-                    handoffEpochs[id] = entry.handoffEpoch
-                    if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+                    sagas[id] = BatchSaga(cached: entry)
                 }
             case .start(_, let sagaId, _):
                 // A saga this process has not cached is taken to be new. If it exists after
@@ -55,10 +51,8 @@ extension SagaProcessor {
                 // holds the first sequence the new instance appends, and the batch is redone
                 // under the locks, where the start is found to be a duplicate.
                 id = sagaId
-                if seen.insert(id).inserted, let entry = cache.entry(id) {
-                    instances[id] = entry.instance
-                    handoffEpochs[id] = entry.handoffEpoch
-                    if let traceparent = entry.traceparent { sagaTraces[id] = traceparent }
+                if sagas[sagaId] == nil {
+                    sagas[id] = cache.entry(id).map(BatchSaga.init(cached:)) ?? BatchSaga()
                 }
             case .correlated:
                 return nil
@@ -71,12 +65,10 @@ extension SagaProcessor {
         var outcomes = [SagaWorkOutcome?](repeating: nil, count: work.count)
         let inboxRecords = Self.inboxRecords(of: work, outcomes: &outcomes)
 
-        var finished: Set<String> = []
-        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents)
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents, expectedDecisions: work.count)
         var spans = TransitionSpans()
         let decided = decideInputs(
-            work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
-            sagaTraces: &sagaTraces, handoffEpochs: &handoffEpochs, now: now, optimistic: true, writes: &writes,
+            work, sagaIds: sagaIds, outcomes: &outcomes, sagas: &sagas, now: now, optimistic: true, writes: &writes,
             spans: &spans)
         guard decided else {
             spans.end(failing: RedoneUnderLocks())
@@ -109,8 +101,6 @@ extension SagaProcessor {
         spans.end()
         profile.record("pg.optimistic", since: phase, size: statements.count)
         metrics.optimisticBatches.increment()
-        return try committed(
-            writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished,
-            handoffEpochs: handoffEpochs, outboxResult: outboxResultIndex.map { results[$0] })
+        return try committed(writes, outcomes: outcomes, sagas: sagas, outboxResult: outboxResultIndex.map { results[$0] })
     }
 }

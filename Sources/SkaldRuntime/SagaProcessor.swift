@@ -341,21 +341,21 @@ public final class SagaProcessor: Sendable {
         if duplicates > 0 { metrics.inboxDuplicates.increment(by: duplicates) }
         let involved = Set(sagaIds.compactMap { $0 }).sorted()
 
-        // 4. Instances: from the cache when it is at the locked sequence, else folded from the log.
-        var instances: [String: AnySagaInstance] = [:]
-        instances.reserveCapacity(locked.count)
-        // Sagas whose every command so far went to this process's relay by hand (``OutboxHandoff``).
-        var handoffEpochs: [String: Int] = [:]
-        var finished: Set<String> = []
+        // 4. Instances: from the cache when it is at the locked sequence, else folded from the log;
+        // each with its row's trace, and the epoch of a saga whose every command so far went to
+        // this process's relay by hand (``OutboxHandoff``).
+        var sagas: [String: BatchSaga] = [:]
+        sagas.reserveCapacity(locked.count)
+        for (id, row) in locked { sagas[id] = BatchSaga(traceparent: row.traceparent) }
         var toLoad: [String] = []
         for id in involved {
             guard let row = locked[id] else { continue }
-            if SagaStatus(rawValue: row.status)?.isFinal == true { finished.insert(id) }
+            if SagaStatus(rawValue: row.status)?.isFinal == true { sagas[id]?.isFinished = true }
             if let entry = cachedNow[id], case let cached = entry.instance, cached.lastSequence == row.lastSequence,
                 cached.sagaType == row.sagaType, cached.version == row.version
             {
-                instances[id] = cached
-                handoffEpochs[id] = entry.handoffEpoch
+                sagas[id]?.instance = cached
+                sagas[id]?.handoffEpoch = entry.handoffEpoch
             } else {
                 toLoad.append(id)
             }
@@ -392,19 +392,16 @@ public final class SagaProcessor: Sendable {
                 }
                 continue
             }
-            instances[id] = try saga.load(sagaId: id, events: logs[id] ?? [])
+            sagas[id]?.instance = try saga.load(sagaId: id, events: logs[id] ?? [])
         }
         profile.record("load", since: phase, size: toLoad.count)
         phase = profile.start()
 
         // 5. Decide, in the order the inputs arrived.
-        var sagaTraces: [String: String] = [:]
-        for (id, row) in locked { if let traceparent = row.traceparent { sagaTraces[id] = traceparent } }
-        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents)
+        var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents, expectedDecisions: work.count)
         var spans = TransitionSpans()
         _ = decideInputs(
-            work, sagaIds: sagaIds, outcomes: &outcomes, instances: &instances, finished: &finished,
-            sagaTraces: &sagaTraces, handoffEpochs: &handoffEpochs, now: now, optimistic: false, writes: &writes,
+            work, sagaIds: sagaIds, outcomes: &outcomes, sagas: &sagas, now: now, optimistic: false, writes: &writes,
             spans: &spans)
 
         // 6. Write everything and commit, in one round trip. Inbox rows of unroutable and
@@ -437,9 +434,7 @@ public final class SagaProcessor: Sendable {
         }
         spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
-        return try committed(
-            writes, outcomes: outcomes, instances: instances, traces: sagaTraces, finished: finished,
-            handoffEpochs: handoffEpochs, outboxResult: outboxIndex.map { written[$0] })
+        return try committed(writes, outcomes: outcomes, sagas: sagas, outboxResult: outboxIndex.map { written[$0] })
     }
 
     /// The inbox rows of `work`'s message ids; a second message with the same id in the
@@ -462,25 +457,16 @@ public final class SagaProcessor: Sendable {
     /// What a committed transaction did, for its caller and the cache; counts it in the metrics.
     ///
     /// - Parameters:
-    ///   - handoffEpochs: the sagas whose commands, all of them so far, went to the relay by
-    ///     hand, with the epoch claimed (for their cache entries).
+    ///   - sagas: the batch's sagas after its decisions, for the cache entries of those it wrote.
     ///   - outboxResult: the outbox insert's returned rows, whose ids the hand-over needs.
     func committed(
-        _ writes: BatchWrites, outcomes: [SagaWorkOutcome?], instances: [String: AnySagaInstance],
-        traces: [String: String], finished: Set<String>, handoffEpochs: [String: Int], outboxResult: PostgresRows?
+        _ writes: BatchWrites, outcomes: [SagaWorkOutcome?], sagas: [String: BatchSaga], outboxResult: PostgresRows?
     ) throws -> Applied {
         metrics.transitions.increment(by: writes.decisions)
         metrics.record(writes.milestones)
         return Applied(
             outcomes: outcomes.map { $0 ?? .unroutable(reason: "not routed") },
-            instances: writes.touchedSagas.compactMap { id in
-                instances[id].map {
-                    (
-                        InstanceCache.Entry(instance: $0, traceparent: traces[id], handoffEpoch: handoffEpochs[id]),
-                        finished.contains(id)
-                    )
-                }
-            },
+            instances: writes.touchedSagas.compactMap { sagas[$0]?.cacheEntry },
             wroteCommands: writes.wroteOutbox,
             handoff: try writes.handoff(from: outboxResult)
         )
