@@ -119,8 +119,14 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// Takes one header.
         @usableFromInline
         mutating func read(name: String, bytes: [UInt8]) throws(EnvelopeError) {
-            var key = name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) ? name.lowercased() : name
-            let attribute = key.withUTF8(Attribute.init(lowercasedName:))
+            var key = name
+            var attribute = key.withUTF8(Attribute.init(lowercasedName:))
+            // Every attribute's name is lower case, so a name that matched has no capitals; only
+            // one that did not is looked for them (and then lowered and tried again).
+            if attribute == nil, name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) {
+                key = name.lowercased()
+                attribute = key.withUTF8(Attribute.init(lowercasedName:))
+            }
             guard attribute != nil || key.hasPrefix("ce_") else { return }
             guard let text = Self.text(bytes) else {
                 throw EnvelopeError(.badHeader, header: name, "the value is not UTF-8")

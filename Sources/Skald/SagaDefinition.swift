@@ -133,6 +133,10 @@ final class EngineDefinition: Sendable {
     let decodeStateJSON: @Sendable (any Decoder) throws -> Payload
     /// Writes the state for the snapshot row.
     let encodeState: @Sendable (AnyState) throws -> [UInt8]
+    /// The decode function of each reply type the steps expect: of the first step expecting
+    /// it, a success reply before a failure reply before a compensation's answer. Every
+    /// message routed or decided looks its type up here once, rather than walking the steps.
+    let replyDecoders: [String: @Sendable (any Decoder) throws -> Payload]
 
     var startTriggers: [StartTrigger] { settings.startTriggers }
     var deadline: Duration? { settings.deadline }
@@ -170,6 +174,16 @@ final class EngineDefinition: Sendable {
         self.decodeState = decodeState
         self.decodeStateJSON = decodeStateJSON
         self.encodeState = encodeState
+        var decoders: [String: @Sendable (any Decoder) throws -> Payload] = [:]
+        for step in steps {
+            for reply in step.successReplies + step.failureReplies where decoders[reply.messageType] == nil {
+                decoders[reply.messageType] = reply.decode
+            }
+            for (type, decode) in step.compensation?.decoders ?? [:] where decoders[type] == nil {
+                decoders[type] = decode
+            }
+        }
+        replyDecoders = decoders
     }
 
     /// A copy with changed settings (the steps are shared).

@@ -39,6 +39,25 @@ import Testing
         #expect(envelope.extensions.isEmpty)
     }
 
+    @Test("header names are read whatever their case, an extension's name in lower case")
+    func headerNamesInAnyCase() throws {
+        let envelope = try MessageEnvelope(headers: headers([
+            ("CE_SpecVersion", "1.0"), ("Ce_Id", "m-1"), ("ce_SOURCE", "//orders"), ("CE_TYPE", "com.example.OrderCreated"),
+            ("Content-Type", "application/json"), ("ce_SagaId", "saga-1"), ("TraceParent", trace), ("CE_Tenant", "acme"),
+            ("X-Other", "kept out"),
+        ]))
+        #expect(envelope.id == "m-1" && envelope.source == "//orders" && envelope.type == "com.example.OrderCreated")
+        #expect(envelope.contentType == "application/json" && envelope.sagaId == "saga-1" && envelope.traceparent == trace)
+        #expect(envelope.extensions == ["tenant": "acme"])
+        // The same attribute twice, in two cases and with two values, is still a duplicate.
+        do {
+            _ = try MessageEnvelope(headers: headers(minimal + [("CE_ID", "m-2")]))
+            Issue.record("accepted ce_id and CE_ID with different values")
+        } catch {
+            #expect(error.code == .duplicateHeader && error.header == "CE_ID")
+        }
+    }
+
     @Test func commandEnvelopeCarriesSagaAttributes() throws {
         var driver = Driver(placeOrder)
         try driver.start(PlaceOrderRequest(orderId: "o", customerId: "c", lines: [], amountCents: 1))
