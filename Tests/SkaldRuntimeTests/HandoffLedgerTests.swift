@@ -133,7 +133,7 @@ struct HandoffLedgerTests {
         // Settle: every hand-over arrives, every lane is owned, rounds run until nothing is left.
         for pending in pendingHands {
             let handed = pending.rows.map { OutboxHandoff.Row(id: $0.id, lane: $0.lane, message: KafkaOutgoingMessage(topic: "t", value: [])) }
-            ledger.hand(handed, claims: pending.claims)
+            _ = ledger.hand(handed, claims: pending.claims)
         }
         ledger.ownership(Array(0..<lanes))
         for _ in 0..<10_000 where !outbox.isEmpty || ledger.hasHandedRows {
@@ -212,7 +212,7 @@ struct HandoffLedgerTests {
         _ = ledger.planRound(limit: 10, heldTopics: [], pollDue: false)
         let epoch = ledger.claim(lane: 0)!
 
-        ledger.hand([row(1), row(2, topic: "held")], claims: [0: epoch])
+        _ = ledger.hand([row(1), row(2, topic: "held")], claims: [0: epoch])
         var plan = ledger.planRound(limit: 10, heldTopics: ["held"], pollDue: false)
         #expect(plan.readsDatabase, "a held row is left to the outbox")
         #expect(plan.handed.map(\.id) == [1])
@@ -225,7 +225,7 @@ struct HandoffLedgerTests {
         plan = ledger.planRound(limit: 10, heldTopics: [], pollDue: false)
         #expect(plan.readsDatabase && plan.handed.isEmpty)
 
-        ledger.hand([row(7), row(9)], claims: [0: epoch])
+        _ = ledger.hand([row(7), row(9)], claims: [0: epoch])
         plan = ledger.planRound(limit: 10, heldTopics: [], pollDue: true)
         #expect(ledger.publishable(plan, readWasCutAt: 8).map(\.id) == [7], "rows past a cut read wait")
         ledger.finishRound(published: [7], readIds: [3, 8], failed: false)

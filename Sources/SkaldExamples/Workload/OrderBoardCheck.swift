@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import SkaldPostgres
 
 /// Compares the `order-board` projection with the saga store it is built from.
