@@ -101,6 +101,29 @@ public final class KafkaConsumer: Sendable, Service {
         try core.store(highest)
     }
 
+    /// ``storeOffsets(for:)-(Sequence)`` for a batch as ``nextBatch(maxCount:)`` returns it.
+    ///
+    /// Reads only each message's partition and offset, where walking a generic sequence
+    /// copied every message whole, and hashes a partition once per run of its messages
+    /// (a batch holds such runs) rather than twice per message.
+    public func storeOffsets(for messages: [KafkaMessage]) throws(KafkaError) {
+        var highest: [KafkaTopicPartition: Int64] = [:]
+        var run: (partition: KafkaTopicPartition, offset: Int64)?
+        for index in messages.indices {
+            let offset = messages[index].offset
+            if let current = run, current.partition.partition == messages[index].partition,
+                current.partition.topic == messages[index].topic
+            {
+                run?.offset = max(current.offset, offset)
+                continue
+            }
+            if let finished = run { highest[finished.partition, default: -1] = max(highest[finished.partition, default: -1], finished.offset) }
+            run = (messages[index].topicPartition, offset)
+        }
+        if let finished = run { highest[finished.partition, default: -1] = max(highest[finished.partition, default: -1], finished.offset) }
+        try core.store(highest)
+    }
+
     /// Marks the message at `offset` (and everything before it) in `topic`/`partition` as processed.
     public func storeOffset(topic: String, partition: Int32, offset: Int64) throws(KafkaError) {
         try core.store([KafkaTopicPartition(topic: topic, partition: partition): offset])

@@ -55,4 +55,47 @@ import Testing
         #expect(await successor.lag() == [first: 11, second: 3])
         try await successor.close()
     }
+
+    @Test("a batch's offsets are stored per partition at its highest, however its partitions interleave, from an array as from any sequence")
+    func storedOffsetsOfInterleavedPartitions() async throws {
+        let cluster = try MockCluster(brokers: 1)
+        let topic = uniqueName("store")
+        try cluster.createTopic(topic, partitions: 3)
+        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
+        let messages = (0..<3).flatMap { partition in
+            (0..<8).map { KafkaOutgoingMessage(topic: topic, partition: Int32(partition), key: "k", value: "\($0)") }
+        }
+        for report in try await producer.send(messages) { _ = try report.get() }
+        await producer.shutdown()
+
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: uniqueName("g")), topics: [topic], logger: testLogger)
+        defer { Task { try? await consumer.close() } }
+        var received: [KafkaMessage] = []
+        while received.count < 24, let batch = try await consumer.nextBatch(maxCount: 100) {
+            received += batch
+        }
+        let partitions = (0..<3).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
+        #expect(await consumer.lag() == [partitions[0]: 8, partitions[1]: 8, partitions[2]: 8])
+
+        // Runs of one partition, broken up and out of order: partition 0 up to offset 5, partition
+        // 1 up to 2 (its highest message comes first), partition 2 not at all.
+        let byOffset = { (partition: Int32, offset: Int64) in
+            received.first { $0.partition == partition && $0.offset == offset }!
+        }
+        let interleaved = [
+            byOffset(0, 1), byOffset(0, 3), byOffset(1, 2), byOffset(0, 5), byOffset(0, 0), byOffset(1, 0), byOffset(1, 1),
+            byOffset(0, 2),
+        ]
+        try consumer.storeOffsets(for: interleaved)
+        #expect(await consumer.lag() == [partitions[0]: 2, partitions[1]: 5, partitions[2]: 8])
+
+        // The generic overload, given them in reverse, agrees; in one call a partition's lower
+        // offset after its highest does not lower it.
+        try consumer.storeOffsets(for: interleaved.reversed().lazy.filter { _ in true })
+        #expect(await consumer.lag() == [partitions[0]: 2, partitions[1]: 5, partitions[2]: 8])
+        try consumer.storeOffsets(for: [byOffset(2, 6), byOffset(2, 7), byOffset(1, 6), byOffset(2, 3)])
+        #expect(await consumer.lag() == [partitions[0]: 2, partitions[1]: 1, partitions[2]: 0])
+        try await consumer.close()
+    }
 }
