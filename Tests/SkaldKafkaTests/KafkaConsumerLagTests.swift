@@ -3,17 +3,24 @@ import Testing
 
 /// `KafkaConsumer.lag()`: what waits after the last message marked processed.
 @Suite struct KafkaConsumerLagTests {
+    /// A new topic with a partition per count, holding that many messages.
+    static func topic(_ prefix: String, on cluster: MockCluster, messagesPerPartition counts: [Int]) async throws -> String {
+        let topic = uniqueName(prefix)
+        try cluster.createTopic(topic, partitions: counts.count)
+        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
+        let messages = counts.enumerated().flatMap { partition, count in
+            (0..<count).map { KafkaOutgoingMessage(topic: topic, partition: Int32(partition), key: "k", value: "\($0)") }
+        }
+        for report in try await producer.send(messages) { _ = try report.get() }
+        await producer.shutdown()
+        return topic
+    }
+
     @Test("lag counts from the last stored offset to the high watermark, per assigned partition")
     func lagFollowsStoredOffsets() async throws {
         let cluster = try MockCluster(brokers: 1)
-        let topic = uniqueName("lag")
-        try cluster.createTopic(topic, partitions: 2)
-        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
         // Ten messages in partition 0, four in partition 1.
-        let messages = (0..<10).map { KafkaOutgoingMessage(topic: topic, partition: 0, key: "k", value: "\($0)") }
-            + (0..<4).map { KafkaOutgoingMessage(topic: topic, partition: 1, key: "k", value: "\($0)") }
-        for report in try await producer.send(messages) { _ = try report.get() }
-        await producer.shutdown()
+        let topic = try await Self.topic("lag", on: cluster, messagesPerPartition: [10, 4])
 
         let group = uniqueName("g")
         let consumer = try KafkaConsumer(
@@ -59,14 +66,7 @@ import Testing
     @Test("a batch's offsets are stored per partition at its highest, however its partitions interleave, from an array as from any sequence")
     func storedOffsetsOfInterleavedPartitions() async throws {
         let cluster = try MockCluster(brokers: 1)
-        let topic = uniqueName("store")
-        try cluster.createTopic(topic, partitions: 3)
-        let producer = try KafkaProducer(configuration: producerConfiguration(cluster), logger: testLogger)
-        let messages = (0..<3).flatMap { partition in
-            (0..<8).map { KafkaOutgoingMessage(topic: topic, partition: Int32(partition), key: "k", value: "\($0)") }
-        }
-        for report in try await producer.send(messages) { _ = try report.get() }
-        await producer.shutdown()
+        let topic = try await Self.topic("store", on: cluster, messagesPerPartition: [8, 8, 8])
 
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration(cluster, group: uniqueName("g")), topics: [topic], logger: testLogger)
