@@ -184,14 +184,7 @@ extension BatchWrites {
         }
     }
 
-    /// The `steps` column of a snapshot.
-    static func stepsJSON(_ steps: [StepSnapshot]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        writeSteps(steps, into: &bytes)
-        return bytes
-    }
-
-    /// ``stepsJSON(_:)`` appended to `buffer`: a snapshot's `steps` element, written in place.
+    /// The `steps` column of a snapshot, appended to `buffer` (the column array's, written in place).
     static func writeSteps(_ steps: [StepSnapshot], into buffer: inout [UInt8]) {
         JSONRecords.write(into: &buffer) { records in
             for step in steps {

@@ -63,14 +63,8 @@ struct JSONRecords {
         swap(&records.bytes, &buffer)
     }
 
-    /// `[[name, value], …]` of `envelope`'s headers: an outbox row's `headers` value.
-    static func headerArray(of envelope: MessageEnvelope) -> [UInt8] {
-        var bytes: [UInt8] = []
-        writeHeaderArray(of: envelope, into: &bytes)
-        return bytes
-    }
-
-    /// ``headerArray(of:)`` appended to `buffer`; `each`, when given, sees every header written.
+    /// `[[name, value], …]` of `envelope`'s headers, an outbox row's `headers` value, appended to
+    /// `buffer`; `each`, when given, sees every header written.
     static func writeHeaderArray(
         of envelope: MessageEnvelope, into buffer: inout [UInt8], each: ((_ name: String, _ value: String) -> Void)? = nil
     ) {

@@ -38,7 +38,9 @@ import Testing
             // Both writers the outbox sees: Foundation's, and the pump's own (`JSONRecords`).
             var envelope = MessageEnvelope(id: "m", source: "s", type: "t")
             for pair in pairs where pair[0].hasPrefix("ce_") == false { envelope.extensions[pair[0]] = pair[1] }
-            let written = String(decoding: JSONRecords.headerArray(of: envelope), as: UTF8.self)
+            var bytes: [UInt8] = []
+            JSONRecords.writeHeaderArray(of: envelope, into: &bytes)
+            let written = String(decoding: bytes, as: UTF8.self)
             for text in [String(decoding: try JSONEncoder().encode(pairs), as: UTF8.self), written] {
                 let expected = try JSONDecoder().decode([[String]].self, from: Data(text.utf8))
                 let parsed = try HeaderPairs.parse(Array(text.utf8))
