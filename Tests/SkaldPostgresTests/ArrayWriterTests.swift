@@ -158,6 +158,16 @@ struct ArrayWriterTests {
         }
     }
 
+    /// Binding `texts`, whose second element held a NUL byte, fails before anything is sent.
+    private static func expectSecondElementRefusedForNul(_ texts: PostgresArrayWriter, on connection: PostgresConnection) async {
+        let error = await expectPostgresError {
+            try await connection.query(PostgresQuery("SELECT $1::text[]", [texts.value]))
+        }
+        #expect(error?.code == .unencodableValue)
+        #expect(error?.message.contains("text[] element 2") == true)
+        #expect(error?.message.contains("NUL") == true)
+    }
+
     @Test func textWrittenInPlaceWithNulOrIntoANumberArrayIsRefused() async throws {
         try await TestDatabase.withConnection { connection async throws in
             var texts = PostgresArrayWriter(of: .text)
@@ -165,12 +175,7 @@ struct ArrayWriterTests {
             texts.appendText { $0.append(contentsOf: [UInt8(ascii: "a"), 0, UInt8(ascii: "b")]) }
             texts.appendText { $0.append(contentsOf: "after".utf8) }
             #expect(texts.count == 3)
-            let error = await expectPostgresError {
-                try await connection.query(PostgresQuery("SELECT $1::text[]", [texts.value]))
-            }
-            #expect(error?.code == .unencodableValue)
-            #expect(error?.message.contains("text[] element 2") == true)
-            #expect(error?.message.contains("NUL") == true)
+            await Self.expectSecondElementRefusedForNul(texts, on: connection)
 
             var numbers = PostgresArrayWriter(of: .int4)
             numbers.appendText { $0.append(contentsOf: "7".utf8) }
@@ -189,12 +194,7 @@ struct ArrayWriterTests {
             texts.append("a\u{0}b")
             // The refused element still counts: a statement's columns stay one element per row.
             #expect(texts.count == 2)
-            let error = await expectPostgresError {
-                try await connection.query(PostgresQuery("SELECT $1::text[]", [texts.value]))
-            }
-            #expect(error?.code == .unencodableValue)
-            #expect(error?.message.contains("text[] element 2") == true)
-            #expect(error?.message.contains("NUL") == true)
+            await Self.expectSecondElementRefusedForNul(texts, on: connection)
             // Nothing was sent: the connection carries on.
             #expect(try await connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
         }
