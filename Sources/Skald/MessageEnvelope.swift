@@ -98,63 +98,95 @@ public struct MessageEnvelope: Sendable, Hashable {
     /// the header.
     @inlinable
     public init(headers: some Sequence<(name: String, value: [UInt8])>) throws(EnvelopeError) {
-        // Every consumed message passes through here. Inlined, the loop is specialised for the
-        // caller's sequence (a lazy map over Kafka headers) instead of walking it through
-        // witness tables; the work per header stays in the non-generic reader.
+        // Inlined, the loop is specialised for the caller's sequence instead of walking it
+        // through witness tables; the work per header stays in the non-generic reader.
         var reader = HeaderReader()
         for (name, bytes) in headers { try reader.read(name: name, bytes: bytes) }
         self = try reader.envelope()
     }
 
-    /// Collects header values into the envelope's attributes.
-    @usableFromInline
-    struct HeaderReader {
-        // Fixed slots rather than a dictionary; names already in lower case (all of ours) are not copied.
+    /// Reads an envelope one header at a time, from bytes where they lie: a consumer's
+    /// packed headers are read without a `String` or an array for each name and value
+    /// (only values the envelope keeps become strings).
+    ///
+    /// ```swift
+    /// var reader = MessageEnvelope.HeaderReader()
+    /// try headers.forEachRaw { name, value in try reader.read(name: name, value: value) }
+    /// let envelope = try reader.envelope()
+    /// ```
+    ///
+    /// The errors are those of ``init(headers:)``, which reads through it.
+    public struct HeaderReader: Sendable {
+        // Fixed slots rather than a dictionary.
         private var slots = [String?](repeating: nil, count: Attribute.allCases.count)
         private var extensions: [String: String] = [:]
 
-        @usableFromInline
-        init() {}
+        /// A reader that has seen no header yet.
+        public init() {}
 
-        /// Takes one header.
-        @usableFromInline
-        mutating func read(name: String, bytes: [UInt8]) throws(EnvelopeError) {
-            var key = name
-            var attribute = key.withUTF8(Attribute.init(lowercasedName:))
+        /// Takes one header: `value` nil (a header without a value) reads as empty.
+        public mutating func read(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?) throws(EnvelopeError) {
+            if let attribute = Attribute(lowercasedName: name) {
+                try store(Self.text(value, header: name), in: attribute, header: name)
+                return
+            }
             // Every attribute's name is lower case, so a name that matched has no capitals; only
             // one that did not is looked for them (and then lowered and tried again).
-            if attribute == nil, name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) {
-                key = name.lowercased()
-                attribute = key.withUTF8(Attribute.init(lowercasedName:))
-            }
-            guard attribute != nil || key.hasPrefix("ce_") else { return }
-            guard let text = Self.text(bytes) else {
-                throw EnvelopeError(.badHeader, header: name, "the value is not UTF-8")
-            }
-            if let attribute {
-                if let existing = slots[attribute.slot], existing != text {
-                    throw EnvelopeError(.duplicateHeader, header: name, "appears twice with different values")
+            var key = String(decoding: name, as: UTF8.self)
+            if name.contains(where: { $0 >= 65 && $0 <= 90 }) {
+                key = key.lowercased()
+                if let attribute = key.withUTF8(Attribute.init(lowercasedName:)) {
+                    try store(Self.text(value, header: name), in: attribute, header: name)
+                    return
                 }
-                slots[attribute.slot] = text
-            } else {
-                let extensionName = String(key.dropFirst(3))
-                if let existing = extensions[extensionName], existing != text {
-                    throw EnvelopeError(.duplicateHeader, header: name, "appears twice with different values")
-                }
-                extensions[extensionName] = text
             }
+            guard key.hasPrefix("ce_") else { return }
+            let text = try Self.text(value, header: name)
+            let extensionName = String(key.dropFirst(3))
+            if let existing = extensions[extensionName], existing != text {
+                throw EnvelopeError(.duplicateHeader, header: String(decoding: name, as: UTF8.self), "appears twice with different values")
+            }
+            extensions[extensionName] = text
         }
 
-        /// The value as text, or nil when it is not UTF-8. Header values are nearly always
-        /// ASCII, which needs no decoding: checking that first skips the general validator.
-        private static func text(_ bytes: [UInt8]) -> String? {
-            if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-            return String(validating: bytes, as: UTF8.self)
+        /// Takes one header given as a string and bytes.
+        @usableFromInline
+        mutating func read(name: String, bytes: [UInt8]) throws(EnvelopeError) {
+            var name = name
+            let failure: EnvelopeError? = name.withUTF8 { name in
+                bytes.withUnsafeBufferPointer { value in
+                    do throws(EnvelopeError) {
+                        try read(name: name, value: value)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            if let failure { throw failure }
+        }
+
+        private mutating func store(_ text: String, in attribute: Attribute, header name: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) {
+            if let existing = slots[attribute.slot], existing != text {
+                throw EnvelopeError(.duplicateHeader, header: String(decoding: name, as: UTF8.self), "appears twice with different values")
+            }
+            slots[attribute.slot] = text
+        }
+
+        /// The value as text; a value that is not UTF-8 is an error naming the header. Header
+        /// values are nearly always ASCII, which needs no decoding: checking that first skips
+        /// the general validator.
+        private static func text(_ value: UnsafeBufferPointer<UInt8>?, header name: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) -> String {
+            guard let value else { return "" }
+            if value.allSatisfy({ $0 < 0x80 }) { return String(decoding: value, as: UTF8.self) }
+            guard let text = String(validating: value, as: UTF8.self) else {
+                throw EnvelopeError(.badHeader, header: String(decoding: name, as: UTF8.self), "the value is not UTF-8")
+            }
+            return text
         }
 
         /// The envelope, once every header is read.
-        @usableFromInline
-        func envelope() throws(EnvelopeError) -> MessageEnvelope {
+        public func envelope() throws(EnvelopeError) -> MessageEnvelope {
             func required(_ attribute: Attribute) throws(EnvelopeError) -> String {
                 guard let value = slots[attribute.slot] else {
                     throw EnvelopeError(.missingHeader, header: attribute.rawValue, "is required")

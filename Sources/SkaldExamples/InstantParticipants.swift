@@ -113,7 +113,7 @@ public final class InstantParticipants: Sendable {
 
     private func handle(_ message: KafkaMessage) throws -> KafkaOutgoingMessage? {
         deliveries.add(1, ordering: .relaxed)
-        let command = try MessageEnvelope(headers: message.headers.lazy.map { ($0.name, $0.value ?? []) })
+        let command = try MessageEnvelope(kafkaHeaders: message.headers)
         let body = message.value
         let reply: any SagaMessage
         switch command.type {
@@ -167,7 +167,7 @@ public final class InstantParticipants: Sendable {
         )
         return KafkaOutgoingMessage(
             topic: "skald.replies", key: message.key, value: try SkaldJSON.encode(reply),
-            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+            headers: KafkaHeaders(envelope)
         )
     }
 

@@ -415,22 +415,25 @@ final class ConsumerCore: @unchecked Sendable {
         let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) } ?? []
         let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
 
-        var headers: [KafkaHeader] = []
+        var headers = KafkaHeaders()
         var headerList: OpaquePointer?
         if rd_kafka_message_headers(message, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            headers.reserveCapacity(rd_kafka_header_cnt(headerList))
-            var index = 0
+            // Two walks: the first sizes the buffer, so that the second fills it without growing it.
+            let count = rd_kafka_header_cnt(headerList)
             var name: UnsafePointer<CChar>?
             var valuePointer: UnsafeRawPointer?
             var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            var byteCount = 0
+            for index in 0..<count where rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                byteCount += (name.map { strlen($0) } ?? 0) + (valuePointer == nil ? 0 : size)
+            }
+            headers.reserveCapacity(headers: count, bytes: byteCount)
+            for index in 0..<count where rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let nameBytes = name.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)).assumingMemoryBound(to: UInt8.self) }
                 headers.append(
-                    KafkaHeader(
-                        name: name.map { String(cString: $0) } ?? "",
-                        value: valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-                    )
+                    name: nameBytes ?? UnsafeBufferPointer(start: nil, count: 0),
+                    value: valuePointer.map { UnsafeRawBufferPointer(start: $0, count: size).assumingMemoryBound(to: UInt8.self) }
                 )
-                index += 1
             }
         }
 

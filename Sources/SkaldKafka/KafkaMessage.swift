@@ -17,7 +17,7 @@ public struct KafkaMessage: Sendable, Hashable {
     /// The payload (empty for a null value).
     public var value: [UInt8]
     /// Record headers, in order.
-    public var headers: [KafkaHeader]
+    public var headers: KafkaHeaders
     /// The record timestamp (creation or log-append time), when the broker provides one.
     public var timestamp: Date?
 
@@ -28,7 +28,7 @@ public struct KafkaMessage: Sendable, Hashable {
         offset: Int64,
         key: [UInt8]? = nil,
         value: [UInt8],
-        headers: [KafkaHeader] = [],
+        headers: KafkaHeaders = [],
         timestamp: Date? = nil
     ) {
         self.topic = topic

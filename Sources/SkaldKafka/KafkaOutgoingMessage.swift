@@ -9,7 +9,7 @@ public struct KafkaOutgoingMessage: Sendable, Hashable {
     /// The payload.
     public var value: [UInt8]
     /// Record headers, kept in order.
-    public var headers: [KafkaHeader]
+    public var headers: KafkaHeaders
 
     /// A message with raw key and value bytes.
     public init(
@@ -17,7 +17,7 @@ public struct KafkaOutgoingMessage: Sendable, Hashable {
         partition: Int32? = nil,
         key: [UInt8]? = nil,
         value: [UInt8],
-        headers: [KafkaHeader] = []
+        headers: KafkaHeaders = []
     ) {
         self.topic = topic
         self.partition = partition
@@ -32,7 +32,7 @@ public struct KafkaOutgoingMessage: Sendable, Hashable {
         partition: Int32? = nil,
         key: String?,
         value: String,
-        headers: [KafkaHeader] = []
+        headers: KafkaHeaders = []
     ) {
         self.init(
             topic: topic,

@@ -196,18 +196,14 @@ final class ProducerCore: @unchecked Sendable {
         var headers: OpaquePointer?
         if !message.headers.isEmpty {
             let list = rd_kafka_headers_new(message.headers.count)
-            for header in message.headers {
-                var name = header.name
-                name.withUTF8 { nameBytes in
-                    nameBytes.withMemoryRebound(to: CChar.self) { nameChars in
-                        if let value = header.value {
-                            value.withUnsafeBytes { valueBytes in
-                                _ = rd_kafka_header_add(list, nameChars.baseAddress, nameChars.count, valueBytes.baseAddress, valueBytes.count)
-                            }
-                        } else {
-                            _ = rd_kafka_header_add(list, nameChars.baseAddress, nameChars.count, nil, 0)
-                        }
-                    }
+            // In place: no header is copied, and no reference counted, on its way to librdkafka.
+            // librdkafka reads a nil value pointer as a header without a value, so an empty value
+            // needs an address even when its buffer has none.
+            withUnsafePointer(to: UInt8(0)) { empty in
+                message.headers.forEachRaw { name, value in
+                    _ = rd_kafka_header_add(
+                        list, UnsafeRawPointer(name.baseAddress ?? empty).assumingMemoryBound(to: CChar.self), name.count,
+                        value.map { UnsafeRawPointer($0.baseAddress ?? empty) }, value?.count ?? 0)
                 }
             }
             headers = list

@@ -16,7 +16,7 @@ struct ActiveTracing: Sendable {
     }
 
     /// The context `headers` carry; nil when the instrument finds none there (absent or malformed).
-    func context(headers: [KafkaHeader]) -> ServiceContext? {
+    func context(headers: KafkaHeaders) -> ServiceContext? {
         var context = ServiceContext.topLevel
         instrument.extract(headers, into: &context, using: KafkaHeadersExtractor())
         return context.isEmpty ? nil : context
@@ -30,7 +30,7 @@ struct ActiveTracing: Sendable {
 
     /// The `traceparent` the instrument writes for `context` (a span's, to hand on to what it causes).
     func traceparent(of context: ServiceContext) -> String? {
-        var headers: [KafkaHeader] = []
+        var headers = KafkaHeaders()
         instrument.inject(context, into: &headers, using: KafkaHeadersInjector())
         return KafkaHeadersExtractor().extract(key: W3CTraceContextInstrument.traceParentHeader, from: headers)
     }

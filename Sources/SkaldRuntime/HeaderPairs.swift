@@ -9,22 +9,23 @@ import SkaldKafka
 /// still parses.
 enum HeaderPairs {
     /// The headers in `text`; throws only when the text is not an array of string pairs.
-    static func parse(_ text: String) throws -> [KafkaHeader] {
+    static func parse(_ text: String) throws -> KafkaHeaders {
         try parse(Array(text.utf8))
     }
 
     /// The headers in the JSON `bytes`; throws only when they are not an array of string pairs.
-    static func parse(_ bytes: [UInt8]) throws -> [KafkaHeader] {
+    static func parse(_ bytes: [UInt8]) throws -> KafkaHeaders {
         if let headers = fastParse(bytes) { return headers }
         let pairs = try JSONDecoder().decode([[String]].self, from: Data(bytes))
-        return pairs.compactMap { pair in pair.count == 2 ? KafkaHeader(name: pair[0], value: pair[1]) : nil }
+        return KafkaHeaders(pairs.compactMap { pair in pair.count == 2 ? KafkaHeader(name: pair[0], value: pair[1]) : nil })
     }
 
     /// Parses the common shape (`[["a", "b"], …]`, escapes limited to the two-character
     /// ones and `\uXXXX` outside the surrogate range); nil for anything else.
     ///
-    /// Values stay bytes, as Kafka takes them; runs without escapes are copied at once.
-    static func fastParse(_ bytes: [UInt8]) -> [KafkaHeader]? {
+    /// Values stay bytes, as Kafka takes them; runs without escapes are copied at once, and
+    /// every name and value goes through one scratch buffer into the headers' own.
+    static func fastParse(_ bytes: [UInt8]) -> KafkaHeaders? {
         bytes.withUnsafeBufferPointer { buffer in
             var reader = Reader(bytes: buffer)
             return reader.pairs()
@@ -38,19 +39,26 @@ enum HeaderPairs {
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-        mutating func pairs() -> [KafkaHeader]? {
+        mutating func pairs() -> KafkaHeaders? {
             guard expect(UInt8(ascii: "[")) else { return nil }
-            var headers: [KafkaHeader] = []
-            headers.reserveCapacity(12)
+            var headers = KafkaHeaders()
+            headers.reserveCapacity(headers: 12, bytes: bytes.count)
+            var scratch: [UInt8] = []
+            scratch.reserveCapacity(128)
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
             } else {
                 while true {
-                    guard expect(UInt8(ascii: "[")), let name = string(), expect(UInt8(ascii: ",")), let value = string(),
-                        expect(UInt8(ascii: "]"))
-                    else { return nil }
-                    headers.append(KafkaHeader(name: String(decoding: name, as: UTF8.self), value: value))
+                    // The name, then the value, unescaped into the scratch buffer one after the other.
+                    scratch.removeAll(keepingCapacity: true)
+                    guard expect(UInt8(ascii: "[")), string(into: &scratch) else { return nil }
+                    let nameCount = scratch.count
+                    guard expect(UInt8(ascii: ",")), string(into: &scratch), expect(UInt8(ascii: "]")) else { return nil }
+                    scratch.withUnsafeBufferPointer { pair in
+                        headers.append(
+                            name: UnsafeBufferPointer(rebasing: pair[..<nameCount]), value: UnsafeBufferPointer(rebasing: pair[nameCount...]))
+                    }
                     if expect(UInt8(ascii: ",")) { continue }
                     guard expect(UInt8(ascii: "]")) else { return nil }
                     break
@@ -73,10 +81,9 @@ enum HeaderPairs {
             return true
         }
 
-        /// A JSON string's UTF-8 bytes, unescaped.
-        mutating func string() -> [UInt8]? {
-            guard expect(UInt8(ascii: "\"")) else { return nil }
-            var out: [UInt8] = []
+        /// Appends a JSON string's UTF-8 bytes, unescaped, to `out`; false when it is not one.
+        mutating func string(into out: inout [UInt8]) -> Bool {
+            guard expect(UInt8(ascii: "\"")) else { return false }
             var runStart = index
             while index < bytes.count {
                 let byte = bytes[index]
@@ -88,15 +95,15 @@ enum HeaderPairs {
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    return out
+                    return true
                 case UInt8(ascii: "\\"):
-                    guard unescape(into: &out) else { return nil }
+                    guard unescape(into: &out) else { return false }
                     runStart = index
                 default:
-                    return nil  // a raw control character is not valid JSON
+                    return false  // a raw control character is not valid JSON
                 }
             }
-            return nil
+            return false
         }
 
         /// The escape after a backslash, appended to `out`.

@@ -17,7 +17,7 @@ public struct KafkaHeadersExtractor: Extractor {
     public init() {}
 
     /// The value of the last header called `key`; nil when there is none or it has no value.
-    public func extract(key: String, from carrier: [KafkaHeader]) -> String? {
+    public func extract(key: String, from carrier: KafkaHeaders) -> String? {
         // The last one wins, as the injector replaces rather than repeats a header.
         carrier.last { $0.name.utf8.count == key.utf8.count && $0.name.lowercased() == key.lowercased() }?.stringValue
     }

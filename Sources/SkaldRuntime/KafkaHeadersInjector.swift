@@ -14,9 +14,9 @@ public struct KafkaHeadersInjector: Injector {
     public init() {}
 
     /// Sets header `key` to `value`, replacing any header of that name.
-    public func inject(_ value: String, forKey key: String, into carrier: inout [KafkaHeader]) {
+    public func inject(_ value: String, forKey key: String, into carrier: inout KafkaHeaders) {
         let name = key.lowercased()
         carrier.removeAll { $0.name.lowercased() == name }
-        carrier.append(KafkaHeader(name: key, value: value))
+        carrier.append(name: key, value: value)
     }
 }

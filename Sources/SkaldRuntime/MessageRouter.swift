@@ -29,7 +29,7 @@ public struct MessageRouter: Sendable {
     public func route(_ message: KafkaMessage) -> Route {
         let envelope: MessageEnvelope
         do {
-            envelope = try MessageEnvelope(headers: message.headers.lazy.map { ($0.name, $0.value ?? []) })
+            envelope = try MessageEnvelope(kafkaHeaders: message.headers)
         } catch {
             return .deadLetter(reason: "bad CloudEvents headers: \(error)")
         }

@@ -35,8 +35,9 @@ extension DeadLetterStore {
         guard try await markRedriven(id: id, by: actor) else {
             return .alreadyRedriven((try await deadLetter(id: id)) ?? letter)
         }
-        let headers = (letter.headers ?? []).filter { !DeadLetters.addedHeaders.contains($0.name) }
-            .map { KafkaHeader(name: $0.name, value: $0.value) }
+        let headers = KafkaHeaders(
+            (letter.headers ?? []).filter { !DeadLetters.addedHeaders.contains($0.name) }
+                .map { KafkaHeader(name: $0.name, value: $0.value) })
         let message = KafkaOutgoingMessage(
             topic: letter.sourceTopic, key: letter.rawKey, value: letter.rawPayload ?? [], headers: headers)
         do {

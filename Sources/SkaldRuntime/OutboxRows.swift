@@ -46,11 +46,11 @@ package struct OutboxRows {
         if let epoch {
             // The Kafka headers of the message handed over, from the same walk of the envelope
             // that writes the row's: its time is formatted once.
-            var kafkaHeaders: [KafkaHeader] = []
-            kafkaHeaders.reserveCapacity(11)
+            var kafkaHeaders = KafkaHeaders()
+            kafkaHeaders.reserveCapacity(headers: 12, bytes: 384)
             headers.appendText { buffer in
                 JSONRecords.writeHeaderArray(of: envelope, into: &buffer) { name, value in
-                    kafkaHeaders.append(KafkaHeader(name: name, value: value))
+                    kafkaHeaders.append(name: name, value: value)
                 }
             }
             handing[messageId] = (lane, KafkaOutgoingMessage(topic: topic, key: Array(key.utf8), value: payload, headers: kafkaHeaders))

@@ -29,9 +29,9 @@ enum SagaEventMirror {
         var version: String
 
         /// Reads them from the row's `[[name, value], …]` headers; nil when one is missing.
-        init?(headers: [KafkaHeader]) {
+        init?(headers: KafkaHeaders) {
             func text(_ name: String) -> String? {
-                headers.first(where: { $0.name == name })?.value.map { String(decoding: $0, as: UTF8.self) }
+                headers.first(named: name).map { String(decoding: $0, as: UTF8.self) }
             }
             guard let sagaType = text(SagaEventMirror.sagaTypeHeader), let version = text(SagaEventMirror.sagaVersionHeader)
             else { return nil }
@@ -58,6 +58,6 @@ enum SagaEventMirror {
         envelope.time = Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
         return KafkaOutgoingMessage(
             topic: topic, key: Array(sagaId.utf8), value: body,
-            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+            headers: KafkaHeaders(envelope))
     }
 }

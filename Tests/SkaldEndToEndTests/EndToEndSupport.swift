@@ -51,7 +51,7 @@ func publishOrders(_ range: Range<Int>, bootstrap: String) async throws {
         messages.append(
             KafkaOutgoingMessage(
                 topic: "orders.events", key: Array(event.orderId.utf8), value: Array(try JSONEncoder().encode(event)),
-                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                headers: KafkaHeaders(envelope)))
     }
     for result in try await producer.send(messages) { _ = try result.get() }
     await producer.shutdown()

@@ -51,7 +51,7 @@ struct ParticipantServiceTests {
                 sagaType: "PlaceOrder", sagaStep: "process-payment")
             let outgoing = KafkaOutgoingMessage(
                 topic: "payments.commands", key: Array(saga.utf8), value: Array(try JSONEncoder().encode(message)),
-                headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+                headers: KafkaHeaders(envelope))
             for result in try await producer.send(Array(repeating: outgoing, count: copies)) { _ = try result.get() }
             await producer.shutdown()
         }
@@ -66,7 +66,7 @@ struct ParticipantServiceTests {
                     sagaId: command.saga, sagaType: "PlaceOrder", sagaStep: "process-payment")
                 return KafkaOutgoingMessage(
                     topic: "payments.commands", key: Array(key.utf8), value: try SkaldJSON.encode(command.message),
-                    headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+                    headers: KafkaHeaders(envelope))
             }
             for result in try await producer.send(outgoing) { _ = try result.get() }
             await producer.shutdown()

@@ -16,7 +16,7 @@ struct DeadLetterTests {
             causationId: OutgoingCommand.id(sagaId: sagaId, step: "debit", purpose: .action, attempt: 1))
         return KafkaOutgoingMessage(
             topic: "skald.replies", key: Array(sagaId.utf8), value: try SkaldJSON.encode(Debited(transferId: transferId)),
-            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+            headers: KafkaHeaders(envelope))
     }
 
     @Test("a reply for a saga that does not exist yet is recorded; redriven once the saga runs, it moves the saga on")

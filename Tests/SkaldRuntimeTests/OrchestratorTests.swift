@@ -134,18 +134,18 @@ struct OrchestratorTests {
                 // Not JSON.
                 bad.append(KafkaOutgoingMessage(
                     topic: "skald.replies", key: "x", value: "{not json",
-                    headers: MessageEnvelope(id: "bad-json-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-none")
-                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                    headers: KafkaHeaders(
+                        MessageEnvelope(id: "bad-json-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-none"))))
                 // An unknown saga id.
                 bad.append(KafkaOutgoingMessage(
                     topic: "skald.replies", key: "x", value: #"{"transferId":"ghost"}"#,
-                    headers: MessageEnvelope(id: "ghost-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-ghost-\(index)")
-                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                    headers: KafkaHeaders(
+                        MessageEnvelope(id: "ghost-\(index)", source: "t", type: Debited.messageType, sagaId: "Transfer-ghost-\(index)"))))
                 // An unknown message type.
                 bad.append(KafkaOutgoingMessage(
                     topic: "skald.replies", key: "x", value: "{}",
-                    headers: MessageEnvelope(id: "odd-\(index)", source: "t", type: "test.Unknown")
-                        .headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                    headers: KafkaHeaders(
+                        MessageEnvelope(id: "odd-\(index)", source: "t", type: "test.Unknown"))))
             }
             for result in try await producer.send(bad) { _ = try result.get() }
             try await orchestrator.start(
@@ -155,8 +155,8 @@ struct OrchestratorTests {
             // It must end in the dead letters without stopping the pump.
             let poison = KafkaOutgoingMessage(
                 topic: "skald.replies", key: "x", value: #"{"transferId":"ok"}"#,
-                headers: MessageEnvelope(id: "poison\u{0}id", source: "t", type: Debited.messageType, sagaId: "Transfer-ok")
-                    .headers().map { KafkaHeader(name: $0.name, value: $0.value) })
+                headers: KafkaHeaders(
+                    MessageEnvelope(id: "poison\u{0}id", source: "t", type: Debited.messageType, sagaId: "Transfer-ok")))
             _ = try await producer.send(poison)
             bad.append(poison)
 

@@ -132,9 +132,10 @@ final class TransferParticipants: Sendable {
                     var copies = [reply]
                     if duplicateReplies {
                         var another = reply
-                        another.headers = reply.headers.map { header in
-                            header.name == "ce_id" ? KafkaHeader(name: "ce_id", value: "again:" + (header.stringValue ?? "")) : header
-                        }
+                        another.headers = KafkaHeaders(
+                            reply.headers.map { header in
+                                header.name == "ce_id" ? KafkaHeader(name: "ce_id", value: "again:" + (header.stringValue ?? "")) : header
+                            })
                         copies += [reply, another]
                     }
                     var delay = delays[type] ?? .zero
@@ -206,7 +207,7 @@ final class TransferParticipants: Sendable {
             id: "reply:\(command.id)", source: "test-participant", type: reply.type, time: Date(),
             sagaId: command.sagaId, sagaType: command.sagaType, sagaStep: command.sagaStep, causationId: command.id
         )
-        var headers = envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+        var headers = KafkaHeaders(envelope)
         if tracesReplies {
             let instrument = InstrumentationSystem.instrument
             var context = ServiceContext.topLevel

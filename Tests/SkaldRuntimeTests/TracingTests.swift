@@ -152,7 +152,7 @@ struct TracingTests {
                     messages.append(
                         KafkaOutgoingMessage(
                             topic: "skald.replies", key: Array(name.utf8), value: Array(payload),
-                            headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }
+                            headers: KafkaHeaders(envelope)
                                 + [KafkaHeader(name: "traceparent", value: traceparent)]))
                 }
                 for result in try await producer.send(messages) { _ = try result.get() }
@@ -193,7 +193,7 @@ struct TracingTests {
         #expect(trace.spanID.description == "00f067aa0ba902b7")
         #expect(trace.flags.contains(.sampled))
 
-        var headers = [KafkaHeader(name: "ce_id", value: "x"), KafkaHeader(name: "traceparent", value: "old")]
+        var headers: KafkaHeaders = [KafkaHeader(name: "ce_id", value: "x"), KafkaHeader(name: "traceparent", value: "old")]
         instrument.inject(context, into: &headers, using: KafkaHeadersInjector())
         #expect(headers.filter { $0.name == "traceparent" }.map(\.stringValue) == [Self.caller])
         #expect(headers.first { $0.name == "tracestate" }?.stringValue == "vendor=value")

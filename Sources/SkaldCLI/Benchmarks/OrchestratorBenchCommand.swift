@@ -301,7 +301,7 @@ enum OrderEvents {
                 messages.append(
                     KafkaOutgoingMessage(
                         topic: "orders.events", key: Array(event.orderId.utf8), value: Array(try encoder.encode(event)),
-                        headers: envelope.headers().map { KafkaHeader(name: $0.name, value: $0.value) }))
+                        headers: KafkaHeaders(envelope)))
             }
             for result in try await producer.send(messages) { _ = try result.get() }
         }

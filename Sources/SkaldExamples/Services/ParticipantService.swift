@@ -213,7 +213,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
 
     private func skip(_ batch: [KafkaMessage], because error: PostgresError) async throws {
         for message in batch {
-            guard let envelope = try? MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) }) else {
+            guard let envelope = try? MessageEnvelope(kafkaHeaders: message.headers) else {
                 continue
             }
             metrics.rejected.increment()
@@ -278,7 +278,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         var commands: [(message: KafkaMessage, envelope: MessageEnvelope)] = []
         for message in batch {
             do {
-                commands.append((message, try MessageEnvelope(headers: message.headers.map { ($0.name, $0.value ?? []) })))
+                commands.append((message, try MessageEnvelope(kafkaHeaders: message.headers)))
             } catch {
                 // Not a command anyone can answer; the orchestrator's timeout deals with its saga.
                 tally.unreadable += 1
