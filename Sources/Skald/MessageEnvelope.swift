@@ -117,8 +117,9 @@ public struct MessageEnvelope: Sendable, Hashable {
     ///
     /// The errors are those of ``init(headers:)``, which reads through it.
     public struct HeaderReader: Sendable {
-        // Fixed slots rather than a dictionary.
-        private var slots = [String?](repeating: nil, count: Attribute.allCases.count)
+        // Fixed slots rather than a dictionary, inline rather than an array allocated for
+        // every message read; one per `Attribute` (its `slot`).
+        private var slots = InlineArray<11, String?>(repeating: nil)
         private var extensions: [String: String] = [:]
 
         /// A reader that has seen no header yet.
@@ -166,7 +167,9 @@ public struct MessageEnvelope: Sendable, Hashable {
             if let failure { throw failure }
         }
 
-        private mutating func store(_ text: String, in attribute: Attribute, header name: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) {
+        private mutating func store(
+            _ text: String, in attribute: Attribute, header name: UnsafeBufferPointer<UInt8>
+        ) throws(EnvelopeError) {
             if let existing = slots[attribute.slot], existing != text {
                 throw EnvelopeError(.duplicateHeader, header: String(decoding: name, as: UTF8.self), "appears twice with different values")
             }
@@ -176,7 +179,9 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// The value as text; a value that is not UTF-8 is an error naming the header. Header
         /// values are nearly always ASCII, which needs no decoding: checking that first skips
         /// the general validator.
-        private static func text(_ value: UnsafeBufferPointer<UInt8>?, header name: UnsafeBufferPointer<UInt8>) throws(EnvelopeError) -> String {
+        private static func text(
+            _ value: UnsafeBufferPointer<UInt8>?, header name: UnsafeBufferPointer<UInt8>
+        ) throws(EnvelopeError) -> String {
             guard let value else { return "" }
             if value.allSatisfy({ $0 < 0x80 }) { return String(decoding: value, as: UTF8.self) }
             guard let text = String(validating: value, as: UTF8.self) else {

@@ -120,23 +120,39 @@ public enum RuntimeInput: Sendable {
 }
 
 /// A saga instance of any state type, as the runtime caches it between messages.
+///
+/// Immutable, and held by one reference: the runtime copies an instance several times per
+/// transition (into the batch's table, the decision, the cache entry), and as a plain
+/// struct each copy retained half a dozen references (the id, the state, the encoded
+/// state, the step arrays) and released them again (docs/benchmarks-orchestrator.md,
+/// session 22).
 public struct AnySagaInstance: Sendable {
+    private final class Storage: Sendable {
+        let sagaType: String
+        let version: Int
+        let base: InstanceCore
+
+        init(sagaType: String, version: Int, base: InstanceCore) {
+            self.sagaType = sagaType
+            self.version = version
+            self.base = base
+        }
+    }
+
+    private let storage: Storage
+
     /// The saga id.
-    public let sagaId: String
+    public var sagaId: String { storage.base.sagaId }
     /// The definition name.
-    public let sagaType: String
+    public var sagaType: String { storage.sagaType }
     /// The definition version.
-    public let version: Int
+    public var version: Int { storage.version }
     /// The last event sequence applied.
-    public let lastSequence: Int
-    let base: InstanceCore
+    public var lastSequence: Int { storage.base.lastSequence }
+    var base: InstanceCore { storage.base }
 
     init(_ instance: InstanceCore, sagaType: String, version: Int) {
-        sagaId = instance.sagaId
-        self.sagaType = sagaType
-        self.version = version
-        lastSequence = instance.lastSequence
-        base = instance
+        storage = Storage(sagaType: sagaType, version: version, base: instance)
     }
 }
 

@@ -150,10 +150,18 @@ final class ConsumerBuffer: @unchecked Sendable {
             return .finished
         }
         var taken: [KafkaMessage] = []
-        taken.reserveCapacity(min(maxCount, count))
         while taken.count < maxCount && head < chunks.count {
             let chunk = chunks[head]
             let wanted = maxCount - taken.count
+            if taken.isEmpty && chunk.count <= wanted {
+                // The first chunk whole is handed over as it is (an array from a slice of all
+                // of its buffer shares that buffer), not copied message by message.
+                taken = Array(chunk)
+                chunks[head] = []
+                head += 1
+                continue
+            }
+            if taken.capacity == 0 { taken.reserveCapacity(min(maxCount, count)) }
             if chunk.count <= wanted {
                 taken.append(contentsOf: chunk)
                 chunks[head] = []

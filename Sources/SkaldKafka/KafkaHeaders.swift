@@ -61,9 +61,11 @@ public struct KafkaHeaders: Sendable, Hashable {
 
     /// Appends a header whose value is the UTF-8 of `value`, without an array of its own.
     public mutating func append(name: String, value: String) {
-        var name = name
-        var value = value
-        name.withUTF8 { name in value.withUTF8 { append(name: name, value: $0) } }
+        // Through the UTF-8 views (contiguous for native strings: one copy each), not
+        // `withUTF8`, which needs a `var` copy of each string, retained and released.
+        fields.append(Field(start: UInt32(bytes.count), nameCount: UInt32(name.utf8.count), valueCount: Int32(value.utf8.count)))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(contentsOf: value.utf8)
     }
 
     /// Appends a header from bytes in place; a nil `value` is a header without a value.
@@ -94,7 +96,9 @@ public struct KafkaHeaders: Sendable, Hashable {
                 let nameStart = Int(field.start)
                 let valueStart = nameStart + Int(field.nameCount)
                 let name = UnsafeBufferPointer(rebasing: buffer[nameStart..<valueStart])
-                let value = field.valueCount < 0 ? nil : UnsafeBufferPointer(rebasing: buffer[valueStart..<valueStart + Int(field.valueCount)])
+                let value =
+                    field.valueCount < 0
+                    ? nil : UnsafeBufferPointer(rebasing: buffer[valueStart..<valueStart + Int(field.valueCount)])
                 try body(name, value)
             }
         }

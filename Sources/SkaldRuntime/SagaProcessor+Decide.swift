@@ -25,98 +25,103 @@ extension SagaProcessor {
         writes: inout BatchWrites,
         spans: inout TransitionSpans
     ) -> Bool {
-        for (index, item) in work.enumerated() where outcomes[index] == nil {
-            guard let id = sagaIds[index] else { continue }
-            let saga: any RuntimeSagaDefinition
-            let instance: AnySagaInstance
-            var isNew = false
-            // The saga's one lookup for this input: later reads and writes go through the index.
-            let known = sagas.index(forKey: id)
-            if let known, let existing = sagas.values[known].instance {
-                if case .start = item.target {
-                    // The same start again (another message id, the same business key): one saga.
-                    outcomes[index] = .duplicate(sagaId: id)
-                    continue
-                }
-                if sagas.values[known].isFinished, case .timer = item.input {
-                    // A timer that outlived its saga changes nothing worth recording.
-                    outcomes[index] = .duplicate(sagaId: id)
-                    continue
-                }
-                guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
-                    if optimistic { return false }
-                    outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
-                    continue
-                }
-                saga = registered
-                instance = existing
-            } else if case .start(let type, _, _) = item.target, let latest = try? registry.latest(name: type) {
-                saga = latest
-                instance = latest.newInstance(sagaId: id)
-                isNew = true
-            } else {
-                if optimistic { return false }
-                outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
-                continue
-            }
-            let storedTrace = known.flatMap { sagas.values[$0].traceparent }
-            let span = spans.start(item, sagaId: id, sagaType: saga.name, sagaTrace: storedTrace)
-            do {
-                var decision = try saga.decide(instance, item.input, now: now)
-                if optimistic && decision.events.isEmpty { return false }
-                // One trace per saga: commands caused by an input without trace context (a timer,
-                // an operator, a participant that does not propagate it) continue the trace the
-                // saga started with.
-                let sagaTrace = storedTrace ?? (isNew ? item.traceparent : nil)
-                if let sagaTrace {
-                    for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
-                        decision.commands[index].envelope.traceparent = sagaTrace
+        // Each input is read where it lies in the buffer: taken out of the array (by a `for`
+        // binding or a subscript), every input was copied, each of its dozen references (the
+        // envelope's strings, the payload) retained and released again.
+        return work.withUnsafeBufferPointer { work in
+            for index in work.indices where outcomes[index] == nil {
+                guard let id = sagaIds[index] else { continue }
+                let saga: any RuntimeSagaDefinition
+                let instance: AnySagaInstance
+                var isNew = false
+                // The saga's one lookup for this input: later reads and writes go through the index.
+                let known = sagas.index(forKey: id)
+                if let known, let existing = sagas.values[known].instance {
+                    if case .start = work[index].target {
+                        // The same start again (another message id, the same business key): one saga.
+                        outcomes[index] = .duplicate(sagaId: id)
+                        continue
                     }
-                }
-                // With a tracer, the commands go out as children of this transition's span, and a new
-                // saga keeps that span's context: even one started without trace context is one trace.
-                let spanTrace = spans.applied(span, decision: &decision)
-                var trace = storedTrace
-                if isNew, let started = spanTrace ?? item.traceparent {
-                    writes.trace(sagaId: id, traceparent: started)
-                    trace = started
-                }
-                // A new saga's commands may go to the relay by hand, and so may those of a saga
-                // whose every command went that way in the lane's current epoch (its cache entry
-                // says so, and the entry is at the saga's last sequence, so no other process
-                // wrote to it since: every command comes with an event).
-                let claim = handoff?.claim(lane: OutboxRelay.lane(ofSaga: id))
-                let handoffEpoch: Int?
-                if isNew {
-                    handoffEpoch = claim
+                    if sagas.values[known].isFinished, case .timer = work[index].input {
+                        // A timer that outlived its saga changes nothing worth recording.
+                        outcomes[index] = .duplicate(sagaId: id)
+                        continue
+                    }
+                    guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
+                        if optimistic { return false }
+                        outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
+                        continue
+                    }
+                    saga = registered
+                    instance = existing
+                } else if case .start(let type, _, _) = work[index].target, let latest = try? registry.latest(name: type) {
+                    saga = latest
+                    instance = latest.newInstance(sagaId: id)
+                    isNew = true
                 } else {
-                    let previous = known.flatMap { sagas.values[$0].handoffEpoch }
-                    handoffEpoch = previous == claim ? previous : nil
+                    if optimistic { return false }
+                    outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
+                    continue
                 }
-                let isFinished = decision.snapshot.status.isFinal
-                if let known {
-                    sagas.values[known].instance = decision.instance
-                    sagas.values[known].traceparent = trace
-                    sagas.values[known].handoffEpoch = handoffEpoch
-                    sagas.values[known].isFinished = isFinished
-                } else {
-                    sagas[id] = BatchSaga(
-                        instance: decision.instance, traceparent: trace, handoffEpoch: handoffEpoch, isFinished: isFinished)
+                let storedTrace = known.flatMap { sagas.values[$0].traceparent }
+                let span = spans.start(work[index], sagaId: id, sagaType: saga.name, sagaTrace: storedTrace)
+                do {
+                    var decision = try saga.decide(instance, work[index].input, now: now)
+                    if optimistic && decision.events.isEmpty { return false }
+                    // One trace per saga: commands caused by an input without trace context (a timer,
+                    // an operator, a participant that does not propagate it) continue the trace the
+                    // saga started with.
+                    let sagaTrace = storedTrace ?? (isNew ? work[index].traceparent : nil)
+                    if let sagaTrace {
+                        for index in decision.commands.indices where decision.commands[index].envelope.traceparent == nil {
+                            decision.commands[index].envelope.traceparent = sagaTrace
+                        }
+                    }
+                    // With a tracer, the commands go out as children of this transition's span, and a new
+                    // saga keeps that span's context: even one started without trace context is one trace.
+                    let spanTrace = spans.applied(span, decision: &decision)
+                    var trace = storedTrace
+                    if isNew, let started = spanTrace ?? work[index].traceparent {
+                        writes.trace(sagaId: id, traceparent: started)
+                        trace = started
+                    }
+                    // A new saga's commands may go to the relay by hand, and so may those of a saga
+                    // whose every command went that way in the lane's current epoch (its cache entry
+                    // says so, and the entry is at the saga's last sequence, so no other process
+                    // wrote to it since: every command comes with an event).
+                    let claim = handoff?.claim(lane: OutboxRelay.lane(ofSaga: id))
+                    let handoffEpoch: Int?
+                    if isNew {
+                        handoffEpoch = claim
+                    } else {
+                        let previous = known.flatMap { sagas.values[$0].handoffEpoch }
+                        handoffEpoch = previous == claim ? previous : nil
+                    }
+                    let isFinished = decision.snapshot.status.isFinal
+                    if let known {
+                        sagas.values[known].instance = decision.instance
+                        sagas.values[known].traceparent = trace
+                        sagas.values[known].handoffEpoch = handoffEpoch
+                        sagas.values[known].isFinished = isFinished
+                    } else {
+                        sagas[id] = BatchSaga(
+                            instance: decision.instance, traceparent: trace, handoffEpoch: handoffEpoch, isFinished: isFinished)
+                    }
+                    writes.add(decision, startsSaga: isNew, handingIn: handoffEpoch)
+                    if isNew {
+                        var key = decision.snapshot.businessKey
+                        if key.isEmpty, case .start(_, _, let triggerKey?) = work[index].target { key = triggerKey }
+                        if !key.isEmpty { writes.correlate(sagaType: saga.name, key: key, sagaId: id) }
+                    }
+                    outcomes[index] = .applied(sagaId: id)
+                } catch {
+                    if optimistic { return false }
+                    spans.rejected(span, error: error)
+                    outcomes[index] = .rejected(reason: "\(error)")
+                    logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
                 }
-                writes.add(decision, startsSaga: isNew, handingIn: handoffEpoch)
-                if isNew {
-                    var key = decision.snapshot.businessKey
-                    if key.isEmpty, case .start(_, _, let triggerKey?) = item.target { key = triggerKey }
-                    if !key.isEmpty { writes.correlate(sagaType: saga.name, key: key, sagaId: id) }
-                }
-                outcomes[index] = .applied(sagaId: id)
-            } catch {
-                if optimistic { return false }
-                spans.rejected(span, error: error)
-                outcomes[index] = .rejected(reason: "\(error)")
-                logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
             }
+            return true
         }
-        return true
     }
 }
