@@ -64,16 +64,19 @@ struct JSONRecords {
     }
 
     /// `[[name, value], …]` of `envelope`'s headers, an outbox row's `headers` value, appended to
-    /// `buffer`; `each`, when given, sees every header written.
+    /// `buffer`; `each` sees every header written.
+    ///
+    /// `each` is not optional: an optional closure escapes, and what it captured (the outbox's
+    /// Kafka headers) would live in a heap box checked for exclusive access on every header.
     static func writeHeaderArray(
-        of envelope: MessageEnvelope, into buffer: inout [UInt8], each: ((_ name: String, _ value: String) -> Void)? = nil
+        of envelope: MessageEnvelope, into buffer: inout [UInt8], each: (_ name: String, _ value: String) -> Void = { _, _ in }
     ) {
         write(into: &buffer) { writer in
             var first = true
             envelope.forEachHeader { name, value in
                 writer.appendPair(name, value, first: first)
                 first = false
-                each?(name, value)
+                each(name, value)
             }
         }
     }
