@@ -135,6 +135,9 @@ extension CanonicalJSONBuffer {
 
     /// A string in quotes, escaped as Foundation escapes with `.withoutEscapingSlashes`.
     mutating func writeString(_ string: String) {
+        // A native string's bytes are read where they are; `withUTF8` would need a `var` copy,
+        // retained and released around every string written.
+        if string.utf8.withContiguousStorageIfAvailable({ writeEscaped($0) }) != nil { return }
         var string = string
         string.withUTF8 { _ = writeEscaped($0) }
     }
