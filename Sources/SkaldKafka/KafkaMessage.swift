@@ -5,21 +5,66 @@ public import Foundation
 /// After processing it, hand it to `KafkaConsumer.storeOffsets(for:)` so its
 /// offset is committed; messages never marked done are read again after a
 /// restart or rebalance.
+///
+/// A value type held by one reference (copied when changed while shared), so copying a
+/// message costs one reference count whatever it holds.
 public struct KafkaMessage: Sendable, Hashable {
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline var topic: String
+        @usableFromInline var partition: Int32
+        @usableFromInline var offset: Int64
+        @usableFromInline var key: [UInt8]?
+        @usableFromInline var value: [UInt8]
+        @usableFromInline var headers: KafkaHeaders
+        @usableFromInline var timestamp: Date?
+    }
+
+    @usableFromInline
+    var fields: CopyOnWrite<Fields>
+
     /// The topic the message came from.
-    public var topic: String
+    @inlinable
+    public var topic: String {
+        _read { yield fields.value.topic }
+        _modify { yield &fields.value.topic }
+    }
     /// The partition the message came from.
-    public var partition: Int32
+    @inlinable
+    public var partition: Int32 {
+        _read { yield fields.value.partition }
+        _modify { yield &fields.value.partition }
+    }
     /// The message's own offset (the committed position after it is `offset + 1`).
-    public var offset: Int64
+    @inlinable
+    public var offset: Int64 {
+        _read { yield fields.value.offset }
+        _modify { yield &fields.value.offset }
+    }
     /// The key, if the producer set one.
-    public var key: [UInt8]?
+    @inlinable
+    public var key: [UInt8]? {
+        _read { yield fields.value.key }
+        _modify { yield &fields.value.key }
+    }
     /// The payload (empty for a null value).
-    public var value: [UInt8]
+    @inlinable
+    public var value: [UInt8] {
+        _read { yield fields.value.value }
+        _modify { yield &fields.value.value }
+    }
     /// Record headers, in order.
-    public var headers: KafkaHeaders
+    @inlinable
+    public var headers: KafkaHeaders {
+        _read { yield fields.value.headers }
+        _modify { yield &fields.value.headers }
+    }
     /// The record timestamp (creation or log-append time), when the broker provides one.
-    public var timestamp: Date?
+    @inlinable
+    public var timestamp: Date? {
+        _read { yield fields.value.timestamp }
+        _modify { yield &fields.value.timestamp }
+    }
 
     /// A message as the consumer builds it; public so tests and replay tools can fabricate messages.
     public init(
@@ -31,13 +76,10 @@ public struct KafkaMessage: Sendable, Hashable {
         headers: KafkaHeaders = [],
         timestamp: Date? = nil
     ) {
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestamp = timestamp
+        fields = CopyOnWrite(
+            Fields(
+                topic: topic, partition: partition, offset: offset, key: key, value: value, headers: headers,
+                timestamp: timestamp))
     }
 
     /// The key decoded as UTF-8, if there is a key.

@@ -1,15 +1,50 @@
 /// A message to produce: topic, optional partition, optional key, value and headers.
+///
+/// A value type held by one reference (copied when changed while shared), so copying a
+/// message into a batch, a hand-over or a retry costs one reference count whatever it holds.
 public struct KafkaOutgoingMessage: Sendable, Hashable {
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline var topic: String
+        @usableFromInline var partition: Int32?
+        @usableFromInline var key: [UInt8]?
+        @usableFromInline var value: [UInt8]
+        @usableFromInline var headers: KafkaHeaders
+    }
+
+    @usableFromInline
+    var fields: CopyOnWrite<Fields>
+
     /// The topic to write to.
-    public var topic: String
+    @inlinable
+    public var topic: String {
+        _read { yield fields.value.topic }
+        _modify { yield &fields.value.topic }
+    }
     /// A fixed partition, or `nil` to let the partitioner choose by key.
-    public var partition: Int32?
+    @inlinable
+    public var partition: Int32? {
+        _read { yield fields.value.partition }
+        _modify { yield &fields.value.partition }
+    }
     /// The key; messages with the same key go to the same partition.
-    public var key: [UInt8]?
+    @inlinable
+    public var key: [UInt8]? {
+        _read { yield fields.value.key }
+        _modify { yield &fields.value.key }
+    }
     /// The payload.
-    public var value: [UInt8]
+    @inlinable
+    public var value: [UInt8] {
+        _read { yield fields.value.value }
+        _modify { yield &fields.value.value }
+    }
     /// Record headers, kept in order.
-    public var headers: KafkaHeaders
+    @inlinable
+    public var headers: KafkaHeaders {
+        _read { yield fields.value.headers }
+        _modify { yield &fields.value.headers }
+    }
 
     /// A message with raw key and value bytes.
     public init(
@@ -19,11 +54,7 @@ public struct KafkaOutgoingMessage: Sendable, Hashable {
         value: [UInt8],
         headers: KafkaHeaders = []
     ) {
-        self.topic = topic
-        self.partition = partition
-        self.key = key
-        self.value = value
-        self.headers = headers
+        fields = CopyOnWrite(Fields(topic: topic, partition: partition, key: key, value: value, headers: headers))
     }
 
     /// A message whose key and value are the UTF-8 of the given strings.
