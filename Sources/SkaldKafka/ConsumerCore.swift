@@ -423,12 +423,15 @@ final class ConsumerCore: @unchecked Sendable {
             var name: UnsafePointer<CChar>?
             var valuePointer: UnsafeRawPointer?
             var size = 0
+            func header(_ index: Int) -> Bool {
+                rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR
+            }
             var byteCount = 0
-            for index in 0..<count where rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            for index in 0..<count where header(index) {
                 byteCount += (name.map { strlen($0) } ?? 0) + (valuePointer == nil ? 0 : size)
             }
             headers.reserveCapacity(headers: count, bytes: byteCount)
-            for index in 0..<count where rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            for index in 0..<count where header(index) {
                 let nameBytes = name.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)).assumingMemoryBound(to: UInt8.self) }
                 headers.append(
                     name: nameBytes ?? UnsafeBufferPointer(start: nil, count: 0),

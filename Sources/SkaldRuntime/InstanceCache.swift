@@ -97,10 +97,13 @@ final class InstanceCache: Sendable {
                     storage.entries[sagaId] = nil
                     continue
                 }
-                if storage.entries[sagaId] == nil {
-                    if storage.entries.count >= capacity { Self.evictLowest(&storage) }
-                    storage.order.insert(Ranked(rank: Self.rank(of: sagaId), sagaId: sagaId))
+                // A saga cached already (five inputs in six) is replaced through its index: one hash.
+                if let cached = storage.entries.index(forKey: sagaId) {
+                    storage.entries.values[cached] = Boxed(entry)
+                    continue
                 }
+                if storage.entries.count >= capacity { Self.evictLowest(&storage) }
+                storage.order.insert(Ranked(rank: Self.rank(of: sagaId), sagaId: sagaId))
                 storage.entries[sagaId] = Boxed(entry)
             }
             // Stale places (sagas that finished) are bounded by the live ones.

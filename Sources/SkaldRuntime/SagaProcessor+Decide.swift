@@ -64,7 +64,7 @@ extension SagaProcessor {
                     continue
                 }
                 let storedTrace = known.flatMap { sagas.values[$0].traceparent }
-                let span = spans.start(work[index], sagaId: id, sagaType: saga.name, sagaTrace: storedTrace)
+                let span = spans.isTracing ? spans.start(work[index], sagaId: id, sagaType: saga.name, sagaTrace: storedTrace) : nil
                 do {
                     var decision = try saga.decide(instance, work[index].input, now: now)
                     if optimistic && decision.events.isEmpty { return false }

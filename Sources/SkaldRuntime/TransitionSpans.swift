@@ -17,6 +17,10 @@ struct TransitionSpans {
         tracing = ActiveTracing.current
     }
 
+    /// Whether a tracer is bootstrapped: without one, ``start(_:sagaId:sagaType:sagaTrace:)``
+    /// need not be called (its input would be copied out of the batch for nothing).
+    var isTracing: Bool { tracing != nil }
+
     /// Opens the span of `item` applied to saga `sagaId`; nil when no tracer is bootstrapped.
     mutating func start(_ item: SagaWork, sagaId: String, sagaType: String, sagaTrace: String?) -> (any Span)? {
         guard let tracing else { return nil }
