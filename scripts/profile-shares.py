@@ -8,13 +8,16 @@ A.txt and B.txt are `perf script -F comm,ip,sym,dso` output (scripts/profile.sh 
 For each PATTERN it prints the share of all samples whose stack holds a function whose
 demangled name contains PATTERN; `leaf:PATTERN` counts only samples taken in such a function
 itself (`leaf:swift_retain` is the CPU of retains, wherever they come from). Postgres's and
-the idle loop's samples count in the total but never match. `--top N` lists the N functions
+the idle loop's samples count in the total but never match. "Everything but Postgres and idle"
+is the benchmark's process plus whatever else ran (perf samples every process; on a machine
+left to the benchmark that is little). `--top N` lists the N functions
 on the most stacks of the process's threads.
 
 Symbols are demangled with `swift demangle --simplified`, so the names are those of the
 source: `ProducerCore.produce`, `initializeWithCopy for KafkaMessage`.
 """
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -85,11 +88,19 @@ def top(samples, names, count):
 
 
 def main(arguments):
-    if len(arguments) >= 3 and arguments[0] == "--top":
+    if arguments[:1] == ["--top"]:
+        if len(arguments) != 3 or not arguments[1].isdigit() or not os.path.isfile(arguments[2]):
+            print("usage: profile-shares.py --top N PROFILE.txt", file=sys.stderr)
+            return 2
         samples = load(arguments[2])
         top(samples, demangler([samples]), int(arguments[1]))
         return 0
-    files = [argument for argument in arguments[:2] if argument.endswith(".txt")]
+    # One or two profiles (files that exist), then the patterns.
+    files = []
+    for argument in arguments[:2]:
+        if not os.path.isfile(argument):
+            break
+        files.append(argument)
     patterns = arguments[len(files):]
     if not files or not patterns:
         print(__doc__.strip(), file=sys.stderr)
@@ -97,9 +108,9 @@ def main(arguments):
     profiles = [load(path) for path in files]
     names = demangler(profiles)
     results = [shares(samples, names, patterns) for samples in profiles]
-    width = max(len(pattern) for pattern in patterns + ["the process (not Postgres, not idle)"])
+    width = max(len(pattern) for pattern in patterns + ["everything but Postgres and idle"])
     print(f"{'share of all samples':{width}s}" + "".join(f"  {path[-14:]:>14s}" for path in files))
-    print(f"{'the process (not Postgres, not idle)':{width}s}" + "".join(f"  {process:12.2f} %" for process, _ in results))
+    print(f"{'everything but Postgres and idle':{width}s}" + "".join(f"  {process:12.2f} %" for process, _ in results))
     for pattern in patterns:
         print(f"{pattern:{width}s}" + "".join(f"  {found[pattern]:12.2f} %" for _, found in results))
     return 0

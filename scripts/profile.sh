@@ -9,9 +9,10 @@
 #
 # BENCH defaults to `orchestrator --sagas 30000 --pgbench-seconds 0`. The benchmark runs on a
 # freshly created throwaway cluster (`scripts/postgres.sh`, cluster `profile`); after WARMUP
-# seconds (6) `perf record -a -F 999 -g` samples every CPU for SECONDS (12), so Postgres and the
+# seconds (6) `perf record -a -F 999 -g` samples every CPU for SECONDS_SAMPLED (12), so Postgres and the
 # mock broker are in the profile too. Writes OUTPUT.data (perf's), OUTPUT.txt (`perf script`,
-# what scripts/profile-shares.py reads) and OUTPUT.out (the benchmark's summary).
+# what scripts/profile-shares.py reads), OUTPUT.out (the benchmark's summary) and
+# OUTPUT.perf.log (perf's own messages).
 #
 # On this project's 2-core machines two runs of one binary differ in throughput by up to a fifth,
 # while the share of samples a function takes moves far less: compare two binaries by the
@@ -19,7 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-[ $# -ge 2 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 binary=$1
 output=$2
 shift 2
@@ -30,12 +31,14 @@ seconds=${SECONDS_SAMPLED:-12}
 
 if ! command -v perf >/dev/null 2>&1; then
     echo "profile.sh: installing perf (linux-perf)" >&2
-    apt-get install -y -qq linux-perf >/dev/null
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq linux-perf >/dev/null; else sudo apt-get install -y -qq linux-perf >/dev/null; fi
 fi
 
+bench=
+# Whatever happens (perf failing, Ctrl-C), the benchmark does not outlive the script, nor the cluster.
+trap '[ -n "$bench" ] && kill "$bench" 2>/dev/null; "$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true' EXIT
 "$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true
 url=$("$root/scripts/postgres.sh" start profile)
-trap '"$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true' EXIT
 
 "$binary" bench "$1" --postgres "$url" "${@:2}" >"$output.out" 2>&1 &
 bench=$!
@@ -44,8 +47,15 @@ if ! kill -0 "$bench" 2>/dev/null; then
     echo "profile.sh: the benchmark ended before the profile began; see $output.out" >&2
     exit 1
 fi
-perf record -a -F 999 -g -o "$output.data" -- sleep "$seconds" >/dev/null 2>&1
-wait "$bench" || { echo "profile.sh: the benchmark failed; see $output.out" >&2; exit 1; }
+if ! perf record -a -F 999 -g -o "$output.data" -- sleep "$seconds" >/dev/null 2>"$output.perf.log"; then
+    echo "profile.sh: perf record failed:" >&2
+    cat "$output.perf.log" >&2
+    exit 1
+fi
+status=0
+wait "$bench" || status=$?
+bench=
+[ "$status" -eq 0 ] || { echo "profile.sh: the benchmark failed; see $output.out" >&2; exit 1; }
 perf script -i "$output.data" -F comm,ip,sym,dso >"$output.txt" 2>/dev/null
 grep -E "transitions/s|sagas/s|µs" "$output.out" || true
 echo "profile: $output.txt"

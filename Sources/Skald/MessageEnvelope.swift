@@ -117,9 +117,9 @@ public struct MessageEnvelope: Sendable, Hashable {
     ///
     /// The errors are those of ``init(headers:)``, which reads through it.
     public struct HeaderReader: Sendable {
-        // Fixed slots rather than a dictionary, inline rather than an array allocated for
-        // every message read; one per `Attribute` (its `slot`).
-        private var slots = InlineArray<11, String?>(repeating: nil)
+        // A field per attribute rather than a dictionary, or an array allocated for every
+        // message read.
+        private var slots = Slots()
         private var extensions: [String: String] = [:]
 
         /// A reader that has seen no header yet.
@@ -170,10 +170,10 @@ public struct MessageEnvelope: Sendable, Hashable {
         private mutating func store(
             _ text: String, in attribute: Attribute, header name: UnsafeBufferPointer<UInt8>
         ) throws(EnvelopeError) {
-            if let existing = slots[attribute.slot], existing != text {
+            if let existing = slots[attribute], existing != text {
                 throw EnvelopeError(.duplicateHeader, header: String(decoding: name, as: UTF8.self), "appears twice with different values")
             }
-            slots[attribute.slot] = text
+            slots[attribute] = text
         }
 
         /// The value as text; a value that is not UTF-8 is an error naming the header. Header
@@ -193,14 +193,14 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// The envelope, once every header is read.
         public func envelope() throws(EnvelopeError) -> MessageEnvelope {
             func required(_ attribute: Attribute) throws(EnvelopeError) -> String {
-                guard let value = slots[attribute.slot] else {
+                guard let value = slots[attribute] else {
                     throw EnvelopeError(.missingHeader, header: attribute.rawValue, "is required")
                 }
                 guard !value.isEmpty else { throw EnvelopeError(.badHeader, header: attribute.rawValue, "must not be empty") }
                 return value
             }
             func optional(_ attribute: Attribute) -> String? {
-                slots[attribute.slot].flatMap { $0.isEmpty ? nil : $0 }
+                slots[attribute].flatMap { $0.isEmpty ? nil : $0 }
             }
             let version = try required(.specVersion)
             guard version == MessageEnvelope.specVersion else {
@@ -211,7 +211,7 @@ public struct MessageEnvelope: Sendable, Hashable {
             let source = try required(.source)
             let type = try required(.type)
             var time: Date?
-            if let text = slots[Attribute.time.slot] {
+            if let text = slots[.time] {
                 guard let date = Timestamp.parse(text) else {
                     throw EnvelopeError(.badHeader, header: "ce_time", "'\(text)' is not an RFC 3339 timestamp")
                 }
@@ -219,11 +219,11 @@ public struct MessageEnvelope: Sendable, Hashable {
             }
             var envelope = MessageEnvelope(
                 id: id, source: source, type: type,
-                contentType: slots[Attribute.contentType.slot],
+                contentType: slots[.contentType],
                 sagaId: optional(.sagaId), sagaType: optional(.sagaType), sagaStep: optional(.sagaStep),
                 causationId: optional(.causationId),
                 // W3C trace context: a malformed traceparent is dropped, never a reason to reject the message.
-                traceparent: slots[Attribute.traceparent.slot].flatMap { MessageEnvelope.isValidTraceparent($0) ? $0 : nil },
+                traceparent: slots[.traceparent].flatMap { MessageEnvelope.isValidTraceparent($0) ? $0 : nil },
                 extensions: extensions
             )
             // Already at the envelope's precision (parsed from its own format): set, not truncated again.
@@ -269,20 +269,43 @@ public struct MessageEnvelope: Sendable, Hashable {
             default: return nil
             }
         }
+    }
 
-        var slot: Int {
-            switch self {
-            case .specVersion: 0
-            case .id: 1
-            case .source: 2
-            case .type: 3
-            case .time: 4
-            case .contentType: 5
-            case .sagaId: 6
-            case .sagaType: 7
-            case .sagaStep: 8
-            case .causationId: 9
-            case .traceparent: 10
+    /// The value read for each attribute, inline.
+    private struct Slots {
+        private var specVersion, id, source, type, time, contentType: String?
+        private var sagaId, sagaType, sagaStep, causationId, traceparent: String?
+
+        subscript(attribute: Attribute) -> String? {
+            get {
+                switch attribute {
+                case .specVersion: specVersion
+                case .id: id
+                case .source: source
+                case .type: type
+                case .time: time
+                case .contentType: contentType
+                case .sagaId: sagaId
+                case .sagaType: sagaType
+                case .sagaStep: sagaStep
+                case .causationId: causationId
+                case .traceparent: traceparent
+                }
+            }
+            set {
+                switch attribute {
+                case .specVersion: specVersion = newValue
+                case .id: id = newValue
+                case .source: source = newValue
+                case .type: type = newValue
+                case .time: time = newValue
+                case .contentType: contentType = newValue
+                case .sagaId: sagaId = newValue
+                case .sagaType: sagaType = newValue
+                case .sagaStep: sagaStep = newValue
+                case .causationId: causationId = newValue
+                case .traceparent: traceparent = newValue
+                }
             }
         }
     }

@@ -10,6 +10,11 @@
 /// It is a random-access collection of ``KafkaHeader`` for code that wants values; the hot
 /// paths read names and values in place with ``forEachRaw(_:)`` or ``first(named:)``.
 /// Names may repeat; order is kept as produced.
+///
+/// Names and values compare as bytes, as Kafka carries them: two headers are equal when their
+/// bytes are, and ``first(named:)`` matches a name byte for byte (not by Unicode equivalence,
+/// as `String` comparison would). A value is at most 2 GiB and all of them together at most
+/// 4 GiB, far above anything a broker accepts (librdkafka's `message.max.bytes` is at most 1 GB).
 public struct KafkaHeaders: Sendable, Hashable {
     /// Where one header lies in ``bytes``: its name, then its value (if it has one).
     @usableFromInline
@@ -61,6 +66,7 @@ public struct KafkaHeaders: Sendable, Hashable {
 
     /// Appends a header whose value is the UTF-8 of `value`, without an array of its own.
     public mutating func append(name: String, value: String) {
+        checkRoom(nameCount: name.utf8.count, valueCount: value.utf8.count)
         // Through the UTF-8 views (contiguous for native strings: one copy each), not
         // `withUTF8`, which needs a `var` copy of each string, retained and released.
         fields.append(Field(start: UInt32(bytes.count), nameCount: UInt32(name.utf8.count), valueCount: Int32(value.utf8.count)))
@@ -70,10 +76,18 @@ public struct KafkaHeaders: Sendable, Hashable {
 
     /// Appends a header from bytes in place; a nil `value` is a header without a value.
     public mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>?) {
+        checkRoom(nameCount: name.count, valueCount: value?.count ?? 0)
         fields.append(
             Field(start: UInt32(bytes.count), nameCount: UInt32(name.count), valueCount: value.map { Int32($0.count) } ?? -1))
         bytes.append(contentsOf: name)
         if let value { bytes.append(contentsOf: value) }
+    }
+
+    /// Stops on a header the offsets cannot hold (see the limits above), rather than on an
+    /// integer conversion further on.
+    private func checkRoom(nameCount: Int, valueCount: Int) {
+        precondition(valueCount <= Int32.max, "a Kafka header value holds at most 2 GiB")
+        precondition(bytes.count + nameCount + valueCount <= UInt32.max, "Kafka headers hold at most 4 GiB in all")
     }
 
     /// Removes every header for which `shouldRemove` is true, keeping the others in order.

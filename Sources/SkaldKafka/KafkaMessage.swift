@@ -97,3 +97,18 @@ public struct KafkaMessage: Sendable, Hashable {
         KafkaTopicPartition(topic: topic, partition: partition)
     }
 }
+
+extension KafkaMessage: CustomStringConvertible {
+    /// Where the message came from and what it holds, for logs and test failures (its
+    /// fields live in a box, which the default description would show instead).
+    public var description: String {
+        "KafkaMessage(\(topic)/\(partition)/\(offset), key: \(keyString.map { "\"\($0)\"" } ?? "nil"), "
+            + "value: \(Self.preview(value)), headers: \(headers))"
+    }
+
+    /// A value as text, cut after 200 bytes.
+    static func preview(_ value: [UInt8]) -> String {
+        let text = String(decoding: value.prefix(200), as: UTF8.self)
+        return "\"\(text)\"" + (value.count > 200 ? "… (\(value.count) bytes)" : "")
+    }
+}

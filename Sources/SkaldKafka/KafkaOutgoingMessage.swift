@@ -74,3 +74,13 @@ public struct KafkaOutgoingMessage: Sendable, Hashable {
         )
     }
 }
+
+extension KafkaOutgoingMessage: CustomStringConvertible {
+    /// Where the message goes and what it holds, for logs and test failures (its fields live
+    /// in a box, which the default description would show instead).
+    public var description: String {
+        let key = key.map { "\"\(String(decoding: $0, as: UTF8.self))\"" } ?? "nil"
+        return "KafkaOutgoingMessage(\(topic)\(partition.map { "/\($0)" } ?? ""), key: \(key), "
+            + "value: \(KafkaMessage.preview(value)), headers: \(headers))"
+    }
+}

@@ -28,6 +28,15 @@ import Testing
         #expect(changed != original)
     }
 
+    @Test func describedByWhatItHoldsNotByItsBox() {
+        #expect(
+            Self.consumed.description
+                == #"KafkaMessage(orders.commands-with-a-long-name/3/42, key: "k", value: "{}", headers: [ce_id: "m-1"])"#)
+        let outgoing = KafkaOutgoingMessage(topic: "t", partition: 1, key: nil, value: String(repeating: "x", count: 201))
+        #expect(outgoing.description.hasPrefix("KafkaOutgoingMessage(t/1, key: nil, value: \"xxx"))
+        #expect(outgoing.description.hasSuffix("\"… (201 bytes), headers: [])"))
+    }
+
     @Test func equalMessagesBuiltApartAreEqualAndHashAlike() {
         let again = KafkaMessage(
             topic: "orders.commands-with-a-long-name", partition: 3, offset: 42, key: Array("k".utf8), value: Array("{}".utf8),

@@ -58,7 +58,18 @@ import Testing
             default: Issue.record("the two readings of \(headers) disagree: \(packed) against \(pairs)")
             }
         }
-        // Not every case may pass: the comparison above must see errors too.
-        #expect(cases.map { Self.bothReadings($0).packed }.contains { if case .failure = $0 { true } else { false } })
+        // The errors themselves, read from packed headers: which check failed, on which header
+        // (as the message spelled it).
+        func failure(_ headers: [KafkaHeader]) -> (EnvelopeError.Code, String)? {
+            guard case .failure(let error) = Self.bothReadings(headers).packed else { return nil }
+            return (error.code, error.header)
+        }
+        #expect(failure(cases[1]) ?? (.badHeader, "") == (.missingHeader, "ce_specversion"))
+        #expect(failure(cases[2]) ?? (.missingHeader, "") == (.badHeader, "ce_time"))
+        #expect(failure(cases[3]) ?? (.badHeader, "") == (.duplicateHeader, "CE_ID"))
+        #expect(failure(cases[4]) ?? (.badHeader, "") == (.duplicateHeader, "CE_Tenant"))
+        #expect(failure(cases[5]) ?? (.missingHeader, "") == (.badHeader, "ce_sagaid"))
+        #expect(failure(cases[8]) ?? (.missingHeader, "") == (.badHeader, "ce_id"))
+        #expect(failure(cases[0]) == nil && failure(cases[7]) == nil && failure(cases[9]) == nil)
     }
 }
