@@ -5,7 +5,11 @@
 /// be registered side by side while old instances finish.
 public struct SagaRegistry: Sendable {
     private var definitions: [Key: any RuntimeSagaDefinition] = [:]
-    private var latestVersion: [String: Int] = [:]
+    /// The newest version of each saga type, by name.
+    private var latestByName: [String: any RuntimeSagaDefinition] = [:]
+    /// The same, ordered by name: the order `route` asks them in, kept here rather than
+    /// sorted again for every message routed.
+    private var latestInOrder: [any RuntimeSagaDefinition] = []
 
     private struct Key: Hashable {
         let name: String
@@ -27,7 +31,10 @@ public struct SagaRegistry: Sendable {
             throw SagaError(.duplicateDefinition, "\(definition.name) v\(definition.version) is already registered")
         }
         definitions[key] = definition
-        latestVersion[definition.name] = max(latestVersion[definition.name] ?? 0, definition.version)
+        if definition.version > latestByName[definition.name]?.version ?? Int.min {
+            latestByName[definition.name] = definition
+            latestInOrder = latestByName.values.sorted { $0.name < $1.name }
+        }
     }
 
     /// The definition an instance runs.
@@ -40,10 +47,10 @@ public struct SagaRegistry: Sendable {
 
     /// The newest version of a saga type: what new instances start with.
     public func latest(name: String) throws -> any RuntimeSagaDefinition {
-        guard let version = latestVersion[name] else {
+        guard let latest = latestByName[name] else {
             throw SagaError(.unknownDefinition, "no saga definition named \(name) is registered")
         }
-        return try definition(name: name, version: version)
+        return latest
     }
 
     /// Every registered definition, by name then version.
@@ -63,9 +70,8 @@ public struct SagaRegistry: Sendable {
         topic: String, envelope: MessageEnvelope, payload: [UInt8]
     ) throws -> [(definition: any RuntimeSagaDefinition, route: SagaRoute)] {
         var result: [(definition: any RuntimeSagaDefinition, route: SagaRoute)] = []
-        for (name, version) in latestVersion.sorted(by: { $0.key < $1.key }) {
-            if let sagaType = envelope.sagaType, sagaType != name { continue }
-            let definition = try definition(name: name, version: version)
+        for definition in latestInOrder {
+            if let sagaType = envelope.sagaType, sagaType != definition.name { continue }
             if let route = try definition.route(topic: topic, envelope: envelope, payload: payload) {
                 result.append((definition, route))
             }

@@ -60,6 +60,26 @@ let eventDriven = SagaDefinition("Fulfil", version: 3, state: PlaceOrderState.se
         #expect(registry.topics.contains("orders.events") && registry.topics.contains("inventory.events"))
     }
 
+    @Test func theLatestVersionIsTheNewestWhateverTheOrderOfRegistration() throws {
+        func tiny(_ version: Int) -> SagaDefinition<TinyState> {
+            SagaDefinition("Tiny", version: version, state: TinyState.self) { tinyStep("a") }
+                .startedBy(command: Ping.self) { _ in TinyState() }
+        }
+        var registry = try registry()
+        try registry.register(tiny(2))
+        try registry.register(tiny(1))
+        #expect(try registry.latest(name: "Tiny").version == 2)
+        try registry.register(tiny(3))
+        #expect(try registry.latest(name: "Tiny").version == 3)
+        #expect(try registry.definition(name: "Tiny", version: 1).version == 1)
+        #expect(try registry.latest(name: "PlaceOrder").version == 1)
+        #expect(throws: SagaError.self) { try registry.latest(name: "Nameless") }
+        // A start goes to the newest version only.
+        let start = MessageEnvelope(id: "p-1", source: "test", type: Ping.messageType, sagaType: "Tiny")
+        let routes = try registry.route(topic: "skald.commands.Tiny", envelope: start, payload: Array("{}".utf8))
+        #expect(routes.map(\.definition.version) == [3])
+    }
+
     @Test func fullCycleThroughBytes() throws {
         let registry = try registry()
         let definition = try registry.latest(name: "PlaceOrder")
