@@ -233,7 +233,7 @@ public struct MessageEnvelope: Sendable, Hashable {
     }
 
     /// The headers the envelope maps to fields of its own; other `ce_` headers are extensions.
-    private enum Attribute: String, CaseIterable {
+    private enum Attribute: String {
         case specVersion = "ce_specversion"
         case id = "ce_id"
         case source = "ce_source"
