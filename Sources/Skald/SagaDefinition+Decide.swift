@@ -158,6 +158,9 @@ struct Decider {
         self.definition = definition
         self.now = now
         self.decision = EngineDecision(instance: instance)
+        // Most inputs emit two events (an answer and the next command, a start and its first
+        // command); room for four spares the array's growth from one to two.
+        decision.events.reserveCapacity(4)
     }
 
     var instance: InstanceCore {

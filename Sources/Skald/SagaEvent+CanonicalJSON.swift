@@ -112,7 +112,10 @@ extension SagaEvent {
             members.reason = reason
         }
 
-        var buffer = CanonicalJSONBuffer()
+        // Room for the members an event of any kind writes besides its payloads, so the
+        // buffer is allocated once.
+        var buffer = CanonicalJSONBuffer(
+            scalarsOnlyWithCapacity: 320 + (members.payload?.count ?? 0) + (members.state?.count ?? 0))
         buffer.bytes.append(UInt8(ascii: "{"))
         var first = true
         func key(_ name: StaticString) {

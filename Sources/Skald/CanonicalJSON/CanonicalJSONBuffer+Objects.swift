@@ -21,24 +21,33 @@ extension CanonicalJSONBuffer {
     /// written as `"name":value` separated by commas; each one is a segment of the
     /// buffer that starts at its entry's `start`, so reordering copies the object's
     /// bytes once (an object already in order is left alone).
+    ///
+    /// The order of the members and the copy of the object's bytes are temporary
+    /// allocations, on the stack when small: every document of a few members sorts at
+    /// least one object, and two heap arrays per document were a twentieth of the
+    /// orchestrator's allocations.
     private mutating func sortMembers(of level: Level) {
+        let first = level.firstEntry
+        let count = entries.count - first
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { order in
+            for position in 0..<count { order.initializeElement(at: position, to: first + position) }
+            reorderMembers(of: level, order: order)
+        }
+    }
+
+    /// ``sortMembers(of:)`` with `order` holding the object's entry indices as written.
+    private mutating func reorderMembers(of level: Level, order: UnsafeMutableBufferPointer<Int>) {
         let entries = self.entries
         let first = level.firstEntry
-        var order = self.order
-        self.order = []
-        defer { self.order = order }
-        order.removeAll(keepingCapacity: true)
-        order.append(contentsOf: first..<entries.count)
-
         let unique: Bool
         if level.hasEscapedKey {
             // A name with escapes: compare the names themselves (rare).
             let names = entries.map { $0.escapedKey ?? String(decoding: bytes[($0.start + 1)..<$0.nameEnd], as: UTF8.self) }
-            unique = Self.sort(&order) { Self.compareUTF8(names[$0], names[$1]) }
+            unique = Self.sort(order) { Self.compareUTF8(names[$0], names[$1]) }
         } else {
             // The usual case: the names as written are their UTF-8 bytes.
             unique = bytes.withUnsafeBufferPointer { buffer in
-                Self.sort(&order) { left, right in
+                Self.sort(order) { left, right in
                     Self.compare(
                         UnsafeBufferPointer(rebasing: buffer[(entries[left].start + 1)..<entries[left].nameEnd]),
                         UnsafeBufferPointer(rebasing: buffer[(entries[right].start + 1)..<entries[right].nameEnd]))
@@ -63,14 +72,12 @@ extension CanonicalJSONBuffer {
 
         let regionStart = level.start + 1  // after "{"
         let end = bytes.count
-        var scratch = self.scratch
-        self.scratch = []
-        defer { self.scratch = scratch }
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: bytes[regionStart..<end])
-        bytes.removeLast(end - regionStart)
         let last = entries.count - 1
-        scratch.withUnsafeBufferPointer { region in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end - regionStart) { region in
+            bytes.withUnsafeBufferPointer { written in
+                _ = region.initialize(fromContentsOf: UnsafeBufferPointer(rebasing: written[regionStart..<end]))
+            }
+            bytes.removeLast(end - regionStart)
             for (position, index) in order.enumerated() {
                 if position > 0 { bytes.append(UInt8(ascii: ",")) }
                 let from = entries[index].start - regionStart
@@ -84,7 +91,7 @@ extension CanonicalJSONBuffer {
     /// Sorts `order` with `compare` (negative, zero, positive); false when two elements
     /// compare equal. A struct's few members take an insertion sort (nothing moves when
     /// they are in order already), a large dictionary the library's sort.
-    private static func sort(_ order: inout [Int], by compare: (Int, Int) -> Int) -> Bool {
+    private static func sort(_ order: UnsafeMutableBufferPointer<Int>, by compare: (Int, Int) -> Int) -> Bool {
         if order.count <= 16 {
             for position in 1..<order.count {
                 let index = order[position]
@@ -96,7 +103,8 @@ extension CanonicalJSONBuffer {
                 order[hole] = index
             }
         } else {
-            order.sort { compare($0, $1) < 0 }
+            var elements = order
+            elements.sort { compare($0, $1) < 0 }
         }
         for position in 1..<order.count where compare(order[position - 1], order[position]) == 0 { return false }
         return true

@@ -83,10 +83,6 @@ struct CanonicalJSONBuffer {
     var levels: [Level] = []
     /// The members of every open object, in the order they were written.
     var entries: [Entry] = []
-    /// Reused when an object's members are reordered.
-    var scratch: [UInt8] = []
-    /// Reused to sort member indices.
-    var order: [Int] = []
     /// The last token handed out.
     var lastToken = 0
     /// Set when the fast path cannot reproduce Foundation's bytes for this value; everything
@@ -97,6 +93,12 @@ struct CanonicalJSONBuffer {
         bytes.reserveCapacity(256)
         levels.reserveCapacity(8)
         entries.reserveCapacity(16)
+    }
+
+    /// A buffer for a document written member by member with the scalar writers (an event's
+    /// JSON): only the bytes are allocated, `capacity` of them, and no level is ever opened.
+    init(scalarsOnlyWithCapacity capacity: Int) {
+        bytes.reserveCapacity(capacity)
     }
 
     /// Gives up on the fast path for this document.
