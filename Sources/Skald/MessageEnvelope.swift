@@ -251,8 +251,10 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// Every header of every consumed message is looked up here. A switch on the length
         /// compares the name with at most three candidates; `init(rawValue:)` tried them all.
         init?(lowercasedName name: UnsafeBufferPointer<UInt8>) {
+            // The switch has checked the length; `memcmp` compares the bytes in one call,
+            // where the generic `elementsEqual` walked them one by one.
             func matches(_ candidate: StaticString) -> Bool {
-                UnsafeBufferPointer(start: candidate.utf8Start, count: candidate.utf8CodeUnitCount).elementsEqual(name)
+                memcmp(candidate.utf8Start, name.baseAddress!, name.count) == 0
             }
             switch name.count {
             case 5 where matches("ce_id"): self = .id
