@@ -65,6 +65,20 @@ struct OrchestratorTests {
         }
     }
 
+    @Test("an input with a date starts its saga, which runs to its end")
+    func startWithADate() async throws {
+        try await withTransferSystem { orchestrator, url, _ in
+            let input = StartTransfer(
+                transferId: "dated", amount: 5, declineDebit: false, declineCredit: false,
+                requestedAt: Date(timeIntervalSince1970: 1_764_000_000.25))
+            let sagaId = try await orchestrator.start("Transfer", input: input, idempotencyKey: "dated")
+            #expect(sagaId == "Transfer-dated")
+            try await eventually("the saga completes") {
+                try await TestPostgres.strings(url, "SELECT status FROM sagas WHERE saga_id = 'Transfer-dated'") == ["completed"]
+            }
+        }
+    }
+
     @Test("the start's trace context reaches every command, also those caused by replies that carry none")
     func traceContextFollowsTheSaga() async throws {
         let participants = TransferParticipants()

@@ -1,3 +1,4 @@
+import Foundation
 import Skald
 
 // A small saga for the runtime tests: debit (compensatable) → credit (pivot) → notify (retriable).
@@ -9,6 +10,8 @@ struct StartTransfer: SagaMessage {
     var amount: Int
     var declineDebit: Bool
     var declineCredit: Bool
+    /// Set by one test: a date in the input must survive the library's start call.
+    var requestedAt: Date? = nil
 }
 
 struct Debit: SagaMessage {

@@ -289,7 +289,6 @@ enum BenchStore {
 enum OrderEvents {
     static func publish(_ orders: Range<Int>, kafka: KafkaConfiguration, logger: Logger) async throws {
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
-        let encoder = JSONEncoder()
         for first in stride(from: orders.lowerBound, to: orders.upperBound, by: 5_000) {
             var messages: [KafkaOutgoingMessage] = []
             for number in first..<min(first + 5_000, orders.upperBound) {
@@ -300,7 +299,7 @@ enum OrderEvents {
                     id: "order-created-\(number)", source: "bench", type: OrderCreatedEvent.messageType, time: Date())
                 messages.append(
                     KafkaOutgoingMessage(
-                        topic: "orders.events", key: Array(event.orderId.utf8), value: Array(try encoder.encode(event)),
+                        topic: "orders.events", key: Array(event.orderId.utf8), value: try SkaldJSON.encode(event),
                         headers: KafkaHeaders(envelope)))
             }
             for result in try await producer.send(messages) { _ = try result.get() }
