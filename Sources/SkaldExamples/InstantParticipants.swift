@@ -173,6 +173,8 @@ public final class InstantParticipants: Sendable {
 
     /// The number in `order-<n>`.
     public static func number(_ orderId: String) -> Int {
-        Int(orderId.split(separator: "-").last ?? "") ?? -1
+        // Without `split`, which built an array of substrings for every command.
+        guard let dash = orderId.utf8.lastIndex(of: UInt8(ascii: "-")) else { return Int(orderId) ?? -1 }
+        return Int(orderId[orderId.utf8.index(after: dash)...]) ?? -1
     }
 }

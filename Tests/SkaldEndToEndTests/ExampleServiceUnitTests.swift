@@ -19,6 +19,18 @@ struct ExampleServiceUnitTests {
         #expect(ServiceBehaviour(failureRate: -1).failureRate == 0)
     }
 
+    @Test("the instant participants read an order's number after its last dash, and -1 when there is none")
+    func orderNumbers() {
+        #expect(InstantParticipants.number("order-12") == 12)
+        #expect(InstantParticipants.number("run-7-order-30001") == 30001)
+        #expect(InstantParticipants.number("42") == 42)
+        #expect(InstantParticipants.number("order--3") == 3)
+        #expect(InstantParticipants.number("order-") == -1)
+        #expect(InstantParticipants.number("order-x") == -1)
+        #expect(InstantParticipants.number("") == -1)
+        #expect(InstantParticipants.Fate(order: InstantParticipants.number("order-27")) == .outOfStock)
+    }
+
     @Test("search paths are added to URLs and conninfo strings; a schema that is not a plain identifier is refused")
     func searchPaths() async throws {
         #expect(try PostgresSearchPath.url("postgres://u@h:1/db", schema: "orders") == "postgres://u@h:1/db?options=-c%20search_path%3Dorders")
