@@ -132,6 +132,16 @@ import Testing
         #expect(try MessageEnvelope(headers: headers(minimal + [("content-type", "application/json; charset=utf-8")])).isJSON)
         #expect(try MessageEnvelope(headers: headers(minimal + [("content-type", "application/cloudevents+json")])).isJSON)
         #expect(try !MessageEnvelope(headers: headers(minimal + [("content-type", "application/avro")])).isJSON)
+        // The usual value, one shorter and one longer: each read back exactly.
+        for value in ["application/json", "application/jso", "application/jsonx", "APPLICATION/JSON"] {
+            #expect(try MessageEnvelope(headers: headers(minimal + [("content-type", value)])).contentType == value)
+        }
+        // Twice, the same or different: as for any attribute.
+        #expect(try MessageEnvelope(headers: headers(minimal + [("content-type", "application/json"), ("Content-Type", "application/json")]))
+            .contentType == "application/json")
+        #expect(throws: EnvelopeError.self) {
+            try MessageEnvelope(headers: headers(minimal + [("content-type", "application/json"), ("content-type", "text/plain")]))
+        }
     }
 }
 
