@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Counts a benchmark's heap allocations and records where each one comes from.
+#
+#   scripts/alloc-census.sh BINARY OUTPUT [BENCH [ARGS...]]
+#
+#   scripts/alloc-census.sh .build/release/skald /tmp/census
+#   scripts/alloc-census.py /tmp/census.txt
+#   scripts/alloc-census.py /tmp/census.txt --callers _consumeAndCreateNew
+#
+# BENCH defaults to `orchestrator --sagas 20000 --pgbench-seconds 0`, on a freshly created
+# throwaway cluster (`scripts/postgres.sh`, cluster `census`). Two measures:
+#
+# - jemalloc's own count of allocation requests over the whole run (MALLOC_CONF's
+#   `stats_print`), divided by the run's transitions (or sagas): allocations per transition,
+#   setup included. Printed at the end and kept in OUTPUT.out.
+# - after WARMUP seconds (6), `perf` uprobes on jemalloc's allocating entry points record the
+#   call stack of every allocation the benchmark's process makes for SECONDS_RECORDED (3).
+#   Recording every call slows the process several-fold while it runs, so the run's own
+#   throughput means nothing; the stacks say which code allocates. OUTPUT.txt is their
+#   `perf script`, which scripts/alloc-census.py reads.
+#
+# Needs a binary linked with jemalloc (every release build of this project is).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+[ $# -ge 2 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+binary=$1
+output=$2
+shift 2
+[ -x "$binary" ] || { echo "alloc-census.sh: $binary is not an executable" >&2; exit 66; }
+[ $# -gt 0 ] || set -- orchestrator --sagas 20000 --pgbench-seconds 0
+warmup=${WARMUP:-6}
+seconds=${SECONDS_RECORDED:-3}
+
+jemalloc=$(ldd "$binary" | awk '/libjemalloc/ { print $3; exit }')
+[ -n "$jemalloc" ] || { echo "alloc-census.sh: $binary is not linked with jemalloc" >&2; exit 66; }
+if ! command -v perf >/dev/null 2>&1; then
+    echo "alloc-census.sh: installing perf (linux-perf)" >&2
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq linux-perf >/dev/null; else sudo apt-get install -y -qq linux-perf >/dev/null; fi
+fi
+# One probe per entry point that hands out memory; already defined ones are kept.
+for function in malloc calloc realloc posix_memalign aligned_alloc; do
+    perf probe -q -x "$jemalloc" "$function" >/dev/null 2>&1 || true
+done
+group=probe_$(basename "$jemalloc" | sed 's/\..*//; s/[^A-Za-z0-9_]/_/g')
+perf probe -l 2>/dev/null | grep -q "$group:" || { echo "alloc-census.sh: no uprobe on $jemalloc could be set" >&2; exit 1; }
+
+bench=
+trap '[ -n "$bench" ] && kill "$bench" 2>/dev/null; "$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true' EXIT
+"$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true
+url=$("$root/scripts/postgres.sh" start census)
+
+MALLOC_CONF=stats_print:true,stats_print_opts:dxeh "$binary" bench "$1" --postgres "$url" "${@:2}" >"$output.out" 2>&1 &
+bench=$!
+sleep "$warmup"
+if ! kill -0 "$bench" 2>/dev/null; then
+    echo "alloc-census.sh: the benchmark ended before the recording began; see $output.out" >&2
+    exit 1
+fi
+if ! perf record -e "$group:*" -g -p "$bench" -o "$output.data" -- sleep "$seconds" >/dev/null 2>"$output.perf.log"; then
+    echo "alloc-census.sh: perf record failed:" >&2
+    cat "$output.perf.log" >&2
+    exit 1
+fi
+status=0
+wait "$bench" || status=$?
+bench=
+[ "$status" -eq 0 ] || { echo "alloc-census.sh: the benchmark failed; see $output.out" >&2; exit 1; }
+perf script -i "$output.data" -F comm,ip,sym,dso >"$output.txt" 2>/dev/null
+
+# jemalloc's merged totals: "total: allocated nmalloc (#/sec) ndalloc (#/sec) nrequests ...".
+requests=$(awk '$1 == "total:" { print $7; exit }' "$output.out")
+units=$(sed -n 's/^ *transitions: \([0-9]*\).*/\1/p' "$output.out" | head -n 1)
+unit=transition
+if [ -z "$units" ]; then
+    # The end-to-end summary counts the run's sagas by how they ended.
+    units=$(awk '$1 == "sagas" && ($2 == "completed" || $2 == "compensated" || $2 == "failed") { n += $3 } END { print n + 0 }' "$output.out")
+    unit=saga
+fi
+if [ -n "$requests" ] && [ -n "$units" ] && [ "$units" -gt 0 ]; then
+    echo "allocations: $requests over the run, $((requests / units)) per $unit (setup included)"
+else
+    echo "alloc-census.sh: no allocation total or no $unit count in $output.out" >&2
+fi
+echo "census: $output.txt ($(grep -c '^[^[:space:]]' "$output.txt") allocations recorded)"
