@@ -130,7 +130,7 @@ public struct MessageEnvelope: Sendable, Hashable {
             if let attribute = Attribute(lowercasedName: name) {
                 // Nearly every message says `application/json`, one byte too long for a small
                 // string: the constant spares an allocation per message.
-                if attribute == .contentType, let value, Self.equals(value, "application/json") {
+                if attribute == .contentType, let value, Self.isJSON(value) {
                     try store(MessageEnvelope.json, in: attribute, header: name)
                 } else {
                     try store(Self.text(value, header: name), in: attribute, header: name)
@@ -182,8 +182,11 @@ public struct MessageEnvelope: Sendable, Hashable {
             slots[attribute] = text
         }
 
-        private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
-            bytes.count == text.utf8CodeUnitCount && memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
+        /// Whether `bytes` are ``MessageEnvelope/json``, read from the literal's own storage.
+        private static func isJSON(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            MessageEnvelope.json.utf8.withContiguousStorageIfAvailable { json in
+                json.count == bytes.count && memcmp(json.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+            } ?? false
         }
 
         /// The value as text; a value that is not UTF-8 is an error naming the header. Header
@@ -264,7 +267,8 @@ public struct MessageEnvelope: Sendable, Hashable {
             // The switch has checked the length; `memcmp` compares the bytes in one call,
             // where the generic `elementsEqual` walked them one by one.
             func matches(_ candidate: StaticString) -> Bool {
-                memcmp(candidate.utf8Start, name.baseAddress!, name.count) == 0
+                // The length test folds away; it keeps a wrong `case N` from matching a prefix.
+                candidate.utf8CodeUnitCount == name.count && memcmp(candidate.utf8Start, name.baseAddress!, name.count) == 0
             }
             switch name.count {
             case 5 where matches("ce_id"): self = .id

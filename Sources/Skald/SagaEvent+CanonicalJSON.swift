@@ -112,8 +112,9 @@ extension SagaEvent {
             members.reason = reason
         }
 
-        // Room for the members an event of any kind writes besides its payloads, so the
-        // buffer is allocated once.
+        // Room for the members besides the payloads: the largest event with fixed members only
+        // (a step's answer, its ids and names) takes about 250 bytes, so the buffer is usually
+        // allocated once; long reasons or escapes grow it.
         var buffer = CanonicalJSONBuffer(
             scalarsOnlyWithCapacity: 320 + (members.payload?.count ?? 0) + (members.state?.count ?? 0))
         buffer.bytes.append(UInt8(ascii: "{"))

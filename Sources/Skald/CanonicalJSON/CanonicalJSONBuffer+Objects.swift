@@ -103,7 +103,7 @@ extension CanonicalJSONBuffer {
                 order[hole] = index
             }
         } else {
-            var elements = order
+            var elements = order  // the same memory: sorts `order` in place
             elements.sort { compare($0, $1) < 0 }
         }
         for position in 1..<order.count where compare(order[position - 1], order[position]) == 0 { return false }
