@@ -171,10 +171,14 @@ public final class InstantParticipants: Sendable {
         )
     }
 
-    /// The number in `order-<n>`.
+    /// The number in `order-<n>`: the last part between dashes (trailing dashes ignored), or -1
+    /// when that part is not a number.
     public static func number(_ orderId: String) -> Int {
         // Without `split`, which built an array of substrings for every command.
-        guard let dash = orderId.utf8.lastIndex(of: UInt8(ascii: "-")) else { return Int(orderId) ?? -1 }
-        return Int(orderId[orderId.utf8.index(after: dash)...]) ?? -1
+        let utf8 = orderId.utf8
+        guard let last = utf8.lastIndex(where: { $0 != UInt8(ascii: "-") }) else { return -1 }
+        let end = utf8.index(after: last)
+        let start = utf8[..<end].lastIndex(of: UInt8(ascii: "-")).map(utf8.index(after:)) ?? utf8.startIndex
+        return Int(orderId[start..<end]) ?? -1
     }
 }

@@ -19,15 +19,19 @@ struct ExampleServiceUnitTests {
         #expect(ServiceBehaviour(failureRate: -1).failureRate == 0)
     }
 
-    @Test("the instant participants read an order's number after its last dash, and -1 when there is none")
+    @Test("the instant participants read an order's number from its last part between dashes, and -1 when there is none")
     func orderNumbers() {
         #expect(InstantParticipants.number("order-12") == 12)
         #expect(InstantParticipants.number("run-7-order-30001") == 30001)
         #expect(InstantParticipants.number("42") == 42)
         #expect(InstantParticipants.number("order--3") == 3)
-        #expect(InstantParticipants.number("order-") == -1)
+        #expect(InstantParticipants.number("order-") == -1)  // "order" is not a number
         #expect(InstantParticipants.number("order-x") == -1)
         #expect(InstantParticipants.number("") == -1)
+        #expect(InstantParticipants.number("-") == -1)
+        #expect(InstantParticipants.number("12-") == 12)
+        #expect(InstantParticipants.number("order-7--") == 7)
+        #expect(InstantParticipants.number("-5") == 5)
         #expect(InstantParticipants.Fate(order: InstantParticipants.number("order-27")) == .outOfStock)
     }
 
