@@ -17,15 +17,19 @@ Symbols are demangled with `swift demangle --simplified`.
 import argparse
 import collections
 import re
+import signal
 import subprocess
+import sys
 
 FRAME = re.compile(r"^\s*[0-9a-f]+ (.*?)(?: \(([^)]*)\))?$")
 ALLOCATOR = ("libjemalloc", "libc.so")
+# Libraries whose frames say what was allocated rather than who wanted it.
+RUNTIME = ("libswift", "libFoundation", "libdispatch")
 
 # The standard library's allocation paths, and what the allocation is.
 KINDS = (
     ("array", ("_consumeAndCreateNew", "_createNewBuffer", "_ContiguousArrayBuffer", "_copyCollectionToContiguousArray",
-               "_allocateUninitializedArray", "reserveCapacity", "Array.init", "ContiguousArray")),
+               "_allocateUninitializedArray", "Array.reserveCapacity", "Array.init", "ContiguousArray")),
     ("string", ("StringStorage", "_StringGuts", "String.init", "_fromUTF8", "_uncheckedFromUTF8")),
     ("dictionary or set", ("_NativeDictionary", "_NativeSet", "__RawDictionaryStorage", "__RawSetStorage", "_DictionaryStorage", "_SetStorage")),
     ("object or context", ("swift_allocObject", "swift_allocBox", "swift_task_alloc")),
@@ -58,8 +62,12 @@ def load(path):
 
 def demangler(samples):
     names = sorted({symbol for _, frames in samples for symbol, _ in frames})
-    out = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(names),
-                         capture_output=True, text=True).stdout.split("\n")
+    try:
+        out = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(names),
+                             capture_output=True, text=True).stdout.split("\n")
+    except FileNotFoundError:
+        print("alloc-census.py: `swift` is not on PATH; symbols stay mangled", file=sys.stderr)
+        return lambda symbol: symbol
     table = {name: re.sub(r"\(.*", "", text).strip()[:110] for name, text in zip(names, out)}
     return lambda symbol: table.get(symbol, symbol)
 
@@ -81,8 +89,10 @@ def kind_of(names, libraries, binary):
             continue
         if library == binary and not is_library_code(name):
             break
-        if library != binary and not library.startswith("libswift"):
-            return "inside " + library if not runtime else "other"
+        if library != binary and not library.startswith(RUNTIME):
+            if not runtime:
+                return "inside " + library
+            break
         runtime.append(name)
     for kind, patterns in KINDS:
         if any(pattern in name for name in runtime for pattern in patterns):
@@ -91,7 +101,12 @@ def kind_of(names, libraries, binary):
 
 
 def is_library_code(name):
-    """Standard library code specialized into the binary, or the compiler's helpers."""
+    """Standard library code specialized into the binary, or the compiler's helpers.
+
+    Judged by the simplified name's start, so it errs both ways now and then: the project's own
+    extensions of `String` or `Array` count as library code, and protocol-extension methods of
+    the standard library (`Sequence.map`) as the project's.
+    """
     return (name.startswith(("__swift", "outlined", "_", "specialized _", "Array", "specialized Array",
                              "ContiguousArray", "specialized ContiguousArray", "String", "specialized String",
                              "static String", "specialized static String", "Dictionary", "specialized Dictionary"))
@@ -105,7 +120,7 @@ def code_of(names, libraries, binary):
         if library == binary and not is_library_code(name):
             return name
     for name, library in zip(names, libraries):
-        if library.startswith(ALLOCATOR + ("libswift",)):
+        if library.startswith(ALLOCATOR + RUNTIME):
             continue
         if library in ("[unknown]", "?"):
             return "(C code without symbols or frame pointers, librdkafka's mostly)"
@@ -151,6 +166,7 @@ def callers(samples, demangle, pattern, depth):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quietly, when piped into `head`
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("census")
     parser.add_argument("--top", type=int, default=40)

@@ -13,17 +13,22 @@
 # - jemalloc's own count of allocation requests over the whole run (MALLOC_CONF's
 #   `stats_print`), divided by the run's transitions (or sagas): allocations per transition,
 #   setup included. Printed at the end and kept in OUTPUT.out.
-# - after WARMUP seconds (6), `perf` uprobes on jemalloc's allocating entry points record the
+# - after WARMUP seconds (6), `perf` uprobes on jemalloc's allocating entry points (`malloc`,
+#   `calloc`, `realloc`, `posix_memalign`, `aligned_alloc`) record the
 #   call stack of every allocation the benchmark's process makes for SECONDS_RECORDED (3).
 #   Recording every call slows the process several-fold while it runs, so the run's own
 #   throughput means nothing; the stacks say which code allocates. OUTPUT.txt is their
-#   `perf script`, which scripts/alloc-census.py reads.
+#   `perf script`, which scripts/alloc-census.py reads. The stacks are unwound by frame
+#   pointers at the allocator's entry, so the function that called `malloc` itself is missing
+#   (for Swift that is only `swift_slowAlloc`); C code built without frame pointers, librdkafka's,
+#   shows as one unknown frame or none.
 #
-# Needs a binary linked with jemalloc (every release build of this project is).
+# Needs root (for `perf probe`) and a binary linked with jemalloc (every release build of this
+# project is).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-[ $# -ge 2 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 binary=$1
 output=$2
 shift 2
@@ -32,7 +37,7 @@ shift 2
 warmup=${WARMUP:-6}
 seconds=${SECONDS_RECORDED:-3}
 
-jemalloc=$(ldd "$binary" | awk '/libjemalloc/ { print $3; exit }')
+jemalloc=$(ldd "$binary" 2>/dev/null | awk '/libjemalloc/ { print $3; exit }') || true
 [ -n "$jemalloc" ] || { echo "alloc-census.sh: $binary is not linked with jemalloc" >&2; exit 66; }
 if ! command -v perf >/dev/null 2>&1; then
     echo "alloc-census.sh: installing perf (linux-perf)" >&2
@@ -42,11 +47,17 @@ fi
 for function in malloc calloc realloc posix_memalign aligned_alloc; do
     perf probe -q -x "$jemalloc" "$function" >/dev/null 2>&1 || true
 done
-group=probe_$(basename "$jemalloc" | sed 's/\..*//; s/[^A-Za-z0-9_]/_/g')
-perf probe -l 2>/dev/null | grep -q "$group:" || { echo "alloc-census.sh: no uprobe on $jemalloc could be set" >&2; exit 1; }
+# perf names the group after the library's file name, cut at its first character that is not
+# a letter, a digit or an underscore.
+group=probe_$(basename "$jemalloc" | sed 's/[^A-Za-z0-9_].*//')
+perf probe -l 2>/dev/null | grep "$group:" >/dev/null || {
+    echo "alloc-census.sh: no uprobe on $jemalloc could be set (perf probe needs root)" >&2
+    exit 1
+}
 
 bench=
-trap '[ -n "$bench" ] && kill "$bench" 2>/dev/null; "$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true' EXIT
+# `|| true`: a benchmark that already ended must not stop the cleanup under `set -e`.
+trap '[ -z "$bench" ] || kill "$bench" 2>/dev/null || true; "$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true' EXIT
 "$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true
 url=$("$root/scripts/postgres.sh" start census)
 

@@ -36,7 +36,8 @@ fi
 
 bench=
 # Whatever happens (perf failing, Ctrl-C), the benchmark does not outlive the script, nor the cluster.
-trap '[ -n "$bench" ] && kill "$bench" 2>/dev/null; "$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true' EXIT
+# `|| true`: a benchmark that already ended must not stop the cleanup under `set -e`.
+trap '[ -z "$bench" ] || kill "$bench" 2>/dev/null || true; "$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true' EXIT
 "$root/scripts/postgres.sh" stop profile >/dev/null 2>&1 || true
 url=$("$root/scripts/postgres.sh" start profile)
 
