@@ -16,12 +16,13 @@ Symbols are demangled with `swift demangle --simplified`.
 """
 import argparse
 import collections
-import re
+import os
 import signal
-import subprocess
 import sys
 
-FRAME = re.compile(r"^\s*[0-9a-f]+ (.*?)(?: \(([^)]*)\))?$")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import perf_script  # noqa: E402
+
 ALLOCATOR = ("libjemalloc", "libc.so")
 # Libraries whose frames say what was allocated rather than who wanted it.
 RUNTIME = ("libswift", "libFoundation", "libdispatch")
@@ -38,38 +39,12 @@ KINDS = (
 
 def load(path):
     """Each recorded allocation as (thread, [(symbol, library), ...]) with the allocator first."""
-    samples, thread, frames = [], None, []
-    with open(path, errors="replace") as lines:
-        for line in lines:
-            line = line.rstrip("\n")
-            if not line.strip():
-                if thread is not None:
-                    samples.append((thread, frames))
-                thread, frames = None, []
-            elif not line[0].isspace():
-                if thread is not None:
-                    samples.append((thread, frames))
-                thread, frames = line.split()[0], []
-            else:
-                match = FRAME.match(line)
-                if match:
-                    symbol = match.group(1).split("+0x")[0]
-                    frames.append((symbol, (match.group(2) or "?").rsplit("/", 1)[-1]))
-    if thread is not None:
-        samples.append((thread, frames))
-    return samples
+    return perf_script.load(path)
 
 
 def demangler(samples):
-    names = sorted({symbol for _, frames in samples for symbol, _ in frames})
-    try:
-        out = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(names),
-                             capture_output=True, text=True).stdout.split("\n")
-    except FileNotFoundError:
-        print("alloc-census.py: `swift` is not on PATH; symbols stay mangled", file=sys.stderr)
-        return lambda symbol: symbol
-    table = {name: re.sub(r"\(.*", "", text).strip()[:110] for name, text in zip(names, out)}
-    return lambda symbol: table.get(symbol, symbol)
+    table = perf_script.demangled(symbol for _, frames in samples for symbol, _ in frames)
+    return lambda symbol: table.get(symbol, symbol)[:110]
 
 
 def binary_of(samples):

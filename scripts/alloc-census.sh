@@ -27,22 +27,18 @@
 # project is).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+script=alloc-census.sh
+usage_lines=2,27p
+# shellcheck source=lib/perf-during-bench.sh
+. "$root/scripts/lib/perf-during-bench.sh"
 
-[ $# -ge 2 ] || { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-binary=$1
-output=$2
-shift 2
-[ -x "$binary" ] || { echo "alloc-census.sh: $binary is not an executable" >&2; exit 66; }
-[ $# -gt 0 ] || set -- orchestrator --sagas 20000 --pgbench-seconds 0
+perf_bench_arguments orchestrator --sagas 20000 --pgbench-seconds 0 -- "$@"
 warmup=${WARMUP:-6}
 seconds=${SECONDS_RECORDED:-3}
 
 jemalloc=$(ldd "$binary" 2>/dev/null | awk '/libjemalloc/ { print $3; exit }') || true
 [ -n "$jemalloc" ] || { echo "alloc-census.sh: $binary is not linked with jemalloc" >&2; exit 66; }
-if ! command -v perf >/dev/null 2>&1; then
-    echo "alloc-census.sh: installing perf (linux-perf)" >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq linux-perf >/dev/null; else sudo apt-get install -y -qq linux-perf >/dev/null; fi
-fi
+"$root/scripts/ensure-perf.sh"
 # One probe per entry point that hands out memory; already defined ones are kept.
 for function in malloc calloc realloc posix_memalign aligned_alloc; do
     perf probe -q -x "$jemalloc" "$function" >/dev/null 2>&1 || true
@@ -55,29 +51,11 @@ perf probe -l 2>/dev/null | grep "$group:" >/dev/null || {
     exit 1
 }
 
-bench=
-# `|| true`: a benchmark that already ended must not stop the cleanup under `set -e`.
-trap '[ -z "$bench" ] || kill "$bench" 2>/dev/null || true; "$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true' EXIT
-"$root/scripts/postgres.sh" stop census >/dev/null 2>&1 || true
-url=$("$root/scripts/postgres.sh" start census)
-
-MALLOC_CONF=stats_print:true,stats_print_opts:dxeh "$binary" bench "$1" --postgres "$url" "${@:2}" >"$output.out" 2>&1 &
-bench=$!
-sleep "$warmup"
-if ! kill -0 "$bench" 2>/dev/null; then
-    echo "alloc-census.sh: the benchmark ended before the recording began; see $output.out" >&2
-    exit 1
-fi
-if ! perf record -e "$group:*" -g -p "$bench" -o "$output.data" -- sleep "$seconds" >/dev/null 2>"$output.perf.log"; then
-    echo "alloc-census.sh: perf record failed:" >&2
-    cat "$output.perf.log" >&2
-    exit 1
-fi
-status=0
-wait "$bench" || status=$?
-bench=
-[ "$status" -eq 0 ] || { echo "alloc-census.sh: the benchmark failed; see $output.out" >&2; exit 1; }
-perf script -i "$output.data" -F comm,ip,sym,dso >"$output.txt" 2>/dev/null
+record_allocations() {
+    perf record -e "$group:*" -g -p "$bench" -o "$output.data" -- sleep "$seconds"
+}
+BENCH_ENVIRONMENT=(MALLOC_CONF=stats_print:true,stats_print_opts:dxeh)
+perf_during_bench census "$warmup" record_allocations
 
 # jemalloc's merged totals: "total: allocated nmalloc (#/sec) ndalloc (#/sec) nrequests ...".
 requests=$(awk '$1 == "total:" { print $7; exit }' "$output.out")

@@ -18,42 +18,21 @@ source: `ProducerCore.produce`, `initializeWithCopy for KafkaMessage`.
 """
 import collections
 import os
-import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import perf_script  # noqa: E402
 
 OUTSIDE = ("postgres", "swapper")
 
 
 def load(path):
     """The samples of a `perf script` file: (command, [frame, ...]) with the leaf first."""
-    samples, command, frames = [], None, []
-    with open(path, errors="replace") as lines:
-        for line in lines:
-            line = line.rstrip("\n")
-            if not line.strip():
-                if command is not None:
-                    samples.append((command, frames))
-                command, frames = None, []
-            elif not line[0].isspace():
-                if command is not None:
-                    samples.append((command, frames))
-                command, frames = line.split()[0], []
-            else:
-                parts = line.strip().split(" ", 1)
-                if len(parts) == 2:
-                    frames.append(re.sub(r" \(/.*\)$| \(\[.*\]\)$", "", parts[1]).split("+0x")[0])
-    if command is not None:
-        samples.append((command, frames))
-    return samples
+    return [(command, [symbol for symbol, _ in frames]) for command, frames in perf_script.load(path)]
 
 
 def demangler(samples_list):
-    names = sorted({frame for samples in samples_list for _, frames in samples for frame in frames})
-    result = subprocess.run(
-        ["swift", "demangle", "--simplified"], input="\n".join(names), capture_output=True, text=True, check=True)
-    plain = [re.sub(r"\(.*", "", name).strip() for name in result.stdout.split("\n")]
-    return dict(zip(names, plain))
+    return perf_script.demangled(frame for samples in samples_list for _, frames in samples for frame in frames)
 
 
 def shares(samples, names, patterns):
