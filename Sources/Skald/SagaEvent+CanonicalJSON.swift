@@ -1,3 +1,5 @@
+import Foundation
+
 /// A saga event's canonical JSON written member by member, without going through `Encoder`.
 ///
 /// Every transition writes two or more events, and encoding them through `Codable` (a keyed
@@ -23,8 +25,8 @@ extension SagaEvent {
         var causationId: String?
         var commandId: String?
         var compensating: Bool?
-        var deadline: String?
-        var due: String?
+        var deadline: Date?
+        var due: Date?
         var messageId: String?
         var messageType: String?
         var payload: [UInt8]?
@@ -48,7 +50,7 @@ extension SagaEvent {
             members.trigger = trigger
             guard let bytes = payload(state) else { return nil }
             members.state = bytes
-            members.deadline = deadline.map(Timestamp.format)
+            members.deadline = deadline
         case .stepCommandSent(let step, let attempt, let commandId), .compensationSent(let step, let attempt, let commandId):
             members.step = step.name
             members.attempt = attempt
@@ -67,7 +69,7 @@ extension SagaEvent {
         case .stepRetryScheduled(let step, let attempt, let due), .compensationRetryScheduled(let step, let attempt, let due):
             members.step = step.name
             members.attempt = attempt
-            members.due = Timestamp.format(due)
+            members.due = due
         case .stepSkipped(let step, let reason):
             members.step = step.name
             members.reason = reason.rawValue
@@ -136,6 +138,11 @@ extension SagaEvent {
             key(name)
             buffer.writeInteger(Int64(value))
         }
+        func timestamp(_ name: StaticString, _ value: Date?) {
+            guard let value else { return }
+            key(name)
+            buffer.writeTimestamp(value)
+        }
         func raw(_ name: StaticString, _ value: [UInt8]?) {
             guard let value else { return }
             key(name)
@@ -150,8 +157,8 @@ extension SagaEvent {
             key("compensating")
             buffer.writeBool(compensating)
         }
-        string("deadline", members.deadline)
-        string("due", members.due)
+        timestamp("deadline", members.deadline)
+        timestamp("due", members.due)
         string("messageId", members.messageId)
         string("messageType", members.messageType)
         raw("payload", members.payload)
@@ -161,7 +168,7 @@ extension SagaEvent {
         integer("sequence", sequence)
         raw("state", members.state)
         string("step", members.step)
-        string("time", Timestamp.format(time))
+        timestamp("time", time)
         string("trigger", members.trigger)
         string("type", kind.typeName)
         buffer.bytes.append(UInt8(ascii: "}"))

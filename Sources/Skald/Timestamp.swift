@@ -16,54 +16,93 @@ public enum Timestamp {
 
     /// `date` as `2026-11-25T17:49:44.123456Z`.
     public static func format(_ date: Date) -> String {
-        let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        var seconds = totalMicros / 1_000_000
-        var micros = totalMicros % 1_000_000
-        if micros < 0 {
-            micros += 1_000_000
-            seconds -= 1
-        }
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
-        let (year, month, day) = civil(fromDays: days)
-        if (0...9999).contains(year) {
+        let parts = Parts(date)
+        if parts.hasFourDigitYear {
             // The usual case, written digit by digit into the string's own storage: building
             // it from padded pieces cost a dozen small strings (this runs for every event).
-            return String(unsafeUninitializedCapacity: 27) { text in
-                func put(_ value: Int64, _ width: Int, at offset: Int) {
-                    var rest = value
-                    for position in stride(from: offset + width - 1, through: offset, by: -1) {
-                        text[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                        rest /= 10
-                    }
-                }
-                put(year, 4, at: 0)
-                text[4] = UInt8(ascii: "-")
-                put(month, 2, at: 5)
-                text[7] = UInt8(ascii: "-")
-                put(day, 2, at: 8)
-                text[10] = UInt8(ascii: "T")
-                put(secondOfDay / 3600, 2, at: 11)
-                text[13] = UInt8(ascii: ":")
-                put(secondOfDay / 60 % 60, 2, at: 14)
-                text[16] = UInt8(ascii: ":")
-                put(secondOfDay % 60, 2, at: 17)
-                text[19] = UInt8(ascii: ".")
-                put(micros, 6, at: 20)
-                text[26] = UInt8(ascii: "Z")
-                return 27
+            return String(unsafeUninitializedCapacity: Parts.width) { text in
+                parts.write(into: text)
+                return Parts.width
             }
         }
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        return parts.paddedText
+    }
+
+    /// Appends ``format(_:)``'s text for `date` to `output`, without a string in between:
+    /// what an event's JSON and a date inside a payload are written with.
+    public static func append(_ date: Date, to output: inout [UInt8]) {
+        let parts = Parts(date)
+        guard parts.hasFourDigitYear else {
+            output.append(contentsOf: parts.paddedText.utf8)
+            return
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: Parts.width))
+        output.withUnsafeMutableBufferPointer { buffer in
+            parts.write(into: UnsafeMutableBufferPointer(rebasing: buffer[start...]))
+        }
+    }
+
+    /// A date's calendar fields in UTC, at microseconds.
+    private struct Parts {
+        /// `yyyy-mm-ddThh:mm:ss.ffffffZ`.
+        static let width = 27
+
+        var year, month, day, secondOfDay, micros: Int64
+
+        init(_ date: Date) {
+            let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+            var seconds = totalMicros / 1_000_000
+            micros = totalMicros % 1_000_000
+            if micros < 0 {
+                micros += 1_000_000
+                seconds -= 1
+            }
+            var days = seconds / 86_400
+            secondOfDay = seconds % 86_400
+            if secondOfDay < 0 {
+                secondOfDay += 86_400
+                days -= 1
+            }
+            (year, month, day) = Timestamp.civil(fromDays: days)
+        }
+
+        var hasFourDigitYear: Bool { (0...9999).contains(year) }
+
+        /// The text, written into `text`'s first ``width`` bytes (a four-digit year only).
+        func write(into text: UnsafeMutableBufferPointer<UInt8>) {
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var rest = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    text[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            text[4] = UInt8(ascii: "-")
+            put(month, 2, at: 5)
+            text[7] = UInt8(ascii: "-")
+            put(day, 2, at: 8)
+            text[10] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, 2, at: 11)
+            text[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, 2, at: 14)
+            text[16] = UInt8(ascii: ":")
+            put(secondOfDay % 60, 2, at: 17)
+            text[19] = UInt8(ascii: ".")
+            put(micros, 6, at: 20)
+            text[26] = UInt8(ascii: "Z")
+        }
+
+        /// The text for any year, from padded pieces (years before 0 or after 9999).
+        var paddedText: String {
+            func pad(_ value: Int64, _ width: Int) -> String {
+                let text = String(value)
+                return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+            }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+                + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+        }
     }
 
     /// Parses RFC 3339 (`Z` or `±hh:mm` offset, 0–9 fraction digits); nil when malformed.

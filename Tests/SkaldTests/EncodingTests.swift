@@ -167,6 +167,10 @@ import Testing
         }
         for date in dates {
             #expect(Timestamp.format(date) == reference(date), "\(date.timeIntervalSince1970)")
+            // Appended to bytes already there, the same text, and nothing else disturbed.
+            var bytes = Array("x:".utf8)
+            Timestamp.append(date, to: &bytes)
+            #expect(bytes == Array("x:\(reference(date))".utf8), "\(date.timeIntervalSince1970)")
         }
     }
 

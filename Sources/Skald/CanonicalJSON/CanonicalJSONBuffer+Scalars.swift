@@ -22,11 +22,19 @@ extension CanonicalJSONBuffer {
         } else if T.self == Double.self {
             try writeDouble(unsafeBitCast(value, to: Double.self))
         } else if T.self == Date.self {
-            writeString(Timestamp.format(unsafeBitCast(value, to: Date.self)))
+            writeTimestamp(unsafeBitCast(value, to: Date.self))
         } else {
             return try writeOtherScalar(value)
         }
         return true
+    }
+
+    /// A date as ``Timestamp/format(_:)`` writes it, quoted: its characters never need
+    /// escaping, so it goes straight into the buffer without a string in between.
+    mutating func writeTimestamp(_ date: Date) {
+        bytes.append(UInt8(ascii: "\""))
+        Timestamp.append(date, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// The rarer scalar types of ``writeScalar(_:)``.
