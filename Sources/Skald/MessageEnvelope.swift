@@ -264,10 +264,10 @@ public struct MessageEnvelope: Sendable, Hashable {
         /// Every header of every consumed message is looked up here. A switch on the length
         /// compares the name with at most three candidates; `init(rawValue:)` tried them all.
         init?(lowercasedName name: UnsafeBufferPointer<UInt8>) {
-            // The switch has checked the length; `memcmp` compares the bytes in one call,
-            // where the generic `elementsEqual` walked them one by one.
+            // `memcmp` compares the bytes in one call, where the generic `elementsEqual` walked
+            // them one by one. The switch has checked the length already; the test here folds
+            // away, and keeps a wrong `case N` from matching a prefix.
             func matches(_ candidate: StaticString) -> Bool {
-                // The length test folds away; it keeps a wrong `case N` from matching a prefix.
                 candidate.utf8CodeUnitCount == name.count && memcmp(candidate.utf8Start, name.baseAddress!, name.count) == 0
             }
             switch name.count {

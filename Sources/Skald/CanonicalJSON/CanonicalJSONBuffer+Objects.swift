@@ -23,9 +23,8 @@ extension CanonicalJSONBuffer {
     /// bytes once (an object already in order is left alone).
     ///
     /// The order of the members and the copy of the object's bytes are temporary
-    /// allocations, on the stack when small: every document of a few members sorts at
-    /// least one object, and two heap arrays per document were a twentieth of the
-    /// orchestrator's allocations.
+    /// allocations, on the stack when small: nearly every document sorts an object, and the
+    /// up to two heap arrays that took were about 3 % of the orchestrator's allocations.
     private mutating func sortMembers(of level: Level) {
         let first = level.firstEntry
         let count = entries.count - first
