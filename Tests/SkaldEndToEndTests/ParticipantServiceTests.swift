@@ -160,6 +160,28 @@ struct ParticipantServiceTests {
         #expect(try await fixture.count("SELECT balance FROM accounts WHERE customer_id = 'alice'") == 9_300)
     }
 
+    @Test("a service lent a producer answers through it and leaves it open at its stop, for its owner to shut")
+    func lentProducer() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.cluster.shutdown() }
+        let producer = try KafkaProducer(configuration: mockKafka(fixture.cluster.bootstrapServers), logger: e2eLogger)
+        let service = try ParticipantService(
+            handler: PaymentService(), configuration: fixture.configuration(ServiceBehaviour()), producer: producer,
+            logger: e2eLogger)
+        let group = ServiceGroup(services: [service], logger: e2eLogger)
+        let running = Task { try await group.run() }
+        try await fixture.send(
+            ProcessPayment(orderId: "o1", customerId: "alice", amountCents: 700), id: "cmd-1", saga: "PlaceOrder-o1")
+        let replies = try await fixture.replies(expected: 1)
+        #expect(replies.map(\.causationId) == ["cmd-1"])
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        let report = try await producer.send(KafkaOutgoingMessage(topic: "skald.replies", key: "k", value: "{}"))
+        #expect(report.topic == "skald.replies", "the lent producer still delivers after the service stopped")
+        await producer.shutdown()
+    }
+
     @Test("a command delivered again in a later batch, with a new one: the repeat is skipped, the new one applied")
     func repeatInALaterBatch() async throws {
         let fixture = try await Fixture()

@@ -90,14 +90,14 @@ struct DemoRun {
                         DemoRun.say("dashboard at http://\(admin.host):\(port)/ (saga API under /api/v1; /health, /ready, /metrics)")
                     }))
         }
-        // The services stop together, before the orchestrator (a ServiceGroup stops last first).
+        // The services stop together, before the orchestrator (a ServiceGroup stops last first),
+        // and publish through one producer, as `skald examples serve` runs them.
         services.append(
-            ConcurrentServices(
-                try ExampleServices.names.map { name in
-                    var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
-                    if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
-                    return try ExampleServices.make(name, configuration: configuration, logger: logger)
-                }))
+            try ExampleServices.makeSharingProducer(ExampleServices.names, kafka: kafkaConfiguration, logger: logger) { name in
+                var configuration = ServiceConfiguration(kafka: kafkaConfiguration, postgresURL: postgresURL)
+                if name == "payment" { configuration.behaviour = ServiceBehaviour(failureRate: declineRate) }
+                return configuration
+            })
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],

@@ -89,12 +89,12 @@ struct ExamplesServeCommand: AsyncParsableCommand {
         configuration.appliesContractMigrations = contractMigrations
         // Before the services make their metric handles: handles made earlier report nowhere.
         let registry = metricsPort.map { _ in PrometheusBootstrap.registry }
-        // Stopped together: each waits out its own relay's round at a stop, so in turn they add up.
+        // Stopped together: each waits out its own relay's round at a stop, so in turn they add
+        // up. One producer for all: one Kafka client per process, not one per service.
         var services: [any Service] = [
-            ConcurrentServices(
-                try serviceNames().map { name in
-                    try ExampleServices.make(name, configuration: configuration, logger: logger)
-                })
+            try ExampleServices.makeSharingProducer(try serviceNames(), kafka: kafkaConfiguration, logger: logger) { _ in
+                configuration
+            }
         ]
         if let metricsPort, let registry {
             services.append(

@@ -3,7 +3,7 @@ public import Logging
 public import Metrics
 public import ServiceLifecycle
 import Skald
-import SkaldKafka
+public import SkaldKafka
 public import SkaldPostgres
 import SkaldRuntime
 
@@ -28,6 +28,8 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     public let schemaURL: String
     private let pool: PostgresPool
     private let producer: KafkaProducer
+    /// Whether ``run()`` shuts ``producer`` down; not when it was lent by services sharing it.
+    private let ownsProducer: Bool
     private let relay: OutboxRelay
     /// Deletes expired command ids from the inbox; nil when the configuration keeps them forever.
     private let pruner: InboxPruner?
@@ -37,10 +39,13 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     /// Creates the service; nothing connects until ``run()``. Its counters report to
     /// `metricsFactory` (the bootstrapped backend by default).
     ///
+    /// - Parameter producer: publishes the replies. `nil` makes one from `configuration.kafka`
+    ///   that ``run()`` shuts down at its end; one passed in stays open for whoever lent it
+    ///   (``SharedProducerServices``), who must keep it open until ``run()`` returns.
     /// - Throws: ``ExampleServiceError`` for a schema name that is not a plain identifier,
     ///   ``KafkaError`` for a bad Kafka property, `SagaRuntimeError` for a retention that is not positive.
     public init(
-        handler: Handler, configuration: ServiceConfiguration, logger: Logger? = nil,
+        handler: Handler, configuration: ServiceConfiguration, producer: KafkaProducer? = nil, logger: Logger? = nil,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws {
         // `PostgresSearchPath.url` refuses a schema that is not a plain identifier.
@@ -57,11 +62,17 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
         pool = PostgresPool(
             url: schemaURL, minimumConnections: 1, maximumConnections: 3, sessionSetup: PumpStatements.sessionSetup,
             logger: logger)
-        var producerConfiguration = configuration.kafka
-        if producerConfiguration.clientID == nil { producerConfiguration.clientID = "\(handler.serviceName)-service" }
-        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        if let producer {
+            self.producer = producer
+            ownsProducer = false
+        } else {
+            var producerConfiguration = configuration.kafka
+            if producerConfiguration.clientID == nil { producerConfiguration.clientID = "\(handler.serviceName)-service" }
+            self.producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+            ownsProducer = true
+        }
         relay = OutboxRelay(
-            postgresURL: schemaURL, pool: pool, producer: producer, batchSize: 1_000,
+            postgresURL: schemaURL, pool: pool, producer: self.producer, batchSize: 1_000,
             pollInterval: .milliseconds(100), logger: logger
         )
         if let retention = configuration.inboxRetention {
@@ -96,7 +107,8 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
     }
 
     /// Migrates, then consumes and relays until graceful shutdown (SIGTERM): the batch in
-    /// hand is committed, the relay publishes what is committed, the producer flushes.
+    /// hand is committed, the relay publishes what is committed, the producer flushes (its
+    /// owner's job when the producer was lent).
     public func run() async throws {
         try await migrate()
         try await pool.warmUp()
@@ -144,7 +156,7 @@ public final class ParticipantService<Handler: CommandHandler>: Service {
                 try? await consumer.close()
             }
         }
-        await producer.shutdown()
+        if ownsProducer { await producer.shutdown() }
         await pool.close()
         logger.info("service stopped")
     }
