@@ -85,6 +85,7 @@ public final class Orchestrator: Service {
         relay = OutboxRelay(
             postgresURL: configuration.postgresURL, pool: pool, producer: producer,
             batchSize: configuration.relayBatchSize, pollInterval: configuration.relayPollInterval,
+            forgetDelay: configuration.relayForgetDelay,
             stopGrace: configuration.stopGrace,
             metrics: metrics, logger: logger, breakers: breakers, expandsSagaEvents: true
         )

@@ -16,13 +16,19 @@ public struct OrchestratorConfiguration: Sendable {
     /// batch's Swift work overlaps another's time in Postgres.
     public var pumpWorkers = 2
     /// Outbox rows per publish round.
-    public var relayBatchSize = 1_000
+    public var relayBatchSize = defaultRelayBatchSize
+    /// ``relayBatchSize``'s default.
+    public static let defaultRelayBatchSize = 1_000
     /// Postgres connections in the pool (pump, relay and timers share it).
     public var poolSize = 4
     /// How often the timer service looks for due timers.
     public var timerPollInterval: Duration = .milliseconds(100)
     /// How often the relay looks at the outbox when no notification arrives.
     public var relayPollInterval: Duration = .milliseconds(250)
+    /// How long rows Kafka took may wait to be deleted together with later ones (the relay's
+    /// `forgetDelay`, `DeliveredRows`); zero deletes each round's rows at its end. A crash
+    /// publishes again what waited, and consumers drop the copies by message id.
+    public var relayForgetDelay: Duration = .milliseconds(100)
     /// How long a graceful stop waits for Kafka to take what is being sent (the relay's round,
     /// the pump's dead letters) before it gives up on it (``StopGrace``): the rows stay in the
     /// outbox, the dead letters' batch is read again. Kafka takes them in milliseconds when it

@@ -3,13 +3,15 @@ public import Logging
 public import ServiceLifecycle
 public import SkaldKafka
 public import SkaldPostgres
+import Synchronization
 
 /// Publishes the outbox to Kafka: the second half of effectively-once.
 ///
 /// Rows are written by the transactions that decide a saga's next commands; the
 /// relay publishes them in batches with the idempotent producer, awaits every
-/// delivery report, and only then deletes them. A crash between the two publishes
-/// a row twice, which participants absorb by the command id in `ce_id`.
+/// delivery report, and only then deletes them, a few rounds' worth at a time
+/// (``DeliveredRows``). A crash between the two publishes a row twice, which
+/// participants absorb by the command id in `ce_id`.
 ///
 /// Order: rows carry a `lane` derived from the saga id, and each lane is owned by
 /// one relay at a time through a session advisory lock, so one saga's commands
@@ -108,6 +110,10 @@ public final class OutboxRelay: Service {
     private let producer: KafkaProducer
     private let batchSize: Int
     private let pollInterval: Duration
+    /// How long delivered rows may wait to be deleted together (``DeliveredRows``).
+    private let forgetDelay: Duration
+    /// Delivered rows not deleted yet.
+    private let delivered = Mutex(DeliveredRows())
     private let stopGrace: Duration
     private let logger: Logger
     private let wakeup: Wakeup
@@ -126,6 +132,8 @@ public final class OutboxRelay: Service {
     ///   - producer: publishes the commands.
     ///   - batchSize: rows published per round.
     ///   - pollInterval: how often to look when no notification arrives.
+    ///   - forgetDelay: how long rows Kafka took may wait to be deleted with later ones, in one
+    ///     transaction (``DeliveredRows``); `.zero` deletes each round's rows at its end.
     ///   - stopGrace: how long a graceful stop waits for Kafka to take the round in flight
     ///     before giving up on it (``KafkaProducer/abandonUndelivered()``); its rows stay in the
     ///     outbox for the next relay.
@@ -138,6 +146,7 @@ public final class OutboxRelay: Service {
         producer: KafkaProducer,
         batchSize: Int = 1_000,
         pollInterval: Duration = .milliseconds(250),
+        forgetDelay: Duration = .milliseconds(100),
         stopGrace: Duration = .seconds(5),
         metrics: OrchestratorMetrics = OrchestratorMetrics(),
         logger: Logger = Logger(label: "skald.outbox-relay"),
@@ -151,6 +160,7 @@ public final class OutboxRelay: Service {
         self.producer = producer
         self.batchSize = max(1, batchSize)
         self.pollInterval = pollInterval
+        self.forgetDelay = max(.zero, forgetDelay)
         self.stopGrace = stopGrace
         self.counters = RelayCounters(metrics: metrics)
         self.logger = logger
@@ -203,6 +213,9 @@ public final class OutboxRelay: Service {
         var undelivered = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if clock.now >= nextOwnershipCheck {
+                // Before lanes can change hands: their next owner reads the outbox, and would
+                // publish again what this relay delivered and has not deleted.
+                await forgetDeliveredLogging()
                 await lanes.refresh()
                 handoff.ownership(lanes.owned)
                 nextOwnershipCheck = clock.now.advanced(by: .seconds(2))
@@ -224,7 +237,14 @@ public final class OutboxRelay: Service {
             if published == 0 || (published < batchSize && !handoff.hasHandedRows) {
                 let waiting = PhaseProfile.shared.start()
                 defer { PhaseProfile.shared.record("relay.idle", since: waiting) }
-                await wakeup.wait(timeout: lanes.owned.isEmpty ? .seconds(1) : pollInterval)
+                var timeout = lanes.owned.isEmpty ? Duration.seconds(1) : pollInterval
+                if let due = delivered.withLock({ $0.dueAt(delay: forgetDelay) }) {
+                    timeout = min(timeout, max(.zero, due - clock.now))
+                }
+                await wakeup.wait(timeout: timeout)
+            }
+            if delivered.withLock({ $0.isDue(at: clock.now, delay: forgetDelay, limit: batchSize) }) {
+                await forgetDeliveredLogging()
             }
         }
         // One last round so what was committed before the shutdown leaves now; not when Kafka
@@ -236,19 +256,74 @@ public final class OutboxRelay: Service {
         } else if !lanes.owned.isEmpty && !Task.isCancelled {
             _ = try? await relayRound(lanes: lanes.owned, pollDue: true)
         }
+        await forgetDeliveredLogging()
+    }
+
+    /// Deletes the delivered rows that wait (``DeliveredRows``). If the delete fails they
+    /// wait on, for the next try, and the error is thrown.
+    func forgetDelivered() async throws {
+        let (ids, oldestAt) = delivered.withLock { $0.take() }
+        guard !ids.isEmpty else { return }
+        do {
+            try await forget(ids, resuming: [])
+        } catch {
+            delivered.withLock { $0.putBack(ids, deliveredAt: oldestAt) }
+            throw error
+        }
+    }
+
+    /// ``forgetDelivered()`` for the loop, which carries on when Postgres does not answer: the
+    /// rows wait, and should the process end first, the next relay publishes them again.
+    private func forgetDeliveredLogging() async {
+        do {
+            try await forgetDelivered()
+        } catch {
+            logger.warning("could not delete delivered outbox rows; retrying later", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes rows `ids` and moves the ranges of `resume` on to their first undelivered event,
+    /// in one transaction.
+    private func forget(_ ids: [Int64], resuming resume: [(row: Int64, firstSequence: Int)]) async throws {
+        var statements: [PostgresQuery] = []
+        if !ids.isEmpty {
+            // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
+            // form before let the planner choose a merge join that walked the primary key from
+            // the oldest id through every dead row the deletes leave behind: now and then a
+            // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
+            let idList = "{" + ids.map(String.init).joined(separator: ",") + "}"
+            statements.append(PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]))
+        }
+        if !resume.isEmpty {
+            let idList = "{" + resume.map { String($0.row) }.joined(separator: ",") + "}"
+            let sequenceList = "{" + resume.map { String($0.firstSequence) }.joined(separator: ",") + "}"
+            statements.append(
+                PostgresQuery(PumpStatements.resumeRanges, [PostgresValue(idList), PostgresValue(sequenceList)]))
+        }
+        guard !statements.isEmpty else { return }
+        _ = try await pool.withConnection { connection in
+            // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
+            // commit, the rows go out again and the consumers' inboxes drop the copies. The
+            // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
+            try await connection.pipelineTransactionDiscardingRows(
+                [PostgresQuery(PumpStatements.forgetSentSetting)] + statements)
+        }
     }
 
     /// What one round did.
     struct Round {
-        /// Rows that left the outbox.
+        /// Rows done with: delivered (deleted now or with later rounds' rows) or dropped.
         var forgotten = 0
         /// Messages Kafka did not take.
         var undelivered = 0
     }
 
-    /// Publishes up to one batch of the owned lanes; returns how many rows left the outbox.
+    /// Publishes up to one batch of the owned lanes and deletes what was delivered; returns
+    /// how many rows left the outbox.
     func relayOnce(lanes: [Int]) async throws -> Int {
-        try await relayRound(lanes: lanes).forgotten
+        let forgotten = try await relayRound(lanes: lanes).forgotten
+        try await forgetDelivered()
+        return forgotten
     }
 
     /// Publishes up to one batch of the owned lanes: the rows handed over
@@ -266,6 +341,15 @@ public final class OutboxRelay: Service {
         let (blocked, probes) = breakers?.allowances() ?? ([], [:])
         let held = blocked + probes.keys
         let plan = handoff.planRound(limit: batchSize, heldTopics: Set(held), pollDue: pollDue)
+        if plan.readsDatabase {
+            // A read would find the rows delivered and not deleted yet, and publish them again.
+            do {
+                try await forgetDelivered()
+            } catch {
+                handoff.finishRound(published: [], readIds: [], failed: true)
+                throw error
+            }
+        }
         var rows: [PostgresRow] = []
         // The last id of a read that stopped at its limit: rows past it are unread.
         var readWasCutAt: Int64?
@@ -403,38 +487,27 @@ public final class OutboxRelay: Service {
             }
         }
         let settlement = round.settle(results.map { if case .success = $0 { true } else { false } })
-        var statements: [PostgresQuery] = []
-        if !settlement.forget.isEmpty {
-            // `id = ANY(array)` is one index probe per id. The `IN (SELECT json_array_elements…)`
-            // form before let the planner choose a merge join that walked the primary key from
-            // the oldest id through every dead row the deletes leave behind: now and then a
-            // round took seconds, and whole benchmark runs dropped to a fifth of their speed.
-            let idList = "{" + settlement.forget.map(String.init).joined(separator: ",") + "}"
-            statements.append(PostgresQuery(PumpStatements.forgetSent, [PostgresValue(idList)]))
+        let now = ContinuousClock.now
+        let forgetting: (ids: [Int64], oldestAt: ContinuousClock.Instant?) = delivered.withLock { waiting in
+            waiting.add(settlement.forget, at: now)
+            // Ranges to resume go at once, and the waiting rows with them.
+            guard !settlement.resume.isEmpty || waiting.isDue(at: now, delay: forgetDelay, limit: batchSize) else {
+                return ([], nil)
+            }
+            return waiting.take()
         }
-        if !settlement.resume.isEmpty {
-            let idList = "{" + settlement.resume.map { String($0.row) }.joined(separator: ",") + "}"
-            let sequenceList = "{" + settlement.resume.map { String($0.firstSequence) }.joined(separator: ",") + "}"
-            statements.append(
-                PostgresQuery(PumpStatements.resumeRanges, [PostgresValue(idList), PostgresValue(sequenceList)]))
-        }
-        if !statements.isEmpty {
+        if !forgetting.ids.isEmpty || !settlement.resume.isEmpty {
             do {
-                _ = try await pool.withConnection { connection in
-                    // Forgetting sent rows need not wait for the WAL flush: should a crash lose this
-                    // commit, the rows go out again and the consumers' inboxes drop the copies. The
-                    // relay's round gets shorter by a flush (~2 ms), and the disk does one less.
-                    try await connection.pipelineTransactionDiscardingRows(
-                        [PostgresQuery(PumpStatements.forgetSentSetting)] + statements)
-                }
+                try await forget(forgetting.ids, resuming: settlement.resume)
             } catch {
-                // The rows stay in the outbox and go out again from there, as after a crash
-                // between publishing and deleting them.
+                // The rows wait for the next try. Ranges to resume are read again from the
+                // outbox, which still says where they stood, and go out again from there.
+                delivered.withLock { $0.putBack(forgetting.ids, deliveredAt: forgetting.oldestAt) }
                 handoff.finishRound(published: handed.map(\.id), readIds: [], failed: true)
                 throw error
             }
         }
-        profile.record("relay.delete", since: phase, size: settlement.forget.count)
+        profile.record("relay.delete", since: phase, size: forgetting.ids.count)
         handoff.finishRound(published: handed.map(\.id), readIds: readIds, failed: settlement.failed > 0)
         counters.published(settlement.delivered, failed: settlement.failed)
         return Round(forgotten: settlement.forget.count, undelivered: settlement.failed)

@@ -91,6 +91,18 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test("the relay's forget delay is read, zero is allowed, and a negative one is refused with the key's name")
+    func relayForgetDelay() async throws {
+        #expect(try await load("{}").orchestrator.relayForgetDelay == .milliseconds(100))
+        #expect(try await load(#"{"skald": {"relay": {"forgetDelayMs": 0}}}"#).orchestrator.relayForgetDelay == .zero)
+        #expect(try await load(#"{"skald": {"relay": {"forgetDelayMs": 20}}}"#).orchestrator.relayForgetDelay == .milliseconds(20))
+        await #expect {
+            _ = try await load(#"{"skald": {"relay": {"forgetDelayMs": -1}}}"#)
+        } throws: { error in
+            "\(error)".contains("skald.relay.forgetDelayMs")
+        }
+    }
+
     @Test("the relay's stop grace is read, and a non-positive one is refused with the key's name")
     func stopGrace() async throws {
         #expect(try await load("{}").orchestrator.stopGrace == .seconds(5))

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import ServiceLifecycle
 import Skald
 import SkaldKafka
 import SkaldPostgres
@@ -38,7 +40,8 @@ struct OutboxHandoffTests {
         defer { cluster.shutdown() }
         let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
         let producer = try KafkaProducer(configuration: mockKafka(cluster))
-        let relay = OutboxRelay(postgresURL: url, pool: pool, producer: producer)
+        // Each round deletes its rows at its end, so the outbox shows what each round published.
+        let relay = OutboxRelay(postgresURL: url, pool: pool, producer: producer, forgetDelay: .zero)
         let lanes = Array(0..<OutboxRelay.laneCount)
         relay.handoff.ownership(lanes)
         // Lanes just taken: the first round reads the outbox (empty).
@@ -66,6 +69,65 @@ struct OutboxHandoffTests {
         let sagaA = messages.filter { $0.keyString == "a" }.map { $0.headers.first(named: "ce_id").map { String(decoding: $0, as: UTF8.self) } }
         #expect(sagaA == ["a/1", "a/2"], "saga a's commands in the order written")
         #expect(messages.first { $0.keyString == "b" }?.valueString == #"{"command": "b/1"}"#, "the payload as written")
+    }
+
+    @Test("delivered rows wait to be deleted together, and a read of the outbox deletes them first instead of publishing them again")
+    func deliveredRowsWait() async throws {
+        let url = try await TestPostgres.freshStore("handoff")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 2)
+        let producer = try KafkaProducer(configuration: mockKafka(cluster))
+        // Only a read, a full round's worth or an explicit delete make them go.
+        let relay = OutboxRelay(postgresURL: url, pool: pool, producer: producer, forgetDelay: .seconds(3_600))
+        let lanes = Array(0..<OutboxRelay.laneCount)
+        relay.handoff.ownership(lanes)
+        #expect(try await relay.relayRound(lanes: lanes, pollDue: false).forgotten == 0)
+        let connection = try await PostgresConnection.connect(to: url)
+
+        try await Self.write("e/1", sagaId: "e", on: connection, relay: relay, handing: true)
+        try await Self.write("e/2", sagaId: "e", on: connection, relay: relay, handing: true)
+        #expect(try await relay.relayRound(lanes: lanes, pollDue: false).forgotten == 2)
+        #expect(
+            try await TestPostgres.strings(url, "SELECT message_id FROM outbox ORDER BY id") == ["e/1", "e/2"],
+            "delivered, waiting to be deleted")
+
+        // Another process's row: the read that finds it deletes the waiting rows before it reads.
+        try await Self.write("f/1", sagaId: "f", on: connection, relay: relay, handing: false)
+        #expect(try await relay.relayRound(lanes: lanes, pollDue: true).forgotten == 1, "f/1 alone, not e/1 and e/2 again")
+        #expect(try await TestPostgres.strings(url, "SELECT message_id FROM outbox") == ["f/1"])
+        try await relay.forgetDelivered()
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0)
+        await connection.close()
+        await producer.shutdown()
+        await pool.close()
+
+        let messages = try await consumeAll(cluster, topic: Self.topic, expecting: 3)
+        let ids = messages.compactMap { $0.headers.first(named: "ce_id").map { String(decoding: $0, as: UTF8.self) } }
+        #expect(ids.sorted() == ["e/1", "e/2", "f/1"], "each row published once")
+    }
+
+    @Test("a relay stopped gracefully deletes the rows it delivered before it returns")
+    func stopDeletesDelivered() async throws {
+        let url = try await TestPostgres.freshStore("handoff")
+        let cluster = try transferCluster()
+        defer { cluster.shutdown() }
+        let pool = PostgresPool(url: url, minimumConnections: 1, maximumConnections: 3)
+        let producer = try KafkaProducer(configuration: mockKafka(cluster))
+        let relay = OutboxRelay(
+            postgresURL: url, pool: pool, producer: producer, pollInterval: .seconds(30), forgetDelay: .seconds(3_600))
+        let group = ServiceGroup(services: [relay], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let connection = try await PostgresConnection.connect(to: url)
+        try await eventually("the relay owns its lanes") { relay.handoff.claim(lane: OutboxRelay.lane(ofSaga: "g")) != nil }
+        try await Self.write("g/1", sagaId: "g", on: connection, relay: relay, handing: true)
+        _ = try await consumeAll(cluster, topic: Self.topic, expecting: 1)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 0)
+        await connection.close()
+        await producer.shutdown()
+        await pool.close()
     }
 
     @Test("a running relay publishes handed rows at once, and reads an announced row of a process that handed nothing")

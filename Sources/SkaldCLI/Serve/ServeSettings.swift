@@ -15,7 +15,8 @@ import SystemPackage
 ///   items (a JSON array, or comma-separated in the environment), e.g. `security.protocol=SASL_SSL`
 /// - `skald.groupId`, `skald.deadLetterTopic`, `skald.pump.batchSize`, `skald.pump.workers`,
 ///   `skald.relay.batchSize`, `skald.relay.pollIntervalMs` (how often the relay looks without a
-///   notification), `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
+///   notification), `skald.relay.forgetDelayMs` (how long published rows may wait to be deleted
+///   together; 100, 0 deletes each round's at once), `skald.pool.size`, `skald.timers.pollIntervalMs`, `skald.instanceCache.capacity`
 /// - `skald.circuitBreaker.failureThreshold`, `.windowSeconds`, `.cooldownSeconds`, `.probes`: when a
 ///   participant that keeps timing out has its commands held back in the outbox
 /// - `skald.inbox.retentionSeconds` (`SKALD_INBOX_RETENTION_SECONDS`): how long consumed message ids
@@ -101,6 +102,11 @@ struct ServeSettings {
         orchestrator.timerPollInterval = .milliseconds(pollMs)
         let relayPollMs = try positive(config.int(forKey: "skald.relay.pollIntervalMs", default: 250), "skald.relay.pollIntervalMs")
         orchestrator.relayPollInterval = .milliseconds(relayPollMs)
+        let forgetDelayMs = config.int(forKey: "skald.relay.forgetDelayMs", default: 100)
+        guard forgetDelayMs >= 0 else {
+            throw SettingsError("skald.relay.forgetDelayMs must be 0 (delete each round's rows at once) or positive, got \(forgetDelayMs)")
+        }
+        orchestrator.relayForgetDelay = .milliseconds(forgetDelayMs)
         let stopGraceMs = try positive(config.int(forKey: "skald.stopGraceMs", default: 5_000), "skald.stopGraceMs")
         orchestrator.stopGrace = .milliseconds(stopGraceMs)
         let retention = config.int(forKey: "skald.inbox.retentionSeconds", default: 14 * 24 * 3600)
