@@ -9,7 +9,7 @@ import Testing
 /// must fail here, not on the day someone measures.
 @Suite("The orchestrator benchmark's pgbench ceiling")
 struct PGBenchCeilingTests {
-    @Test("pgbench runs the pump's and relay's statements on a store: two events per transition, the outbox emptied")
+    @Test("pgbench runs the pump's and relay's statements on a store: two events per transition, the outbox emptied up to each client's last delete")
     func ceilingRunsTheSameStatements() async throws {
         let url = try await TestPostgres.freshStore("ceiling")
         // `run` itself checks the events written and the outbox left, and throws otherwise.
@@ -45,5 +45,13 @@ struct PGBenchCeilingTests {
             #expect(lines[index].hasSuffix("\\gset"), "line \(index): \(lines[index].prefix(80))")
         }
         #expect(lines.filter { $0.hasSuffix("\\gset") }.count == script.scaffolding.count)
+        // The relay's delete covers two batches of 500 (832 rows; a round is 1,000): it runs in
+        // every second transaction, and its commands count half.
+        #expect(PGBenchCeiling.forgetEvery(batch: 500) == 2)
+        #expect(script.weights.count == script.commandCount)
+        let halved = script.weights.indices.filter { script.weights[$0] == 0.5 }
+        #expect(halved.map { String(lines[$0]) }.contains { $0.hasPrefix("DELETE FROM outbox") })
+        #expect(script.weights.allSatisfy { $0 == 1 || $0 == 0.5 })
+        #expect(PGBenchCeiling.forgetEvery(batch: 2_000) == 1, "a batch of more than a round's rows: a delete in each")
     }
 }
