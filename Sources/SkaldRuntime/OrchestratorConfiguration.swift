@@ -27,7 +27,10 @@ public struct OrchestratorConfiguration: Sendable {
     public var relayPollInterval: Duration = .milliseconds(250)
     /// How long rows Kafka took may wait to be deleted together with later ones (the relay's
     /// `forgetDelay`, `DeliveredRows`); zero deletes each round's rows at its end. A crash
-    /// publishes again what waited, and consumers drop the copies by message id.
+    /// publishes again what waited, and consumers drop the copies by message id. While they
+    /// wait, the rows count in `skald_outbox_pending_rows` and the outbox lag, and the timer
+    /// service takes their commands as not sent yet (a timeout falling due then is put off by
+    /// a second).
     public var relayForgetDelay: Duration = .milliseconds(100)
     /// How long a graceful stop waits for Kafka to take what is being sent (the relay's round,
     /// the pump's dead letters) before it gives up on it (``StopGrace``): the rows stay in the

@@ -214,10 +214,12 @@ public final class OutboxRelay: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if clock.now >= nextOwnershipCheck {
                 // Before lanes can change hands: their next owner reads the outbox, and would
-                // publish again what this relay delivered and has not deleted.
-                await forgetDeliveredLogging()
-                await lanes.refresh()
-                handoff.ownership(lanes.owned)
+                // publish again what this relay delivered and has not deleted. While the delete
+                // fails (Postgres unreachable, most likely), the lanes stay as they are.
+                if await forgetDeliveredLogging() {
+                    await lanes.refresh()
+                    handoff.ownership(lanes.owned)
+                }
                 nextOwnershipCheck = clock.now.advanced(by: .seconds(2))
             }
             var published = 0
@@ -244,7 +246,7 @@ public final class OutboxRelay: Service {
                 await wakeup.wait(timeout: timeout)
             }
             if delivered.withLock({ $0.isDue(at: clock.now, delay: forgetDelay, limit: batchSize) }) {
-                await forgetDeliveredLogging()
+                _ = await forgetDeliveredLogging()
             }
         }
         // One last round so what was committed before the shutdown leaves now; not when Kafka
@@ -256,7 +258,7 @@ public final class OutboxRelay: Service {
         } else if !lanes.owned.isEmpty && !Task.isCancelled {
             _ = try? await relayRound(lanes: lanes.owned, pollDue: true)
         }
-        await forgetDeliveredLogging()
+        _ = await forgetDeliveredLogging(pausingAfterFailure: false)
     }
 
     /// Deletes the delivered rows that wait (``DeliveredRows``). If the delete fails they
@@ -274,11 +276,18 @@ public final class OutboxRelay: Service {
 
     /// ``forgetDelivered()`` for the loop, which carries on when Postgres does not answer: the
     /// rows wait, and should the process end first, the next relay publishes them again.
-    private func forgetDeliveredLogging() async {
+    ///
+    /// A failure pauses the loop as a failed round does: the rows stay due, and without the
+    /// pause an idle relay would retry at once, again and again, while Postgres is down.
+    /// - Returns: whether nothing is left waiting.
+    private func forgetDeliveredLogging(pausingAfterFailure: Bool = true) async -> Bool {
         do {
             try await forgetDelivered()
+            return true
         } catch {
             logger.warning("could not delete delivered outbox rows; retrying later", metadata: ["error": "\(error)"])
+            if pausingAfterFailure { try? await Task.sleep(for: .milliseconds(200)) }
+            return false
         }
     }
 
@@ -502,8 +511,10 @@ public final class OutboxRelay: Service {
             } catch {
                 // The rows wait for the next try. Ranges to resume are read again from the
                 // outbox, which still says where they stood, and go out again from there.
+                // The round's messages did go out: its read rows count as read, so that a row
+                // handed over late is not published again.
                 delivered.withLock { $0.putBack(forgetting.ids, deliveredAt: forgetting.oldestAt) }
-                handoff.finishRound(published: handed.map(\.id), readIds: [], failed: true)
+                handoff.finishRound(published: handed.map(\.id), readIds: readIds, failed: true)
                 throw error
             }
         }
