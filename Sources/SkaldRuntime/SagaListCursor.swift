@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Where the next page of a saga listing starts: just after the last saga of this one, in
 /// the listing's order (newest `created_at` first, then saga id).

@@ -1,5 +1,5 @@
-public import Foundation
-public import Skald
+import Foundation
+import Skald
 public import SkaldPostgres
 
 /// Reads saga state for people: listings and searches, one saga in full, its timeline, counts.
