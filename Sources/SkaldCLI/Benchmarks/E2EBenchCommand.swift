@@ -22,8 +22,16 @@ struct E2EBenchCommand: AsyncParsableCommand {
     @Option(help: "Orders placed per second; 0 places them all at once (measures capacity).")
     var rate: Int = 0
 
-    @Option(help: "Partitions of every topic (the mock keeps about 5 MiB per partition).")
-    var partitions: Int = 32
+    // Eight, not more: every produce request carries one message set per partition it
+    // touches, and the mock walks each partition's sets on every fetch, so a burst split over
+    // 32 partitions cost about a fifth more CPU per saga than over 8 (docs/benchmarks-e2e.md,
+    // session 25). Not fewer: 4 lost to 8 in every round measured. The mock drops a
+    // partition's oldest messages beyond 5 MiB, read or not: 8 partitions hold 40 MiB a topic,
+    // a 20,000-saga burst's whole log on every topic but `skald.replies` (about 2.5 kB a saga),
+    // where the pump would have to fall 16,000 sagas behind to lose one. A lost message shows
+    // in the summary: a step timed out, or the run stalls.
+    @Option(help: "Partitions of every topic (the mock keeps about 5 MiB per partition; raise it for runs far beyond 20,000 sagas).")
+    var partitions: Int = 8
 
     @Option(help: "The folder of the orchestrator's NNNN_name.sql migration files.")
     var migrations: String = "schemas/postgres"
