@@ -28,8 +28,8 @@ struct E2EBenchCommand: AsyncParsableCommand {
     // session 25). Not fewer: 4 lost to 8 in every round measured. The mock drops a
     // partition's oldest messages beyond 5 MiB, read or not: 8 partitions hold 40 MiB a topic,
     // a 20,000-saga burst's whole log on every topic but `skald.replies` (about 2.5 kB a saga),
-    // where the pump would have to fall 16,000 sagas behind to lose one. A lost message shows
-    // in the summary: a step timed out, or the run stalls.
+    // where the pump would have to fall about 17,000 sagas behind to lose one. A lost message
+    // shows in the summary: a step timed out, or the run stalls.
     @Option(help: "Partitions of every topic (the mock keeps about 5 MiB per partition; raise it for runs far beyond 20,000 sagas).")
     var partitions: Int = 8
 
