@@ -89,7 +89,7 @@ final class ConsumerCore: @unchecked Sendable {
                 RdKafkaCallbacks.from(rk)?.onCommit?(err)
             }
         }
-        worker = BlockingWorker(name: "skald-kafka-consumer-worker")
+        worker = BlockingWorker(name: "skald-consumer")
         messageQueue = RdKafkaPointer(pointer: rd_kafka_queue_new(handle.pointer))
         callbacks.onRebalance = { [weak self] rk, err, partitions in
             self?.rebalance(rk, err, partitions)

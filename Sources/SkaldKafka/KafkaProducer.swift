@@ -138,7 +138,7 @@ final class ProducerCore: @unchecked Sendable {
         ) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
         }
-        worker = BlockingWorker(name: "skald-kafka-producer-worker")
+        worker = BlockingWorker(name: "skald-producer")
         let thread = Thread { [self] in self.pollLoop() }
         thread.name = "skald-kafka-producer-poll"
         thread.start()

@@ -52,7 +52,7 @@ public final class PostgresListener: Sendable {
         continuation.onTermination = { [weak listener] _ in listener?.stop() }
 
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
+            Thread.startNamed("skald-listen") {
                 Self.run(
                     target: urlOrConninfo,
                     channels: channels,
@@ -62,8 +62,6 @@ public final class PostgresListener: Sendable {
                     output: continuation
                 )
             }
-            thread.name = "skald-postgres-listen"
-            thread.start()
         }
         return listener
     }

@@ -16,13 +16,9 @@ final class PostgresThreadExecutor: SerialExecutor, @unchecked Sendable {
     private var stopped = false
     private let condition = NSCondition()
 
-    /// Starts the thread; `name` shows up in debuggers and `top -H`.
+    /// Starts the thread; `name` shows up in debuggers and `top -H` (``Thread/startNamed(_:_:)``).
     init(name: String) {
-        let thread = Thread { [self] in
-            self.runLoop()
-        }
-        thread.name = name
-        thread.start()
+        Thread.startNamed(name) { [self] in self.runLoop() }
     }
 
     func enqueue(_ job: consuming ExecutorJob) {

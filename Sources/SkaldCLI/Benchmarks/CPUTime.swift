@@ -13,86 +13,125 @@ struct CPUTime {
     var postgres: Double
     /// Of ``process``: the thread of librdkafka's mock cluster (`rdk:mock`), 0 without one.
     ///
-    /// A real broker runs elsewhere, and the mock's CPU grows with what it keeps (each
-    /// fetch walks every message set of the partitions it asks for, docs/kafka.md), so
-    /// the process's CPU without it is the part a deployment would see.
+    /// A real broker runs elsewhere, and the mock's CPU grows with what it keeps (each fetch
+    /// that finds data walks the message sets of its partitions, docs/kafka.md), so the
+    /// process's CPU without it is the part a deployment would see.
     var kafkaMock: Double = 0
     /// Of ``process``: librdkafka's own threads of every client in it (`rdk:main`,
     /// `rdk:broker…`): fetching, producing, protocol work.
     var kafkaClients: Double = 0
-    /// A reading's librdkafka threads by thread id, so that a difference counts each thread
-    /// from its own start: threads of clients that closed in between would otherwise take
-    /// their CPU out of the difference.
-    private var kafkaThreads: [Int32: KafkaThread] = [:]
+    /// Of ``process``: the Postgres connections' threads (`skald-postgres`): libpq's calls and
+    /// everything a connection runs on its own executor, sending statements and reading rows.
+    var postgresConnections: Double = 0
+    /// A reading's counted threads by thread id, so that a difference counts each thread from
+    /// its own start: threads of clients that closed in between would otherwise take their
+    /// CPU out of the difference.
+    private var threads: [Int32: CountedThread] = [:]
 
-    /// One librdkafka thread's CPU seconds so far.
-    private struct KafkaThread {
-        var isMock: Bool
+    /// The threads counted apart from the rest of the process, by their system name.
+    enum ThreadKind: Sendable {
+        /// librdkafka's mock cluster, `rdk:mock`.
+        case kafkaMock
+        /// Any other librdkafka thread, `rdk:…`.
+        case kafkaClient
+        /// A Postgres connection's executor, `skald-postgres` (SkaldPostgres names them).
+        case postgresConnection
+
+        /// The kind of a thread named `name` (its `comm`), nil for threads not counted apart.
+        init?(threadName name: String) {
+            switch name {
+            case "rdk:mock": self = .kafkaMock
+            case "skald-postgres": self = .postgresConnection
+            case _ where name.hasPrefix("rdk:"): self = .kafkaClient
+            default: return nil
+            }
+        }
+    }
+
+    /// One counted thread's CPU seconds so far.
+    private struct CountedThread {
+        var kind: ThreadKind
         var seconds: Double
     }
 
     /// Readings, or their differences, with these values.
-    init(process: Double, postgres: Double, kafkaMock: Double = 0, kafkaClients: Double = 0) {
+    init(process: Double, postgres: Double, kafkaMock: Double = 0, kafkaClients: Double = 0, postgresConnections: Double = 0) {
         self.process = process
         self.postgres = postgres
         self.kafkaMock = kafkaMock
         self.kafkaClients = kafkaClients
+        self.postgresConnections = postgresConnections
     }
 
     /// Now, for the cluster whose postmaster is `postmaster` (nil: a cluster that is not a
     /// local process, whose CPU this process cannot see; counted as 0).
     static func now(postmaster: Int32?) -> CPUTime {
-        let threads = kafkaThreadsNow()
+        let threads = countedThreadsNow()
         var reading = CPUTime(
-            process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0,
-            kafkaMock: threads.values.filter(\.isMock).reduce(0) { $0 + $1.seconds },
-            kafkaClients: threads.values.filter { !$0.isMock }.reduce(0) { $0 + $1.seconds })
-        reading.kafkaThreads = threads
+            process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0)
+        for thread in threads.values { reading.add(thread.seconds, to: thread.kind) }
+        reading.threads = threads
         return reading
     }
 
-    /// What was spent from `rhs` to `lhs`. librdkafka's threads count from `rhs`, or from their
-    /// start when they began later; those that ended in between are not counted.
+    /// What was spent from `rhs` to `lhs`. Counted threads count from `rhs`, or from their start
+    /// when they began later; those that ended in between are not counted.
     static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
-        guard !lhs.kafkaThreads.isEmpty || !rhs.kafkaThreads.isEmpty else {
+        guard !lhs.threads.isEmpty || !rhs.threads.isEmpty else {
             return CPUTime(
                 process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres,
-                kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients)
+                kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients,
+                postgresConnections: lhs.postgresConnections - rhs.postgresConnections)
         }
-        var mock = 0.0
-        var clients = 0.0
-        for (id, thread) in lhs.kafkaThreads {
-            let spent = max(0, thread.seconds - (rhs.kafkaThreads[id]?.seconds ?? 0))
-            if thread.isMock { mock += spent } else { clients += spent }
+        var spent = CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
+        for (id, thread) in lhs.threads {
+            spent.add(max(0, thread.seconds - (rhs.threads[id]?.seconds ?? 0)), to: thread.kind)
         }
-        return CPUTime(
-            process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres, kafkaMock: mock, kafkaClients: clients)
+        return spent
+    }
+
+    private mutating func add(_ seconds: Double, to kind: ThreadKind) {
+        switch kind {
+        case .kafkaMock: kafkaMock += seconds
+        case .kafkaClient: kafkaClients += seconds
+        case .postgresConnection: postgresConnections += seconds
+        }
     }
 
     /// `"  of which Kafka …"`: the mock's and librdkafka's shares of the process's CPU, per
     /// `unit` (`count` of them), for the benchmarks' summaries; nil when no librdkafka thread ran.
     func kafkaLine(per count: Int, unit: String) -> String? {
         guard count > 0, kafkaMock + kafkaClients > 0 else { return nil }
-        let micros = { (seconds: Double) in String(format: "%.0f µs", seconds / Double(count) * 1e6) }
-        let mock = kafkaMock > 0 ? "\(micros(kafkaMock)) the mock broker's thread, " : ""
-        return "of which Kafka: \(mock)\(micros(kafkaClients)) librdkafka's client threads, per \(unit)"
+        let mock = kafkaMock > 0 ? "\(Self.micros(kafkaMock, per: count)) the mock broker's thread, " : ""
+        return "of which Kafka: \(mock)\(Self.micros(kafkaClients, per: count)) librdkafka's client threads, per \(unit)"
     }
 
-    /// CPU seconds of this process's librdkafka threads now running, by thread id: the mock
-    /// cluster's (`rdk:mock`) and the clients' (every other `rdk:` thread). librdkafka's
-    /// threads live as long as their client; those of a client closed before a later reading
-    /// (the orchestrator benchmark's own order publisher, made anew for each refill) are
-    /// left out of a difference.
+    /// `"  of which Postgres connections …"`: the connections' threads' share of the process's
+    /// CPU, per `unit` (`count` of them); nil when none ran.
+    func postgresLine(per count: Int, unit: String) -> String? {
+        guard count > 0, postgresConnections > 0 else { return nil }
+        return "of which Postgres connections: \(Self.micros(postgresConnections, per: count)) their threads (libpq, "
+            + "sending statements, reading rows), per \(unit)"
+    }
+
+    private static func micros(_ seconds: Double, per count: Int) -> String {
+        String(format: "%.0f µs", seconds / Double(count) * 1e6)
+    }
+
+    /// CPU seconds of this process's counted threads now running, by thread id (``ThreadKind``).
+    /// librdkafka's threads live as long as their client, a connection's as long as the
+    /// connection; those closed before a later reading (the orchestrator benchmark's own order
+    /// publisher, made anew for each refill) are left out of a difference.
     ///
     /// From the thread's `schedstat` (nanoseconds on a CPU), else its `stat` (clock ticks,
     /// 10 ms each: too coarse for a short window).
-    private static func kafkaThreadsNow() -> [Int32: KafkaThread] {
-        var threads: [Int32: KafkaThread] = [:]
+    private static func countedThreadsNow() -> [Int32: CountedThread] {
+        var threads: [Int32: CountedThread] = [:]
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         for task in tasks {
             guard let id = Int32(task),
                 let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
-                comm.hasPrefix("rdk:")
+                let kind = ThreadKind(threadName: comm.trimmingCharacters(in: .whitespacesAndNewlines))
             else { continue }
             let seconds: Double
             if let schedstat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
@@ -104,7 +143,7 @@ struct CPUTime {
             } else {
                 continue
             }
-            threads[id] = KafkaThread(isMock: comm.trimmingCharacters(in: .whitespacesAndNewlines) == "rdk:mock", seconds: seconds)
+            threads[id] = CountedThread(kind: kind, seconds: seconds)
         }
         return threads
     }

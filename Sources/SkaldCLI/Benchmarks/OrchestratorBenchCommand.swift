@@ -158,6 +158,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         print(String(format: "  CPU per transition: %.0f µs in this process (pump, relay, Kafka mock, participants), ",
                      cpu.process / Double(transitions) * 1e6) + postgresCPU)
         if let kafka = cpu.kafkaLine(per: transitions, unit: "transition") { print("    \(kafka)") }
+        if let postgres = cpu.postgresLine(per: transitions, unit: "transition") { print("    \(postgres)") }
         print(String(format: "  WAL per transition: %.0f bytes", Double(walBytes) / Double(transitions)))
         print("  peak resident memory of this process (mock cluster and participants included): \(ProcessMemory.peakMegabytes()) MB")
         running.cancel()

@@ -306,6 +306,7 @@ struct DemoRun {
             cpuLine,
         ]
         if let kafka = cpu.kafkaLine(per: orders, unit: "saga") { lines.append("    \(kafka)") }
+        if let postgres = cpu.postgresLine(per: orders, unit: "saga") { lines.append("    \(postgres)") }
         if let walBytes {
             lines.append(String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000))
         }

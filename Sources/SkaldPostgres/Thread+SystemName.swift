@@ -1,0 +1,27 @@
+import Foundation
+
+extension Thread {
+    /// Starts a thread that runs `body`, named `name` for the system too (at most 15 bytes
+    /// kept, Linux's limit): in debuggers, `top -H` and `/proc/<pid>/task/<tid>/comm`, where
+    /// the benchmarks count the CPU of the connections' threads (`skald-postgres`).
+    ///
+    /// Foundation on Linux keeps `Thread.name` to itself, so without this the thread shows
+    /// the name of the thread that started it, a Dispatch worker's ("…root.default-qos").
+    /// The name is written to `/proc/thread-self/comm`, since `pthread_setname_np` is a GNU
+    /// extension that Swift's Glibc module does not export.
+    static func startNamed(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            #if os(Linux)
+            let file = open("/proc/thread-self/comm", O_WRONLY)
+            if file >= 0 {
+                let bytes = Array(name.utf8.prefix(15))
+                _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+                close(file)
+            }
+            #endif
+            body()
+        }
+        thread.name = name
+        thread.start()
+    }
+}
