@@ -68,7 +68,7 @@ struct CPUTimeTests {
         let spent = CPUTime(process: 1, postgres: 0.5, postgresConnections: 0.0042)
         #expect(
             spent.postgresLine(per: 10, unit: "saga")
-                == "of which Postgres connections: 420 µs their threads (libpq, sending statements, reading rows), per saga")
+                == "of which on Postgres connections' threads: 420 µs (libpq, and the work isolated to a connection), per saga")
         #expect(CPUTime(process: 1, postgres: 0.5).postgresLine(per: 10, unit: "saga") == nil)
         #expect(spent.postgresLine(per: 0, unit: "saga") == nil)
     }

@@ -21,7 +21,8 @@ struct CPUTime {
     /// `rdk:broker…`): fetching, producing, protocol work.
     var kafkaClients: Double = 0
     /// Of ``process``: the Postgres connections' threads (`skald-postgres`): libpq's calls and
-    /// everything a connection runs on its own executor, sending statements and reading rows.
+    /// everything isolated to a connection, which runs on its executor (the example services'
+    /// command handlers among them), not only the client side of Postgres.
     var postgresConnections: Double = 0
     /// A reading's counted threads by thread id, so that a difference counts each thread from
     /// its own start: threads of clients that closed in between would otherwise take their
@@ -106,12 +107,12 @@ struct CPUTime {
         return "of which Kafka: \(mock)\(Self.micros(kafkaClients, per: count)) librdkafka's client threads, per \(unit)"
     }
 
-    /// `"  of which Postgres connections …"`: the connections' threads' share of the process's
-    /// CPU, per `unit` (`count` of them); nil when none ran.
+    /// `"  of which on Postgres connections' threads …"`: their share of the process's CPU, per
+    /// `unit` (`count` of them); nil when none ran.
     func postgresLine(per count: Int, unit: String) -> String? {
         guard count > 0, postgresConnections > 0 else { return nil }
-        return "of which Postgres connections: \(Self.micros(postgresConnections, per: count)) their threads (libpq, "
-            + "sending statements, reading rows), per \(unit)"
+        return "of which on Postgres connections' threads: \(Self.micros(postgresConnections, per: count)) "
+            + "(libpq, and the work isolated to a connection), per \(unit)"
     }
 
     private static func micros(_ seconds: Double, per count: Int) -> String {
