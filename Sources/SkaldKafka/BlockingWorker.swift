@@ -8,25 +8,9 @@ final class BlockingWorker: @unchecked Sendable {
     private var jobs: [@Sendable () -> Void] = []
     private var stopping = false
 
-    /// Starts the thread; `name` (at most 15 bytes kept, Linux's limit) shows up in debuggers,
-    /// `top -H` and `/proc/<pid>/task/<tid>/comm`.
+    /// Starts the thread; `name` shows up in debuggers and `top -H` (``Thread/startNamed(_:_:)``).
     init(name: String) {
-        let thread = Thread { [self] in
-            // Foundation on Linux keeps `Thread.name` to itself: without this the thread shows
-            // the name of the thread that started it, a Dispatch worker's ("…root.default-qos").
-            // `pthread_setname_np` is a GNU extension Swift's Glibc module does not export.
-            #if os(Linux)
-            let file = open("/proc/thread-self/comm", O_WRONLY)
-            if file >= 0 {
-                let bytes = Array(name.utf8.prefix(15))
-                _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-                close(file)
-            }
-            #endif
-            self.loop()
-        }
-        thread.name = name
-        thread.start()
+        Thread.startNamed(name) { [self] in self.loop() }
     }
 
     /// Runs `body` on the worker thread and returns its result to the awaiting task.

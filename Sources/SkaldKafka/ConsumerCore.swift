@@ -118,9 +118,7 @@ final class ConsumerCore: @unchecked Sendable {
             throw KafkaError(err, context: "KafkaConsumer.subscribe \(topics)")
         }
 
-        let thread = Thread { [self] in self.pollLoop() }
-        thread.name = "skald-kafka-consumer-poll"
-        thread.start()
+        Thread.startNamed("skald-poll-c") { [self] in self.pollLoop() }
     }
 
     var currentAssignment: Set<KafkaTopicPartition> {

@@ -139,9 +139,7 @@ final class ProducerCore: @unchecked Sendable {
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
         }
         worker = BlockingWorker(name: "skald-producer")
-        let thread = Thread { [self] in self.pollLoop() }
-        thread.name = "skald-kafka-producer-poll"
-        thread.start()
+        Thread.startNamed("skald-poll-p") { [self] in self.pollLoop() }
     }
 
     // MARK: Sending

@@ -25,4 +25,15 @@ struct BenchArgumentsTests {
         let message = error.map { E2EBenchCommand.message(for: $0) } ?? ""
         #expect(message.contains("--instance-cache must not be negative"), "\(message)")
     }
+
+    @Test("e2e runs 8 partitions a topic, 32 with projections (the mock keeps 5 MiB each), what --partitions says otherwise, and refuses 0")
+    func e2ePartitions() throws {
+        #expect(try E2EBenchCommand.parse([]).topicPartitions == 8)
+        #expect(try E2EBenchCommand.parse(["--projections"]).topicPartitions == 32)
+        #expect(try E2EBenchCommand.parse(["--partitions", "16"]).topicPartitions == 16)
+        #expect(try E2EBenchCommand.parse(["--projections", "--partitions", "4"]).topicPartitions == 4)
+        let error = #expect(throws: (any Error).self) { _ = try E2EBenchCommand.parse(["--partitions", "0"]) }
+        let message = error.map { E2EBenchCommand.message(for: $0) } ?? ""
+        #expect(message.contains("--partitions must be positive"), "\(message)")
+    }
 }

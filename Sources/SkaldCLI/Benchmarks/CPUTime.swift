@@ -20,6 +20,8 @@ struct CPUTime {
     /// Of ``process``: librdkafka's own threads of every client in it (`rdk:main`,
     /// `rdk:broker…`): fetching, producing, protocol work.
     var kafkaClients: Double = 0
+    /// Of ``process``: the Kafka clients' poll threads (`skald-poll-p`, `skald-poll-c`).
+    var kafkaPoll: Double = 0
     /// Of ``process``: the Postgres connections' threads (`skald-postgres`): libpq's calls and
     /// everything isolated to a connection, which runs on its executor (the example services'
     /// command handlers among them), not only the client side of Postgres.
@@ -35,6 +37,9 @@ struct CPUTime {
         case kafkaMock
         /// Any other librdkafka thread, `rdk:…`.
         case kafkaClient
+        /// A Kafka client's poll thread, `skald-poll-p` or `skald-poll-c` (SkaldKafka names
+        /// them): delivery reports, and consumed messages turned into `KafkaMessage`s.
+        case kafkaPoll
         /// A Postgres connection's executor, `skald-postgres` (SkaldPostgres names them).
         case postgresConnection
 
@@ -42,6 +47,7 @@ struct CPUTime {
         init?(threadName name: String) {
             switch name {
             case "rdk:mock": self = .kafkaMock
+            case "skald-poll-p", "skald-poll-c": self = .kafkaPoll
             case "skald-postgres": self = .postgresConnection
             case _ where name.hasPrefix("rdk:"): self = .kafkaClient
             default: return nil
@@ -50,29 +56,37 @@ struct CPUTime {
     }
 
     /// One counted thread's CPU seconds so far.
-    private struct CountedThread {
+    struct CountedThread {
         var kind: ThreadKind
         var seconds: Double
     }
 
     /// Readings, or their differences, with these values.
-    init(process: Double, postgres: Double, kafkaMock: Double = 0, kafkaClients: Double = 0, postgresConnections: Double = 0) {
+    init(
+        process: Double, postgres: Double, kafkaMock: Double = 0, kafkaClients: Double = 0, kafkaPoll: Double = 0,
+        postgresConnections: Double = 0
+    ) {
         self.process = process
         self.postgres = postgres
         self.kafkaMock = kafkaMock
         self.kafkaClients = kafkaClients
+        self.kafkaPoll = kafkaPoll
         self.postgresConnections = postgresConnections
+    }
+
+    /// A reading with these counted threads, by thread id (for tests of differences).
+    init(process: Double, postgres: Double, threads: [Int32: CountedThread]) {
+        self.init(process: process, postgres: postgres)
+        for thread in threads.values { add(thread.seconds, to: thread.kind) }
+        self.threads = threads
     }
 
     /// Now, for the cluster whose postmaster is `postmaster` (nil: a cluster that is not a
     /// local process, whose CPU this process cannot see; counted as 0).
     static func now(postmaster: Int32?) -> CPUTime {
-        let threads = countedThreadsNow()
-        var reading = CPUTime(
-            process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0)
-        for thread in threads.values { reading.add(thread.seconds, to: thread.kind) }
-        reading.threads = threads
-        return reading
+        CPUTime(
+            process: seconds(pid: nil, children: false), postgres: postmaster.map { clusterSeconds(postmaster: $0) } ?? 0,
+            threads: countedThreadsNow())
     }
 
     /// What was spent from `rhs` to `lhs`. Counted threads count from `rhs`, or from their start
@@ -82,7 +96,7 @@ struct CPUTime {
             return CPUTime(
                 process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres,
                 kafkaMock: lhs.kafkaMock - rhs.kafkaMock, kafkaClients: lhs.kafkaClients - rhs.kafkaClients,
-                postgresConnections: lhs.postgresConnections - rhs.postgresConnections)
+                kafkaPoll: lhs.kafkaPoll - rhs.kafkaPoll, postgresConnections: lhs.postgresConnections - rhs.postgresConnections)
         }
         var spent = CPUTime(process: lhs.process - rhs.process, postgres: lhs.postgres - rhs.postgres)
         for (id, thread) in lhs.threads {
@@ -95,16 +109,19 @@ struct CPUTime {
         switch kind {
         case .kafkaMock: kafkaMock += seconds
         case .kafkaClient: kafkaClients += seconds
+        case .kafkaPoll: kafkaPoll += seconds
         case .postgresConnection: postgresConnections += seconds
         }
     }
 
-    /// `"  of which Kafka …"`: the mock's and librdkafka's shares of the process's CPU, per
-    /// `unit` (`count` of them), for the benchmarks' summaries; nil when no librdkafka thread ran.
+    /// `"  of which Kafka …"`: the mock's, librdkafka's and the clients' poll threads' shares of
+    /// the process's CPU, per `unit` (`count` of them), for the benchmarks' summaries; nil when
+    /// no librdkafka thread ran.
     func kafkaLine(per count: Int, unit: String) -> String? {
         guard count > 0, kafkaMock + kafkaClients > 0 else { return nil }
         let mock = kafkaMock > 0 ? "\(Self.micros(kafkaMock, per: count)) the mock broker's thread, " : ""
-        return "of which Kafka: \(mock)\(Self.micros(kafkaClients, per: count)) librdkafka's client threads, per \(unit)"
+        let poll = kafkaPoll > 0 ? ", \(Self.micros(kafkaPoll, per: count)) the clients' poll threads" : ""
+        return "of which Kafka: \(mock)\(Self.micros(kafkaClients, per: count)) librdkafka's client threads\(poll), per \(unit)"
     }
 
     /// `"  of which on Postgres connections' threads …"`: their share of the process's CPU, per

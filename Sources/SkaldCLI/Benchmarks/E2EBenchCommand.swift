@@ -23,15 +23,17 @@ struct E2EBenchCommand: AsyncParsableCommand {
     var rate: Int = 0
 
     // Eight, not more: every produce request carries one message set per partition it
-    // touches, and the mock walks each partition's sets on every fetch, so a burst split over
-    // 32 partitions cost about a fifth more CPU per saga than over 8 (docs/benchmarks-e2e.md,
-    // session 25). Not fewer: 4 lost to 8 in every round measured. The mock drops a
-    // partition's oldest messages beyond 5 MiB, read or not: 8 partitions hold 40 MiB a topic,
-    // a 20,000-saga burst's whole log on every topic but `skald.replies` (about 2.5 kB a saga),
-    // where the pump would have to fall about 17,000 sagas behind to lose one. A lost message
-    // shows in the summary: a step timed out, or the run stalls.
-    @Option(help: "Partitions of every topic (the mock keeps about 5 MiB per partition; raise it for runs far beyond 20,000 sagas).")
-    var partitions: Int = 8
+    // touches, the mock answers a fetch with one set per partition and walks a partition's sets
+    // wherever the consumer is behind, so a burst split over 32 partitions cost about a fifth
+    // more CPU per saga than over 8 (docs/benchmarks-e2e.md, session 25). Not fewer: 4 lost to
+    // 8 in every round measured. The mock drops a partition's oldest messages beyond 5 MiB,
+    // read or not: 8 partitions hold 40 MiB a topic, a 20,000-saga burst's whole log on every
+    // topic but `skald.replies` (about 2.5 kB a saga), where the pump would have to fall about
+    // 17,000 sagas behind to lose one. With `--projections` every saga event goes to Kafka as
+    // well, a dozen a saga that the projection may read far behind: 32 then, as before. A lost
+    // message shows in the summary: a step timed out, or the run stalls.
+    @Option(help: "Partitions of every topic (the mock keeps about 5 MiB per partition; raise it for runs far beyond 20,000 sagas). Default: 8, or 32 with --projections.")
+    var partitions: Int?
 
     @Option(help: "The folder of the orchestrator's NNNN_name.sql migration files.")
     var migrations: String = "schemas/postgres"
@@ -42,8 +44,11 @@ struct E2EBenchCommand: AsyncParsableCommand {
     @Option(help: "Saga instances the orchestrator keeps folded (its `skald.instanceCache.capacity`, 20,000 by default). A burst with more sagas in flight than this reads and folds their logs again.")
     var instanceCache: Int?
 
+    /// The partitions of every topic: `--partitions`, else 8, or 32 with `--projections`.
+    var topicPartitions: Int { partitions ?? (projections ? 32 : 8) }
+
     func validate() throws {
-        guard sagas > 0, partitions > 0, rate >= 0 else {
+        guard sagas > 0, partitions.map({ $0 > 0 }) ?? true, rate >= 0 else {
             throw ValidationError("--sagas and --partitions must be positive, --rate not negative")
         }
         if let instanceCache, instanceCache < 0 { throw ValidationError("--instance-cache must not be negative") }
@@ -54,7 +59,7 @@ struct E2EBenchCommand: AsyncParsableCommand {
         logger.logLevel = .error
         let run = DemoRun(
             postgresURL: try postgres.requiredURL(), migrations: migrations, kafka: nil, orders: sagas,
-            partitions: partitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false, admin: nil,
+            partitions: topicPartitions, declineRate: 0, rate: rate, stallTimeout: .seconds(120), serve: false, admin: nil,
             logger: logger, projections: projections ? SagaCatalog.projections : [], instanceCacheCapacity: instanceCache
         )
         let report = try await run.run()
