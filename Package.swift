@@ -50,10 +50,17 @@ let package = Package(
         ),
 
         // MARK: Swift APIs over Kafka and Postgres
+        // What both wrappers need of the system and Foundation does not give (thread names).
+        .target(
+            name: "SkaldSystem",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "SkaldKafka",
             dependencies: [
                 "CRdKafka",
+                "SkaldSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -63,6 +70,7 @@ let package = Package(
             name: "SkaldPostgres",
             dependencies: [
                 "CLibPQ",
+                "SkaldSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -1,4 +1,5 @@
 import Foundation
+import SkaldSystem
 
 /// One thread of its own that runs blocking librdkafka calls (sync commit, metadata, close)
 /// one after another, so they never block the Swift cooperative thread pool.
@@ -8,7 +9,7 @@ final class BlockingWorker: @unchecked Sendable {
     private var jobs: [@Sendable () -> Void] = []
     private var stopping = false
 
-    /// Starts the thread; `name` shows up in debuggers and `top -H` (``Thread/startNamed(_:_:)``).
+    /// Starts the thread; `name` shows up in debuggers and `top -H` (`Thread.startNamed`, SkaldSystem).
     init(name: String) {
         Thread.startNamed(name) { [self] in self.loop() }
     }

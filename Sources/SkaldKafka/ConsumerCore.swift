@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import SkaldSystem
 import Logging
 import Synchronization
 

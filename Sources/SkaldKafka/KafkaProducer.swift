@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import SkaldSystem
 public import Logging
 public import ServiceLifecycle
 import Synchronization

@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import SkaldSystem
 
 /// A notification delivered by `NOTIFY` / `pg_notify`.
 public struct PostgresNotification: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import SkaldSystem
 
 /// A serial executor backed by one dedicated OS thread.
 ///
@@ -16,7 +17,7 @@ final class PostgresThreadExecutor: SerialExecutor, @unchecked Sendable {
     private var stopped = false
     private let condition = NSCondition()
 
-    /// Starts the thread; `name` shows up in debuggers and `top -H` (``Thread/startNamed(_:_:)``).
+    /// Starts the thread; `name` shows up in debuggers and `top -H` (`Thread.startNamed`, SkaldSystem).
     init(name: String) {
         Thread.startNamed(name) { [self] in self.runLoop() }
     }
