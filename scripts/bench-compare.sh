@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Compares two `skald` binaries on one benchmark, in alternating runs.
 #
-#   scripts/bench-compare.sh [--runs N] BINARY_A BINARY_B BENCH [ARGS...]
+#   scripts/bench-compare.sh [--runs N] [--cold] BINARY_A BINARY_B BENCH [ARGS...]
 #
 #   scripts/bench-compare.sh --runs 4 /tmp/skald-before .build/release/skald e2e --sagas 20000
 #   scripts/bench-compare.sh /tmp/skald-before .build/release/skald orchestrator --sagas 20000 --pgbench-seconds 0
 #
 # Each round runs both binaries, in an order drawn at random, each on a freshly created
-# throwaway Postgres cluster (`scripts/postgres.sh`, cluster `compare`). On the project's
-# 2-core machines two runs of one binary differ by up to a fifth within minutes, and in some
-# hours whichever binary runs first in a pair wins (docs/benchmarks-e2e.md, session 15), so
-# one pair says little: the summary gives each binary's runs, their median, and how often
-# each won its round.
+# throwaway Postgres cluster (`scripts/postgres.sh`, cluster `compare`), warmed first
+# (`scripts/postgres.sh warm`: WAL files ready for reuse, shared buffers touched) unless
+# --cold is given. On the project's 2-core machines two runs of one binary differ by up to a
+# fifth within minutes, and in some hours whichever binary runs first in a pair wins
+# (docs/benchmarks-e2e.md, session 15), so one pair says little: the summary gives each
+# binary's runs, their median, and how often each won its round.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -27,6 +28,11 @@ if [ "${1:-}" = "--runs" ]; then
     case "$runs" in
         '' | *[!0-9]* | 0) echo "bench-compare: --runs takes a number of rounds, 1 or more" >&2; exit 2 ;;
     esac
+fi
+warm=1
+if [ "${1:-}" = "--cold" ]; then
+    warm=0
+    shift
 fi
 [ $# -ge 3 ] || usage
 # Absolute paths, since the runs start from the project folder.
@@ -72,6 +78,10 @@ run_one() {
     local url
     if ! url=$(scripts/postgres.sh start compare) || [ -z "$url" ]; then
         echo "bench-compare: the throwaway Postgres cluster did not start" >&2
+        return 1
+    fi
+    if [ "$warm" = 1 ] && ! scripts/postgres.sh warm compare; then
+        echo "bench-compare: warming the throwaway Postgres cluster failed" >&2
         return 1
     fi
     if ! output=$("$binary" bench "$bench" --postgres "$url" "$@" 2>&1); then

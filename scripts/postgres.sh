@@ -4,6 +4,7 @@
 #   scripts/postgres.sh start [NAME]   initdb + pg_ctl start; prints the URL
 #   scripts/postgres.sh stop  [NAME]   stops it and removes its data
 #   scripts/postgres.sh url   [NAME]   prints the URL of a running cluster
+#   scripts/postgres.sh warm  [NAME]   readies a running cluster for a benchmark (below)
 #
 # The cluster listens on 127.0.0.1 and a unix socket, on a free port, with
 # durable commits (fsync on), in .skald/postgres-NAME (or a temporary folder
@@ -71,6 +72,8 @@ start)
         cat "$dir/initdb.log" >&2
         exit 1
     }
+    # min_wal_size: a checkpoint keeps up to 1GB of used WAL files for reuse, which is what
+    # `warm` relies on; a cluster that never writes that much never holds it.
     # max_wal_size: a benchmark writes 0.4-2 GB of WAL per measurement; with 2GB a checkpoint
     # fell inside every second or third one (a full page image for every page touched after it),
     # and those measured a quarter of the others. WAL is recycled, so this is a cap, not a cost.
@@ -83,6 +86,7 @@ shared_buffers = 512MB
 fsync = on
 synchronous_commit = on
 max_wal_size = 8GB
+min_wal_size = 1GB
 log_min_messages = warning
 CONF
     as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
@@ -104,12 +108,37 @@ url)
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
     url_of "$(cat "$pointer")"
     ;;
+warm)
+    # A new cluster pays twice for what a database that has run for a while does not: it
+    # writes every 16MB WAL file full of zeros before its first use (Postgres recycles used
+    # files at a checkpoint instead), and the kernel zeroes each page of shared_buffers the
+    # first time a backend touches it. In a 20,000-saga burst on a fresh cluster that was a
+    # tenth of the machine's CPU (docs/benchmarks-e2e.md, session 26). So: write 1GB of WAL
+    # files (64 switches), let a checkpoint keep them for reuse, and touch every shared
+    # buffer once by reading a 512MB scratch table into them. Takes about 4 s.
+    [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
+    url=$(url_of "$(cat "$pointer")")
+    "$pg_bin/psql" -q -X -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS skald_warm_wal, skald_warm_buffers;
+CREATE TABLE skald_warm_wal (n int);
+DO $$ BEGIN FOR n IN 1..64 LOOP INSERT INTO skald_warm_wal VALUES (n); PERFORM pg_switch_wal(); END LOOP; END $$;
+DROP TABLE skald_warm_wal;
+CHECKPOINT;
+CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+CREATE UNLOGGED TABLE skald_warm_buffers AS
+    SELECT repeat('x', 1900) AS filler FROM generate_series(1, (SELECT setting::bigint * 4 FROM pg_settings WHERE name = 'shared_buffers'));
+SELECT pg_prewarm('skald_warm_buffers');
+DROP TABLE skald_warm_buffers;
+DROP EXTENSION pg_prewarm;
+SQL
+    ;;
 datadir)
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
     echo "$(cat "$pointer")/data"
     ;;
 *)
-    echo "usage: scripts/postgres.sh start|stop|url|datadir [NAME]" >&2
+    echo "usage: scripts/postgres.sh start|stop|url|warm|datadir [NAME]" >&2
     exit 2
     ;;
 esac

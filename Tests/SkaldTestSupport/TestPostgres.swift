@@ -88,6 +88,11 @@ public enum TestPostgres {
             }
         }
 
+        /// `scripts/postgres.sh warm`: WAL files ready for reuse, shared buffers touched.
+        public func warm() async throws {
+            _ = try await CommandRunner.run(Self.script, ["warm", name])
+        }
+
         /// Stops the cluster and removes its data.
         public func stop() async {
             _ = try? await CommandRunner.run(Self.script, ["stop", name])

@@ -113,6 +113,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         let postmaster = await CPUTime.localPostmaster(url)
         let cpuBefore = CPUTime.now(postmaster: postmaster)
         let walBefore = try await BenchStore.count(url, WALPosition.query)
+        let walFilesBefore = try? await BenchStore.count(url, WALPosition.filesQuery)
         let clock = ContinuousClock()
         let started = clock.now
         // Sagas start as others finish, at most `window` in flight: a backlog deeper than the
@@ -146,6 +147,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         let elapsed = clock.now - started
         let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
         let walBytes = try await BenchStore.count(url, WALPosition.query) - walBefore
+        let walNote = WALPosition.newFilesNote(before: walFilesBefore, after: try? await BenchStore.count(url, WALPosition.filesQuery))
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let transitions = try await BenchStore.count(url, "SELECT count(*)::bigint FROM inbox")
         let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
@@ -159,7 +161,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
                      cpu.process / Double(transitions) * 1e6) + postgresCPU)
         if let kafka = cpu.kafkaLine(per: transitions, unit: "transition") { print("    \(kafka)") }
         if let postgres = cpu.postgresLine(per: transitions, unit: "transition") { print("    \(postgres)") }
-        print(String(format: "  WAL per transition: %.0f bytes", Double(walBytes) / Double(transitions)))
+        print(String(format: "  WAL per transition: %.0f bytes", Double(walBytes) / Double(transitions)) + walNote)
         print("  peak resident memory of this process (mock cluster and participants included): \(ProcessMemory.peakMegabytes()) MB")
         running.cancel()
         participating.cancel()

@@ -149,6 +149,7 @@ struct DemoRun {
         let postmaster = await CPUTime.localPostmaster(postgresURL)
         let cpuBefore = CPUTime.now(postmaster: postmaster)
         let walBefore = await WALPosition.read(on: monitor)
+        let walFilesBefore = await WALPosition.files(on: monitor)
         // After the warm-up order's milestones, before the run's first order: the run's own counts.
         let countedBefore = tally.counts
         let started = clock.now
@@ -232,6 +233,7 @@ struct DemoRun {
         }
         let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
         let walBytes = await WALPosition.read(on: monitor).flatMap { after in walBefore.map { after - $0 } }
+        let walNote = WALPosition.newFilesNote(before: walFilesBefore, after: await WALPosition.files(on: monitor))
         try await placing.value
         var report = try await check.run(workload)
         var board: OrderBoardCheck?
@@ -249,7 +251,7 @@ struct DemoRun {
         Self.emit(
             summary(
                 report, board: board, elapsed: elapsed, cpu: cpu, postgresMeasured: postmaster != nil,
-                walBytes: walBytes, runID: runID))
+                walBytes: walBytes, walNote: walNote, runID: runID))
 
         if serve {
             say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
@@ -285,7 +287,7 @@ struct DemoRun {
 
     private func summary(
         _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: CPUTime, postgresMeasured: Bool,
-        walBytes: Int?, runID: String
+        walBytes: Int?, walNote: String, runID: String
     ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
@@ -308,7 +310,9 @@ struct DemoRun {
         if let kafka = cpu.kafkaLine(per: orders, unit: "saga") { lines.append("    \(kafka)") }
         if let postgres = cpu.postgresLine(per: orders, unit: "saga") { lines.append("    \(postgres)") }
         if let walBytes {
-            lines.append(String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000))
+            lines.append(
+                String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000)
+                    + walNote)
         }
         lines += [
             "  consistency",
