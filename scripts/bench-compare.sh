@@ -22,18 +22,24 @@ usage() {
 }
 
 runs=3
-if [ "${1:-}" = "--runs" ]; then
-    runs=${2:-}
-    shift 2 || usage
-    case "$runs" in
-        '' | *[!0-9]* | 0) echo "bench-compare: --runs takes a number of rounds, 1 or more" >&2; exit 2 ;;
-    esac
-fi
 warm=1
-if [ "${1:-}" = "--cold" ]; then
-    warm=0
-    shift
-fi
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs)
+            runs=${2:-}
+            shift 2 || usage
+            case "$runs" in
+                '' | *[!0-9]* | 0) echo "bench-compare: --runs takes a number of rounds, 1 or more" >&2; exit 2 ;;
+            esac
+            ;;
+        --cold)
+            warm=0
+            shift
+            ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
 [ $# -ge 3 ] || usage
 # Absolute paths, since the runs start from the project folder.
 resolve() {

@@ -2,8 +2,8 @@
 # Runs the benchmarks recorded in docs/benchmarks.md: builds `skald` in release
 # mode, starts a throwaway Postgres (durable commits), runs each `skald bench`.
 # The cluster is warmed (`scripts/postgres.sh warm`) before each benchmark that writes
-# much: a new cluster's first WAL files and first touch of shared memory are not what a
-# running database pays.
+# much: a new cluster's WAL files zeroed before first use and its first touch of shared
+# memory are not what a running database pays.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,6 +18,7 @@ trap 'scripts/postgres.sh stop "$cluster"' EXIT
 
 echo "== skald bench core";     "$skald" bench core
 echo "== skald bench kafka";    "$skald" bench kafka
+scripts/postgres.sh warm "$cluster"
 echo "== skald bench postgres"; "$skald" bench postgres --postgres "$url"
 scripts/postgres.sh warm "$cluster"
 echo "== skald bench orchestrator"; "$skald" bench orchestrator --postgres "$url" --sagas 20000

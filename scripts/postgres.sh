@@ -4,7 +4,7 @@
 #   scripts/postgres.sh start [NAME]   initdb + pg_ctl start; prints the URL
 #   scripts/postgres.sh stop  [NAME]   stops it and removes its data
 #   scripts/postgres.sh url   [NAME]   prints the URL of a running cluster
-#   scripts/postgres.sh warm  [NAME]   readies a running cluster for a benchmark (below)
+#   scripts/postgres.sh warm  [NAME] [GB]  readies a running cluster for a benchmark (below)
 #
 # The cluster listens on 127.0.0.1 and a unix socket, on a free port, with
 # durable commits (fsync on), in .skald/postgres-NAME (or a temporary folder
@@ -72,8 +72,10 @@ start)
         cat "$dir/initdb.log" >&2
         exit 1
     }
-    # min_wal_size: a checkpoint keeps up to 1GB of used WAL files for reuse, which is what
-    # `warm` relies on; a cluster that never writes that much never holds it.
+    # min_wal_size: while pg_wal holds less than this, a checkpoint keeps used WAL files for
+    # reuse instead of removing them, whatever its estimate of the WAL to come; so the files
+    # `warm` made stay through a benchmark's own CHECKPOINT. A cluster that never writes that
+    # much never holds it.
     # max_wal_size: a benchmark writes 0.4-2 GB of WAL per measurement; with 2GB a checkpoint
     # fell inside every second or third one (a full page image for every page touched after it),
     # and those measured a quarter of the others. WAL is recycled, so this is a cap, not a cost.
@@ -86,7 +88,7 @@ shared_buffers = 512MB
 fsync = on
 synchronous_commit = on
 max_wal_size = 8GB
-min_wal_size = 1GB
+min_wal_size = 2GB
 log_min_messages = warning
 CONF
     as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
@@ -110,27 +112,40 @@ url)
     ;;
 warm)
     # A new cluster pays twice for what a database that has run for a while does not: it
-    # writes every 16MB WAL file full of zeros before its first use (Postgres recycles used
-    # files at a checkpoint instead), and the kernel zeroes each page of shared_buffers the
-    # first time a backend touches it. In a 20,000-saga burst on a fresh cluster that was a
-    # tenth of the machine's CPU (docs/benchmarks-e2e.md, session 26). So: write 1GB of WAL
-    # files (64 switches), let a checkpoint keep them for reuse, and touch every shared
-    # buffer once by reading a 512MB scratch table into them. Takes about 4 s.
+    # writes every 16MB WAL file full of zeros before its first use (until its first
+    # checkpoint; later ones recycle used files instead), and the kernel zeroes each page of
+    # shared_buffers the first time a backend touches it. In a 20,000-saga burst on a new
+    # cluster that was a tenth of the machine's CPU (docs/benchmarks-e2e.md, session 26).
+    # So: write GB gigabytes of WAL files (2 by default: 64 switches to a new 16MB file per
+    # GB), let a checkpoint keep them for reuse, and touch every shared buffer once by reading
+    # a scratch table as large as shared_buffers into them. About 2 s per GB, and 2 s more.
+    # A run that writes more WAL than that creates files again, and its summary says how many.
+    gigabytes=${3:-2}
+    case "$gigabytes" in
+        '' | *[!0-9]* | 0) echo "skald: warm takes a whole number of gigabytes of WAL, 1 or more" >&2; exit 2 ;;
+    esac
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
     url=$(url_of "$(cat "$pointer")")
-    "$pg_bin/psql" -q -X -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL'
+    # The scratch table: shared_buffers counts 8kB pages; a row of 1,900 bytes takes 1,932 with
+    # its header and line pointer, so 4 rows fill a page and pages x 4 rows fill the buffers.
+    # Longer rows would pass TOAST's 2kB threshold, compress to nearly nothing and fill none.
+    # pg_prewarm is dropped again only if this created it.
+    "$pg_bin/psql" -q -X -v ON_ERROR_STOP=1 -v switches=$((gigabytes * 64)) "$url" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS skald_warm_wal, skald_warm_buffers;
-CREATE TABLE skald_warm_wal (n int);
-DO $$ BEGIN FOR n IN 1..64 LOOP INSERT INTO skald_warm_wal VALUES (n); PERFORM pg_switch_wal(); END LOOP; END $$;
-DROP TABLE skald_warm_wal;
+DROP TABLE IF EXISTS skald_warm_buffers;
+SELECT format('DO $$ BEGIN FOR n IN 1..%s LOOP PERFORM pg_logical_emit_message(false, %L, %L); PERFORM pg_switch_wal(); END LOOP; END $$', :'switches', 'skald-warm', 'x') AS switching \gset
+:switching;
 CHECKPOINT;
+SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_prewarm') AS prewarm_created \gset
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
 CREATE UNLOGGED TABLE skald_warm_buffers AS
-    SELECT repeat('x', 1900) AS filler FROM generate_series(1, (SELECT setting::bigint * 4 FROM pg_settings WHERE name = 'shared_buffers'));
+    SELECT repeat('x', 1900) AS filler
+    FROM generate_series(1, (SELECT setting::bigint * 4 FROM pg_settings WHERE name = 'shared_buffers'));
 SELECT pg_prewarm('skald_warm_buffers');
 DROP TABLE skald_warm_buffers;
+\if :prewarm_created
 DROP EXTENSION pg_prewarm;
+\endif
 SQL
     ;;
 datadir)
@@ -138,7 +153,7 @@ datadir)
     echo "$(cat "$pointer")/data"
     ;;
 *)
-    echo "usage: scripts/postgres.sh start|stop|url|warm|datadir [NAME]" >&2
+    echo "usage: scripts/postgres.sh start|stop|url|datadir [NAME], or warm [NAME] [GB]" >&2
     exit 2
     ;;
 esac

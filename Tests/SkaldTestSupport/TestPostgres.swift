@@ -88,9 +88,9 @@ public enum TestPostgres {
             }
         }
 
-        /// `scripts/postgres.sh warm`: WAL files ready for reuse, shared buffers touched.
-        public func warm() async throws {
-            _ = try await CommandRunner.run(Self.script, ["warm", name])
+        /// `scripts/postgres.sh warm`: `gigabytes` of WAL files ready for reuse, shared buffers touched.
+        public func warm(gigabytes: Int) async throws {
+            _ = try await CommandRunner.run(Self.script, ["warm", name, String(gigabytes)])
         }
 
         /// Stops the cluster and removes its data.

@@ -1,6 +1,7 @@
 import SkaldPostgres
 
-/// The Postgres cluster's WAL insert position, for the bytes a run wrote.
+/// The Postgres cluster's WAL write position, for the bytes a run wrote, and its WAL files,
+/// for the files it created.
 ///
 /// CPU time per saga moves by a tenth or more between identical runs on a shared 2-core
 /// machine; the WAL a run writes moves far less, so it shows what a change did to the
@@ -30,10 +31,13 @@ enum WALPosition {
     }
 
     /// What a summary says about the WAL files a run created: nothing when it created none or
-    /// when either count is unknown, otherwise how many and how to avoid them.
+    /// when either count is unknown, otherwise how many at least and how to avoid them.
+    ///
+    /// Two counts give a lower bound: a checkpoint during the run may remove older files
+    /// while new ones are made.
     static func newFilesNote(before: Int?, after: Int?) -> String {
         guard let before, let after, after > before else { return "" }
         let files = after - before == 1 ? "1 new WAL file" : "\(after - before) new WAL files"
-        return "; \(files), each written full of zeros first as on a new cluster (`scripts/postgres.sh warm` readies them)"
+        return "; at least \(files), each written full of zeros first as on a new cluster (scripts/postgres.sh warm readies them)"
     }
 }
