@@ -68,4 +68,72 @@ struct ConsistencyCheckTests {
         #expect(try await check.run(workload).lastSagaEnd == ended)
         await monitor.close()
     }
+
+    @Test("a step's round trip pairs a command with its own reply: not a timeout, a late reply to an earlier attempt or a compensation's timeout")
+    func roundTripsPairCommandsWithTheirReplies() async throws {
+        let base = try TestPostgres.url()
+        let store = try await TestPostgres.freshStore("rt")
+        let id = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+        let prefix = "rt\(id)_"
+        let workload = ExampleWorkload(runID: String(id), orders: 1)
+        try await ExampleServices.migrateAll(postgresURL: base, schemaPrefix: prefix)
+        let check = ConsistencyCheck(storeURL: store, servicesURL: base, schemaPrefix: prefix)
+        #expect(try await check.stepRoundTrips(of: workload) == nil, "no saga, no round trip")
+
+        let sagaId = "PlaceOrder-" + workload.orderId(0)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        func at(_ milliseconds: Double) -> Date { start.addingTimeInterval(milliseconds / 1000) }
+        // (type, step, attempt, command id, reply, milliseconds after the start)
+        let events: [(String, String?, Int?, String?, String?, Double)] = [
+            ("saga.started", nil, nil, nil, nil, 0),
+            ("step.command-sent", "create-order", 1, "c1", nil, 0),
+            ("step.succeeded", "create-order", 1, nil, "OrderCreated", 10),  // c1: 10 ms
+            ("step.command-sent", "reserve-inventory", 1, "c2", nil, 20),
+            ("step.timed-out", "reserve-inventory", 1, nil, nil, 30),  // c2: timed out, left out
+            ("step.command-sent", "reserve-inventory", 2, "c3", nil, 40),
+            ("step.succeeded", "reserve-inventory", 1, nil, "InventoryReserved", 45),  // late reply to c2, not c3's
+            ("compensation.started", "reserve-inventory", nil, nil, nil, 46),
+            ("compensation.command-sent", "reserve-inventory", 1, "c4", nil, 50),
+            ("compensation.failed", "reserve-inventory", 1, nil, nil, 80),  // c4: its timeout, no reply
+            ("compensation.command-sent", "create-order", 1, "c5", nil, 90),
+            ("compensation.succeeded", "create-order", 1, nil, "OrderCancelled", 100),  // c5: 10 ms
+        ]
+        let connection = try await PostgresConnection.connect(to: store)
+        _ = try await connection.execute(
+            """
+            INSERT INTO sagas (saga_id, saga_type, definition_version, status, state, steps, business_key,
+                               last_sequence, created_at, updated_at)
+            VALUES (\(sagaId), 'PlaceOrder', 1, 'compensated', '{}'::jsonb, '[]'::jsonb,
+                    \(workload.orderId(0)), \(events.count), now(), now())
+            """
+        )
+        for (index, event) in events.enumerated() {
+            var fields = ["\"type\":\"\(event.0)\""]
+            if let step = event.1 { fields.append("\"step\":\"\(step)\"") }
+            if let attempt = event.2 { fields.append("\"attempt\":\(attempt)") }
+            if let commandId = event.3 { fields.append("\"commandId\":\"\(commandId)\"") }
+            if let reply = event.4 { fields.append("\"reply\":\"\(reply)\"") }
+            _ = try await connection.execute(
+                """
+                INSERT INTO saga_events (saga_id, sequence, event_type, event, recorded_at)
+                VALUES (\(sagaId), \(index + 1), \(event.0), \("{" + fields.joined(separator: ",") + "}"), \(at(event.5)))
+                """
+            )
+        }
+        await connection.close()
+        // When each service's transaction began: c1 4 ms and c5 3 ms after they were sent.
+        for (schema, rows) in [("orders", [("c1", 4.0), ("c5", 93.0)]), ("inventory", [("c2", 25.0), ("c3", 42.0), ("c4", 55.0)])] {
+            let service = try await PostgresConnection.connect(to: try PostgresSearchPath.url(base, schema: prefix + schema))
+            for (commandId, handled) in rows {
+                _ = try await service.execute("INSERT INTO inbox (message_id, received_at) VALUES (\(commandId), \(at(handled)))")
+            }
+            await service.close()
+        }
+
+        let roundTrips = try #require(try await check.stepRoundTrips(of: workload))
+        #expect(roundTrips.commands == 2, "c1 and c5; not c2 (timed out), c3 (a reply to attempt 1) or c4 (no reply)")
+        #expect(abs(roundTrips.roundTripP50 - 10) < 0.01 && abs(roundTrips.roundTripP99 - 10) < 0.01)
+        #expect(abs(roundTrips.commandLegP50 - 3) < 0.01, "legs of 4 and 3 ms")
+        #expect(abs(roundTrips.replyLegP50 - 6) < 0.01, "legs of 6 and 7 ms")
+    }
 }

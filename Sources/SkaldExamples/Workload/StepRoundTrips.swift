@@ -1,15 +1,19 @@
 public import Foundation
 
-/// Where a saga's time goes between two of its steps: each command's way from the
-/// orchestrator's decision to send it to the orchestrator's decision on its reply, split where
-/// the service's transaction handling the command began.
+/// Where a saga's time goes within a step: each command's way from the orchestrator's decision
+/// to send it to the orchestrator's decision on its reply, split where the service's
+/// transaction handling the command began.
 ///
-/// The command leg is the orchestrator's commit, its outbox relay, Kafka and the service's
-/// consumer and batching; the reply leg is the service's transaction, its relay, Kafka and the
-/// orchestrator's pump. Both cross two clocks: the orchestrator's (its events' `recorded_at`)
-/// and the service's Postgres (its inbox's `received_at`), which are one clock when both run on
-/// one machine, as in the demo; across machines the split shifts by their skew, the round
-/// trip does not.
+/// The command leg is the orchestrator's whole transaction (it decides, writes and commits),
+/// its outbox relay, Kafka, and the service's consumer and batching up to its transaction's
+/// start; the reply leg is the service's transaction, its relay, Kafka, and the orchestrator's
+/// consumer and pump up to its next decision. A reply's decision and the next command it sends
+/// share one moment, so a completed PlaceOrder saga's latency is the sum of its five round trips.
+///
+/// The legs cross two clocks: the orchestrator process's (its events' `recorded_at`) and the
+/// services' Postgres server's (their inboxes' `received_at`). They are one clock when both run
+/// on one machine, as in the demo with its own Postgres; otherwise the split shifts by the
+/// clocks' skew, and the round trip does not.
 public struct StepRoundTrips: Sendable, Equatable {
     /// One command's three moments.
     public struct Sample: Sendable, Equatable {
@@ -40,7 +44,7 @@ public struct StepRoundTrips: Sendable, Equatable {
     /// round trips' median.
     public var replyLegP50: Double
 
-    /// The medians of `samples`, or nil without any.
+    /// The medians of `samples`, and the round trips' 99th percentile; nil without any.
     public init?(samples: [Sample]) {
         guard !samples.isEmpty else { return nil }
         func milliseconds(_ from: Date, _ to: Date) -> Double { to.timeIntervalSince(from) * 1000 }
