@@ -19,6 +19,10 @@ struct DemoProcessTests {
         try await eventually("the summary is in the log", timeout: .seconds(240), poll: .milliseconds(500)) {
             demo.log.contains("result: CONSISTENT")
         }
+        // Where the latency went: 17 completed orders of five commands, order 7 sold out (three),
+        // orders 3 and 13 declined (five each).
+        #expect(demo.log.contains("a step's round trip     p50 "), "\(demo.log.suffix(2_000))")
+        #expect(demo.log.contains(" over 98 commands; p50 "), "\(demo.log.suffix(2_000))")
         #expect(demo.isRunning, "--serve keeps everything running after the summary")
         #expect(await demo.terminate() == 0, "\(demo.log.suffix(2_000))")
         #expect(demo.log.contains("skald demo: stopped cleanly"))

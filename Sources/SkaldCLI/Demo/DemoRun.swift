@@ -312,9 +312,9 @@ struct DemoRun {
             "  steps timed out         \(report.timedOut) sagas",
             String(format: "  throughput              %.0f sagas/s (%.2f s from the first order to the last saga's end)", throughput, seconds),
             String(format: "  saga latency            p50 %.1f ms, p99 %.1f ms (saga start to its last step)", report.latencyP50, report.latencyP99),
+            "  a step's round trip     \(roundTrips)",
+            cpuLine,
         ]
-        lines.append("  a step's round trip     \(roundTrips)")
-        lines.append(cpuLine)
         if let kafka = cpu.kafkaLine(per: orders, unit: "saga") { lines.append("    \(kafka)") }
         if let postgres = cpu.postgresLine(per: orders, unit: "saga") { lines.append("    \(postgres)") }
         if let walBytes {
