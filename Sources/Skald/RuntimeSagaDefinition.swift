@@ -12,7 +12,7 @@ public import Foundation
 /// or reuses a cached ``AnySagaInstance``), calls ``decide(_:_:now:)``, and in one
 /// transaction appends ``RuntimeDecision/events``, writes
 /// ``RuntimeDecision/snapshot``, writes ``RuntimeDecision/commands`` to the outbox
-/// and ``RuntimeDecision/timers`` to the timer table.
+/// and ``RuntimeDecision/timers`` to the saga's armed timers.
 public protocol RuntimeSagaDefinition: Sendable {
     /// The saga type (`ce_sagatype`).
     var name: String { get }
@@ -162,10 +162,10 @@ public struct RuntimeDecision: Sendable {
     public var events: [StoredSagaEvent]
     /// Rows for the outbox.
     public var commands: [RuntimeCommand]
-    /// Timers to arm (upsert by id).
+    /// Timers to arm (a timer of a kind armed already replaces it).
     public var timers: [TimerRequest]
-    /// Timers to delete (if still armed).
-    public var cancelledTimers: [String]
+    /// Timers to disarm (if still armed): their purpose is gone.
+    public var cancelledTimers: [TimerKind]
     /// The `sagas` row after the events.
     public var snapshot: SagaSnapshot
     /// The instance after the events, for the runtime's cache.

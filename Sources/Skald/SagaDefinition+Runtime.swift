@@ -136,7 +136,7 @@ extension SagaDefinition: RuntimeSagaDefinition {
         let snapshot = try snapshot(of: &decided)
         return RuntimeDecision(
             events: try decision.events.map(StoredSagaEvent.init), commands: commands, timers: decision.timers,
-            cancelledTimers: decision.cancelledTimers.map { $0.id(sagaId: erased.sagaId) }, snapshot: snapshot,
+            cancelledTimers: decision.cancelledTimers, snapshot: snapshot,
             instance: AnySagaInstance(decided, sagaType: name, version: version),
             milestones: milestones(of: decision.events, before: instance))
     }

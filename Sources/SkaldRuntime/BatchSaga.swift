@@ -1,3 +1,4 @@
+import Foundation
 import Skald
 
 /// What one batch knows of a saga it touches: its instance, its trace, how its commands
@@ -18,24 +19,41 @@ struct BatchSaga {
     var handoffEpoch: Int?
     /// Whether the saga has ended (completed, compensated or failed).
     var isFinished = false
+    /// The saga's armed timers, as its row holds them.
+    var timers = PendingTimers()
+    /// When its `saga_wakeups` row says to wake it; nil: it has none.
+    var wakeAt: Date?
 
     /// A saga as the instance cache holds it.
     init(cached entry: InstanceCache.Entry) {
         instance = entry.instance
         traceparent = entry.traceparent
         handoffEpoch = entry.handoffEpoch
+        timers = entry.timers
+        wakeAt = entry.wakeAt
     }
 
     /// A saga the batch knows nothing of yet, or only some facts of.
-    init(instance: AnySagaInstance? = nil, traceparent: String? = nil, handoffEpoch: Int? = nil, isFinished: Bool = false) {
+    init(
+        instance: AnySagaInstance? = nil, traceparent: String? = nil, handoffEpoch: Int? = nil, isFinished: Bool = false,
+        timers: PendingTimers = PendingTimers(), wakeAt: Date? = nil
+    ) {
         self.instance = instance
         self.traceparent = traceparent
         self.handoffEpoch = handoffEpoch
         self.isFinished = isFinished
+        self.timers = timers
+        self.wakeAt = wakeAt
     }
 
     /// The cache entry of a saga whose instance the batch committed.
     var cacheEntry: (entry: InstanceCache.Entry, isFinal: Bool)? {
-        instance.map { (InstanceCache.Entry(instance: $0, traceparent: traceparent, handoffEpoch: handoffEpoch), isFinished) }
+        instance.map {
+            (
+                InstanceCache.Entry(
+                    instance: $0, traceparent: traceparent, handoffEpoch: handoffEpoch, timers: timers, wakeAt: wakeAt),
+                isFinished
+            )
+        }
     }
 }

@@ -11,13 +11,12 @@ struct BatchWrites {
     /// The type of the store's document columns, which the arrays of documents are bound as.
     private let documents: SagaDocumentColumns
     private var events: EventRows
-    private var snapshots: [String: SagaSnapshot] = [:]
+    /// What the batch writes of each saga's row, by saga id.
+    private var sagas: [String: TouchedSaga] = [:]
     /// Sagas this batch starts: their `sagas` row is inserted, the others' updated.
     private var startedSagas: Set<String> = []
     private(set) var touchedSagas: [String] = []
     private var outbox = OutboxRows()
-    private var timers = TimerRows()
-    private var cancelledTimers = PostgresArrayWriter(of: .text)
     private var correlations = CorrelationRows()
     private var traces: [String: String] = [:]
     private(set) var commandCount = 0
@@ -33,7 +32,7 @@ struct BatchWrites {
         self.sagaEventsTopic = sagaEventsTopic
         self.documents = documents
         events = EventRows(documents: documents)
-        snapshots.reserveCapacity(expectedDecisions)
+        sagas.reserveCapacity(expectedDecisions)
         startedSagas.reserveCapacity(expectedDecisions)
         touchedSagas.reserveCapacity(expectedDecisions)
     }
@@ -41,12 +40,24 @@ struct BatchWrites {
     /// Adds a decision's writes. `startsSaga`: the decision was made on an instance the batch
     /// created, so the saga has no `sagas` row yet and gets one inserted; every other saga's
     /// row is updated. `handingIn`: the epoch its lane was claimed in, when its commands are
-    /// to be handed to the relay after the commit (``OutboxHandoff``).
-    mutating func add(_ decision: RuntimeDecision, startsSaga: Bool, handingIn handoffEpoch: Int? = nil) {
+    /// to be handed to the relay after the commit (``OutboxHandoff``). `timers`: the saga's
+    /// armed timers after the decision; `wake`: when its `saga_wakeups` row said to wake it
+    /// before the decision and must say after it (nil: no row).
+    mutating func add(
+        _ decision: RuntimeDecision, startsSaga: Bool, handingIn handoffEpoch: Int? = nil,
+        timers: PendingTimers = PendingTimers(), wake: (before: Date?, after: Date?) = (nil, nil)
+    ) {
         decisions += 1
         let snapshot = decision.snapshot
         let sagaId = snapshot.sagaId
-        if snapshots.updateValue(snapshot, forKey: sagaId) == nil { touchedSagas.append(sagaId) }
+        if let touched = sagas.index(forKey: sagaId) {
+            sagas.values[touched].snapshot = snapshot
+            sagas.values[touched].timers = timers
+            sagas.values[touched].wakeAfter = wake.after
+        } else {
+            sagas[sagaId] = TouchedSaga(snapshot: snapshot, timers: timers, wakeBefore: wake.before, wakeAfter: wake.after)
+            touchedSagas.append(sagaId)
+        }
         if startsSaga { startedSagas.insert(sagaId) }
         for milestone in decision.milestones { milestones.append((snapshot.sagaType, milestone)) }
         for event in decision.events {
@@ -71,16 +82,6 @@ struct BatchWrites {
                 envelope: command.envelope, payload: command.payload, handingIn: handoffEpoch)
             commandCount += 1
         }
-        for timer in decision.timers {
-            timers.timerIds.append(timer.id)
-            timers.sagaIds.append(sagaId)
-            timers.sagaTypes.append(snapshot.sagaType)
-            timers.kinds.append(timer.kind.name)
-            timers.steps.append(timer.kind.step)
-            timers.attempts.append(timer.kind.attempt)
-            timers.dueTimes.append(timer.due)
-        }
-        for timerId in decision.cancelledTimers { cancelledTimers.append(timerId) }
     }
 
     /// Whether the batch queued anything for the relay.
@@ -99,10 +100,10 @@ struct BatchWrites {
 
     /// The statements, in an order that respects the foreign relations between tables.
     ///
-    /// - Parameter keysMustBeNew: schedules timers and maps business keys with statements that
-    ///   fail the transaction on a timer id or a key the tables hold
-    ///   (``PumpStatements/scheduleNewTimers``, ``PumpStatements/correlateNew``), instead of
-    ///   ones that keep what is there (``PumpStatements/scheduleTimers``,
+    /// - Parameter keysMustBeNew: adds wake-up rows and maps business keys with statements that
+    ///   fail the transaction on a saga or a key the tables hold
+    ///   (``PumpStatements/addWakeups``, ``PumpStatements/correlateNew``), instead of
+    ///   ones that set or keep what is there (``PumpStatements/setWakeups``,
     ///   ``PumpStatements/correlate``). The one-round-trip path sets it: it redoes a failed
     ///   batch under the row locks, without it.
     func statements(keysMustBeNew: Bool = false) -> [PostgresQuery] {
@@ -117,15 +118,34 @@ struct BatchWrites {
         if events.sagaIds.count > 0 {
             statements.append(PostgresQuery(documents.statements.appendEvents, events.values))
         }
-        if !snapshots.isEmpty {
+        var addedWakeups = WakeupRows()
+        var setWakeups = WakeupRows()
+        var removedWakeups = PostgresArrayWriter(of: .text)
+        if !sagas.isEmpty {
             var inserted = SnapshotRows(documents: documents)
             var updated = SnapshotUpdateRows(documents: documents)
             for sagaId in touchedSagas {
-                guard let snapshot = snapshots[sagaId] else { continue }
+                guard let saga = sagas[sagaId] else { continue }
                 if startedSagas.contains(sagaId) {
-                    inserted.append(snapshot, traceparent: traces[sagaId])
+                    inserted.append(saga.snapshot, traceparent: traces[sagaId], timers: saga.timers, wakeAt: saga.wakeAfter)
                 } else {
-                    updated.append(snapshot)
+                    updated.append(saga.snapshot, timers: saga.timers, wakeAt: saga.wakeAfter)
+                }
+                // The row's change over the whole batch: a saga started and ended in one
+                // batch never gets one.
+                switch (saga.wakeBefore, saga.wakeAfter) {
+                case (nil, nil):
+                    break
+                case (nil, let after?):
+                    if keysMustBeNew {
+                        addedWakeups.append(sagaId: sagaId, wakeAt: after)
+                    } else {
+                        setWakeups.append(sagaId: sagaId, wakeAt: after)
+                    }
+                case (_?, nil):
+                    removedWakeups.append(sagaId)
+                case (let before?, let after?):
+                    if before != after { setWakeups.append(sagaId: sagaId, wakeAt: after) }
                 }
             }
             if inserted.sagaIds.count > 0 {
@@ -139,12 +159,14 @@ struct BatchWrites {
             outboxIndex = statements.count
             statements.append(outbox.statement)
         }
-        if cancelledTimers.count > 0 {
-            statements.append(PostgresQuery(PumpStatements.cancelTimers, [cancelledTimers.value]))
+        if removedWakeups.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.removeWakeups, [removedWakeups.value]))
         }
-        if timers.timerIds.count > 0 {
-            statements.append(
-                PostgresQuery(keysMustBeNew ? PumpStatements.scheduleNewTimers : PumpStatements.scheduleTimers, timers.values))
+        if addedWakeups.sagaIds.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.addWakeups, addedWakeups.values))
+        }
+        if setWakeups.sagaIds.count > 0 {
+            statements.append(PostgresQuery(PumpStatements.setWakeups, setWakeups.values))
         }
         if correlations.sagaIds.count > 0 {
             statements.append(
@@ -167,6 +189,18 @@ struct BatchWrites {
 }
 
 extension BatchWrites {
+    /// What a batch writes of one saga's row.
+    private struct TouchedSaga {
+        /// The snapshot after the batch's last decision on the saga.
+        var snapshot: SagaSnapshot
+        /// Its armed timers after that decision.
+        var timers: PendingTimers
+        /// When its `saga_wakeups` row said to wake it before the batch (nil: it had none).
+        var wakeBefore: Date?
+        /// When the row must say after the batch (nil: it must not exist).
+        var wakeAfter: Date?
+    }
+
     /// `saga_events` rows, a column each (``PumpStatements/DocumentWrites/appendEvents``).
     struct EventRows {
         var sagaIds = PostgresArrayWriter(of: .text)
@@ -214,13 +248,15 @@ extension BatchWrites {
         var lastSequences = PostgresArrayWriter(of: .int4)
         var createdTimes = PostgresArrayWriter(of: .timestamptz)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+        var pendingTimers = PostgresArrayWriter(of: .text)
+        var wakeTimes = PostgresArrayWriter(of: .timestamptz)
 
         init(documents: SagaDocumentColumns) {
             states = PostgresArrayWriter(of: documents.element)
             steps = PostgresArrayWriter(of: documents.element)
         }
 
-        mutating func append(_ snapshot: SagaSnapshot, traceparent: String?) {
+        mutating func append(_ snapshot: SagaSnapshot, traceparent: String?, timers: PendingTimers, wakeAt: Date?) {
             sagaIds.append(snapshot.sagaId)
             sagaTypes.append(snapshot.sagaType)
             versions.append(snapshot.version)
@@ -234,13 +270,15 @@ extension BatchWrites {
             lastSequences.append(snapshot.lastSequence)
             createdTimes.append(snapshot.startedAt)
             updatedTimes.append(snapshot.updatedAt)
+            pendingTimers.append(timers)
+            wakeTimes.append(wakeAt)
         }
 
         var values: [PostgresValue] {
             [
                 sagaIds.value, sagaTypes.value, versions.value, statuses.value, currentSteps.value, states.value,
                 steps.value, businessKeys.value, stuckReasons.value, traceparents.value, lastSequences.value,
-                createdTimes.value, updatedTimes.value,
+                createdTimes.value, updatedTimes.value, pendingTimers.value, wakeTimes.value,
             ]
         }
     }
@@ -256,6 +294,8 @@ extension BatchWrites {
         var stuckReasons = PostgresArrayWriter(of: .text)
         var lastSequences = PostgresArrayWriter(of: .int4)
         var updatedTimes = PostgresArrayWriter(of: .timestamptz)
+        var pendingTimers = PostgresArrayWriter(of: .text)
+        var wakeTimes = PostgresArrayWriter(of: .timestamptz)
 
         init(documents: SagaDocumentColumns) {
             states = PostgresArrayWriter(of: documents.element)
@@ -263,7 +303,7 @@ extension BatchWrites {
         }
 
         /// The columns that change; type, version, creation time and trace context stay as inserted.
-        mutating func append(_ snapshot: SagaSnapshot) {
+        mutating func append(_ snapshot: SagaSnapshot, timers: PendingTimers, wakeAt: Date?) {
             sagaIds.append(snapshot.sagaId)
             statuses.append(snapshot.status.rawValue)
             currentSteps.append(snapshot.currentStep)
@@ -273,28 +313,30 @@ extension BatchWrites {
             stuckReasons.append(snapshot.stuckReason)
             lastSequences.append(snapshot.lastSequence)
             updatedTimes.append(snapshot.updatedAt)
+            pendingTimers.append(timers)
+            wakeTimes.append(wakeAt)
         }
 
         var values: [PostgresValue] {
             [
                 sagaIds.value, statuses.value, currentSteps.value, states.value, steps.value, businessKeys.value,
-                stuckReasons.value, lastSequences.value, updatedTimes.value,
+                stuckReasons.value, lastSequences.value, updatedTimes.value, pendingTimers.value, wakeTimes.value,
             ]
         }
     }
 
-    /// `timers` rows, a column each (``PumpStatements/scheduleTimers``, ``PumpStatements/scheduleNewTimers``).
-    struct TimerRows {
-        var timerIds = PostgresArrayWriter(of: .text)
+    /// `saga_wakeups` rows, a column each (``PumpStatements/addWakeups``, ``PumpStatements/setWakeups``).
+    struct WakeupRows {
         var sagaIds = PostgresArrayWriter(of: .text)
-        var sagaTypes = PostgresArrayWriter(of: .text)
-        var kinds = PostgresArrayWriter(of: .text)
-        var steps = PostgresArrayWriter(of: .text)
-        var attempts = PostgresArrayWriter(of: .int4)
-        var dueTimes = PostgresArrayWriter(of: .timestamptz)
+        var wakeTimes = PostgresArrayWriter(of: .timestamptz)
+
+        mutating func append(sagaId: String, wakeAt: Date) {
+            sagaIds.append(sagaId)
+            wakeTimes.append(wakeAt)
+        }
 
         var values: [PostgresValue] {
-            [timerIds.value, sagaIds.value, sagaTypes.value, kinds.value, steps.value, attempts.value, dueTimes.value]
+            [sagaIds.value, wakeTimes.value]
         }
     }
 
@@ -306,6 +348,17 @@ extension BatchWrites {
 
         var values: [PostgresValue] {
             [sagaTypes.value, keys.value, sagaIds.value]
+        }
+    }
+}
+
+extension PostgresArrayWriter {
+    /// Appends a saga's armed timers as a `text` element: their JSON array, or NULL when none is armed.
+    mutating func append(_ timers: PendingTimers) {
+        if timers.isEmpty {
+            append(nil as String?)
+        } else {
+            appendText { timers.write(into: &$0) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HeapModule
 import Skald
 import Synchronization
@@ -27,6 +28,14 @@ final class InstanceCache: Sendable {
         /// sent so far was handed to this process's relay (``OutboxHandoff``); nil when
         /// any may have gone through the outbox alone, or was written elsewhere.
         var handoffEpoch: Int? = nil
+        /// The saga's armed timers as its row holds them after that sequence. A timer service
+        /// may change them without appending an event (a postponed timeout, a timer that found
+        /// nothing to do, a wake-up moved later); the pump's rules for the wake-up row make an
+        /// entry that missed such a change cost the timer service another look, never a timer
+        /// fired late (``PendingTimers/wakeAction(storedWake:now:)``).
+        var timers = PendingTimers()
+        /// When the saga's `saga_wakeups` row said to wake it; nil: it had none.
+        var wakeAt: Date? = nil
     }
 
     /// A saga id in eviction order.

@@ -1,3 +1,4 @@
+import Foundation
 import Skald
 import SkaldPostgres
 
@@ -45,6 +46,14 @@ struct JSONRecords {
     mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
         if let value { appendInteger(value) } else { appendNull() }
+    }
+
+    /// A time field, as ``Timestamp/format(_:)`` writes it, without a string in between.
+    mutating func field(_ name: StaticString, time: Date) {
+        key(name)
+        bytes.append(UInt8(ascii: "\""))
+        Timestamp.append(time, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A field whose value is already JSON (an event body, a payload).

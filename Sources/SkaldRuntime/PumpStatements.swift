@@ -11,11 +11,12 @@ package enum PumpStatements {
     /// services' too): `enable_seqscan = off`.
     ///
     /// Every statement here finds its rows by key, but the tables it touches are queues or
-    /// grow from nothing: `timers` and `outbox` hold few live rows and many dead ones between
+    /// grow from nothing: `saga_wakeups` and `outbox` hold few live rows and many dead ones between
     /// two autovacuum runs (a minute apart at least), and `sagas` is small when a deployment
     /// starts. A prepared statement's generic plan made while a table looked small reads it
     /// sequentially, and keeps doing so while the dead rows pile up: in the e2e benchmark
-    /// each pump batch scanned all 650 pages of `timers`, all of them dead rows. With
+    /// each pump batch scanned all 650 pages of `timers` (where timers were armed before
+    /// `saga_wakeups`), all of them dead rows. With
     /// sequential scans priced out, the planner probes the indexes whatever the statistics
     /// say (a statement without a usable index still scans). Measured in two alternating
     /// series (docs/benchmarks-e2e.md): Postgres CPU per saga 1.21–1.52 → 1.11–1.15 ms in a
@@ -48,7 +49,7 @@ package enum PumpStatements {
     /// `involved` is ``sagasById`` or ``sagasByIdOrKey``.
     package static func lockSagas(_ involved: String) -> String {
         """
-        SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent FROM sagas
+        SELECT saga_id, saga_type, definition_version, status, last_sequence, traceparent, timers, wake_at FROM sagas
         WHERE saga_id IN (\(involved)) ORDER BY saga_id FOR UPDATE
         """
     }
@@ -96,8 +97,9 @@ package enum PumpStatements {
         /// Appends events. `$1`…`$5`: the columns saga_id, sequence, event_type, recorded_at, event.
         package let appendEvents: String
 
-        /// Inserts the snapshots of sagas started in this batch. `$1`…`$13`: the columns of `sagas`
-        /// below, one element per saga.
+        /// Inserts the snapshots of sagas started in this batch. `$1`…`$15`: the columns of `sagas`
+        /// below, one element per saga; `timers` and `wake_at` are the saga's armed timers
+        /// (``PendingTimers``) and when its `saga_wakeups` row says to wake it.
         ///
         /// A plain insert. A start is taken to be new only where no row was found: under the row
         /// locks, or, on the one-round-trip path, for a saga the cache does not hold. A saga that
@@ -107,7 +109,9 @@ package enum PumpStatements {
         package let insertSnapshots: String
 
         /// Updates the snapshots of sagas that have one. `$1`…`$8`: the columns saga_id, status,
-        /// current_step, state, steps, business_key, stuck_reason, last_sequence; `$9`: when.
+        /// current_step, state, steps, business_key, stuck_reason, last_sequence; `$9`: when;
+        /// `$10`, `$11`: timers and wake_at, which are in no index, so a transition that keeps
+        /// the status and the business key stays a HOT update.
         ///
         /// An update, not an `INSERT … ON CONFLICT DO UPDATE`: that checked the primary key for
         /// the conflict, locked the row (a WAL record of its own) and then updated it, for every
@@ -132,23 +136,27 @@ package enum PumpStatements {
                 """
             insertSnapshots = """
                 INSERT INTO sagas (saga_id, saga_type, definition_version, status, current_step, state, steps,
-                                   business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
+                                   business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at,
+                                   timers, wake_at)
                 SELECT x.saga_id, x.saga_type, x.definition_version, x.status, x.current_step, x.state, x.steps,
                        x.business_key, x.stuck_reason, x.traceparent, x.last_sequence,
-                       coalesce(x.created_at, now()), coalesce(x.updated_at, now())
+                       coalesce(x.created_at, now()), coalesce(x.updated_at, now()), x.timers, x.wake_at
                 FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::\(array), $7::\(array),
-                            $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[])
+                            $8::text[], $9::text[], $10::text[], $11::integer[], $12::timestamptz[], $13::timestamptz[],
+                            $14::text[], $15::timestamptz[])
                   AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
-                       business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at)
+                       business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at, timers, wake_at)
                 """
             updateSnapshots = """
                 UPDATE sagas s SET
                     status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
                     business_key = x.business_key, stuck_reason = x.stuck_reason,
-                    last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now())
+                    last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now()),
+                    timers = x.timers, wake_at = x.wake_at
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
-                            $8::integer[], $9::timestamptz[])
-                  AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at)
+                            $8::integer[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+                  AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
+                       timers, wake_at)
                 WHERE s.saga_id = x.saga_id
                 """
         }
@@ -175,34 +183,35 @@ package enum PumpStatements {
     /// to the relay after the commit (``OutboxHandoff``), which deletes them by id.
     package static let enqueueCommandsReturningIds = enqueueCommands + "\nRETURNING id, message_id"
 
-    /// Removes timers the decisions cancelled. `$1`: their ids.
-    ///
-    /// `= ANY(array)`: one walk of the primary key in the ids' sorted order. The
-    /// `IN (SELECT unnest(…))` form before hashed the ids and then probed the key once per id
-    /// in the array's order: 2.1 against 1.7 ms for 500 ids of a 20,000-row table, with a
-    /// quarter more buffer visits (`EXPLAIN (ANALYZE, BUFFERS)`, session 16).
-    package static let cancelTimers = """
-        DELETE FROM timers WHERE timer_id = ANY($1::text[])
+    /// Sets when the timer service wakes sagas that had no `saga_wakeups` row, and must not
+    /// have one: a saga that has one fails the statement (unique violation) and so the
+    /// transaction. The one-round-trip path sends it, and redoes a failed batch under the row
+    /// locks, where ``setWakeups`` is sent instead. `$1`: saga ids; `$2`: when.
+    package static let addWakeups = """
+        INSERT INTO saga_wakeups (saga_id, wake_at)
+        SELECT x.saga_id, x.wake_at FROM unnest($1::text[], $2::timestamptz[]) AS x(saga_id, wake_at)
         """
 
-    /// Schedules timers; one whose id is scheduled already stays as it is. `$1`…`$7`: the
-    /// columns timer_id, saga_id, saga_type, kind, step, attempt, due_at.
-    package static let scheduleTimers = scheduleNewTimers + "\nON CONFLICT (timer_id) DO NOTHING"
-
-    /// Schedules timers that must be new: an id the table holds fails the statement (unique
-    /// violation) and so the transaction. The one-round-trip path sends it, and redoes a
-    /// failed batch under the row locks with ``scheduleTimers``. Columns as there.
+    /// Sets when the timer service wakes sagas, inserting their `saga_wakeups` rows where
+    /// they have none. `$1`: saga ids; `$2`: when.
     ///
-    /// Every id it schedules is new in practice (an id names the step, the attempt and the
-    /// purpose), so the `ON CONFLICT` clause only cost: a probe of the key before the insert,
-    /// a speculative insertion and a WAL record to confirm it, for each of the one or two
-    /// timers of every transition. `pg_stat_statements` in a 20,000-saga burst: 17 – 19 µs per
-    /// row against 30 (docs/benchmarks-e2e.md, session 16).
-    package static let scheduleNewTimers = """
-        INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
-        SELECT x.timer_id, x.saga_id, x.saga_type, x.kind, x.step, x.attempt, x.due_at
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
-          AS x(timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+    /// The pump sends this for sagas whose earliest timer came before their row's time, or
+    /// whose row came due (a few per batch at most), and, under the row locks, for new rows too.
+    package static let setWakeups = addWakeups + "\nON CONFLICT (saga_id) DO UPDATE SET wake_at = excluded.wake_at"
+
+    /// Removes the `saga_wakeups` rows of sagas with no timer armed (most of them because they
+    /// ended). `$1`: saga ids.
+    package static let removeWakeups = """
+        DELETE FROM saga_wakeups WHERE saga_id = ANY($1::text[])
+        """
+
+    /// Sets sagas' armed timers and when their `saga_wakeups` rows say to wake them, without a
+    /// transition: the timer service's, for the sagas whose wake-up came due. `$1`: saga ids;
+    /// `$2`: their timers (``PendingTimers``); `$3`: when.
+    package static let rearmTimers = """
+        UPDATE sagas s SET timers = x.timers, wake_at = x.wake_at
+        FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS x(saga_id, timers, wake_at)
+        WHERE s.saga_id = x.saga_id
         """
 
     /// Maps business keys to new sagas; a key mapped already keeps its saga. `$1`…`$3`: the

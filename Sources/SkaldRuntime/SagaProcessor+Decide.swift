@@ -98,16 +98,31 @@ extension SagaProcessor {
                         handoffEpoch = previous == claim ? previous : nil
                     }
                     let isFinished = decision.snapshot.status.isFinal
+                    // The armed timers after the decision, and what the saga's wake-up row needs.
+                    var timers = known.map { sagas.values[$0].timers } ?? PendingTimers()
+                    let storedWake = known.flatMap { sagas.values[$0].wakeAt }
+                    if case .timer(let fired) = work[index].input { timers.remove(fired) }
+                    if isFinished {
+                        timers.removeAll()
+                    } else {
+                        timers.apply(cancelled: decision.cancelledTimers, armed: decision.timers)
+                    }
+                    let wakeAt = timers.wakeAction(storedWake: storedWake, now: now).wake(after: storedWake)
                     if let known {
                         sagas.values[known].instance = decision.instance
                         sagas.values[known].traceparent = trace
                         sagas.values[known].handoffEpoch = handoffEpoch
                         sagas.values[known].isFinished = isFinished
+                        sagas.values[known].timers = timers
+                        sagas.values[known].wakeAt = wakeAt
                     } else {
                         sagas[id] = BatchSaga(
-                            instance: decision.instance, traceparent: trace, handoffEpoch: handoffEpoch, isFinished: isFinished)
+                            instance: decision.instance, traceparent: trace, handoffEpoch: handoffEpoch, isFinished: isFinished,
+                            timers: timers, wakeAt: wakeAt)
                     }
-                    writes.add(decision, startsSaga: isNew, handingIn: handoffEpoch)
+                    writes.add(
+                        decision, startsSaga: isNew, handingIn: handoffEpoch,
+                        timers: timers, wake: (before: storedWake, after: wakeAt))
                     if isNew {
                         var key = decision.snapshot.businessKey
                         if key.isEmpty, case .start(_, _, let triggerKey?) = work[index].target { key = triggerKey }

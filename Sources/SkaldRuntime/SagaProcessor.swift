@@ -193,6 +193,8 @@ public final class SagaProcessor: Sendable {
         var status: String
         var lastSequence: Int
         var traceparent: String?
+        var timers: String?
+        var wakeAt: Date?
     }
 
     private func apply(
@@ -281,7 +283,9 @@ public final class SagaProcessor: Sendable {
                 version: try row.decode(Int.self, at: 2),
                 status: try row.decode(String.self, at: 3),
                 lastSequence: try row.decode(Int.self, at: 4),
-                traceparent: try row.decode(String?.self, at: 5)
+                traceparent: try row.decode(String?.self, at: 5),
+                timers: try row.decode(String?.self, at: 6),
+                wakeAt: try row.decode(Date?.self, at: 7)
             )
         }
         var correlated: [String: String] = [:]  // "type\u{0}key" → saga id
@@ -346,7 +350,9 @@ public final class SagaProcessor: Sendable {
         // this process's relay by hand (``OutboxHandoff``).
         var sagas: [String: BatchSaga] = [:]
         sagas.reserveCapacity(locked.count)
-        for (id, row) in locked { sagas[id] = BatchSaga(traceparent: row.traceparent) }
+        for (id, row) in locked {
+            sagas[id] = BatchSaga(traceparent: row.traceparent, timers: armedTimers(of: id, in: row), wakeAt: row.wakeAt)
+        }
         var toLoad: [String] = []
         for id in involved {
             guard let row = locked[id] else { continue }
@@ -435,6 +441,17 @@ public final class SagaProcessor: Sendable {
         spans.end()
         profile.record("pg.write+commit", since: phase, size: writeStatements.count)
         return try committed(writes, outcomes: outcomes, sagas: sagas, outboxResult: outboxIndex.map { written[$0] })
+    }
+
+    /// The timers a locked row holds. A column this version cannot read is logged and taken as
+    /// none: failing the batch would stop every other saga of the partition behind it.
+    private func armedTimers(of sagaId: String, in row: LockedRow) -> PendingTimers {
+        do {
+            return try PendingTimers(text: row.timers)
+        } catch {
+            logger.error("a saga's armed timers cannot be read; it keeps none", metadata: ["saga": "\(sagaId)", "error": "\(error)"])
+            return PendingTimers()
+        }
     }
 
     /// The inbox rows of `work`'s message ids; a second message with the same id in the

@@ -6,10 +6,15 @@ public import SkaldPostgres
 
 /// Fires durable timers — step timeouts, retry backoffs, saga deadlines — exactly once.
 ///
-/// Due timers are deleted with `FOR UPDATE SKIP LOCKED` inside the same transaction
-/// that applies them to their sagas, so across any number of orchestrator processes
-/// each timer fires once, and a crash before the commit leaves it armed for the next
-/// round. Timers survive restarts because they are rows.
+/// A saga's armed timers are on its `sagas` row (``PendingTimers``), and a `saga_wakeups`
+/// row says when to look at them. Each round locks the sagas whose wake-up came due, with
+/// `FOR UPDATE SKIP LOCKED`, takes their due timers off the row and applies them in the same
+/// transaction, so across any number of orchestrator processes each timer fires once, and a
+/// crash before the commit leaves it armed for the next round. Timers survive restarts
+/// because they are rows.
+///
+/// Timers an earlier version armed in the `timers` table (before `0011_saga_wakeups.sql`)
+/// fire from there, the same way, until none is left.
 public final class TimerService: Service {
     private let pool: PostgresPool
     private let processor: SagaProcessor
@@ -49,122 +54,116 @@ public final class TimerService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                var fired = 0
+                var claimed = 0
                 do {
-                    fired = try await self.fireDue(now: Date())
+                    claimed = try await self.round(now: Date()).claimed
                 } catch {
                     self.logger.warning("timer round failed; retrying", metadata: ["error": "\(error)"])
                 }
-                if fired < self.batchSize {
+                if claimed < self.batchSize {
                     try? await Task.sleep(for: self.pollInterval)
                 }
             }
         }
     }
 
-    /// Deletes (claims) up to a batch of due timers, with their sagas locked first.
-    ///
-    /// The pump locks a saga's row and then deletes its cancelled timers; taking timer rows
-    /// first here made the two wait for each other in a cycle now and then (Postgres broke
-    /// the deadlock after a second and the batch was retried). So the sagas are locked
-    /// first, with `SKIP LOCKED`: a saga that a pump batch or another timer service holds is
-    /// left for later, and since row locking happens below the `LIMIT`, skipped rows do not
-    /// use up the batch — each instance claims different sagas. Holding a saga's lock, nobody
-    /// else can delete its timers: one that is gone by the `DELETE` was cancelled or fired by
-    /// someone else, and is simply not returned.
-    private func claimDue(now: Date, on connection: PostgresConnection) async throws -> PostgresRows {
-        let due = try await connection.query(
-            """
-            SELECT t.timer_id FROM timers t JOIN sagas s ON s.saga_id = t.saga_id
-            WHERE t.due_at <= \(now) ORDER BY t.due_at LIMIT \(batchSize)
-            FOR UPDATE OF s SKIP LOCKED
-            """
-        )
-        let timerIds = try due.map { try $0.decode(String.self, at: 0) }
-        return try await connection.query(
-            """
-            DELETE FROM timers
-            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND due_at <= \(now)
-            RETURNING timer_id, saga_id, kind, step, attempt, saga_type
-            """
-        )
-    }
-
     /// How long a timeout whose command has not left the outbox yet is put off (seconds).
-    static let postponement: TimeInterval = 1
+    public static let postponement: TimeInterval = 1
 
     /// Fires the timers due at `now` (one batch); returns how many fired.
     @discardableResult
     public func fireDue(now: Date) async throws -> Int {
+        try await round(now: now).fired
+    }
+
+    /// A saga whose wake-up came due, locked.
+    private struct WokenSaga {
+        var sagaId: String
+        var sagaType: String
+        var timers: PendingTimers
+    }
+
+    /// A timer of the `timers` table, deleted (claimed).
+    private struct LegacyTimer {
+        var timerId: String
+        var sagaId: String
+        var sagaType: String
+        var kindName: String
+        var kind: TimerKind?
+    }
+
+    /// One batch: fires the due timers of up to a batch of sagas (and of legacy timer rows).
+    /// Returns how many timers fired, and how many sagas and rows it claimed, which tells the
+    /// loop whether more may be due.
+    private func round(now: Date) async throws -> (fired: Int, claimed: Int) {
         var timedOutSteps: [(sagaType: String, step: String)] = []
+        var claimed = 0
         let result = try await pool.withConnection { connection in
             try await self.processor.process(on: connection, now: now) { connection in
                 timedOutSteps = []
-                let rows = try await self.claimDue(now: now, on: connection)
+                let woken = try await self.claimWakeups(now: now, on: connection)
+                let legacy = try await self.claimLegacyTimers(now: now, on: connection)
+                claimed = woken.count + legacy.count
+
                 // A timeout only counts from when its command actually left: a command still
                 // waiting in the outbox (its participant's circuit is open, or the relay is
                 // behind) has its timeout put off instead of fired.
-                var awaitedCommands: [String] = []
-                for row in rows {
-                    let sagaId = try row.decode(String.self, at: 1)
-                    if let step = try row.decode(String?.self, at: 3), let attempt = try row.decode(Int?.self, at: 4) {
-                        switch try row.decode(String.self, at: 2) {
-                        case "step-timeout":
-                            awaitedCommands.append(OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt))
-                        case "compensation-timeout":
-                            awaitedCommands.append(OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .compensation, attempt: attempt))
-                        default:
-                            break
-                        }
+                var awaited: [String] = []
+                for saga in woken {
+                    for timer in saga.timers.due(at: now) {
+                        if let command = Self.awaitedCommand(of: timer.kind, sagaId: saga.sagaId) { awaited.append(command) }
                     }
                 }
-                var unsent: Set<String> = []
-                if !awaitedCommands.isEmpty {
-                    let pending = try await connection.query(
-                        "SELECT message_id FROM outbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(awaitedCommands))::jsonb))"
-                    )
-                    for row in pending { unsent.insert(try row.decode(String.self, at: 0)) }
+                for timer in legacy {
+                    if let kind = timer.kind, let command = Self.awaitedCommand(of: kind, sagaId: timer.sagaId) {
+                        awaited.append(command)
+                    }
                 }
-                var postponed = JSONRecords()
+                let unsent = try await self.unsentCommands(awaited, on: connection)
+                let postponedDue = now.addingTimeInterval(Self.postponement)
+
                 var work: [SagaWork] = []
-                for row in rows {
-                    let timerId = try row.decode(String.self, at: 0)
-                    let sagaId = try row.decode(String.self, at: 1)
-                    let name = try row.decode(String.self, at: 2)
-                    guard
-                        let kind = TimerKind(
-                            name: name,
-                            step: try row.decode(String?.self, at: 3),
-                            attempt: try row.decode(Int?.self, at: 4)
-                        )
-                    else {
-                        self.logger.error("dropping a timer of unknown kind", metadata: ["timer": "\(timerId)", "kind": "\(name)"])
+                var rearmed = RearmedSagas()
+                for saga in woken {
+                    var timers = saga.timers
+                    for timer in saga.timers.due(at: now) {
+                        if let command = Self.awaitedCommand(of: timer.kind, sagaId: saga.sagaId), unsent.contains(command) {
+                            timers.postpone(timer.kind, to: postponedDue)
+                            continue
+                        }
+                        timers.remove(timer.kind)
+                        if case .stepTimeout(let step, _) = timer.kind { timedOutSteps.append((saga.sagaType, step)) }
+                        work.append(SagaWork(target: .saga(id: saga.sagaId), input: .timer(timer.kind), inboxId: nil, source: "timer"))
+                    }
+                    // Taken off the row before they are applied, so a timer fires once even when
+                    // its saga refuses it or has ended; a wake-up that found nothing due moves on
+                    // to the earliest timer left.
+                    rearmed.append(sagaId: saga.sagaId, timers: timers)
+                }
+                for statement in rearmed.statements {
+                    _ = try await connection.query(statement)
+                }
+
+                var postponed = JSONRecords()
+                for timer in legacy {
+                    guard let kind = timer.kind else {
+                        self.logger.error("dropping a timer of unknown kind", metadata: ["timer": "\(timer.timerId)", "kind": "\(timer.kindName)"])
                         continue
                     }
-                    let commandId: String? =
-                        switch kind {
-                        case .stepTimeout(let step, let attempt):
-                            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt)
-                        case .compensationTimeout(let step, let attempt):
-                            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .compensation, attempt: attempt)
-                        default: nil
-                        }
-                    if let commandId, unsent.contains(commandId) {
+                    if let command = Self.awaitedCommand(of: kind, sagaId: timer.sagaId), unsent.contains(command) {
                         postponed.beginRecord()
-                        postponed.field("timer_id", timerId)
-                        postponed.field("saga_id", sagaId)
-                        postponed.field("saga_type", try row.decode(String.self, at: 5))
-                        postponed.field("kind", name)
+                        postponed.field("timer_id", timer.timerId)
+                        postponed.field("saga_id", timer.sagaId)
+                        postponed.field("saga_type", timer.sagaType)
+                        postponed.field("kind", timer.kindName)
                         postponed.field("step", kind.step)
                         postponed.field("attempt", kind.attempt)
-                        postponed.field("due_at", Timestamp.format(now.addingTimeInterval(Self.postponement)))
+                        postponed.field("due_at", Timestamp.format(postponedDue))
                         postponed.endRecord()
                         continue
                     }
-                    if case .stepTimeout(let step, _) = kind {
-                        timedOutSteps.append((try row.decode(String.self, at: 5), step))
-                    }
-                    work.append(SagaWork(target: .saga(id: sagaId), input: .timer(kind), inboxId: nil, source: "timer"))
+                    if case .stepTimeout(let step, _) = kind { timedOutSteps.append((timer.sagaType, step)) }
+                    work.append(SagaWork(target: .saga(id: timer.sagaId), input: .timer(kind), inboxId: nil, source: "timer"))
                 }
                 if postponed.count > 0 {
                     _ = try await connection.query(
@@ -192,6 +191,123 @@ public final class TimerService: Service {
                 }
             }
         }
-        return result.work.count
+        return (result.work.count, claimed)
+    }
+
+    /// Locks up to a batch of sagas whose wake-up came due, and reads their armed timers.
+    ///
+    /// The sagas are locked, not their wake-up rows, with `SKIP LOCKED`: a saga that a pump
+    /// batch or another timer service holds is left for later, and since row locking happens
+    /// below the `LIMIT`, skipped rows do not use up the batch — each instance claims
+    /// different sagas. The pump locks a saga's row before it touches its wake-up row, so the
+    /// two never wait for each other in a cycle.
+    private func claimWakeups(now: Date, on connection: PostgresConnection) async throws -> [WokenSaga] {
+        let rows = try await connection.query(
+            """
+            SELECT s.saga_id, s.saga_type, s.timers FROM saga_wakeups w JOIN sagas s ON s.saga_id = w.saga_id
+            WHERE w.wake_at <= \(now) ORDER BY w.wake_at LIMIT \(batchSize)
+            FOR UPDATE OF s SKIP LOCKED
+            """
+        )
+        var woken: [WokenSaga] = []
+        for row in rows {
+            let sagaId = try row.decode(String.self, at: 0)
+            let timers: PendingTimers
+            do {
+                timers = try PendingTimers(text: try row.decode(String?.self, at: 2))
+            } catch {
+                // Its wake-up row goes with the rewrite below, or the saga would be claimed forever.
+                logger.error("a saga's armed timers cannot be read; dropping them", metadata: ["saga": "\(sagaId)", "error": "\(error)"])
+                timers = PendingTimers()
+            }
+            woken.append(WokenSaga(sagaId: sagaId, sagaType: try row.decode(String.self, at: 1), timers: timers))
+        }
+        return woken
+    }
+
+    /// Deletes (claims) up to a batch of due timers of the `timers` table, with their sagas
+    /// locked first (as ``claimWakeups(now:on:)`` does, and for the same reason).
+    private func claimLegacyTimers(now: Date, on connection: PostgresConnection) async throws -> [LegacyTimer] {
+        let due = try await connection.query(
+            """
+            SELECT t.timer_id FROM timers t JOIN sagas s ON s.saga_id = t.saga_id
+            WHERE t.due_at <= \(now) ORDER BY t.due_at LIMIT \(batchSize)
+            FOR UPDATE OF s SKIP LOCKED
+            """
+        )
+        let timerIds = try due.map { try $0.decode(String.self, at: 0) }
+        guard !timerIds.isEmpty else { return [] }
+        let rows = try await connection.query(
+            """
+            DELETE FROM timers
+            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND due_at <= \(now)
+            RETURNING timer_id, saga_id, kind, step, attempt, saga_type
+            """
+        )
+        return try rows.map { row in
+            let name = try row.decode(String.self, at: 2)
+            return LegacyTimer(
+                timerId: try row.decode(String.self, at: 0),
+                sagaId: try row.decode(String.self, at: 1),
+                sagaType: try row.decode(String.self, at: 5),
+                kindName: name,
+                kind: TimerKind(name: name, step: try row.decode(String?.self, at: 3), attempt: try row.decode(Int?.self, at: 4))
+            )
+        }
+    }
+
+    /// The id of the command whose reply `kind` waits for, if it is a timeout.
+    private static func awaitedCommand(of kind: TimerKind, sagaId: String) -> String? {
+        switch kind {
+        case .stepTimeout(let step, let attempt):
+            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .action, attempt: attempt)
+        case .compensationTimeout(let step, let attempt):
+            OutgoingCommand.id(sagaId: sagaId, step: step, purpose: .compensation, attempt: attempt)
+        default:
+            nil
+        }
+    }
+
+    /// Which of `commands` are still in the outbox.
+    private func unsentCommands(_ commands: [String], on connection: PostgresConnection) async throws -> Set<String> {
+        guard !commands.isEmpty else { return [] }
+        let pending = try await connection.query(
+            "SELECT message_id FROM outbox WHERE message_id IN (SELECT jsonb_array_elements_text(\(JSONRecords.array(commands))::jsonb))"
+        )
+        var unsent: Set<String> = []
+        for row in pending { unsent.insert(try row.decode(String.self, at: 0)) }
+        return unsent
+    }
+}
+
+extension TimerService {
+    /// The woken sagas' timers once the due ones are taken off or put off, and their wake-up
+    /// rows moved to the earliest timer left (or removed), in three statements.
+    struct RearmedSagas {
+        private var sagaIds = PostgresArrayWriter(of: .text)
+        private var timers = PostgresArrayWriter(of: .text)
+        private var wakeTimes = PostgresArrayWriter(of: .timestamptz)
+        private var moved = BatchWrites.WakeupRows()
+        private var removed = PostgresArrayWriter(of: .text)
+
+        mutating func append(sagaId: String, timers pending: PendingTimers) {
+            let wake = pending.earliestDue
+            sagaIds.append(sagaId)
+            timers.append(pending)
+            wakeTimes.append(wake)
+            if let wake {
+                moved.append(sagaId: sagaId, wakeAt: wake)
+            } else {
+                removed.append(sagaId)
+            }
+        }
+
+        var statements: [PostgresQuery] {
+            guard sagaIds.count > 0 else { return [] }
+            var statements = [PostgresQuery(PumpStatements.rearmTimers, [sagaIds.value, timers.value, wakeTimes.value])]
+            if moved.sagaIds.count > 0 { statements.append(PostgresQuery(PumpStatements.setWakeups, moved.values)) }
+            if removed.count > 0 { statements.append(PostgresQuery(PumpStatements.removeWakeups, [removed.value])) }
+            return statements
+        }
     }
 }

@@ -7,7 +7,8 @@ import SkaldTestSupport
 import Testing
 
 /// Timers fire exactly once, however many timer services race for them, while replies
-/// for the same sagas are applied at the same time (the pump's lock order: saga, then timers).
+/// for the same sagas are applied at the same time (the pump's lock order: saga, then its
+/// wake-up row); a wake-up row is never later than its saga's earliest timer.
 @Suite("Timers: exactly once across instances")
 struct TimerServiceTests {
     @Test("three timer services and a reply stream over 300 sagas: every due timeout fires once or is cancelled, never twice")
@@ -38,7 +39,7 @@ struct TimerServiceTests {
         let starter = SagaProcessor(registry: registry, metrics: OrchestratorMetrics(factory: metrics))
         _ = try await starter.process(starts, on: setup, now: started)
         _ = try await setup.execute("DELETE FROM outbox")
-        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM timers WHERE due_at <= \(due)") == sagas)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_wakeups WHERE wake_at <= \(due)") == sagas)
         await setup.close()
 
         // Every third saga gets its Debited reply while the timer services run.
@@ -62,7 +63,7 @@ struct TimerServiceTests {
                     while true {
                         let count = try await timers.fireDue(now: due)
                         total += count
-                        if count == 0, try await TestPostgres.count(url, "SELECT count(*)::bigint FROM timers WHERE due_at <= \(due)") == 0 { break }
+                        if count == 0, try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_wakeups WHERE wake_at <= \(due)") == 0 { break }
                     }
                     await pool.close()
                     return total
@@ -101,5 +102,120 @@ struct TimerServiceTests {
             GROUP BY s.saga_id, s.last_sequence HAVING count(*) <> s.last_sequence OR max(e.sequence) <> s.last_sequence
             """)
         #expect(logs.isEmpty, "logs with gaps or rows behind them: \(logs)")
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    /// Every saga with a timer armed has a wake-up row no later than its earliest timer, and a
+    /// saga with none has no row: no timer can be missed or fire late.
+    static func expectWakeupsInTime(_ url: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let late = try await TestPostgres.strings(
+            url,
+            """
+            SELECT s.saga_id FROM sagas s LEFT JOIN saga_wakeups w USING (saga_id)
+            WHERE s.timers IS NOT NULL
+              AND (w.wake_at IS NULL
+                   OR w.wake_at > (SELECT min((t ->> 'due')::timestamptz) FROM json_array_elements(s.timers::json) t))
+            """)
+        #expect(late.isEmpty, "sagas whose wake-up is missing or late: \(late)", sourceLocation: sourceLocation)
+        let stray = try await TestPostgres.strings(
+            url, "SELECT w.saga_id FROM saga_wakeups w JOIN sagas s USING (saga_id) WHERE s.timers IS NULL")
+        #expect(stray.isEmpty, "wake-up rows of sagas with no timer: \(stray)", sourceLocation: sourceLocation)
+    }
+
+    private static let started = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// A store with `count` Transfer sagas started at ``started`` (debit timeout 1 s, no retry),
+    /// their debit commands still in the outbox; and a timer service for it.
+    private static func startedSagas(_ count: Int, store: String) async throws -> (url: String, connection: PostgresConnection, timers: TimerService, pool: PostgresPool) {
+        let url = try await TestPostgres.freshStore(store)
+        var registry = SagaRegistry()
+        try registry.register(transferSaga(stepTimeout: .seconds(1), stepRetry: .none))
+        let connection = try await PostgresConnection.connect(to: url)
+        _ = try await SagaProcessor(registry: registry).process(try TransferInputs.start(0..<count), on: connection, now: started)
+        let pool = PostgresPool(url: url, maximumConnections: 1)
+        return (url, connection, TimerService(pool: pool, processor: SagaProcessor(registry: registry)), pool)
+    }
+
+    @Test("a timeout whose command is still in the outbox is put off a second, then fires once the command has left")
+    func timeoutOfUnsentCommandIsPutOff() async throws {
+        let (url, connection, timers, pool) = try await Self.startedSagas(2, store: "timers_postponed")
+        defer { Task { await connection.close(); await pool.close() } }
+        let due = Self.started.addingTimeInterval(1)
+        // Saga 0's command left; saga 1's waits in the outbox (its participant's circuit is open, say).
+        _ = try await connection.execute("DELETE FROM outbox WHERE saga_id = 'Transfer-0'")
+
+        #expect(try await timers.fireDue(now: due) == 1)
+        #expect(try await TestPostgres.strings(url, "SELECT saga_id FROM saga_events WHERE event_type = 'step.timed-out'") == ["Transfer-0"])
+        let putOff = due.addingTimeInterval(TimerService.postponement)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_wakeups WHERE saga_id = 'Transfer-1' AND wake_at = \(putOff)") == 1)
+        try await Self.expectWakeupsInTime(url)
+        #expect(try await timers.fireDue(now: due) == 0)
+
+        _ = try await connection.execute("DELETE FROM outbox WHERE saga_id = 'Transfer-1'")
+        #expect(try await timers.fireDue(now: putOff) == 1)
+        #expect(
+            try await TestPostgres.strings(url, "SELECT saga_id FROM saga_events WHERE event_type = 'step.timed-out' ORDER BY 1")
+                == ["Transfer-0", "Transfer-1"])
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    @Test("a wake-up that comes due with no timer due moves on to the earliest timer, and changes nothing else")
+    func earlyWakeupMovesOn() async throws {
+        let (url, connection, timers, pool) = try await Self.startedSagas(1, store: "timers_early")
+        defer { Task { await connection.close(); await pool.close() } }
+        let early = Self.started.addingTimeInterval(0.25)
+        _ = try await connection.execute("UPDATE saga_wakeups SET wake_at = \(early)")
+        _ = try await connection.execute("UPDATE sagas SET wake_at = \(early)")
+        let events = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
+
+        #expect(try await timers.fireDue(now: early) == 0)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events") == events)
+        let debitTimeout = Self.started.addingTimeInterval(1)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_wakeups WHERE wake_at = \(debitTimeout)") == 1)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE wake_at = \(debitTimeout)") == 1)
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    @Test("a saga that ends has no timer armed and no wake-up row")
+    func endedSagaLeavesNoWakeup() async throws {
+        let (url, connection, _, pool) = try await Self.startedSagas(3, store: "timers_ended")
+        defer { Task { await connection.close(); await pool.close() } }
+        var registry = SagaRegistry()
+        try registry.register(transferSaga(stepTimeout: .seconds(1), stepRetry: .none))
+        let processor = SagaProcessor(registry: registry)
+        let now = Self.started.addingTimeInterval(0.5)
+        // Saga 0 completes; saga 1 is declined and compensated; saga 2 stays at its debit.
+        _ = try await processor.process([try TransferInputs.debited(0), try TransferInputs.debitDeclined(1)], on: connection, now: now)
+        _ = try await processor.process([try TransferInputs.credited(0)], on: connection, now: now)
+        _ = try await processor.process([try TransferInputs.notified(0)], on: connection, now: now)
+        #expect(
+            try await TestPostgres.strings(url, "SELECT saga_id || ' ' || status FROM sagas ORDER BY 1")
+                == ["Transfer-0 completed", "Transfer-1 compensated", "Transfer-2 running"])
+        #expect(try await TestPostgres.strings(url, "SELECT saga_id FROM saga_wakeups") == ["Transfer-2"])
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE timers IS NULL AND wake_at IS NULL") == 2)
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    @Test("a timer an earlier version armed in the timers table fires once, and its row goes")
+    func legacyTimerFiresOnce() async throws {
+        let (url, connection, timers, pool) = try await Self.startedSagas(1, store: "timers_legacy")
+        defer { Task { await connection.close(); await pool.close() } }
+        _ = try await connection.execute("DELETE FROM outbox")
+        // The saga as an orchestrator before 0011 left it: no timers on its row, its timeout in `timers`.
+        _ = try await connection.execute("DELETE FROM saga_wakeups")
+        _ = try await connection.execute("UPDATE sagas SET timers = NULL, wake_at = NULL")
+        let due = Self.started.addingTimeInterval(1)
+        let timerId = TimerKind.stepTimeout(step: "debit", attempt: 1).id(sagaId: "Transfer-0")
+        try await connection.query(
+            """
+            INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+            VALUES (\(timerId), 'Transfer-0', 'Transfer', 'step-timeout', 'debit', 1, \(due))
+            """)
+
+        #expect(try await timers.fireDue(now: due) == 1)
+        #expect(try await timers.fireDue(now: due) == 0)
+        #expect(try await TestPostgres.strings(url, "SELECT saga_id FROM saga_events WHERE event_type = 'step.timed-out'") == ["Transfer-0"])
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM timers") == 0)
+        try await Self.expectWakeupsInTime(url)
     }
 }
