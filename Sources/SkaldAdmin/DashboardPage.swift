@@ -254,6 +254,8 @@ async function show(id) {
       el("p", {}, el("code", {}, saga.sagaId), saga.businessKey ? "  ·  key " + saga.businessKey : "",
         saga.stuckReason ? el("div", { class: "error" }, "needs an operator: " + saga.stuckReason) : ""),
       el("p", { class: "muted" }, "started " + when(saga.createdAt) + " · last event " + when(saga.updatedAt) + " · " + saga.lastSequence + " events"),
+      saga.timers.length ? el("p", { class: "muted" }, "waiting: " + saga.timers.map((t) =>
+        t.kind + (t.step ? " of " + t.step + (t.attempt > 1 ? " (attempt " + t.attempt + ")" : "") : "") + " at " + when(t.due)).join(" · ")) : "",
       steps, actions, el("div", { id: "act-error", class: "error" }),
       el("h3", {}, "State"), el("pre", {}, JSON.stringify(saga.state, null, 2)),
       el("h3", {}, "Timeline"), events,

@@ -67,7 +67,10 @@ public struct SagaQueries: Sendable {
         let (rows, audit) = try await pool.withConnection { connection in
             let rows = try await connection.query(
                 PostgresQuery(
-                    "SELECT \(Self.summaryColumns), state::text, steps::text, last_sequence, traceparent FROM sagas WHERE saga_id = $1",
+                    """
+                    SELECT \(Self.summaryColumns), state::text, steps::text, last_sequence, traceparent, timers, wake_at
+                    FROM sagas WHERE saga_id = $1
+                    """,
                     [PostgresValue(sagaId)]))
             let audit = try await connection.query(
                 "SELECT action, actor, reason, outcome, at FROM audit_log WHERE saga_id = \(sagaId) ORDER BY id")
@@ -75,7 +78,7 @@ public struct SagaQueries: Sendable {
         }
         guard let row = rows.first else { return nil }
         let decoder = JSONDecoder()
-        return SagaDetail(
+        var detail = SagaDetail(
             summary: try Self.summary(row),
             state: try decoder.decode(JSONValue.self, from: Data(try row.textBytes(at: 9) ?? Array("null".utf8))),
             steps: try decoder.decode([SagaStepView].self, from: Data(try row.textBytes(at: 10) ?? Array("[]".utf8))),
@@ -88,6 +91,11 @@ public struct SagaQueries: Sendable {
                     at: try entry.decode(Date.self, at: 4))
             }
         )
+        detail.timers = try PendingTimers(text: try row.decode(String?.self, at: 13)).timers
+            .sorted { $0.due < $1.due }
+            .map { SagaTimerView(kind: $0.kind.name, step: $0.kind.step, attempt: $0.kind.attempt, due: $0.due) }
+        detail.wakeAt = try row.decode(Date?.self, at: 14)
+        return detail
     }
 
     /// The saga's events after `sequence`, oldest first, at most `limit` of them.

@@ -66,10 +66,16 @@ public struct SagaDetail: Sendable, Hashable, Encodable {
     public var traceparent: String?
     /// Operator actions, oldest first.
     public var audit: [SagaAuditEntry]
+    /// The timers armed for it (step timeouts, retry backoffs, its deadline), earliest first:
+    /// what it waits for, and when it acts on its own if nothing arrives.
+    public var timers: [SagaTimerView] = []
+    /// When the timer service looks at it next (never after its earliest timer); nil when no
+    /// timer is armed.
+    public var wakeAt: Date?
 
     private enum CodingKeys: String, CodingKey {
         case sagaId, sagaType, version, status, currentStep, businessKey, stuckReason, createdAt, updatedAt
-        case state, steps, lastSequence, traceparent, audit
+        case state, steps, lastSequence, traceparent, audit, timers, wakeAt
     }
 
     /// The summary's fields at the top level, beside the detail's.
@@ -89,6 +95,28 @@ public struct SagaDetail: Sendable, Hashable, Encodable {
         try container.encode(lastSequence, forKey: .lastSequence)
         try container.encodeIfPresent(traceparent, forKey: .traceparent)
         try container.encode(audit, forKey: .audit)
+        try container.encode(timers, forKey: .timers)
+        try container.encodeIfPresent(wakeAt, forKey: .wakeAt)
+    }
+}
+
+/// A timer armed for a saga, in its detail.
+public struct SagaTimerView: Sendable, Hashable, Encodable {
+    /// `step-timeout`, `step-retry`, `compensation-timeout`, `compensation-retry` or `deadline`.
+    public var kind: String
+    /// The step it is about; nil for the deadline.
+    public var step: String?
+    /// The attempt it is about; nil for the deadline.
+    public var attempt: Int?
+    /// When it is due.
+    public var due: Date
+
+    /// A view of an armed timer.
+    public init(kind: String, step: String?, attempt: Int?, due: Date) {
+        self.kind = kind
+        self.step = step
+        self.attempt = attempt
+        self.due = due
     }
 }
 

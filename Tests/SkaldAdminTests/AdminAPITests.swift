@@ -166,6 +166,14 @@ struct AdminAPITests {
                         ])
                 #expect(steps.first?["phase"] as? String == "running")
                 #expect((saga["audit"] as? [Any])?.isEmpty == true)
+                // What it waits for: its first step's timeout, then its deadline; the timer
+                // service looks at it no later than the first.
+                let timers = try #require(saga["timers"] as? [JSON])
+                #expect(timers.compactMap { $0["kind"] as? String } == ["step-timeout", "deadline"])
+                #expect(timers.first?["step"] as? String == "create-order")
+                #expect(timers.first?["attempt"] as? Int == 1)
+                let firstDue = try #require(timers.first?["due"] as? String)
+                #expect(saga["wakeAt"] as? String == firstDue)
             }
             let types = try await client.execute(uri: "/api/v1/sagas/\(sagaId)/events", method: .get) {
                 response in
