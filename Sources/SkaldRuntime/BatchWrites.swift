@@ -42,20 +42,25 @@ struct BatchWrites {
     /// row is updated. `handingIn`: the epoch its lane was claimed in, when its commands are
     /// to be handed to the relay after the commit (``OutboxHandoff``). `timers`: the saga's
     /// armed timers after the decision; `wake`: when its `saga_wakeups` row said to wake it
-    /// before the decision and must say after it (nil: no row).
+    /// before the decision and must say after it (nil: no row), and whether the row is to be
+    /// written even if the two agree (``PendingTimers/WakeAction/set(_:)`` said so: the row
+    /// might not say what the saga's `wake_at` does).
     mutating func add(
         _ decision: RuntimeDecision, startsSaga: Bool, handingIn handoffEpoch: Int? = nil,
-        timers: PendingTimers = PendingTimers(), wake: (before: Date?, after: Date?) = (nil, nil)
+        timers: PendingTimers = PendingTimers(), wake: (before: Date?, after: Date?, forced: Bool) = (nil, nil, false)
     ) {
         decisions += 1
         let snapshot = decision.snapshot
         let sagaId = snapshot.sagaId
+        let wakeMoves = wake.before != wake.after || wake.forced
         if let touched = sagas.index(forKey: sagaId) {
             sagas.values[touched].snapshot = snapshot
             sagas.values[touched].timers = timers
             sagas.values[touched].wakeAfter = wake.after
+            if wakeMoves { sagas.values[touched].wakeWritten = true }
         } else {
-            sagas[sagaId] = TouchedSaga(snapshot: snapshot, timers: timers, wakeBefore: wake.before, wakeAfter: wake.after)
+            sagas[sagaId] = TouchedSaga(
+                snapshot: snapshot, timers: timers, wakeBefore: wake.before, wakeAfter: wake.after, wakeWritten: wakeMoves)
             touchedSagas.append(sagaId)
         }
         if startsSaga { startedSagas.insert(sagaId) }
@@ -133,6 +138,7 @@ struct BatchWrites {
                 }
                 // The row's change over the whole batch: a saga started and ended in one
                 // batch never gets one.
+                guard saga.wakeWritten else { continue }
                 switch (saga.wakeBefore, saga.wakeAfter) {
                 case (nil, nil):
                     break
@@ -144,8 +150,8 @@ struct BatchWrites {
                     }
                 case (_?, nil):
                     removedWakeups.append(sagaId)
-                case (let before?, let after?):
-                    if before != after { setWakeups.append(sagaId: sagaId, wakeAt: after) }
+                case (_?, let after?):
+                    setWakeups.append(sagaId: sagaId, wakeAt: after)
                 }
             }
             if inserted.sagaIds.count > 0 {
@@ -199,6 +205,8 @@ extension BatchWrites {
         var wakeBefore: Date?
         /// When the row must say after the batch (nil: it must not exist).
         var wakeAfter: Date?
+        /// Whether a decision of the batch changed the row (or asked for it to be written).
+        var wakeWritten: Bool
     }
 
     /// `saga_events` rows, a column each (``PumpStatements/DocumentWrites/appendEvents``).

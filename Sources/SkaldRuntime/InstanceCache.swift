@@ -30,9 +30,9 @@ final class InstanceCache: Sendable {
         var handoffEpoch: Int? = nil
         /// The saga's armed timers as its row holds them after that sequence. A timer service
         /// may change them without appending an event (a postponed timeout, a timer that found
-        /// nothing to do, a wake-up moved later); the pump's rules for the wake-up row make an
-        /// entry that missed such a change cost the timer service another look, never a timer
-        /// fired late (``PendingTimers/wakeAction(storedWake:now:)``).
+        /// nothing to do, a wake-up moved later), but only once the wake-up came due, so the
+        /// one-round-trip path trusts them only for sagas whose wake-up is further off
+        /// (``SagaProcessor/wakeMargin``).
         var timers = PendingTimers()
         /// When the saga's `saga_wakeups` row said to wake it; nil: it had none.
         var wakeAt: Date? = nil

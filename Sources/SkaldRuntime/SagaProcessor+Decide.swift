@@ -12,9 +12,20 @@ extension SagaProcessor {
     ///
     /// - Parameter optimistic: the batch runs without row locks (``applyOptimistically(_:on:now:documents:)``),
     ///   so an input that needs what only the locked path knows ends the attempt: a saga not
-    ///   given (a start is taken to be new), an unregistered definition, an input the saga refuses, or a decision that
-    ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log).
+    ///   given (a start is taken to be new), an unregistered definition, an input the saga refuses, a decision that
+    ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log), or a
+    ///   saga whose wake-up is due or nearly (``wakeMargin``).
     /// - Returns: false when an optimistic batch must take the locked path instead.
+    /// How close to its wake-up a cached saga has to go through the row locks (seconds).
+    ///
+    /// A timer service changes a saga's timers without an event only once its wake-up came due
+    /// on the service's clock (it puts a timeout off, moves an early wake-up on, takes off a
+    /// timer that found nothing to do). A cache entry missed such a change only if the wake-up
+    /// it holds was due then, so a batch that trusts the cache only for sagas whose wake-up is
+    /// further away than this, on its own clock, never writes back timers that changed under it.
+    /// The margin covers the clocks of two processes disagreeing.
+    static let wakeMargin: TimeInterval = 1
+
     func decideInputs(
         _ work: [SagaWork],
         sagaIds: [String?],
@@ -37,6 +48,11 @@ extension SagaProcessor {
                 // The saga's one lookup for this input: later reads and writes go through the index.
                 let known = sagas.index(forKey: id)
                 if let known, let existing = sagas.values[known].instance {
+                    if optimistic, let wake = sagas.values[known].wakeAt, wake <= now.addingTimeInterval(Self.wakeMargin) {
+                        // A timer service may be changing its timers right now, without an event
+                        // that would make this batch collide in the log; its row tells.
+                        return false
+                    }
                     if case .start = work[index].target {
                         // The same start again (another message id, the same business key): one saga.
                         outcomes[index] = .duplicate(sagaId: id)
@@ -107,7 +123,8 @@ extension SagaProcessor {
                     } else {
                         timers.apply(cancelled: decision.cancelledTimers, armed: decision.timers)
                     }
-                    let wakeAt = timers.wakeAction(storedWake: storedWake, now: now).wake(after: storedWake)
+                    let wakeAction = timers.wakeAction(storedWake: storedWake, now: now)
+                    let wakeAt = wakeAction.wake(after: storedWake)
                     if let known {
                         sagas.values[known].instance = decision.instance
                         sagas.values[known].traceparent = trace
@@ -122,7 +139,7 @@ extension SagaProcessor {
                     }
                     writes.add(
                         decision, startsSaga: isNew, handingIn: handoffEpoch,
-                        timers: timers, wake: (before: storedWake, after: wakeAt))
+                        timers: timers, wake: (before: storedWake, after: wakeAt, forced: wakeAction != .keep))
                     if isNew {
                         var key = decision.snapshot.businessKey
                         if key.isEmpty, case .start(_, _, let triggerKey?) = work[index].target { key = triggerKey }

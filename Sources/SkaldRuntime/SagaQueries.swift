@@ -64,7 +64,7 @@ public struct SagaQueries: Sendable {
 
     /// The saga with this id in full; nil when there is none.
     public func saga(id sagaId: String) async throws -> SagaDetail? {
-        let (rows, audit) = try await pool.withConnection { connection in
+        let (rows, audit, legacy) = try await pool.withConnection { connection in
             let rows = try await connection.query(
                 PostgresQuery(
                     """
@@ -74,7 +74,10 @@ public struct SagaQueries: Sendable {
                     [PostgresValue(sagaId)]))
             let audit = try await connection.query(
                 "SELECT action, actor, reason, outcome, at FROM audit_log WHERE saga_id = \(sagaId) ORDER BY id")
-            return (rows, audit)
+            // Timers an earlier version armed (before 0011) are rows of their own.
+            let legacy = try await connection.query(
+                "SELECT kind, step, attempt, due_at FROM timers WHERE saga_id = \(sagaId)")
+            return (rows, audit, legacy)
         }
         guard let row = rows.first else { return nil }
         let decoder = JSONDecoder()
@@ -91,9 +94,17 @@ public struct SagaQueries: Sendable {
                     at: try entry.decode(Date.self, at: 4))
             }
         )
-        detail.timers = try PendingTimers(text: try row.decode(String?.self, at: 13)).timers
-            .sorted { $0.due < $1.due }
-            .map { SagaTimerView(kind: $0.kind.name, step: $0.kind.step, attempt: $0.kind.attempt, due: $0.due) }
+        // A timers column the pump cannot read either (it logs that) shows as none, rather than
+        // failing the whole page.
+        let armed = (try? PendingTimers(text: try row.decode(String?.self, at: 13)))?.timers ?? []
+        var timers = armed.map { SagaTimerView(kind: $0.kind.name, step: $0.kind.step, attempt: $0.kind.attempt, due: $0.due) }
+        for timer in legacy {
+            timers.append(
+                SagaTimerView(
+                    kind: try timer.decode(String.self, at: 0), step: try timer.decode(String?.self, at: 1),
+                    attempt: try timer.decode(Int?.self, at: 2), due: try timer.decode(Date.self, at: 3)))
+        }
+        detail.timers = timers.sorted { $0.due < $1.due }
         detail.wakeAt = try row.decode(Date?.self, at: 14)
         return detail
     }

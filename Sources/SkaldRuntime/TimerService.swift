@@ -80,7 +80,18 @@ public final class TimerService: Service {
     private struct WokenSaga {
         var sagaId: String
         var sagaType: String
+        var version: Int
         var timers: PendingTimers
+        /// Each step's phase and attempt, from the snapshot: whether a step timeout still
+        /// finds its step waiting (``SagaDefinition`` fires only those; the others change nothing).
+        var running: [String: Int]
+    }
+
+    /// A step of a snapshot's `steps` column, as far as the timer service reads it.
+    private struct StepPhase: Decodable {
+        var name: String
+        var phase: String
+        var attempt: Int
     }
 
     /// A timer of the `timers` table, deleted (claimed).
@@ -90,6 +101,18 @@ public final class TimerService: Service {
         var sagaType: String
         var kindName: String
         var kind: TimerKind?
+        /// Its saga's running steps and their attempts (``WokenSaga/running``).
+        var running: [String: Int]
+    }
+
+    /// The running steps of a snapshot's `steps` column, by name, with their attempts. A column
+    /// this cannot read only leaves the breakers a timeout uncounted.
+    private static func runningSteps(_ steps: String?) -> [String: Int] {
+        var running: [String: Int] = [:]
+        if let steps, let phases = try? SkaldJSON.decode([StepPhase].self, from: Array(steps.utf8)) {
+            for step in phases where step.phase == StepProgress.Phase.running.rawValue { running[step.name] = step.attempt }
+        }
+        return running
     }
 
     /// One batch: fires the due timers of up to a batch of sagas (and of legacy timer rows).
@@ -124,15 +147,29 @@ public final class TimerService: Service {
 
                 var work: [SagaWork] = []
                 var rearmed = RearmedSagas()
+                var unregistered: Set<String> = []
                 for saga in woken {
                     var timers = saga.timers
+                    // A saga of a definition this process does not have (a deploy between two
+                    // versions) keeps its timers for an instance that has it: every instance
+                    // looks, each second.
+                    guard (try? self.processor.registry.definition(name: saga.sagaType, version: saga.version)) != nil else {
+                        unregistered.insert("\(saga.sagaType) v\(saga.version)")
+                        rearmed.append(sagaId: saga.sagaId, timers: timers, wakeAt: postponedDue)
+                        continue
+                    }
                     for timer in saga.timers.due(at: now) {
                         if let command = Self.awaitedCommand(of: timer.kind, sagaId: saga.sagaId), unsent.contains(command) {
                             timers.postpone(timer.kind, to: postponedDue)
                             continue
                         }
                         timers.remove(timer.kind)
-                        if case .stepTimeout(let step, _) = timer.kind { timedOutSteps.append((saga.sagaType, step)) }
+                        // Only a timeout that finds its step waiting counts against the participant's
+                        // circuit: one whose reply came (and was taken by an earlier version, which
+                        // could not take the timer off this row) changes nothing.
+                        if case .stepTimeout(let step, let attempt) = timer.kind, saga.running[step] == attempt {
+                            timedOutSteps.append((saga.sagaType, step))
+                        }
                         work.append(SagaWork(target: .saga(id: saga.sagaId), input: .timer(timer.kind), inboxId: nil, source: "timer"))
                     }
                     // Taken off the row before they are applied, so a timer fires once even when
@@ -142,6 +179,11 @@ public final class TimerService: Service {
                 }
                 for statement in rearmed.statements {
                     _ = try await connection.query(statement)
+                }
+                if !unregistered.isEmpty {
+                    self.logger.warning(
+                        "due timers of sagas whose definitions this process does not have wait for an instance that has them",
+                        metadata: ["definitions": "\(unregistered.sorted().joined(separator: ", "))"])
                 }
 
                 var postponed = JSONRecords()
@@ -162,7 +204,9 @@ public final class TimerService: Service {
                         postponed.endRecord()
                         continue
                     }
-                    if case .stepTimeout(let step, _) = kind { timedOutSteps.append((timer.sagaType, step)) }
+                    if case .stepTimeout(let step, let attempt) = kind, timer.running[step] == attempt {
+                        timedOutSteps.append((timer.sagaType, step))
+                    }
                     work.append(SagaWork(target: .saga(id: timer.sagaId), input: .timer(kind), inboxId: nil, source: "timer"))
                 }
                 if postponed.count > 0 {
@@ -184,6 +228,18 @@ public final class TimerService: Service {
             metrics.timersFired.increment(by: result.work.count)
             afterCommit(result.wroteCommands)
         }
+        for (item, outcome) in zip(result.work, result.outcomes) {
+            switch outcome {
+            case .unroutable(let reason), .rejected(let reason):
+                // The timer is gone either way (it fired once); say why it changed nothing.
+                if case .saga(let sagaId) = item.target, case .timer(let kind) = item.input {
+                    logger.warning(
+                        "a due timer was not applied", metadata: ["saga": "\(sagaId)", "timer": "\(kind.name)", "reason": "\(reason)"])
+                }
+            case .applied, .duplicate:
+                break
+            }
+        }
         if let breakers {
             for (sagaType, step) in timedOutSteps {
                 if let topic = (try? processor.registry.latest(name: sagaType))?.commandTopic(ofStep: step) {
@@ -204,7 +260,8 @@ public final class TimerService: Service {
     private func claimWakeups(now: Date, on connection: PostgresConnection) async throws -> [WokenSaga] {
         let rows = try await connection.query(
             """
-            SELECT s.saga_id, s.saga_type, s.timers FROM saga_wakeups w JOIN sagas s ON s.saga_id = w.saga_id
+            SELECT s.saga_id, s.saga_type, s.definition_version, s.timers, s.steps::text
+            FROM saga_wakeups w JOIN sagas s ON s.saga_id = w.saga_id
             WHERE w.wake_at <= \(now) ORDER BY w.wake_at LIMIT \(batchSize)
             FOR UPDATE OF s SKIP LOCKED
             """
@@ -214,13 +271,16 @@ public final class TimerService: Service {
             let sagaId = try row.decode(String.self, at: 0)
             let timers: PendingTimers
             do {
-                timers = try PendingTimers(text: try row.decode(String?.self, at: 2))
+                timers = try PendingTimers(text: try row.decode(String?.self, at: 3))
             } catch {
                 // Its wake-up row goes with the rewrite below, or the saga would be claimed forever.
                 logger.error("a saga's armed timers cannot be read; dropping them", metadata: ["saga": "\(sagaId)", "error": "\(error)"])
                 timers = PendingTimers()
             }
-            woken.append(WokenSaga(sagaId: sagaId, sagaType: try row.decode(String.self, at: 1), timers: timers))
+            woken.append(
+                WokenSaga(
+                    sagaId: sagaId, sagaType: try row.decode(String.self, at: 1), version: try row.decode(Int.self, at: 2),
+                    timers: timers, running: Self.runningSteps(try row.decode(String?.self, at: 4))))
         }
         return woken
     }
@@ -239,9 +299,10 @@ public final class TimerService: Service {
         guard !timerIds.isEmpty else { return [] }
         let rows = try await connection.query(
             """
-            DELETE FROM timers
-            WHERE timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND due_at <= \(now)
-            RETURNING timer_id, saga_id, kind, step, attempt, saga_type
+            DELETE FROM timers t USING sagas s
+            WHERE t.timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND t.due_at <= \(now)
+              AND s.saga_id = t.saga_id
+            RETURNING t.timer_id, t.saga_id, t.kind, t.step, t.attempt, t.saga_type, s.steps::text
             """
         )
         return try rows.map { row in
@@ -251,7 +312,8 @@ public final class TimerService: Service {
                 sagaId: try row.decode(String.self, at: 1),
                 sagaType: try row.decode(String.self, at: 5),
                 kindName: name,
-                kind: TimerKind(name: name, step: try row.decode(String?.self, at: 3), attempt: try row.decode(Int?.self, at: 4))
+                kind: TimerKind(name: name, step: try row.decode(String?.self, at: 3), attempt: try row.decode(Int?.self, at: 4)),
+                running: Self.runningSteps(try row.decode(String?.self, at: 6))
             )
         }
     }
@@ -290,8 +352,9 @@ extension TimerService {
         private var moved = BatchWrites.WakeupRows()
         private var removed = PostgresArrayWriter(of: .text)
 
-        mutating func append(sagaId: String, timers pending: PendingTimers) {
-            let wake = pending.earliestDue
+        /// - Parameter wakeAt: when to look at the saga again; the earliest timer left by default.
+        mutating func append(sagaId: String, timers pending: PendingTimers, wakeAt: Date? = nil) {
+            let wake = wakeAt ?? pending.earliestDue
             sagaIds.append(sagaId)
             timers.append(pending)
             wakeTimes.append(wake)

@@ -176,6 +176,100 @@ struct TimerServiceTests {
         try await Self.expectWakeupsInTime(url)
     }
 
+    @Test("a cached saga whose wake-up is due goes under the row locks, where it finds what a timer service changed without an event")
+    func dueWakeupBypassesTheCache() async throws {
+        let url = try await TestPostgres.freshStore("timers_margin")
+        var registry = SagaRegistry()
+        try registry.register(transferSaga(stepTimeout: .seconds(1), stepRetry: .none))
+        let metrics = TestMetrics()
+        let pump = SagaProcessor(registry: registry, metrics: OrchestratorMetrics(factory: metrics))
+        let connection = try await PostgresConnection.connect(to: url)
+        let pool = PostgresPool(url: url, maximumConnections: 1)
+        defer { Task { await connection.close(); await pool.close() } }
+        _ = try await pump.process(try TransferInputs.start(0..<1), on: connection, now: Self.started)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+
+        // Another instance's timer service puts the debit timeout off: its command has not left.
+        let due = Self.started.addingTimeInterval(1)
+        let elsewhere = TimerService(pool: pool, processor: SagaProcessor(registry: registry))
+        #expect(try await elsewhere.fireDue(now: due) == 0)
+        let putOff = due.addingTimeInterval(TimerService.postponement)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM sagas WHERE wake_at = \(putOff)") == 1)
+
+        // The pump's cache still says the wake-up is at `due`: the reply goes the locked way.
+        _ = try await pump.process([try TransferInputs.debited(0)], on: connection, now: due.addingTimeInterval(0.5))
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try await TestPostgres.strings(url, "SELECT current_step FROM sagas") == ["credit"])
+        #expect(
+            try await TestPostgres.count(
+                url, "SELECT count(*)::bigint FROM sagas s JOIN saga_wakeups w USING (saga_id) WHERE s.wake_at = w.wake_at") == 1)
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    @Test("a saga of a definition this process does not have keeps its timers, put off a second, for an instance that has it")
+    func unregisteredDefinitionWaits() async throws {
+        let (url, connection, timers, pool) = try await Self.startedSagas(1, store: "timers_unregistered")
+        defer { Task { await connection.close(); await pool.close() } }
+        _ = try await connection.execute("DELETE FROM outbox")
+        var other = SagaRegistry()
+        try other.register(transferSaga(version: 2, stepTimeout: .seconds(1), stepRetry: .none))
+        let otherPool = PostgresPool(url: url, maximumConnections: 1)
+        defer { Task { await otherPool.close() } }
+        let withoutV1 = TimerService(pool: otherPool, processor: SagaProcessor(registry: other))
+        let due = Self.started.addingTimeInterval(1)
+        let timersBefore = try await TestPostgres.strings(url, "SELECT timers FROM sagas")
+
+        #expect(try await withoutV1.fireDue(now: due) == 0)
+        #expect(try await TestPostgres.strings(url, "SELECT timers FROM sagas") == timersBefore)
+        let putOff = due.addingTimeInterval(TimerService.postponement)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_wakeups WHERE wake_at = \(putOff)") == 1)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events WHERE event_type = 'step.timed-out'") == 0)
+
+        #expect(try await timers.fireDue(now: putOff) == 1)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events WHERE event_type = 'step.timed-out'") == 1)
+        try await Self.expectWakeupsInTime(url)
+    }
+
+    @Test("only a step timeout that finds its step waiting counts against the participant's circuit; one whose reply came does not")
+    func staleTimeoutsLeaveTheBreakerClosed() async throws {
+        let (url, connection, _, pool) = try await Self.startedSagas(1, store: "timers_breaker")
+        defer { Task { await connection.close(); await pool.close() } }
+        _ = try await connection.execute("DELETE FROM outbox")
+        var registry = SagaRegistry()
+        try registry.register(transferSaga(stepTimeout: .seconds(1), stepRetry: .none))
+        let processor = SagaProcessor(registry: registry)
+        let breakers = ParticipantBreakers(policy: CircuitBreaker.Policy(failureThreshold: 1))
+        let timers = TimerService(pool: pool, processor: processor, breakers: breakers)
+        let due = Self.started.addingTimeInterval(1)
+        // Saga 0's debit is answered; an earlier version's debit timeout for it is left in
+        // `timers`, and another on its row (as a pump of this version and one of the earlier
+        // version, taking turns, would leave them).
+        _ = try await processor.process([try TransferInputs.debited(0)], on: connection, now: Self.started.addingTimeInterval(0.5))
+        _ = try await connection.execute("DELETE FROM outbox")
+        let debitTimeout = TimerKind.stepTimeout(step: "debit", attempt: 1)
+        try await connection.query(
+            """
+            INSERT INTO timers (timer_id, saga_id, saga_type, kind, step, attempt, due_at)
+            VALUES (\(debitTimeout.id(sagaId: "Transfer-0")), 'Transfer-0', 'Transfer', 'step-timeout', 'debit', 1, \(due))
+            """)
+        let stale = #"[{"kind":"step-timeout","step":"debit","attempt":1,"due":"\#(Timestamp.format(due))"}]"#
+        try await connection.query("UPDATE sagas SET timers = \(stale), wake_at = \(due)")
+        try await connection.query("UPDATE saga_wakeups SET wake_at = \(due)")
+
+        #expect(try await timers.fireDue(now: due) == 2)
+        #expect(breakers.states[TransferTopics.debits] == nil || breakers.states[TransferTopics.debits] == .closed)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events WHERE event_type = 'step.timed-out'") == 0)
+
+        // A live one opens it (threshold 1).
+        _ = try await processor.process(try TransferInputs.start(1..<2), on: connection, now: due)
+        _ = try await connection.execute("DELETE FROM outbox")
+        #expect(try await timers.fireDue(now: due.addingTimeInterval(1)) == 1)
+        #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events WHERE event_type = 'step.timed-out'") == 1)
+        if case .open = breakers.states[TransferTopics.debits] {} else {
+            Issue.record("a live step timeout left the debits circuit \(String(describing: breakers.states[TransferTopics.debits]))")
+        }
+    }
+
     @Test("a saga that ends has no timer armed and no wake-up row")
     func endedSagaLeavesNoWakeup() async throws {
         let (url, connection, _, pool) = try await Self.startedSagas(3, store: "timers_ended")
