@@ -105,8 +105,9 @@ struct BatchWrites {
 
     /// The statements, in an order that respects the foreign relations between tables.
     ///
-    /// - Parameter keysMustBeNew: adds wake-up rows and maps business keys with statements that
-    ///   fail the transaction on a saga or a key the tables hold
+    /// - Parameter keysMustBeNew: updates snapshots only where the wake-up is what the batch
+    ///   took it to be, and adds wake-up rows and maps business keys with statements that
+    ///   fail the transaction on a saga, a wake-up or a key the tables hold
     ///   (``PumpStatements/addWakeups``, ``PumpStatements/correlateNew``), instead of
     ///   ones that set or keep what is there (``PumpStatements/setWakeups``,
     ///   ``PumpStatements/correlate``). The one-round-trip path sets it: it redoes a failed
@@ -134,7 +135,7 @@ struct BatchWrites {
                 if startedSagas.contains(sagaId) {
                     inserted.append(saga.snapshot, traceparent: traces[sagaId], timers: saga.timers, wakeAt: saga.wakeAfter)
                 } else {
-                    updated.append(saga.snapshot, timers: saga.timers, wakeAt: saga.wakeAfter)
+                    updated.append(saga.snapshot, timers: saga.timers, wakeAt: saga.wakeAfter, wakeBefore: saga.wakeBefore)
                 }
                 // The row's change over the whole batch: a saga started and ended in one
                 // batch never gets one.
@@ -158,7 +159,10 @@ struct BatchWrites {
                 statements.append(PostgresQuery(documents.statements.insertSnapshots, inserted.values))
             }
             if updated.sagaIds.count > 0 {
-                statements.append(PostgresQuery(documents.statements.updateSnapshots, updated.values))
+                statements.append(
+                    keysMustBeNew
+                        ? PostgresQuery(documents.statements.updateSnapshotsExpectingWakeups, updated.values + [updated.wakeBefore.value])
+                        : PostgresQuery(documents.statements.updateSnapshots, updated.values))
             }
         }
         if outbox.count > 0 {
@@ -305,13 +309,17 @@ extension BatchWrites {
         var pendingTimers = PostgresArrayWriter(of: .text)
         var wakeTimes = PostgresArrayWriter(of: .timestamptz)
 
+        /// When each saga's wake-up row said to wake it before the batch, for
+        /// ``PumpStatements/DocumentWrites/updateSnapshotsExpectingWakeups``.
+        var wakeBefore = PostgresArrayWriter(of: .timestamptz)
+
         init(documents: SagaDocumentColumns) {
             states = PostgresArrayWriter(of: documents.element)
             steps = PostgresArrayWriter(of: documents.element)
         }
 
         /// The columns that change; type, version, creation time and trace context stay as inserted.
-        mutating func append(_ snapshot: SagaSnapshot, timers: PendingTimers, wakeAt: Date?) {
+        mutating func append(_ snapshot: SagaSnapshot, timers: PendingTimers, wakeAt: Date?, wakeBefore before: Date?) {
             sagaIds.append(snapshot.sagaId)
             statuses.append(snapshot.status.rawValue)
             currentSteps.append(snapshot.currentStep)
@@ -323,6 +331,7 @@ extension BatchWrites {
             updatedTimes.append(snapshot.updatedAt)
             pendingTimers.append(timers)
             wakeTimes.append(wakeAt)
+            wakeBefore.append(before)
         }
 
         var values: [PostgresValue] {

@@ -121,6 +121,13 @@ package enum PumpStatements {
         /// committed it before and holds the saga in its cache, and rows of sagas are never deleted.
         package let updateSnapshots: String
 
+        /// ``updateSnapshots`` for the one-round-trip path: `$12` is when each saga's wake-up row
+        /// said to wake it by the cache (NULL: none), and a row whose `wake_at` says otherwise is
+        /// left alone and fails the transaction as a serialization failure
+        /// (`skald_expect_rows`), which sends the batch under the row locks. A timer service
+        /// changes a saga's timers without an event, and always moves its `wake_at` when it does.
+        package let updateSnapshotsExpectingWakeups: String
+
         /// The statements for `json` columns.
         package static let json = DocumentWrites(.json)
         /// The statements for `text` columns.
@@ -158,6 +165,21 @@ package enum PumpStatements {
                   AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
                        timers, wake_at)
                 WHERE s.saga_id = x.saga_id
+                """
+            updateSnapshotsExpectingWakeups = """
+                WITH updated AS (
+                    UPDATE sagas s SET
+                        status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
+                        business_key = x.business_key, stuck_reason = x.stuck_reason,
+                        last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now()),
+                        timers = x.timers, wake_at = x.wake_at
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
+                                $8::integer[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+                      AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
+                           timers, wake_at, wake_before)
+                    WHERE s.saga_id = x.saga_id AND s.wake_at IS NOT DISTINCT FROM x.wake_before
+                    RETURNING 1)
+                SELECT skald_expect_rows(count(*), cardinality($1::text[])) FROM updated
                 """
         }
     }

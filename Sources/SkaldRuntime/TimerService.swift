@@ -101,6 +101,8 @@ public final class TimerService: Service {
         var sagaType: String
         var kindName: String
         var kind: TimerKind?
+        /// Its saga's definition version.
+        var version: Int
         /// Its saga's running steps and their attempts (``WokenSaga/running``).
         var running: [String: Int]
     }
@@ -180,11 +182,6 @@ public final class TimerService: Service {
                 for statement in rearmed.statements {
                     _ = try await connection.query(statement)
                 }
-                if !unregistered.isEmpty {
-                    self.logger.warning(
-                        "due timers of sagas whose definitions this process does not have wait for an instance that has them",
-                        metadata: ["definitions": "\(unregistered.sorted().joined(separator: ", "))"])
-                }
 
                 var postponed = JSONRecords()
                 for timer in legacy {
@@ -192,7 +189,9 @@ public final class TimerService: Service {
                         self.logger.error("dropping a timer of unknown kind", metadata: ["timer": "\(timer.timerId)", "kind": "\(timer.kindName)"])
                         continue
                     }
-                    if let command = Self.awaitedCommand(of: kind, sagaId: timer.sagaId), unsent.contains(command) {
+                    let registered = (try? self.processor.registry.definition(name: timer.sagaType, version: timer.version)) != nil
+                    if !registered { unregistered.insert("\(timer.sagaType) v\(timer.version)") }
+                    if !registered || Self.awaitedCommand(of: kind, sagaId: timer.sagaId).map(unsent.contains) == true {
                         postponed.beginRecord()
                         postponed.field("timer_id", timer.timerId)
                         postponed.field("saga_id", timer.sagaId)
@@ -220,6 +219,11 @@ public final class TimerService: Service {
                         ON CONFLICT (timer_id) DO NOTHING
                         """
                     )
+                }
+                if !unregistered.isEmpty {
+                    self.logger.warning(
+                        "due timers of sagas whose definitions this process does not have wait for an instance that has them",
+                        metadata: ["definitions": "\(unregistered.sorted().joined(separator: ", "))"])
                 }
                 return work
             }
@@ -302,7 +306,7 @@ public final class TimerService: Service {
             DELETE FROM timers t USING sagas s
             WHERE t.timer_id IN (SELECT json_array_elements_text(\(JSONRecords.array(timerIds))::json)) AND t.due_at <= \(now)
               AND s.saga_id = t.saga_id
-            RETURNING t.timer_id, t.saga_id, t.kind, t.step, t.attempt, t.saga_type, s.steps::text
+            RETURNING t.timer_id, t.saga_id, t.kind, t.step, t.attempt, t.saga_type, s.steps::text, s.definition_version
             """
         )
         return try rows.map { row in
@@ -313,6 +317,7 @@ public final class TimerService: Service {
                 sagaType: try row.decode(String.self, at: 5),
                 kindName: name,
                 kind: TimerKind(name: name, step: try row.decode(String?.self, at: 3), attempt: try row.decode(Int?.self, at: 4)),
+                version: try row.decode(Int.self, at: 7),
                 running: Self.runningSteps(try row.decode(String?.self, at: 6))
             )
         }

@@ -152,6 +152,48 @@ struct OptimisticBatchTests {
         try await Self.expectLogsWhole(url)
     }
 
+    @Test("a saga whose wake-up changed under the cache fails the short path's snapshot update; under the locks it keeps what the row says")
+    func wakeupChangedUnderTheCacheIsRedoneUnderLocks() async throws {
+        let (url, metrics, processor, connection) = try await Self.freshStore()
+        defer { Task { await connection.close() } }
+        _ = try await processor.process(try TransferInputs.start(0..<2), on: connection, now: Self.now)
+        // What a timer service does without an event (here: saga 1's wake-up moved), which the
+        // log cannot catch. The cache still says the debit timeout, ten seconds on.
+        let moved = Self.now.addingTimeInterval(5)
+        try await connection.query("UPDATE sagas SET wake_at = \(moved) WHERE saga_id = 'Transfer-1'")
+        try await connection.query("UPDATE saga_wakeups SET wake_at = \(moved) WHERE saga_id = 'Transfer-1'")
+
+        let result = try await processor.process(
+            [try TransferInputs.debited(0), try TransferInputs.debited(1)], on: connection, now: Self.now)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
+        #expect(result.outcomes == [.applied(sagaId: "Transfer-0"), .applied(sagaId: "Transfer-1")])
+        // Saga 1's earlier wake-up stays (it is before the credit timeout); saga 0's row says its credit timeout.
+        let creditTimeout = Self.now.addingTimeInterval(10)
+        #expect(
+            try await TestPostgres.strings(
+                url,
+                """
+                SELECT w.saga_id || ' ' || (w.wake_at = \(moved))::text || ' ' || (w.wake_at = \(creditTimeout))::text
+                       || ' ' || (s.wake_at = w.wake_at)::text || ' ' || s.current_step
+                FROM saga_wakeups w JOIN sagas s USING (saga_id) ORDER BY 1
+                """) == ["Transfer-0 false true true credit", "Transfer-1 true false true credit"])
+        try await Self.expectLogsWhole(url)
+    }
+
+    @Test("a cached saga within a second of its wake-up goes under the row locks without trying the short path")
+    func sagaNearItsWakeupTakesTheLocks() async throws {
+        let (url, metrics, processor, connection) = try await Self.freshStore()
+        defer { Task { await connection.close() } }
+        _ = try await processor.process(try TransferInputs.start(0..<1), on: connection, now: Self.now)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        // The debit timeout (and the wake-up) is ten seconds after the start: half a second before it.
+        _ = try await processor.process([try TransferInputs.debited(0)], on: connection, now: Self.now.addingTimeInterval(9.5))
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 0)
+        #expect(try await TestPostgres.strings(url, "SELECT current_step FROM sagas") == ["credit"])
+        try await Self.expectLogsWhole(url)
+    }
+
     @Test("a business key mapped to another saga fails the short path's mapping; under the locks the key keeps its saga")
     func mappedKeyIsRedoneUnderLocks() async throws {
         let (url, metrics, processor, connection) = try await Self.freshStore()

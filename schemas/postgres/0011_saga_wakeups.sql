@@ -24,3 +24,19 @@ CREATE TABLE saga_wakeups (
     wake_at timestamptz NOT NULL
 );
 CREATE INDEX saga_wakeups_by_due ON saga_wakeups (wake_at);
+
+-- Fails the transaction that calls it, as a serialization failure, when `matched` differs from
+-- `expected` (not `found`: PL/pgSQL's own FOUND would shadow it). The pump's one-round-trip
+-- path updates sagas' rows only where their `wake_at` is what its cache says, and calls this
+-- with how many rows matched: a saga whose timers a timer service changed meanwhile (which
+-- appends no event to collide with) sends the batch back under the row locks, as a collision in
+-- the log does.
+CREATE FUNCTION skald_expect_rows(matched bigint, expected integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF matched <> expected THEN
+        RAISE EXCEPTION 'a saga''s timers changed under the batch: % of % rows as expected', matched, expected
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+END
+$$;

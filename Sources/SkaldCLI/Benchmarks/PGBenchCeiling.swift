@@ -150,8 +150,8 @@ enum PGBenchCeiling {
                 "sgi_state", "sgi_steps", "sgi_key", "sgi_stuck", "sgi_trace", "sgi_seq", "sgi_created", "sgi_updated",
                 "sgi_timers", "sgi_wake"),
             PGBench.command(
-                writes.updateSnapshots, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
-                "sg_stuck", "sg_seq", "sg_updated", "sg_timers", "sg_wake"),
+                writes.updateSnapshotsExpectingWakeups, "sg_id", "sg_status", "sg_step", "sg_state", "sg_steps", "sg_key",
+                "sg_stuck", "sg_seq", "sg_updated", "sg_timers", "sg_wake", "sg_wake_before"),
             PGBench.command(
                 PumpStatements.enqueueCommandsReturningIds, "ob_lane", "ob_id", "ob_saga", "ob_topic", "ob_key",
                 "ob_headers", "ob_payload", "ob_first", "ob_last"),
@@ -180,7 +180,8 @@ enum PGBenchCeiling {
             text: lines.joined(separator: "\n") + "\n", commandCount: lines.count, scaffolding: scaffolding, weights: weights)
     }
 
-    /// A PlaceOrder saga's armed timers on its `sagas` row: one step timeout. (The time's colons
+    /// A PlaceOrder saga's armed timers on its `sagas` row: one step timeout. (The updated rows
+    /// keep `wake_at` NULL, as the pump's check expects them to be from one update to the next.) (The time's colons
     /// are dots, or pgbench would read `:34` as a variable; the column is text, never parsed.)
     private static let timers = #"[{"kind":"step-timeout","step":"process-payment","attempt":1,"due":"2026-11-25T18.47.04.439577Z"}]"#
 
@@ -245,7 +246,7 @@ enum PGBenchCeiling {
                       array_agg('\(PGBenchCeiling.steps)'::json)::text AS sg_steps, array_agg('order-' || g)::text AS sg_key,
                       array_agg(NULL::text)::text AS sg_stuck, array_agg(:seq::int + 1)::text AS sg_seq,
                       array_agg(now())::text AS sg_updated, array_agg('\(PGBenchCeiling.timers)'::text)::text AS sg_timers,
-                      array_agg(now() - interval '1 second')::text AS sg_wake
+                      array_agg(NULL::timestamptz)::text AS sg_wake, array_agg(NULL::timestamptz)::text AS sg_wake_before
                  FROM generate_series(:nstart::int + 1, :n::int) g) sagas,
               (SELECT array_agg(:client_id::int % 16)::text AS ob_lane, array_agg(\(messageId))::text AS ob_id,
                       array_agg(\(saga))::text AS ob_saga, array_agg('payments.commands'::text)::text AS ob_topic,
