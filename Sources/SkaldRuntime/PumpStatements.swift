@@ -154,29 +154,34 @@ package enum PumpStatements {
                   AS x(saga_id, saga_type, definition_version, status, current_step, state, steps,
                        business_key, stuck_reason, traceparent, last_sequence, created_at, updated_at, timers, wake_at)
                 """
-            updateSnapshots = """
-                UPDATE sagas s SET
-                    status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
+            // The columns a transition changes, shared by the two updates.
+            let changedColumns = """
+                status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
                     business_key = x.business_key, stuck_reason = x.stuck_reason,
                     last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now()),
                     timers = x.timers, wake_at = x.wake_at
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
-                            $8::integer[], $9::timestamptz[], $10::text[], $11::timestamptz[])
-                  AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
-                       timers, wake_at)
+                """
+            let changedArrays = """
+                $1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
+                            $8::integer[], $9::timestamptz[], $10::text[], $11::timestamptz[]
+                """
+            let changedNames = """
+                saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
+                       timers, wake_at
+                """
+            updateSnapshots = """
+                UPDATE sagas s SET
+                    \(changedColumns)
+                FROM unnest(\(changedArrays))
+                  AS x(\(changedNames))
                 WHERE s.saga_id = x.saga_id
                 """
             updateSnapshotsExpectingWakeups = """
                 WITH updated AS (
                     UPDATE sagas s SET
-                        status = x.status, current_step = x.current_step, state = x.state, steps = x.steps,
-                        business_key = x.business_key, stuck_reason = x.stuck_reason,
-                        last_sequence = x.last_sequence, updated_at = coalesce(x.updated_at, now()),
-                        timers = x.timers, wake_at = x.wake_at
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::\(array), $5::\(array), $6::text[], $7::text[],
-                                $8::integer[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[])
-                      AS x(saga_id, status, current_step, state, steps, business_key, stuck_reason, last_sequence, updated_at,
-                           timers, wake_at, wake_before)
+                        \(changedColumns)
+                    FROM unnest(\(changedArrays), $12::timestamptz[])
+                      AS x(\(changedNames), wake_before)
                     WHERE s.saga_id = x.saga_id AND s.wake_at IS NOT DISTINCT FROM x.wake_before
                     RETURNING 1)
                 SELECT skald_expect_rows(count(*), cardinality($1::text[])) FROM updated
