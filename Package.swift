@@ -175,7 +175,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkaldKafkaTests",
-            dependencies: ["SkaldKafka"],
+            dependencies: ["SkaldKafka", "SkaldSystem"],
             swiftSettings: strictSettings
         ),
         .testTarget(

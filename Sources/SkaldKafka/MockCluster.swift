@@ -1,4 +1,5 @@
 import CRdKafka
+import SkaldSystem
 import Synchronization
 
 /// librdkafka's in-process mock Kafka cluster, for development, the demo and tests.
@@ -16,6 +17,8 @@ public final class MockCluster: Sendable {
     private struct State {
         var cluster: RdKafkaPointer?
         var owner: RdKafkaPointer?
+        /// Ports of brokers that are down, kept out of automatic assignment (``ReservedPorts``).
+        var reservedPorts: Set<Int> = []
     }
 
     private let state: Mutex<State>
@@ -73,15 +76,34 @@ public final class MockCluster: Sendable {
     }
 
     /// Takes broker `id` down: its connections close and it refuses new ones.
+    ///
+    /// librdkafka rebinds the broker's port at once, to listen there again when it comes up,
+    /// and aborts the process if the port was taken meanwhile; so the port is first kept out of
+    /// automatic assignment, where the machine allows it (``ReservedPorts``), until
+    /// ``setBrokerUp(_:)`` or ``shutdown()``.
     public func setBrokerDown(_ id: Int32) throws(KafkaError) {
-        let err = rd_kafka_mock_broker_set_down(try live("MockCluster.setBrokerDown"), id)
+        let cluster = try live("MockCluster.setBrokerDown")
+        if let port = port(ofBroker: id), ReservedPorts.reserve(port) {
+            state.withLock { _ = $0.reservedPorts.insert(port) }
+        }
+        let err = rd_kafka_mock_broker_set_down(cluster, id)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "MockCluster.setBrokerDown \(id)") }
     }
 
     /// Brings broker `id` back up.
     public func setBrokerUp(_ id: Int32) throws(KafkaError) {
         let err = rd_kafka_mock_broker_set_up(try live("MockCluster.setBrokerUp"), id)
+        if let port = port(ofBroker: id), state.withLock({ $0.reservedPorts.remove(port) }) != nil {
+            ReservedPorts.release(port)
+        }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "MockCluster.setBrokerUp \(id)") }
+    }
+
+    /// The local port broker `id` listens on: ``bootstrapServers`` lists the brokers in id order.
+    func port(ofBroker id: Int32) -> Int? {
+        let servers = bootstrapServers.split(separator: ",")
+        guard id >= 1, Int(id) <= servers.count, let colon = servers[Int(id) - 1].lastIndex(of: ":") else { return nil }
+        return Int(servers[Int(id) - 1][servers[Int(id) - 1].index(after: colon)...])
     }
 
     /// Makes the next requests of type `apiKey` (on any broker) fail with `errors`, one error per request.
@@ -100,12 +122,13 @@ public final class MockCluster: Sendable {
 
     /// Stops the brokers and frees the cluster; later calls throw. Safe to call twice.
     public func shutdown() {
-        let taken = state.withLock { state -> (RdKafkaPointer?, RdKafkaPointer?) in
+        let taken = state.withLock { state -> (RdKafkaPointer?, RdKafkaPointer?, Set<Int>) in
             defer { state = State() }
-            return (state.cluster, state.owner)
+            return (state.cluster, state.owner, state.reservedPorts)
         }
         if let cluster = taken.0 { rd_kafka_mock_cluster_destroy(cluster.pointer) }
         if let owner = taken.1 { rd_kafka_destroy(owner.pointer) }
+        for port in taken.2 { ReservedPorts.release(port) }
     }
 
     private func live(_ context: String) throws(KafkaError) -> OpaquePointer {
