@@ -32,7 +32,7 @@ final class InstanceCache: Sendable {
         /// may change them without appending an event (a postponed timeout, a timer that found
         /// nothing to do, a wake-up moved later), but only once the wake-up came due, so the
         /// one-round-trip path trusts them only for sagas whose wake-up is further off
-        /// (``SagaProcessor/wakeMargin``).
+        /// (``SagaProcessor/wakeMargin``), and its snapshot update checks the wake-up it wrote.
         var timers = PendingTimers()
         /// When the saga's `saga_wakeups` row said to wake it; nil: it had none.
         var wakeAt: Date? = nil

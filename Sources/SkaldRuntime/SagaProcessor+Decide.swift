@@ -2,6 +2,18 @@ import Foundation
 import Skald
 
 extension SagaProcessor {
+    /// How close to its wake-up a cached saga has to go through the row locks (seconds).
+    ///
+    /// A timer service changes a saga's timers without an event only once its wake-up came due
+    /// on the service's clock (it puts a timeout off, moves an early wake-up on, takes off a
+    /// timer that found nothing to do), so a cache entry can have missed such a change only if
+    /// the wake-up it holds was due. The one-round-trip path's snapshot update checks each
+    /// saga's wake-up against the cache anyway and fails the batch when it moved
+    /// (``PumpStatements/DocumentWrites/updateSnapshotsExpectingWakeups``); leaving sagas this
+    /// close to their wake-up to the locks spares those batches the conflict. The margin also
+    /// covers two processes' clocks disagreeing a little.
+    static let wakeMargin: TimeInterval = 1
+
     /// Runs `decide` for each input not settled yet, in the order the inputs arrived, and
     /// gathers what the decisions write.
     ///
@@ -16,16 +28,6 @@ extension SagaProcessor {
     ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log), or a
     ///   saga whose wake-up is due or nearly (``wakeMargin``).
     /// - Returns: false when an optimistic batch must take the locked path instead.
-    /// How close to its wake-up a cached saga has to go through the row locks (seconds).
-    ///
-    /// A timer service changes a saga's timers without an event only once its wake-up came due
-    /// on the service's clock (it puts a timeout off, moves an early wake-up on, takes off a
-    /// timer that found nothing to do). A cache entry missed such a change only if the wake-up
-    /// it holds was due then, so a batch that trusts the cache only for sagas whose wake-up is
-    /// further away than this, on its own clock, never writes back timers that changed under it.
-    /// The margin covers the clocks of two processes disagreeing.
-    static let wakeMargin: TimeInterval = 1
-
     func decideInputs(
         _ work: [SagaWork],
         sagaIds: [String?],
