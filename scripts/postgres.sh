@@ -10,6 +10,12 @@
 # durable commits (fsync on), in .skald/postgres-NAME (or a temporary folder
 # when the postgres OS user cannot reach the project folder). As root, the
 # server runs as the `postgres` OS user because initdb refuses root.
+#
+# Shared memory in huge pages: as root on Linux, `start` reserves the 2MB pages the cluster's
+# shared memory needs (vm.nr_hugepages, grown by what is missing) and `stop` gives them back,
+# as a production database is set up. Set SKALD_POSTGRES_HUGE_PAGES=0 to leave the setting
+# alone. Without them every backend maps each 8kB buffer it touches with a page fault of its
+# own: 165,000 of them in a 20,000-saga burst (docs/benchmarks-e2e.md, session 28).
 set -euo pipefail
 
 cmd=${1:-}
@@ -34,6 +40,38 @@ as_owner() {
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Huge pages are counted machine-wide, and several clusters start and stop at once in the
+# tests: the count changes and the server's start, which takes its pages, happen under one lock.
+huge_pages_lock=/tmp/skald-postgres-huge-pages.lock
+
+huge_pages_wanted() {
+    [ "${SKALD_POSTGRES_HUGE_PAGES:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]
+}
+
+# Prints a field of /proc/meminfo (HugePages_Free, HugePages_Rsvd, HugePages_Total).
+meminfo() {
+    awk -v key="$1:" '$1 == key { print $2 }' /proc/meminfo
+}
+
+# Grows vm.nr_hugepages until PAGES more are free and not yet promised to a server; best
+# effort (the kernel may find fewer), which `huge_pages = try` then falls back from.
+reserve_huge_pages() {
+    local pages=$1 spare
+    spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
+    if [ "$spare" -lt "$pages" ]; then
+        echo $(($(meminfo HugePages_Total) + pages - spare)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+    fi
+}
+
+# Shrinks vm.nr_hugepages by up to PAGES, never below what running servers hold or promised.
+release_huge_pages() {
+    local pages=$1 spare
+    spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
+    [ "$spare" -lt "$pages" ] && pages=$spare
+    [ "$pages" -gt 0 ] || return 0
+    echo $(($(meminfo HugePages_Total) - pages)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
 }
 
 url_of() {
@@ -90,19 +128,49 @@ synchronous_commit = on
 max_wal_size = 8GB
 min_wal_size = 2GB
 log_min_messages = warning
+huge_pages = try
 CONF
-    as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+    lock=
+    if huge_pages_wanted; then
+        exec {lock}>"$huge_pages_lock"
+        flock "$lock"
+        # What the server will map, counted by the server itself (PostgreSQL 15 and later).
+        pages=$(as_owner "$pg_bin/postgres" -D "$dir/data" -C shared_memory_size_in_huge_pages 2>/dev/null || echo 0)
+        case "$pages" in '' | *[!0-9]*) pages=0 ;; esac
+        reserve_huge_pages "$pages"
+        echo "$pages" > "$dir/huge_pages"
+    fi
+    # The server must not inherit the lock's descriptor: it would hold the lock for its lifetime.
+    start_server() {
+        if [ -n "$lock" ]; then
+            as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start {lock}>&-
+        else
+            as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start
+        fi
+    }
+    start_server >/dev/null || {
         cat "$dir/server.log" >&2
+        [ -z "$lock" ] || release_huge_pages "$(cat "$dir/huge_pages" 2>/dev/null || echo 0)"
         exit 1
     }
+    [ -z "$lock" ] || exec {lock}>&-
     as_owner "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres skald
     url_of "$dir"
     ;;
 stop)
     [ -f "$pointer" ] || exit 0
     dir=$(cat "$pointer")
+    lock=
+    if huge_pages_wanted && [ -f "$dir/huge_pages" ]; then
+        exec {lock}>"$huge_pages_lock"
+        flock "$lock"
+    fi
     if [ -d "$dir/data" ]; then
         as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "$lock" ]; then
+        release_huge_pages "$(cat "$dir/huge_pages")"
+        exec {lock}>&-
     fi
     rm -rf "$dir" "$pointer"
     ;;
