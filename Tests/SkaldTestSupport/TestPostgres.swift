@@ -70,11 +70,24 @@ public enum TestPostgres {
 
         private static var script: String { repositoryRoot.appendingPathComponent("scripts/postgres.sh").path }
 
-        /// Starts a new cluster.
-        public static func start(_ prefix: String) async throws -> PrivateCluster {
+        /// Starts a new cluster; `hugePages: false` sets `SKALD_POSTGRES_HUGE_PAGES=0` for it.
+        public static func start(_ prefix: String, hugePages: Bool = true) async throws -> PrivateCluster {
             let name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
-            let url = try await CommandRunner.run(script, ["start", name])
+            let url =
+                hugePages
+                ? try await CommandRunner.run(script, ["start", name])
+                : try await CommandRunner.run("/usr/bin/env", ["SKALD_POSTGRES_HUGE_PAGES=0", script, "start", name])
             return PrivateCluster(name: name, url: url)
+        }
+
+        /// The process id of the cluster's postmaster, from `postmaster.pid`.
+        public func postmasterProcessID() async throws -> Int32 {
+            let dataDirectory = try await CommandRunner.run(Self.script, ["datadir", name])
+            let contents = try String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8)
+            guard let first = contents.split(separator: "\n").first, let pid = Int32(first) else {
+                throw CommandRunner.Failed(description: "no process id in \(dataDirectory)/postmaster.pid")
+            }
+            return pid
         }
 
         /// `pg_ctl restart -m fast`: every connection is cut, the server is back when it returns.
