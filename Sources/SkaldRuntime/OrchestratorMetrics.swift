@@ -58,6 +58,13 @@ public struct OrchestratorMetrics: Sendable {
     /// 0 when the outbox is empty (read at each scrape).
     public let outboxLag: Gauge
 
+    /// Counts a pump batch that took the row locks (two round trips) because the one-round-trip
+    /// path could not take it, by `reason` (``SagaProcessor/LockedPathReason``). Mostly
+    /// `uncached_saga` means the instance cache is too small for the sagas in flight.
+    public func lockedBatch(reason: String) {
+        Counter(label: "skald_pump_locked_batches_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
     /// Sets the consumer lag of `topic`: messages after the last one the pump finished (its
     /// offset stored after the Postgres commit; Kafka's auto-commit follows within a second),
     /// over this process's partitions of it (read at each scrape).

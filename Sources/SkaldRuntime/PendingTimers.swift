@@ -129,13 +129,26 @@ struct PendingTimers: Sendable, Hashable {
     /// timer service a look and a move, while moving the row at every step cost a write per
     /// transition. So it is moved when the earliest timer comes before it, or when it has come
     /// due (the timer service is looking at the saga, or is about to, and would find nothing).
+    ///
+    /// It is also moved on, to the earliest timer, when it is early and less than
+    /// ``wakeRefreshHorizon`` away. A PlaceOrder saga's row says the reserve step's 10 s
+    /// timeout long after that step ended; a saga still running near that moment (a burst
+    /// that queued every step for seconds) would otherwise have its batches take the row
+    /// locks (``SagaProcessor/wakeMargin``) and the timer service look at it for nothing.
     func wakeAction(storedWake: Date?, now: Date) -> WakeAction {
         guard let earliest = earliestDue else {
             return storedWake == nil ? .keep : .remove
         }
         guard let storedWake else { return .set(earliest) }
-        return earliest < storedWake || storedWake <= now ? .set(earliest) : .keep
+        if earliest < storedWake || storedWake <= now { return .set(earliest) }
+        if earliest > storedWake, storedWake <= now.addingTimeInterval(Self.wakeRefreshHorizon) { return .set(earliest) }
+        return .keep
     }
+
+    /// How close an early wake-up may come before a decision moves it on to the earliest
+    /// timer (seconds); longer than ``SagaProcessor/wakeMargin``, so a saga that moves at
+    /// least once in between never reaches the margin with a wake-up that has nothing to do.
+    static let wakeRefreshHorizon: TimeInterval = 5
 
     /// A change to a saga's `saga_wakeups` row.
     enum WakeAction: Sendable, Hashable {

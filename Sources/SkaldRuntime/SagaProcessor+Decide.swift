@@ -27,7 +27,8 @@ extension SagaProcessor {
     ///   given (a start is taken to be new), an unregistered definition, an input the saga refuses, a decision that
     ///   appends no event (a stale instance would go unnoticed: nothing would collide in the log), or a
     ///   saga whose wake-up is due or nearly (``wakeMargin``).
-    /// - Returns: false when an optimistic batch must take the locked path instead.
+    /// - Returns: why an optimistic batch must take the locked path instead; nil when every
+    ///   input was decided (always, when not `optimistic`).
     func decideInputs(
         _ work: [SagaWork],
         sagaIds: [String?],
@@ -37,7 +38,7 @@ extension SagaProcessor {
         optimistic: Bool,
         writes: inout BatchWrites,
         spans: inout TransitionSpans
-    ) -> Bool {
+    ) -> LockedPathReason? {
         // Each input is read where it lies in the buffer: taken out of the array (by a `for`
         // binding or a subscript), every input was copied, each of its dozen references (the
         // envelope's strings, the payload) retained and released again.
@@ -53,7 +54,7 @@ extension SagaProcessor {
                     if optimistic, let wake = sagas.values[known].wakeAt, wake <= now.addingTimeInterval(Self.wakeMargin) {
                         // A timer service may be changing its timers right now, without an event
                         // that would make this batch collide in the log; its row tells.
-                        return false
+                        return .wakeUpNear
                     }
                     if case .start = work[index].target {
                         // The same start again (another message id, the same business key): one saga.
@@ -66,7 +67,7 @@ extension SagaProcessor {
                         continue
                     }
                     guard let registered = try? registry.definition(name: existing.sagaType, version: existing.version) else {
-                        if optimistic { return false }
+                        if optimistic { return .unregisteredDefinition }
                         outcomes[index] = .unroutable(reason: "saga type \(existing.sagaType) v\(existing.version) is not registered")
                         continue
                     }
@@ -77,7 +78,7 @@ extension SagaProcessor {
                     instance = latest.newInstance(sagaId: id)
                     isNew = true
                 } else {
-                    if optimistic { return false }
+                    if optimistic { return .uncachedSaga }
                     outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
                     continue
                 }
@@ -85,7 +86,7 @@ extension SagaProcessor {
                 let span = spans.isTracing ? spans.start(work[index], sagaId: id, sagaType: saga.name, sagaTrace: storedTrace) : nil
                 do {
                     var decision = try saga.decide(instance, work[index].input, now: now)
-                    if optimistic && decision.events.isEmpty { return false }
+                    if optimistic && decision.events.isEmpty { return .noEvents }
                     // One trace per saga: commands caused by an input without trace context (a timer,
                     // an operator, a participant that does not propagate it) continue the trace the
                     // saga started with.
@@ -149,13 +150,13 @@ extension SagaProcessor {
                     }
                     outcomes[index] = .applied(sagaId: id)
                 } catch {
-                    if optimistic { return false }
+                    if optimistic { return .refusedInput }
                     spans.rejected(span, error: error)
                     outcomes[index] = .rejected(reason: "\(error)")
                     logger.warning("saga refused an input", metadata: ["saga": "\(id)", "error": "\(error)"])
                 }
             }
-            return true
+            return nil
         }
     }
 }

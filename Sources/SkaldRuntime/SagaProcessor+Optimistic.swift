@@ -3,6 +3,28 @@ import Skald
 import SkaldPostgres
 
 extension SagaProcessor {
+    /// Why a pump batch took the row locks rather than the one-round-trip path
+    /// (``applyOptimistically(_:on:now:documents:)``); counted as
+    /// `skald_pump_locked_batches_total{reason}`.
+    enum LockedPathReason: String, Sendable {
+        /// An input names a saga by id that this process has not cached (the cache is smaller
+        /// than the sagas in flight, or another instance ran the saga before).
+        case uncachedSaga = "uncached_saga"
+        /// An input finds its saga by a business key, which only the store can resolve.
+        case correlatedInput = "correlated_input"
+        /// A saga's wake-up is due or within ``SagaProcessor/wakeMargin``.
+        case wakeUpNear = "wake_up_near"
+        /// A cached saga's definition version is not registered in this process.
+        case unregisteredDefinition = "unregistered_definition"
+        /// A decision appended no event, so a stale instance would go unnoticed.
+        case noEvents = "no_events"
+        /// A saga refused an input.
+        case refusedInput = "refused_input"
+        /// The attempt was sent and conflicted (a saga moved on elsewhere, a message seen
+        /// before, a wake-up moved under the cache), then rolled back.
+        case conflict
+    }
+
     /// Why an optimistic attempt's transition spans ended without their transaction.
     private struct RedoneUnderLocks: Error, CustomStringConvertible {
         var description: String { "redone under the row locks" }
@@ -42,7 +64,7 @@ extension SagaProcessor {
             case .saga(let sagaId):
                 id = sagaId
                 if sagas[sagaId] == nil {
-                    guard let entry = cache.entry(id) else { return nil }
+                    guard let entry = cache.entry(id) else { return lockedPath(.uncachedSaga) }
                     sagas[id] = BatchSaga(cached: entry)
                 }
             case .start(_, let sagaId, _):
@@ -55,7 +77,7 @@ extension SagaProcessor {
                     sagas[id] = cache.entry(id).map(BatchSaga.init(cached:)) ?? BatchSaga()
                 }
             case .correlated:
-                return nil
+                return lockedPath(.correlatedInput)
             }
             sagaIds.append(id)
         }
@@ -67,12 +89,12 @@ extension SagaProcessor {
 
         var writes = BatchWrites(sagaEventsTopic: sagaEventsTopic, documents: documents, expectedDecisions: work.count)
         var spans = TransitionSpans()
-        let decided = decideInputs(
+        if let reason = decideInputs(
             work, sagaIds: sagaIds, outcomes: &outcomes, sagas: &sagas, now: now, optimistic: true, writes: &writes,
             spans: &spans)
-        guard decided else {
+        {
             spans.end(failing: RedoneUnderLocks())
-            return nil
+            return lockedPath(reason)
         }
         profile.record("decide", since: phase, size: writes.decisions)
         phase = profile.start()
@@ -93,7 +115,7 @@ extension SagaProcessor {
             await Self.rollback(connection)
             metrics.optimisticConflicts.increment()
             logger.debug("optimistic batch conflicted; redoing it under the row locks", metadata: ["error": "\(error)"])
-            return nil
+            return lockedPath(.conflict)
         } catch {
             spans.end(failing: error)
             throw error
@@ -102,5 +124,11 @@ extension SagaProcessor {
         profile.record("pg.optimistic", since: phase, size: statements.count)
         metrics.optimisticBatches.increment()
         return try committed(writes, outcomes: outcomes, sagas: sagas, outboxResult: outboxResultIndex.map { results[$0] })
+    }
+
+    /// Counts a batch going to the row locks, and says so to the caller (nil).
+    private func lockedPath(_ reason: LockedPathReason) -> Applied? {
+        metrics.lockedBatch(reason: reason.rawValue)
+        return nil
     }
 }

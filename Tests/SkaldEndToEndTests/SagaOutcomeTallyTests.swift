@@ -35,6 +35,27 @@ struct SagaOutcomeTallyTests {
         #expect(latency.values == [2_000_000])
     }
 
+    @Test("counts the pump's batches, by path and by why they took the locks, and forwards them")
+    func countsPumpBatches() throws {
+        let backend = TestMetrics()
+        let tally = SagaOutcomeTally(forwardingTo: backend)
+        let metrics = OrchestratorMetrics(factory: tally)
+        metrics.optimisticBatches.increment(by: 7)
+        let before = tally.pumpBatches
+        metrics.optimisticBatches.increment(by: 5)
+        for _ in 0..<3 { metrics.lockedBatch(reason: "uncached_saga") }
+        metrics.lockedBatch(reason: "wake_up_near")
+
+        #expect(tally.pumpBatches == PumpBatchCounts(oneRoundTrip: 12, locked: ["uncached_saga": 3, "wake_up_near": 1]))
+        let run = tally.pumpBatches - before
+        #expect(run == PumpBatchCounts(oneRoundTrip: 5, locked: ["uncached_saga": 3, "wake_up_near": 1]))
+        #expect(run.summary == "9: 5 in one round trip, 4 under the row locks (uncached_saga 3, wake_up_near 1)")
+        #expect((before - before).summary == "0, all in one round trip")
+        #expect(PumpBatchCounts(oneRoundTrip: 262).summary == "262, all in one round trip")
+        #expect(try backend.expectCounter("skald_pump_optimistic_batches_total").totalValue == 12)
+        #expect(try backend.expectCounter("skald_pump_locked_batches_total", [("reason", "uncached_saga")]).totalValue == 3)
+    }
+
     @Test("other counters, however large, leave the tally alone")
     func otherCountersDoNotCount() {
         let tally = SagaOutcomeTally(forwardingTo: TestMetrics())

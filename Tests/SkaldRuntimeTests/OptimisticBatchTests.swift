@@ -76,8 +76,11 @@ struct OptimisticBatchTests {
         let eventsAfterStart = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
 
         // Another orchestrator applies the debit replies of the even sagas: this cache is now behind on them.
-        let other = SagaProcessor(registry: Self.registry)
+        let otherMetrics = TestMetrics()
+        let other = SagaProcessor(registry: Self.registry, metrics: OrchestratorMetrics(factory: otherMetrics))
         _ = try await other.process(try stride(from: 0, to: 20, by: 2).map { try TransferInputs.debited($0) }, on: connection, now: Self.now)
+        // It has none of them cached, so it reads them under the locks, and says why.
+        #expect(try otherMetrics.expectCounter("skald_pump_locked_batches_total", [("reason", "uncached_saga")]).totalValue == 1)
         let eventsBefore = try await TestPostgres.count(url, "SELECT count(*)::bigint FROM saga_events")
 
         // The same replies again under other message ids (a participant answering twice), with
@@ -86,6 +89,7 @@ struct OptimisticBatchTests {
         let replies = try (0..<20).map { try TransferInputs.debited($0, messageId: "again-\($0)") }
         let result = try await processor.process(replies, on: connection, now: Self.now)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 1)
+        #expect(try metrics.expectCounter("skald_pump_locked_batches_total", [("reason", "conflict")]).totalValue == 1)
         #expect(result.outcomes == (0..<20).map { .applied(sagaId: "Transfer-\($0)") })
 
         // Only the odd sagas moved: one debit success each, and one credit command each.
@@ -158,8 +162,9 @@ struct OptimisticBatchTests {
         defer { Task { await connection.close() } }
         _ = try await processor.process(try TransferInputs.start(0..<2), on: connection, now: Self.now)
         // What a timer service does without an event (here: saga 1's wake-up moved), which the
-        // log cannot catch. The cache still says the debit timeout, ten seconds on.
-        let moved = Self.now.addingTimeInterval(5)
+        // log cannot catch. The cache still says the debit timeout, ten seconds on. Seven
+        // seconds on, the moved row is early but beyond the refresh horizon, so it stays.
+        let moved = Self.now.addingTimeInterval(7)
         try await connection.query("UPDATE sagas SET wake_at = \(moved) WHERE saga_id = 'Transfer-1'")
         try await connection.query("UPDATE saga_wakeups SET wake_at = \(moved) WHERE saga_id = 'Transfer-1'")
 
@@ -190,7 +195,31 @@ struct OptimisticBatchTests {
         _ = try await processor.process([try TransferInputs.debited(0)], on: connection, now: Self.now.addingTimeInterval(9.5))
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 1)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 0)
+        #expect(try metrics.expectCounter("skald_pump_locked_batches_total", [("reason", "wake_up_near")]).totalValue == 1)
         #expect(try await TestPostgres.strings(url, "SELECT current_step FROM sagas") == ["credit"])
+        try await Self.expectLogsWhole(url)
+    }
+
+    @Test("an early wake-up that comes near is moved on to the earliest timer by the saga's next transition, on the short path")
+    func nearEarlyWakeupIsMovedOn() async throws {
+        let (url, metrics, processor, connection) = try await Self.freshStore()
+        defer { Task { await connection.close() } }
+        _ = try await processor.process(try TransferInputs.start(0..<1), on: connection, now: Self.now)
+        // The wake-up says the debit timeout, ten seconds after the start. The reply comes six
+        // seconds on: the debit timeout goes, the credit timeout is armed sixteen seconds on,
+        // and the wake-up, four seconds away, is early and near, so it moves.
+        let replied = Self.now.addingTimeInterval(6)
+        _ = try await processor.process([try TransferInputs.debited(0)], on: connection, now: replied)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 2)
+        #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 0)
+        let creditTimeout = replied.addingTimeInterval(10)
+        #expect(
+            try await TestPostgres.strings(
+                url,
+                """
+                SELECT (w.wake_at = \(creditTimeout))::text || ' ' || (s.wake_at = w.wake_at)::text || ' ' || s.current_step
+                FROM saga_wakeups w JOIN sagas s USING (saga_id)
+                """) == ["true true credit"])
         try await Self.expectLogsWhole(url)
     }
 

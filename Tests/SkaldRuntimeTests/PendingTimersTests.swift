@@ -73,7 +73,7 @@ import Testing
         }
     }
 
-    @Test("the wake-up row: inserted for the first timer, moved only when the earliest comes before it or it came due, removed with the last")
+    @Test("the wake-up row: inserted for the first timer, moved only when the earliest comes before it, it came due or it is early and near, removed with the last")
     func wakeActions() {
         var none = PendingTimers()
         #expect(none.wakeAction(storedWake: nil, now: Self.t0) == .keep)
@@ -83,10 +83,18 @@ import Testing
         #expect(armed.wakeAction(storedWake: nil, now: Self.t0) == .set(Self.at(30)))
         // Earlier than the timer: the row stays; the timer service will look early and move it.
         #expect(armed.wakeAction(storedWake: Self.at(10), now: Self.t0) == .keep)
+        // Early and near (within the refresh horizon): moved on, so the saga stays off the
+        // row locks' margin and the timer service does not look for nothing.
+        let horizon = PendingTimers.wakeRefreshHorizon
+        #expect(armed.wakeAction(storedWake: Self.at(10), now: Self.at(10 - horizon)) == .set(Self.at(30)))
+        #expect(armed.wakeAction(storedWake: Self.at(10), now: Self.at(10 - horizon - 0.5)) == .keep)
+        // Near but already the earliest timer: nothing to move.
+        #expect(armed.wakeAction(storedWake: Self.at(30), now: Self.at(29)) == .keep)
         // Later than the timer: it would fire late, so the row moves.
         #expect(armed.wakeAction(storedWake: Self.at(40), now: Self.t0) == .set(Self.at(30)))
         // The row came due: whoever holds the saga moves it on.
         #expect(armed.wakeAction(storedWake: Self.at(10), now: Self.at(10)) == .set(Self.at(30)))
+        #expect(horizon > SagaProcessor.wakeMargin, "a saga that moves in between is moved on before the margin")
         #expect(PendingTimers.WakeAction.keep.wake(after: Self.at(1)) == Self.at(1))
         #expect(PendingTimers.WakeAction.set(Self.at(2)).wake(after: Self.at(1)) == Self.at(2))
         #expect(PendingTimers.WakeAction.remove.wake(after: Self.at(1)) == nil)
@@ -125,6 +133,9 @@ import Testing
                     let row = try #require(wake, "timers armed but no wake-up row")
                     #expect(row <= earliest, "the wake-up comes after a timer")
                     #expect(row > now || row == earliest, "a due wake-up left due")
+                    if row <= now.addingTimeInterval(PendingTimers.wakeRefreshHorizon) {
+                        #expect(row == earliest, "a near wake-up left early")
+                    }
                 } else {
                     #expect(wake == nil, "a wake-up row with no timer armed")
                 }

@@ -152,6 +152,7 @@ struct DemoRun {
         let walFilesBefore = await WALPosition.files(on: monitor)
         // After the warm-up order's milestones, before the run's first order: the run's own counts.
         let countedBefore = tally.counts
+        let batchesBefore = tally.pumpBatches
         let started = clock.now
         let startedAt = Date()
         let placing = Task {
@@ -232,6 +233,7 @@ struct DemoRun {
             try await Task.sleep(for: .milliseconds(100))
         }
         let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
+        let batches = tally.pumpBatches - batchesBefore
         let walBytes = await WALPosition.read(on: monitor).flatMap { after in walBefore.map { after - $0 } }
         let walNote = WALPosition.newFilesNote(before: walFilesBefore, after: await WALPosition.files(on: monitor))
         try await placing.value
@@ -258,7 +260,7 @@ struct DemoRun {
         Self.emit(
             summary(
                 report, board: board, elapsed: elapsed, cpu: cpu, postgresMeasured: postmaster != nil,
-                roundTrips: roundTrips, walBytes: walBytes, walNote: walNote, runID: runID))
+                roundTrips: roundTrips, batches: batches, walBytes: walBytes, walNote: walNote, runID: runID))
 
         if serve {
             say("still running for exploration (Postgres: \(postgresURL), Kafka: \(bootstrap)); Ctrl-C stops everything")
@@ -294,7 +296,7 @@ struct DemoRun {
 
     private func summary(
         _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: CPUTime, postgresMeasured: Bool,
-        roundTrips: String, walBytes: Int?, walNote: String, runID: String
+        roundTrips: String, batches: PumpBatchCounts, walBytes: Int?, walNote: String, runID: String
     ) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
@@ -317,6 +319,7 @@ struct DemoRun {
         ]
         if let kafka = cpu.kafkaLine(per: orders, unit: "saga") { lines.append("    \(kafka)") }
         if let postgres = cpu.postgresLine(per: orders, unit: "saga") { lines.append("    \(postgres)") }
+        lines.append("  pump batches            \(batches.summary)")
         if let walBytes {
             lines.append(
                 String(format: "  WAL per saga            %.1f kB (the whole cluster, during the run)", Double(walBytes) / Double(orders) / 1000)

@@ -1,8 +1,8 @@
 import Metrics
 import Synchronization
 
-/// Counts the sagas the orchestrator in this process starts and finishes, by sitting between
-/// its metrics and the backend they report to.
+/// Counts the sagas the orchestrator in this process starts and finishes, and how its pump
+/// committed its batches, by sitting between its metrics and the backend they report to.
 ///
 /// The demo used to learn its progress by counting the run's unfinished sagas in Postgres once
 /// a second. Each count visits the index entries of every saga of the run, dead ones included
@@ -18,12 +18,16 @@ final class SagaOutcomeTally: MetricsFactory {
     private let backend: any MetricsFactory
     private let started = TallyCell()
     private let finished = TallyCell()
+    private let oneRoundTrip = TallyCell()
+    private let locked = Mutex<[String: TallyCell]>([:])
 
     /// The counter labels of `OrchestratorMetrics.saga(_:type:)` that end a saga.
     private static let finishingLabels: Set<String> = [
         "skald_sagas_completed_total", "skald_sagas_compensated_total", "skald_sagas_failed_needs_operator_total",
     ]
     private static let startingLabel = "skald_sagas_started_total"
+    private static let oneRoundTripLabel = "skald_pump_optimistic_batches_total"
+    private static let lockedLabel = "skald_pump_locked_batches_total"
 
     /// Creates a tally forwarding to `backend`.
     init(forwardingTo backend: any MetricsFactory) {
@@ -36,10 +40,27 @@ final class SagaOutcomeTally: MetricsFactory {
         (started.value.load(ordering: .relaxed), finished.value.load(ordering: .relaxed))
     }
 
+    /// How the pump committed its batches so far (``PumpBatchCounts``).
+    var pumpBatches: PumpBatchCounts {
+        let locked = locked.withLock { cells in cells.mapValues { $0.value.load(ordering: .relaxed) } }
+        return PumpBatchCounts(oneRoundTrip: oneRoundTrip.value.load(ordering: .relaxed), locked: locked)
+    }
+
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         let handler = backend.makeCounter(label: label, dimensions: dimensions)
         if label == Self.startingLabel { return TallyingCounter(backend: handler, tally: started) }
         if Self.finishingLabels.contains(label) { return TallyingCounter(backend: handler, tally: finished) }
+        if label == Self.oneRoundTripLabel { return TallyingCounter(backend: handler, tally: oneRoundTrip) }
+        if label == Self.lockedLabel {
+            let reason = dimensions.first { $0.0 == "reason" }?.1 ?? "unknown"
+            let cell = locked.withLock { cells in
+                if let cell = cells[reason] { return cell }
+                let cell = TallyCell()
+                cells[reason] = cell
+                return cell
+            }
+            return TallyingCounter(backend: handler, tally: cell)
+        }
         return handler
     }
 
