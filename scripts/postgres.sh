@@ -161,7 +161,8 @@ stop)
     [ -f "$pointer" ] || exit 0
     dir=$(cat "$pointer")
     lock=
-    if huge_pages_wanted && [ -f "$dir/huge_pages" ]; then
+    # Whatever SKALD_POSTGRES_HUGE_PAGES says now: pages this cluster reserved go back.
+    if [ -f "$dir/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
         exec {lock}>"$huge_pages_lock"
         flock "$lock"
     fi
