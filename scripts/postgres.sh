@@ -3,6 +3,7 @@
 #
 #   scripts/postgres.sh start [NAME]   initdb + pg_ctl start; prints the URL
 #   scripts/postgres.sh stop  [NAME]   stops it and removes its data
+#   scripts/postgres.sh restart [NAME] pg_ctl restart -m fast (connections cut, back on return)
 #   scripts/postgres.sh url   [NAME]   prints the URL of a running cluster
 #   scripts/postgres.sh warm  [NAME] [GB]  readies a running cluster for a benchmark (below)
 #
@@ -56,12 +57,37 @@ meminfo() {
 }
 
 # Grows vm.nr_hugepages until PAGES more are free and not yet promised to a server; best
-# effort (the kernel may find fewer), which `huge_pages = try` then falls back from.
+# effort (the kernel may find fewer), which `huge_pages = try` then falls back from. Prints
+# how many pages it added, which is what the cluster gives back: a pool the host reserved
+# itself is used and left as it was.
 reserve_huge_pages() {
-    local pages=$1 spare
+    local pages=$1 spare before
     spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
+    before=$(meminfo HugePages_Total)
     if [ "$spare" -lt "$pages" ]; then
-        echo $(($(meminfo HugePages_Total) + pages - spare)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        echo $((before + pages - spare)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+    fi
+    local added=$(($(meminfo HugePages_Total) - before))
+    [ "$added" -gt 0 ] || added=0
+    echo "$added"
+}
+
+# Stops the server of the cluster in DIR, if it runs, and gives back the pages it added to the
+# pool (its `huge_pages` file), whatever SKALD_POSTGRES_HUGE_PAGES says now. Both under the
+# lock, so no start counts the freed pages as spare before they are given back.
+stop_server() {
+    local dir=$1 fd=
+    if [ -f "$dir/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+        exec {fd}>"$huge_pages_lock"
+        flock "$fd"
+    fi
+    if [ -d "$dir/data" ]; then
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "$fd" ]; then
+        release_huge_pages "$(cat "$dir/huge_pages")"
+        rm -f "$dir/huge_pages"
+        exec {fd}>&-
     fi
 }
 
@@ -90,6 +116,7 @@ start)
             url_of "$dir"
             exit 0
         fi
+        stop_server "$dir"
         rm -rf "$dir"
     fi
     dir="$state/postgres-$name"
@@ -128,7 +155,7 @@ synchronous_commit = on
 max_wal_size = 8GB
 min_wal_size = 2GB
 log_min_messages = warning
-huge_pages = try
+huge_pages = $([ "${SKALD_POSTGRES_HUGE_PAGES:-1}" = 0 ] && echo off || echo try)
 CONF
     lock=
     if huge_pages_wanted; then
@@ -137,8 +164,7 @@ CONF
         # What the server will map, counted by the server itself (PostgreSQL 15 and later).
         pages=$(as_owner "$pg_bin/postgres" -D "$dir/data" -C shared_memory_size_in_huge_pages 2>/dev/null || echo 0)
         case "$pages" in '' | *[!0-9]*) pages=0 ;; esac
-        reserve_huge_pages "$pages"
-        echo "$pages" > "$dir/huge_pages"
+        reserve_huge_pages "$pages" > "$dir/huge_pages"
     fi
     # The server must not inherit the lock's descriptor: it would hold the lock for its lifetime.
     start_server() {
@@ -151,6 +177,7 @@ CONF
     start_server >/dev/null || {
         cat "$dir/server.log" >&2
         [ -z "$lock" ] || release_huge_pages "$(cat "$dir/huge_pages" 2>/dev/null || echo 0)"
+        rm -f "$dir/huge_pages"
         exit 1
     }
     [ -z "$lock" ] || exec {lock}>&-
@@ -160,20 +187,22 @@ CONF
 stop)
     [ -f "$pointer" ] || exit 0
     dir=$(cat "$pointer")
-    lock=
-    # Whatever SKALD_POSTGRES_HUGE_PAGES says now: pages this cluster reserved go back.
+    stop_server "$dir"
+    rm -rf "$dir" "$pointer"
+    ;;
+restart)
+    # `pg_ctl restart -m fast`: every connection is cut, the server is back when this returns.
+    # Under the huge-page lock, so no start takes the pages while the server is down.
+    [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
+    dir=$(cat "$pointer")
     if [ -f "$dir/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
         exec {lock}>"$huge_pages_lock"
         flock "$lock"
-    fi
-    if [ -d "$dir/data" ]; then
-        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
-    if [ -n "$lock" ]; then
-        release_huge_pages "$(cat "$dir/huge_pages")"
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart -l "$dir/server.log" {lock}>&- >/dev/null
         exec {lock}>&-
+    else
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart -l "$dir/server.log" >/dev/null
     fi
-    rm -rf "$dir" "$pointer"
     ;;
 url)
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
@@ -222,7 +251,7 @@ datadir)
     echo "$(cat "$pointer")/data"
     ;;
 *)
-    echo "usage: scripts/postgres.sh start|stop|url|datadir [NAME], or warm [NAME] [GB]" >&2
+    echo "usage: scripts/postgres.sh start|stop|restart|url|datadir [NAME], or warm [NAME] [GB]" >&2
     exit 2
     ;;
 esac

@@ -12,7 +12,6 @@ trap 'scripts/postgres.sh stop "$cluster"' EXIT
 
 export SKALD_TEST_POSTGRES_URL="$url"
 export SKALD_TEST_POSTGRES_DATADIR="$(scripts/postgres.sh datadir "$cluster")"
-export SKALD_TEST_PG_CTL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl"
 echo "skald: test Postgres at $url" >&2
 
 swift build --build-tests "$@"

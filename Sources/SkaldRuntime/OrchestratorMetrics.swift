@@ -58,9 +58,10 @@ public struct OrchestratorMetrics: Sendable {
     /// 0 when the outbox is empty (read at each scrape).
     public let outboxLag: Gauge
 
-    /// Counts a pump batch that took the row locks (two round trips) because the one-round-trip
-    /// path could not take it, by `reason` (``SagaProcessor/LockedPathReason``). Mostly
-    /// `uncached_saga` means the instance cache is too small for the sagas in flight.
+    /// Counts an attempt at a batch that took the row locks (two round trips) because the
+    /// one-round-trip path could not take it, by `reason` (`uncached_saga`, `correlated_input`,
+    /// `wake_up_near`, `unregistered_definition`, `no_events`, `refused_input`, `conflict`). A
+    /// steady `uncached_saga` means the instance cache is too small for the sagas in flight.
     public func lockedBatch(reason: String) {
         Counter(label: "skald_pump_locked_batches_total", dimensions: [("reason", reason)], factory: factory).increment()
     }

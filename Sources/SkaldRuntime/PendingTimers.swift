@@ -10,8 +10,9 @@ import Skald
 /// delete for every step. They were a fifth of Postgres's time in a burst; without them the
 /// e2e benchmark ran a fifth faster (docs/benchmarks-e2e.md, session 27). The set now
 /// travels with the snapshot the pump writes anyway, and the wake-up row only changes when the
-/// saga's earliest timer comes earlier than it says (see ``wakeAction(storedWake:now:)``):
-/// a saga that moves from step to step before its timeouts is inserted once and deleted once.
+/// saga's earliest timer comes earlier than it says, or when it is due or near while the timers
+/// are not (see ``wakeAction(storedWake:now:)``): a saga that moves from step to step well
+/// before its timeouts has its row inserted once, moved when a shorter timeout comes, and deleted once.
 struct PendingTimers: Sendable, Hashable {
     /// One armed timer.
     struct Timer: Sendable, Hashable {
@@ -130,18 +131,21 @@ struct PendingTimers: Sendable, Hashable {
     /// transition. So it is moved when the earliest timer comes before it, or when it has come
     /// due (the timer service is looking at the saga, or is about to, and would find nothing).
     ///
-    /// It is also moved on, to the earliest timer, when it is early and less than
-    /// ``wakeRefreshHorizon`` away. A PlaceOrder saga's row says the reserve step's 10 s
-    /// timeout long after that step ended; a saga still running near that moment (a burst
-    /// that queued every step for seconds) would otherwise have its batches take the row
-    /// locks (``SagaProcessor/wakeMargin``) and the timer service look at it for nothing.
+    /// It is also moved on, to the earliest timer, when it is at most ``wakeRefreshHorizon``
+    /// away while that timer is further: a PlaceOrder saga's row says the reserve step's 10 s
+    /// timeout long after that step ended, and a saga still running near that moment (a burst
+    /// that queued every step for seconds) would otherwise have its batches take the row locks
+    /// (``SagaProcessor/wakeMargin``) and the timer service look at it for nothing. A saga
+    /// whose earliest timer is itself that near keeps its row: moving it would not take it out
+    /// of the horizon, and with short timeouts it would move at every transition.
     func wakeAction(storedWake: Date?, now: Date) -> WakeAction {
         guard let earliest = earliestDue else {
             return storedWake == nil ? .keep : .remove
         }
         guard let storedWake else { return .set(earliest) }
         if earliest < storedWake || storedWake <= now { return .set(earliest) }
-        if earliest > storedWake, storedWake <= now.addingTimeInterval(Self.wakeRefreshHorizon) { return .set(earliest) }
+        let horizon = now.addingTimeInterval(Self.wakeRefreshHorizon)
+        if storedWake <= horizon, earliest > horizon { return .set(earliest) }
         return .keep
     }
 

@@ -78,7 +78,9 @@ extension SagaProcessor {
                     instance = latest.newInstance(sagaId: id)
                     isNew = true
                 } else {
-                    if optimistic { return .uncachedSaga }
+                    // The short path reaches here only with a start whose saga type is not
+                    // registered: inputs for uncached sagas ended it before deciding.
+                    if optimistic { return .unregisteredDefinition }
                     outcomes[index] = .unroutable(reason: "no saga has the id '\(id)'")
                     continue
                 }

@@ -3,9 +3,10 @@ import Skald
 import SkaldPostgres
 
 extension SagaProcessor {
-    /// Why a pump batch took the row locks rather than the one-round-trip path
+    /// Why a batch took the row locks rather than the one-round-trip path
     /// (``applyOptimistically(_:on:now:documents:)``); counted as
-    /// `skald_pump_locked_batches_total{reason}`.
+    /// `skald_pump_locked_batches_total{reason}`, once per attempt: a batch retried after a
+    /// deadlock or a dropped connection counts again, and operators' commands count too.
     enum LockedPathReason: String, Sendable {
         /// An input names a saga by id that this process has not cached (the cache is smaller
         /// than the sagas in flight, or another instance ran the saga before).
@@ -14,7 +15,8 @@ extension SagaProcessor {
         case correlatedInput = "correlated_input"
         /// A saga's wake-up is due or within ``SagaProcessor/wakeMargin``.
         case wakeUpNear = "wake_up_near"
-        /// A cached saga's definition version is not registered in this process.
+        /// A cached saga's definition version, or a started saga's type, is not registered in
+        /// this process.
         case unregisteredDefinition = "unregistered_definition"
         /// A decision appended no event, so a stale instance would go unnoticed.
         case noEvents = "no_events"

@@ -55,6 +55,7 @@ struct OptimisticBatchTests {
         #expect(result.wroteCommands)
         #expect(try metrics.expectCounter("skald_pump_optimistic_batches_total").totalValue == 2)
         #expect(try metrics.expectCounter("skald_pump_optimistic_conflicts_total").totalValue == 0)
+        #expect(metrics.counters(label: "skald_pump_locked_batches_total").isEmpty, "no batch took the locks")
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM inbox WHERE message_id LIKE 'debited-%'") == 50)
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox WHERE topic = \(TransferTopics.credits)") == 50)
         try await Self.expectLogsWhole(url)
@@ -221,6 +222,24 @@ struct OptimisticBatchTests {
                 FROM saga_wakeups w JOIN sagas s USING (saga_id)
                 """) == ["true true credit"])
         try await Self.expectLogsWhole(url)
+    }
+
+    @Test("a start of a saga type this process does not have takes the locks as an unregistered definition, and is unroutable there")
+    func startOfUnregisteredTypeTakesTheLocks() async throws {
+        let (_, metrics, processor, connection) = try await Self.freshStore()
+        defer { Task { await connection.close() } }
+        let envelope = MessageEnvelope(id: "start-nope", source: "test", type: StartTransfer.messageType)
+        let payload = try SkaldJSON.encode(StartTransfer(transferId: "t0", amount: 10, declineDebit: false, declineCredit: false))
+        let work = SagaWork(
+            target: .start(sagaType: "NoSuchSaga", sagaId: "NoSuchSaga-0", businessKey: nil),
+            input: .start(envelope: envelope, payload: payload), inboxId: envelope.id, source: "test")
+        let result = try await processor.process([work], on: connection, now: Self.now)
+        guard case .unroutable = result.outcomes.first else {
+            Issue.record("expected unroutable, got \(result.outcomes)")
+            return
+        }
+        #expect(try metrics.expectCounter("skald_pump_locked_batches_total", [("reason", "unregistered_definition")]).totalValue == 1)
+        #expect(metrics.counters(label: "skald_pump_locked_batches_total", dimensions: [("reason", "uncached_saga")]).isEmpty)
     }
 
     @Test("a business key mapped to another saga fails the short path's mapping; under the locks the key keeps its saga")

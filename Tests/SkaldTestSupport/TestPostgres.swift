@@ -90,15 +90,11 @@ public enum TestPostgres {
             return pid
         }
 
-        /// `pg_ctl restart -m fast`: every connection is cut, the server is back when it returns.
+        /// `scripts/postgres.sh restart` (`pg_ctl restart -m fast`): every connection is cut, the
+        /// server is back when it returns. Through the script, which holds the huge-page lock
+        /// meanwhile, so a cluster starting in parallel does not take this one's pages.
         public func restart() async throws {
-            let dataDirectory = try await CommandRunner.run(Self.script, ["datadir", name])
-            let restart = ["-D", dataDirectory, "-m", "fast", "-w", "-t", "60", "restart", "-l", dataDirectory + "/../server.log"]
-            if getuid() == 0 {
-                _ = try await CommandRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", try Self.pgCtl()] + restart)
-            } else {
-                _ = try await CommandRunner.run(try Self.pgCtl(), restart)
-            }
+            _ = try await CommandRunner.run(Self.script, ["restart", name])
         }
 
         /// `scripts/postgres.sh warm`: `gigabytes` of WAL files ready for reuse, shared buffers touched.
@@ -109,14 +105,6 @@ public enum TestPostgres {
         /// Stops the cluster and removes its data.
         public func stop() async {
             _ = try? await CommandRunner.run(Self.script, ["stop", name])
-        }
-
-        static func pgCtl() throws -> String {
-            if let path = ProcessInfo.processInfo.environment["SKALD_TEST_PG_CTL"], !path.isEmpty { return path }
-            let root = "/usr/lib/postgresql"
-            let versions = try FileManager.default.contentsOfDirectory(atPath: root).compactMap(Int.init).sorted()
-            guard let newest = versions.last else { throw CommandRunner.Failed(description: "no PostgreSQL in \(root)") }
-            return "\(root)/\(newest)/bin/pg_ctl"
         }
     }
 }
