@@ -72,12 +72,17 @@ reserve_huge_pages() {
     echo "$added"
 }
 
+# Whether the cluster in DIR added pages to the pool that this user may give back.
+holds_huge_pages() {
+    [ -f "$1/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]
+}
+
 # Stops the server of the cluster in DIR, if it runs, and gives back the pages it added to the
 # pool (its `huge_pages` file), whatever SKALD_POSTGRES_HUGE_PAGES says now. Both under the
 # lock, so no start counts the freed pages as spare before they are given back.
 stop_server() {
     local dir=$1 fd=
-    if [ -f "$dir/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+    if holds_huge_pages "$dir"; then
         exec {fd}>"$huge_pages_lock"
         flock "$fd"
     fi
@@ -195,7 +200,7 @@ restart)
     # Under the huge-page lock, so no start takes the pages while the server is down.
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
     dir=$(cat "$pointer")
-    if [ -f "$dir/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+    if holds_huge_pages "$dir"; then
         exec {lock}>"$huge_pages_lock"
         flock "$lock"
         as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart -l "$dir/server.log" {lock}>&- >/dev/null
