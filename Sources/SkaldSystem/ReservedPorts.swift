@@ -28,9 +28,10 @@ package enum ReservedPorts {
         update { ports in ports.insert(port) }
     }
 
-    /// Takes `port` out of the reserved ports again.
+    /// Takes `port` out of the reserved ports again; best effort, like ``reserve(_:)``: a
+    /// setting that cannot be written leaves the port reserved, which costs nothing but the port.
     package static func release(_ port: Int) {
-        update { ports in ports.remove(port) }
+        _ = update { ports in ports.remove(port) }
     }
 
     /// The reserved ports, as the setting lists them (ranges expanded); nil when it cannot be read.
