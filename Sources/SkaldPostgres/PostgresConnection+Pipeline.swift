@@ -110,7 +110,7 @@ extension PostgresConnection {
         if sendFailed || PQpipelineSync(handle) != 1 {
             let error = pipelineError(handle: handle, message: Self.errorMessage(of: handle), index: nil, sql: nil)
             abandonPipeline(handle, syncSent: false)
-            endAbandonedTransaction(handle, began: begin != nil)
+            endAbandonedTransaction(began: begin != nil)
             throw error
         }
 
@@ -121,7 +121,7 @@ extension PostgresConnection {
                 // The connection died mid-pipeline.
                 var error = firstError ?? pipelineError(handle: handle, message: Self.errorMessage(of: handle), index: nil, sql: nil)
                 abandonPipeline(handle, syncSent: true)
-                endAbandonedTransaction(handle, began: begin != nil)
+                endAbandonedTransaction(began: begin != nil)
                 if isBroken { error.code = .connectionLost }
                 throw error
             }
@@ -203,8 +203,13 @@ extension PostgresConnection {
     /// A BEGIN … COMMIT batch that the pipeline abandoned part-way may have left its
     /// transaction open with some statements applied: roll it back, and give the
     /// connection up if even that fails, so nothing half-done can be committed later.
-    private func endAbandonedTransaction(_ handle: OpaquePointer, began: Bool) {
-        guard began, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
+    ///
+    /// Reads the handle afresh: `abandonPipeline` may have closed the connection, and the
+    /// caller's copy of the pointer is then freed memory.
+    private func endAbandonedTransaction(began: Bool) {
+        guard began, let handle = try? requireHandle("ROLLBACK"), PQstatus(handle) == CONNECTION_OK,
+            PQtransactionStatus(handle) != PQTRANS_IDLE
+        else { return }
         let rollback = PQexec(handle, "ROLLBACK")
         let rolledBack = rollback.map { PQresultStatus($0) == PGRES_COMMAND_OK } ?? false
         if let rollback { PQclear(rollback) }
