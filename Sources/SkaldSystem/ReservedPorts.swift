@@ -20,6 +20,9 @@ package enum ReservedPorts {
     private static let setting = "/proc/sys/net/ipv4/ip_local_reserved_ports"
     /// Serializes this process's read-modify-writes of the setting.
     private static let lock = Mutex(())
+    /// Serializes them across processes (`flock`): two that read the same list and write it
+    /// back each with their own change would drop the other's port.
+    private static let lockFile = "/tmp/skald-reserved-ports.lock"
 
     /// Adds `port` to the reserved ports; returns whether it is reserved now (false: the
     /// setting could not be read or written).
@@ -69,6 +72,11 @@ package enum ReservedPorts {
     private static func update(_ change: (inout Set<Int>) -> Void) -> Bool {
         #if os(Linux)
         return lock.withLock { _ in
+            let lockDescriptor = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+            if lockDescriptor >= 0 {
+                while flock(lockDescriptor, LOCK_EX) != 0 && errno == EINTR {}
+            }
+            defer { if lockDescriptor >= 0 { close(lockDescriptor) } }
             guard var ports = current() else { return false }
             change(&ports)
             // An empty string is not accepted; a newline is.

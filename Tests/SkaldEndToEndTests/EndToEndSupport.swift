@@ -197,30 +197,51 @@ final class SkaldProcess: @unchecked Sendable {
     }
 }
 
-/// A TCP port on 127.0.0.1 nothing listens on right now (the system picks it; another process
-/// could take it before the test binds it, which is unlikely enough for a test).
+/// A TCP port on 127.0.0.1 that no socket holds right now, for a child process to bind by
+/// number (another process could take it before the child does, which is unlikely enough for a
+/// test).
+///
+/// Picked below the kernel's ephemeral range, where no `bind` to port 0 lands. The in-process
+/// mock Kafka brokers get their ports that way, and one taken down keeps its port bound but not
+/// listening: a process binding the same number with `SO_REUSEADDR`, as servers do, could take
+/// it, and librdkafka aborts the whole test process when the broker cannot listen there again.
 func freeLocalPort() throws -> Int {
+    if let ephemeralStart = ephemeralPortRangeStart(), ephemeralStart > 11_000 {
+        for _ in 0..<200 {
+            // Without SO_REUSEADDR, so that a port any socket holds, listening or not, fails.
+            if let bound = try? boundLocalSocket(port: Int.random(in: 10_000..<ephemeralStart), listening: false) {
+                close(bound.descriptor)
+                return bound.port
+            }
+        }
+    }
     let (descriptor, port) = try boundLocalSocket(listening: false)
     close(descriptor)
     return port
 }
 
-/// A TCP socket bound to a port of 127.0.0.1 the system picks, listening if asked: a port a
-/// test holds so that another process cannot have it. The caller closes the descriptor.
-func boundLocalSocket(listening: Bool) throws -> (descriptor: Int32, port: Int) {
+/// The first port of Linux's ephemeral range (`net.ipv4.ip_local_port_range`); nil elsewhere.
+private func ephemeralPortRangeStart() -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else { return nil }
+    return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) }
+}
+
+/// A TCP socket bound to `port` of 127.0.0.1 (0: one the system picks), listening if asked: a
+/// port a test holds so that another process cannot have it. The caller closes the descriptor.
+func boundLocalSocket(port: Int = 0, listening: Bool) throws -> (descriptor: Int32, port: Int) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestSetupError(description: "socket() failed: \(errno)") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
     }
     guard bound, !listening || listen(descriptor, 1) == 0 else {
         close(descriptor)
-        throw TestSetupError(description: "cannot bind a free port: \(errno)")
+        throw TestSetupError(description: "cannot bind port \(port) of 127.0.0.1: \(errno)")
     }
     return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
 }
