@@ -162,7 +162,11 @@ final class WakeUpPipe: Sendable {
 
     init() throws {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
+        // Close-on-exec, so processes this one starts (pg_ctl, the demo's children) do not
+        // inherit it.
+        let piped = pipe(&fds)
+        if piped == 0 { for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        guard piped == 0 else {
             throw PostgresError(code: .connection, message: "cannot create the listener's wake-up pipe: errno \(errno)")
         }
         readFD = fds[0]

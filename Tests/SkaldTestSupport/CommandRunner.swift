@@ -24,7 +24,13 @@ public enum CommandRunner {
 
     private static func spawn(_ executable: String, _ arguments: [String]) throws -> String {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw Failed(description: "pipe failed: errno \(errno)") }
+        // Close-on-exec: a process another thread spawns meanwhile (a Postgres server that
+        // pg_ctl starts, a skald child) would otherwise inherit the write end, and this read
+        // would wait for that process to end instead of for this command. (Swift's Glibc
+        // module has no pipe2, so a spawn between these two calls could still inherit it.)
+        let piped = pipe(&fds)
+        if piped == 0 { for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        guard piped == 0 else { throw Failed(description: "pipe failed: errno \(errno)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
