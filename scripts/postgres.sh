@@ -3,7 +3,7 @@
 #
 #   scripts/postgres.sh start [NAME]   initdb + pg_ctl start; prints the URL
 #   scripts/postgres.sh stop  [NAME]   stops it and removes its data
-#   scripts/postgres.sh restart [NAME] pg_ctl restart -m fast (connections cut, back on return)
+#   scripts/postgres.sh restart [NAME] a fast stop and a start (connections cut, back on return)
 #   scripts/postgres.sh url   [NAME]   prints the URL of a running cluster
 #   scripts/postgres.sh warm  [NAME] [GB]  readies a running cluster for a benchmark (below)
 #
@@ -39,8 +39,30 @@ as_owner() {
     fi
 }
 
+# A port no socket holds, below the kernel's ephemeral range where no `bind` to port 0 lands:
+# the tests' in-process mock Kafka brokers get their ports that way, and a broker taken down
+# keeps its port bound but not listening. A server that bound the same number with
+# SO_REUSEADDR, as Postgres does, would take it, and librdkafka aborts the process whose
+# broker cannot listen there again.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 - <<'PY'
+import random, socket
+try:
+    start = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    start = 0
+candidates = [random.randrange(10000, start) for _ in range(200)] if start > 11000 else []
+for port in candidates + [0]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
 }
 
 # Huge pages are counted machine-wide, and several clusters start and stop at once in the
@@ -61,15 +83,53 @@ meminfo() {
 # how many pages it added, which is what the cluster gives back: a pool the host reserved
 # itself is used and left as it was.
 reserve_huge_pages() {
-    local pages=$1 spare before
+    local pages=$1 spare before wanted
     spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
     before=$(meminfo HugePages_Total)
     if [ "$spare" -lt "$pages" ]; then
-        echo $((before + pages - spare)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        wanted=$((before + pages - spare))
+        echo "$wanted" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        if [ "$(meminfo HugePages_Total)" -lt "$wanted" ]; then
+            # Too few free 2MB blocks of memory: have the kernel compact it, then ask again.
+            echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
+            echo "$wanted" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        fi
+        if [ "$(meminfo HugePages_Total)" -lt "$wanted" ]; then
+            echo "skald: the kernel found $(($(meminfo HugePages_Total) - before + spare)) of the $pages huge pages the server needs; it runs on ordinary pages" >&2
+        fi
     fi
     local added=$(($(meminfo HugePages_Total) - before))
     [ "$added" -gt 0 ] || added=0
     echo "$added"
+}
+
+# The process id of the postmaster of the cluster in DIR; empty when none runs.
+postmaster_pid() {
+    head -n 1 "$1/data/postmaster.pid" 2>/dev/null || true
+}
+
+# Waits (at most 10 s) until process PID has exited. `pg_ctl stop -w` returns once the
+# postmaster has removed postmaster.pid, which it does a moment before its process ends and the
+# kernel frees its shared memory; pages given back or mapped again before that are not free
+# yet. A zombie has freed its memory, so it counts as gone.
+wait_for_exit() {
+    local pid=$1 tries=0
+    [ -n "$pid" ] || return 0
+    while [ "$tries" -lt 100 ]; do
+        local stat
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+        case "${stat##*) }" in Z*) return 0 ;; esac
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+}
+
+# Stops the server of the cluster in DIR (`pg_ctl stop -m fast`) and waits for its process to end.
+stop_postmaster() {
+    local dir=$1 pid
+    pid=$(postmaster_pid "$dir")
+    as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    wait_for_exit "$pid"
 }
 
 # Whether the cluster in DIR added pages to the pool that this user may give back.
@@ -87,7 +147,7 @@ stop_server() {
         flock "$fd"
     fi
     if [ -d "$dir/data" ]; then
-        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+        stop_postmaster "$dir"
     fi
     if [ -n "$fd" ]; then
         release_huge_pages "$(cat "$dir/huge_pages")"
@@ -196,17 +256,21 @@ stop)
     rm -rf "$dir" "$pointer"
     ;;
 restart)
-    # `pg_ctl restart -m fast`: every connection is cut, the server is back when this returns.
-    # Under the huge-page lock, so no start takes the pages while the server is down.
+    # A fast stop and a start: every connection is cut, the server is back when this returns.
+    # Not `pg_ctl restart`, whose new server may come up before the old one's shared memory is
+    # freed, and then finds no huge pages. Under the huge-page lock, so no start takes the pages
+    # while the server is down.
     [ -f "$pointer" ] || { echo "skald: no cluster named $name is running" >&2; exit 1; }
     dir=$(cat "$pointer")
     if holds_huge_pages "$dir"; then
         exec {lock}>"$huge_pages_lock"
         flock "$lock"
-        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart -l "$dir/server.log" {lock}>&- >/dev/null
+        stop_postmaster "$dir"
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start {lock}>&- >/dev/null
         exec {lock}>&-
     else
-        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart -l "$dir/server.log" >/dev/null
+        stop_postmaster "$dir"
+        as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
     fi
     ;;
 url)

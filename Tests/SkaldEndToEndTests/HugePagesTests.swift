@@ -15,6 +15,12 @@ struct HugePagesTests {
         try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8).contains("anon_hugepage")
     }
 
+    /// The huge page pool's counts from `/proc/meminfo`, for a failure's message.
+    static func hugePagePool() -> String {
+        let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        return meminfo.split(separator: "\n").filter { $0.hasPrefix("HugePages_") }.joined(separator: ", ")
+    }
+
     @Test(
         "A cluster maps its shared memory in huge pages, one started with SKALD_POSTGRES_HUGE_PAGES=0 does not, and both work",
         .enabled(if: mayReserve, "only root may set vm.nr_hugepages")
@@ -23,7 +29,10 @@ struct HugePagesTests {
         let huge = try await TestPostgres.PrivateCluster.start("huge")
         let plain = try await TestPostgres.PrivateCluster.start("plain", hugePages: false)
         do {
-            #expect(try Self.mapsHugePages(try await huge.postmasterProcessID()), "the shared memory is in huge pages")
+            #expect(
+                try Self.mapsHugePages(try await huge.postmasterProcessID()),
+                "the shared memory is in huge pages; the pool now: \(Self.hugePagePool())"
+            )
             #expect(try !Self.mapsHugePages(try await plain.postmasterProcessID()), "the opted-out cluster uses ordinary pages")
             for cluster in [huge, plain] {
                 #expect(try await TestPostgres.count(cluster.url, "SELECT count(*)::bigint FROM pg_class") > 0)
