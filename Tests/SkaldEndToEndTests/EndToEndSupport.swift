@@ -30,6 +30,71 @@ func placeOrderCluster() throws -> MockCluster {
     return cluster
 }
 
+/// `skald kafka mock` with the PlaceOrder topics, in a process of its own: for tests that take
+/// the brokers down. librdkafka's mock aborts its whole process when a broker it takes down
+/// cannot get its port back; in a child, that fails the test instead of ending the test run.
+final class MockKafkaProcess: Sendable {
+    let process: SkaldProcess
+    /// The cluster's `bootstrap.servers`.
+    let bootstrapServers: String
+    private let bootstrapFile: URL
+
+    private init(process: SkaldProcess, bootstrapServers: String, bootstrapFile: URL) {
+        self.process = process
+        self.bootstrapServers = bootstrapServers
+        self.bootstrapFile = bootstrapFile
+    }
+
+    /// Starts the mock and waits for its address.
+    static func start() async throws -> MockKafkaProcess {
+        let bootstrapFile = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-bootstrap-\(UUID().uuidString)")
+        let topics = InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter", "skald.saga-events"]
+        let process = SkaldProcess(
+            arguments: ["kafka", "mock", "--brokers", "1", "--bootstrap-file", bootstrapFile.path]
+                + topics.flatMap { ["--topic", "\($0):4"] },
+            label: "kafka-mock")
+        try process.start()
+        try await eventually("the Kafka mock started", timeout: .seconds(30)) {
+            process.log.contains("skald: Kafka mock cluster with") || !process.isRunning
+        }
+        guard process.isRunning, let address = process.log.split(separator: "\n").first else {
+            throw TestSetupError(description: "skald kafka mock did not start:\n\(process.log.suffix(2_000))")
+        }
+        return MockKafkaProcess(process: process, bootstrapServers: String(address), bootstrapFile: bootstrapFile)
+    }
+
+    /// Takes the brokers down (SIGUSR1) and waits until they are.
+    func setBrokersDown() async throws {
+        try await signal(SIGUSR1, andWaitFor: "skald: brokers down")
+    }
+
+    /// Brings the brokers back up (SIGUSR2) and waits until they are.
+    func setBrokersUp() async throws {
+        try await signal(SIGUSR2, andWaitFor: "skald: brokers up")
+    }
+
+    private func signal(_ signal: Int32, andWaitFor line: String) async throws {
+        let before = process.log.components(separatedBy: line).count
+        process.send(signal)
+        try await eventually("the Kafka mock printed \(line)", timeout: .seconds(30)) {
+            process.log.components(separatedBy: line).count > before || !process.isRunning
+        }
+        guard process.isRunning else {
+            throw TestSetupError(description: "skald kafka mock exited:\n\(process.log.suffix(2_000))")
+        }
+    }
+
+    /// Stops the mock (SIGTERM).
+    func stop() async {
+        _ = await process.terminate()
+    }
+
+    deinit {
+        process.killNow()
+        try? FileManager.default.removeItem(at: bootstrapFile)
+    }
+}
+
 func mockKafka(_ bootstrap: String) -> KafkaConfiguration {
     var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
     configuration.sessionTimeout = .seconds(6)
@@ -169,6 +234,12 @@ final class SkaldProcess: @unchecked Sendable {
                 process.waitUntilExit()  // cancelled: nothing else to wait with
             }
         }
+    }
+
+    /// Sends `signal` to the process, if it runs.
+    func send(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
     }
 
     /// SIGTERM, without waiting for the exit (see ``isRunning`` and ``exitStatus``).

@@ -53,12 +53,13 @@ struct ExampleSystemRun {
     }
 
     /// Runs `body` with `skald serve` and `skald examples serve --service all` started against
-    /// a fresh Kafka mock; whatever `body` leaves running is killed at the end.
-    func withRunningSystem(_ body: (_ orchestrator: SkaldProcess, _ services: SkaldProcess, MockCluster) async throws -> Void)
-        async throws
-    {
-        let cluster = try placeOrderCluster()
-        defer { cluster.shutdown() }
+    /// a fresh Kafka mock, in a process of its own (`body` may take its brokers down); whatever
+    /// `body` leaves running is killed at the end.
+    func withRunningSystem(
+        _ body: (_ orchestrator: SkaldProcess, _ services: SkaldProcess, MockKafkaProcess) async throws -> Void
+    ) async throws {
+        let cluster = try await MockKafkaProcess.start()
+        defer { cluster.process.killNow() }
         let orchestrator = SkaldProcess.orchestrator(postgresURL: storeURL, bootstrap: cluster.bootstrapServers)
         let services = self.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()

@@ -207,7 +207,7 @@ struct ExampleServicesTests {
             // Orders in flight, and the broker gone under them: the relays' rounds cannot be
             // delivered, and no consumer can reach its group's coordinator.
             try await run.place(200..<400)
-            try cluster.setBrokerDown(1)
+            try await cluster.setBrokersDown()
             try await Task.sleep(for: .seconds(1))
             orchestrator.requestStop()
             services.requestStop()
@@ -221,7 +221,7 @@ struct ExampleServicesTests {
             #expect(services.exitStatus == 0, "examples serve:\n\(services.log.suffix(2_000))")
 
             // What was not delivered waited in the outboxes.
-            try cluster.setBrokerUp(1)
+            try await cluster.setBrokersUp()
             try orchestrator.start()
             try services.start()
             try await expectConsistentAfterKills(run)

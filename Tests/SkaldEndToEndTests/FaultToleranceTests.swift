@@ -16,8 +16,9 @@ struct FaultToleranceTests {
         let postgres = try await TestPostgres.PrivateCluster.start("outage")
         do {
             let url = try await TestPostgres.freshStore("outage", in: postgres.url)
-            let cluster = try placeOrderCluster()
-            defer { cluster.shutdown() }
+            // The mock in a process of its own, as for every test that takes its brokers down.
+            let cluster = try await MockKafkaProcess.start()
+            defer { cluster.process.killNow() }
             let participants = InstantParticipants()
             let kafka = mockKafka(cluster.bootstrapServers)
             let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }
@@ -28,9 +29,9 @@ struct FaultToleranceTests {
 
             try await publishOrders(0..<200, bootstrap: cluster.bootstrapServers)
             try await Task.sleep(for: .seconds(2))
-            try cluster.setBrokerDown(1)
+            try await cluster.setBrokersDown()
             try await Task.sleep(for: .seconds(5))
-            try cluster.setBrokerUp(1)
+            try await cluster.setBrokersUp()
 
             try await publishOrders(200..<400, bootstrap: cluster.bootstrapServers)
             try await Task.sleep(for: .seconds(1))
@@ -45,6 +46,7 @@ struct FaultToleranceTests {
             // The projection runner lived through the broker outage and the Postgres restart too.
             try await expectOrderBoardAgrees(url, sagas: 600)
             #expect(await orchestrator.terminate() == 0, "serve did not exit cleanly:\n\(orchestrator.log.suffix(2_000))")
+            await cluster.stop()
         } catch {
             await postgres.stop()
             throw error

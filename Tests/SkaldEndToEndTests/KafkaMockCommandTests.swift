@@ -50,6 +50,29 @@ struct KafkaMockCommandTests {
         #expect(!FileManager.default.fileExists(atPath: bootstrapFile.path), "the address file goes with the mock")
     }
 
+    @Test("SIGUSR1 takes the brokers down and SIGUSR2 brings them back: a send fails between, and works after")
+    func outageOnSignal() async throws {
+        let cluster = try await MockKafkaProcess.start()
+        defer { cluster.process.killNow() }
+        var configuration = mockKafka(cluster.bootstrapServers)
+        configuration["message.timeout.ms"] = "2000"
+        let producer = try KafkaProducer(configuration: configuration, logger: e2eLogger)
+        let message = KafkaOutgoingMessage(topic: "orders.events", key: "k", value: "v")
+        _ = try #require(try await producer.send([message]).first).get()
+
+        try await cluster.setBrokersDown()
+        let whileDown = try #require(try await producer.send([message]).first)
+        #expect(throws: KafkaError.self) { try whileDown.get() }
+
+        try await cluster.setBrokersUp()
+        try await eventually("a send succeeds once the brokers are back", timeout: .seconds(60)) {
+            (try? await producer.send([message]).first?.get()) != nil
+        }
+        await producer.shutdown()
+        await cluster.stop()
+        #expect(cluster.process.exitStatus == 0, "\(cluster.process.log.suffix(1_000))")
+    }
+
     @Test("a --port another process holds is refused with a clear error")
     func portInUse() async throws {
         let (holder, port) = try boundLocalSocket(listening: true)

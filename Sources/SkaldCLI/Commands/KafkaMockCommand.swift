@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkaldKafka
+import UnixSignals
 
 /// `skald kafka mock`: runs librdkafka's mock cluster as a process of its own.
 ///
@@ -9,6 +10,11 @@ import SkaldKafka
 /// read; with `--port` it also listens on that port of 127.0.0.1 and relays bootstrap
 /// connections to a broker (``BootstrapForwarder``), and that fixed address is the one
 /// printed and written. It runs until SIGINT or SIGTERM.
+///
+/// An outage on demand, for demos and tests: SIGUSR1 takes every broker down (their
+/// connections close and new ones are refused) and SIGUSR2 brings them back; each prints
+/// `skald: brokers down` or `skald: brokers up` once done. In a process of its own, anything
+/// librdkafka's mock does wrong meanwhile ends this process, not its clients'.
 struct KafkaMockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock",
@@ -55,6 +61,24 @@ struct KafkaMockCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(
             at: file.deletingLastPathComponent(), withIntermediateDirectories: true
         )
+        // Trapped before the address is out: a client that sends SIGUSR1 as soon as it has
+        // the address must not find the default action, which ends the process.
+        let outageSignals = await UnixSignalsSequence(trapping: .sigusr1, .sigusr2)
+        let outages = Task { [brokers] in
+            for await signal in outageSignals {
+                let down = signal == .sigusr1
+                for id in 1...Int32(brokers) {
+                    do {
+                        if down { try cluster.setBrokerDown(id) } else { try cluster.setBrokerUp(id) }
+                    } catch {
+                        print("skald: broker \(id) could not be taken \(down ? "down" : "up"): \(error)")
+                    }
+                }
+                print(down ? "skald: brokers down" : "skald: brokers up")
+                fflush(nil)
+            }
+        }
+        defer { outages.cancel() }
         try Data((bootstrap + "\n").utf8).write(to: file, options: .atomic)
         print(bootstrap)
         print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
