@@ -538,7 +538,8 @@ struct AdminAPITests {
                 #expect(response.headers[.location] == "/api/v1/projections/order-board")
                 let projection = try #require(try Self.object(response.body)["projection"] as? JSON)
                 let rebuild = try #require(projection["rebuild"] as? JSON)
-                #expect(rebuild["state"] as? String == "running")
+                // The status as of the answer: a rebuild of one saga may be over by then.
+                #expect(["running", "succeeded"].contains(rebuild["state"] as? String), "\(rebuild)")
             }
             await orchestrator.projections.waitForRebuilds()
             let events = try await TestPostgres.count(
