@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
-# Says, in a few lines, why a test run failed: the tests that failed, the tests that were still
-# running when the process ended (a crash ends them all at once), and what the crash printed.
+# Says, in a few lines, why a test run failed: the tests that were still running when the process
+# ended (a crash ends them all at once), the crashed thread's first frames, the tests that
+# failed, and what the crash printed.
 #
 #   scripts/test-log-summary.sh LOG
 #
-# `scripts/test.sh` runs it on its own log after a failed run, so that the end of the output,
-# which is often all a CI page shows, names the culprit instead of ending in a list of images.
+# `scripts/test.sh` runs it on its own log after a failed run. A CI page often shows only the
+# last twenty-odd lines of the output, so the most telling come last: what the crash printed,
+# then the failed tests.
 set -euo pipefail
 log=${1:?usage: scripts/test-log-summary.sh LOG}
 [ -r "$log" ] || { echo "skald: no test log at $log" >&2; exit 2; }
 
 echo
-echo "==== skald: why the test run failed (from $log) ===="
+echo "==== skald: why the test run failed (the whole output: $log) ===="
 
-echo
-echo "-- tests that failed or recorded an issue:"
-grep -a -E '^✘ (Test|Suite) ' "$log" | grep -a -v -E '^✘ Test run ' | cut -c1-300 | head -40 || echo "   (none)"
-
-echo
-echo "-- tests that started and never finished (running when the process ended; earliest start first):"
+echo "-- tests that started and never finished (running when the process ended; latest start last):"
 # Swift Testing prints `◇ Test NAME started.` and later `✔ Test NAME passed after …` or
 # `✘ Test NAME failed after …`; a name with a start and no end was cut off. The cases of a
 # parameterized test print a start and no end (the test's own end says `with N test cases`), so
@@ -38,16 +35,20 @@ awk '
         for (name in running) { print running[name] "\t   " name; found = 1 }
         if (!found) print "0\t   (none)"
     }
-' "$log" | sort -n | cut -f2- | cut -c1-300 | head -60
+' "$log" | sort -n | cut -f2- | cut -c1-200 | tail -n 15
 
-echo
-echo "-- what the crash printed (assertions, fatal errors, the crashed thread):"
-crash=$(grep -a -n -E 'Assertion .* failed|Fatal error|Precondition failed|Program crashed|Application bug|double free|corrupted|Segmentation fault|Illegal instruction|Aborted' "$log" | cut -c1-400 | head -20 || true)
-if [ -z "$crash" ]; then
-    echo "   (nothing: the run ended without a crash report)"
-else
-    echo "$crash"
-    # The crashed thread's first frames: enough to see whose code aborted.
-    awk '/^Thread [0-9]+ .*crashed:$/ { show = 1; shown = 0 } show && shown < 30 { print; shown++ }' "$log" | cut -c1-300
-fi
+echo "-- the crashed thread's first frames:"
+frames=$(awk '
+    /^Thread [0-9]+/ { show = ($0 ~ /crashed:$/) }
+    show && /^ *[0-9]+ / { print; if (++shown == 10) exit }
+' "$log" | cut -c1-200)
+echo "${frames:-   (no crash report)}"
+
+echo "-- tests that failed or recorded an issue:"
+failed=$(grep -a -E '^✘ (Test|Suite) ' "$log" | grep -a -v -E '^✘ Test run ' | cut -c1-300 | head -n 8 || true)
+echo "${failed:-   (none)}"
+
+echo "-- what the crash printed (assertions, fatal errors):"
+crash=$(grep -a -E 'Assertion .* failed|Fatal error|Precondition failed|Program crashed|Application bug|double free|corrupted|Segmentation fault|Illegal instruction|Aborted' "$log" | cut -c1-300 | head -n 5 || true)
+echo "${crash:-   (nothing: the run ended without a crash report)}"
 echo "==== end of skald's summary ===="
