@@ -57,10 +57,16 @@ final class MockKafkaProcess: Sendable {
         try await eventually("the Kafka mock started", timeout: .seconds(30)) {
             process.log.contains("skald: Kafka mock cluster with") || !process.isRunning
         }
-        guard process.isRunning, let address = process.log.split(separator: "\n").first else {
+        // The address from the file the mock wrote before it said it started: its log mixes in
+        // whatever went to standard error first.
+        let address = (try? String(contentsOf: bootstrapFile, encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.isRunning, let address, !address.isEmpty else {
+            process.requestStop()
+            try? FileManager.default.removeItem(at: bootstrapFile)
             throw TestSetupError(description: "skald kafka mock did not start:\n\(process.log.suffix(2_000))")
         }
-        return MockKafkaProcess(process: process, bootstrapServers: String(address), bootstrapFile: bootstrapFile)
+        return MockKafkaProcess(process: process, bootstrapServers: address, bootstrapFile: bootstrapFile)
     }
 
     /// Takes the brokers down (SIGUSR1) and waits until they are.
@@ -73,24 +79,35 @@ final class MockKafkaProcess: Sendable {
         try await signal(SIGUSR2, andWaitFor: "skald: brokers up")
     }
 
+    /// Sends `signal`, then waits for the mock's `line` (one more of it than before) or its
+    /// `skald: brokers not all …` line, which fails.
     private func signal(_ signal: Int32, andWaitFor line: String) async throws {
-        let before = process.log.components(separatedBy: line).count
+        let refusal = line.replacingOccurrences(of: "skald: brokers ", with: "skald: brokers not all ")
+        let count = { (text: String) in text.components(separatedBy: line + "\n").count + text.components(separatedBy: refusal).count }
+        let before = count(process.log)
         process.send(signal)
         try await eventually("the Kafka mock printed \(line)", timeout: .seconds(30)) {
-            process.log.components(separatedBy: line).count > before || !process.isRunning
+            count(process.log) > before || !process.isRunning
         }
-        guard process.isRunning else {
-            throw TestSetupError(description: "skald kafka mock exited:\n\(process.log.suffix(2_000))")
+        let log = process.log
+        guard process.isRunning, log.components(separatedBy: refusal).count == 1 else {
+            throw TestSetupError(description: "skald kafka mock: \(line) failed:\n\(log.suffix(2_000))")
         }
     }
 
-    /// Stops the mock (SIGTERM).
+    /// Stops the mock (SIGTERM) and waits for its exit.
     func stop() async {
         _ = await process.terminate()
     }
 
+    /// Asks the mock to stop (SIGTERM) without waiting: for `defer` blocks. It stops gracefully,
+    /// so the ports of brokers it took down are released.
+    func stopNow() {
+        process.requestStop()
+    }
+
     deinit {
-        process.killNow()
+        process.requestStop()
         try? FileManager.default.removeItem(at: bootstrapFile)
     }
 }

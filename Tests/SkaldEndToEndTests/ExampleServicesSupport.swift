@@ -59,7 +59,7 @@ struct ExampleSystemRun {
         _ body: (_ orchestrator: SkaldProcess, _ services: SkaldProcess, MockKafkaProcess) async throws -> Void
     ) async throws {
         let cluster = try await MockKafkaProcess.start()
-        defer { cluster.process.killNow() }
+        defer { cluster.stopNow() }
         let orchestrator = SkaldProcess.orchestrator(postgresURL: storeURL, bootstrap: cluster.bootstrapServers)
         let services = self.services("all", bootstrap: cluster.bootstrapServers)
         try orchestrator.start()

@@ -18,7 +18,7 @@ struct FaultToleranceTests {
             let url = try await TestPostgres.freshStore("outage", in: postgres.url)
             // The mock in a process of its own, as for every test that takes its brokers down.
             let cluster = try await MockKafkaProcess.start()
-            defer { cluster.process.killNow() }
+            defer { cluster.stopNow() }
             let participants = InstantParticipants()
             let kafka = mockKafka(cluster.bootstrapServers)
             let participating = Task { try await participants.run(kafka: kafka, group: "participants", logger: e2eLogger) }

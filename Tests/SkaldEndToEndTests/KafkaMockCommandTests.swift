@@ -53,7 +53,7 @@ struct KafkaMockCommandTests {
     @Test("SIGUSR1 takes the brokers down and SIGUSR2 brings them back: a send fails between, and works after")
     func outageOnSignal() async throws {
         let cluster = try await MockKafkaProcess.start()
-        defer { cluster.process.killNow() }
+        defer { cluster.stopNow() }
         var configuration = mockKafka(cluster.bootstrapServers)
         configuration["message.timeout.ms"] = "2000"
         let producer = try KafkaProducer(configuration: configuration, logger: e2eLogger)

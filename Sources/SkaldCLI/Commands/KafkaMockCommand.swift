@@ -13,8 +13,10 @@ import UnixSignals
 ///
 /// An outage on demand, for demos and tests: SIGUSR1 takes every broker down (their
 /// connections close and new ones are refused) and SIGUSR2 brings them back; each prints
-/// `skald: brokers down` or `skald: brokers up` once done. In a process of its own, anything
-/// librdkafka's mock does wrong meanwhile ends this process, not its clients'.
+/// `skald: brokers down` or `skald: brokers up` once done (`skald: brokers not all down`, after
+/// the errors, when a broker refused). Wait for that line before the next signal: the two are
+/// handled apart and may otherwise swap. In a process of its own, anything librdkafka's mock
+/// does wrong meanwhile ends this process, not its clients'.
 struct KafkaMockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock",
@@ -66,25 +68,29 @@ struct KafkaMockCommand: AsyncParsableCommand {
         let outageSignals = await UnixSignalsSequence(trapping: .sigusr1, .sigusr2)
         let outages = Task { [brokers] in
             for await signal in outageSignals {
-                let down = signal == .sigusr1
+                let direction = signal == .sigusr1 ? "down" : "up"
+                var failed = false
                 for id in 1...Int32(brokers) {
                     do {
-                        if down { try cluster.setBrokerDown(id) } else { try cluster.setBrokerUp(id) }
+                        if signal == .sigusr1 { try cluster.setBrokerDown(id) } else { try cluster.setBrokerUp(id) }
                     } catch {
-                        print("skald: broker \(id) could not be taken \(down ? "down" : "up"): \(error)")
+                        failed = true
+                        print("skald: broker \(id) could not be taken \(direction): \(error)")
                     }
                 }
-                print(down ? "skald: brokers down" : "skald: brokers up")
+                print(failed ? "skald: brokers not all \(direction)" : "skald: brokers \(direction)")
                 fflush(nil)
             }
         }
-        defer { outages.cancel() }
         try Data((bootstrap + "\n").utf8).write(to: file, options: .atomic)
         print(bootstrap)
         print("skald: Kafka mock cluster with \(brokers) brokers; bootstrap written to \(bootstrapFile)")
         // A supervisor reading our output through a pipe or a file needs the address now.
         fflush(nil)
         await ShutdownSignal.wait()
+        // The cluster goes when this returns: no outage may be half-way through it then.
+        outages.cancel()
+        await outages.value
         try? FileManager.default.removeItem(at: file)
     }
 }
