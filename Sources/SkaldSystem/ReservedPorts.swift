@@ -71,8 +71,15 @@ package enum ReservedPorts {
 
     private static func update(_ change: (inout Set<Int>) -> Void) -> Bool {
         #if os(Linux)
+        // Only root may write the setting; nobody else takes the lock, or creates its file.
+        guard access(setting, W_OK) == 0 else { return false }
         return lock.withLock { _ in
-            let lockDescriptor = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+            // Read-only is enough for flock, and opens a file another user created in /tmp,
+            // where `fs.protected_regular` refuses an O_CREAT open of it even to root.
+            var lockDescriptor = open(lockFile, O_RDONLY | O_CLOEXEC)
+            if lockDescriptor < 0 && errno == ENOENT {
+                lockDescriptor = open(lockFile, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+            }
             if lockDescriptor >= 0 {
                 while flock(lockDescriptor, LOCK_EX) != 0 && errno == EINTR {}
             }
