@@ -3,7 +3,8 @@
 # Safe to run again and again: a machine that has everything is left alone.
 set -euo pipefail
 
-packages=(librdkafka-dev libpq-dev libjemalloc-dev postgresql pkg-config)
+# python3: scripts/postgres.sh picks free ports with it.
+packages=(librdkafka-dev libpq-dev libjemalloc-dev postgresql pkg-config python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -88,11 +88,11 @@ reserve_huge_pages() {
     before=$(meminfo HugePages_Total)
     if [ "$spare" -lt "$pages" ]; then
         wanted=$((before + pages - spare))
-        echo "$wanted" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        { echo "$wanted" > /proc/sys/vm/nr_hugepages; } 2>/dev/null || true
         if [ "$(meminfo HugePages_Total)" -lt "$wanted" ]; then
             # Too few free 2MB blocks of memory: have the kernel compact it, then ask again.
-            echo 1 > /proc/sys/vm/compact_memory 2>/dev/null || true
-            echo "$wanted" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+            { echo 1 > /proc/sys/vm/compact_memory; } 2>/dev/null || true
+            { echo "$wanted" > /proc/sys/vm/nr_hugepages; } 2>/dev/null || true
         fi
         if [ "$(meminfo HugePages_Total)" -lt "$wanted" ]; then
             echo "skald: the kernel found $(($(meminfo HugePages_Total) - before + spare)) of the $pages huge pages the server needs; it runs on ordinary pages" >&2
@@ -162,7 +162,7 @@ release_huge_pages() {
     spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
     [ "$spare" -lt "$pages" ] && pages=$spare
     [ "$pages" -gt 0 ] || return 0
-    echo $(($(meminfo HugePages_Total) - pages)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+    { echo $(($(meminfo HugePages_Total) - pages)) > /proc/sys/vm/nr_hugepages; } 2>/dev/null || true
 }
 
 url_of() {

@@ -11,9 +11,14 @@
 set -euo pipefail
 log=${1:?usage: scripts/test-log-summary.sh LOG}
 [ -r "$log" ] || { echo "skald: no test log at $log" >&2; exit 2; }
+given=$log
+# Without colour codes, which Swift Testing writes to a terminal, so the patterns below match.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+sed 's/\x1b\[[0-9;]*m//g' "$given" > "$log"
 
 echo
-echo "==== skald: why the test run failed (the whole output: $log) ===="
+echo "==== skald: why the test run failed (the whole output: $given) ===="
 
 echo "-- tests that started and never finished (running when the process ended; latest start last):"
 # Swift Testing prints `◇ Test NAME started.` and later `✔ Test NAME passed after …` or

@@ -90,8 +90,8 @@ public enum TestPostgres {
             return pid
         }
 
-        /// `scripts/postgres.sh restart` (`pg_ctl restart -m fast`): every connection is cut, the
-        /// server is back when it returns. Through the script, which holds the huge-page lock
+        /// `scripts/postgres.sh restart` (a fast stop, the old server's exit awaited, and a start):
+        /// every connection is cut, the server is back when it returns. Through the script, which holds the huge-page lock
         /// meanwhile, so a cluster starting in parallel does not take this one's pages.
         public func restart() async throws {
             _ = try await CommandRunner.run(Self.script, ["restart", name])
