@@ -73,15 +73,35 @@ huge_pages_wanted() {
     [ "${SKALD_POSTGRES_HUGE_PAGES:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]
 }
 
+# The pages the throwaway clusters added to the pool and have not given back, machine-wide (and
+# since this boot): a stop gives back as many of them as are spare, whichever cluster added them.
+# A count per cluster lost pages whenever one cluster's server ran on pages another had added (a
+# start that gets fewer pages than it needs runs on ordinary ones and leaves its pages spare for
+# the next) and the adder stopped first.
+huge_pages_ledger=/tmp/skald-postgres-huge-pages.added
+
+# Prints the ledger's count; 0 when there is none, or it was written before this boot.
+ledger() {
+    local boot='' owed=''
+    { read -r boot owed < "$huge_pages_ledger"; } 2>/dev/null || true
+    case "$owed" in '' | *[!0-9]*) owed=0 ;; esac
+    [ "$boot" = "$(cat /proc/sys/kernel/random/boot_id)" ] || owed=0
+    echo "$owed"
+}
+
+set_ledger() {
+    echo "$(cat /proc/sys/kernel/random/boot_id) $1" > "$huge_pages_ledger"
+}
+
 # Prints a field of /proc/meminfo (HugePages_Free, HugePages_Rsvd, HugePages_Total).
 meminfo() {
     awk -v key="$1:" '$1 == key { print $2 }' /proc/meminfo
 }
 
 # Grows vm.nr_hugepages until PAGES more are free and not yet promised to a server; best
-# effort (the kernel may find fewer), which `huge_pages = try` then falls back from. Prints
-# how many pages it added, which is what the cluster gives back: a pool the host reserved
-# itself is used and left as it was.
+# effort (the kernel may find fewer), which `huge_pages = try` then falls back from. Adds what
+# it added to the ledger, and prints it: a pool the host reserved itself is used and left as it
+# was.
 reserve_huge_pages() {
     local pages=$1 spare before wanted
     spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
@@ -100,6 +120,7 @@ reserve_huge_pages() {
     fi
     local added=$(($(meminfo HugePages_Total) - before))
     [ "$added" -gt 0 ] || added=0
+    set_ledger $(($(ledger) + added))
     echo "$added"
 }
 
@@ -137,9 +158,10 @@ holds_huge_pages() {
     [ -f "$1/huge_pages" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]
 }
 
-# Stops the server of the cluster in DIR, if it runs, and gives back the pages it added to the
-# pool (its `huge_pages` file), whatever SKALD_POSTGRES_HUGE_PAGES says now. Both under the
-# lock, so no start counts the freed pages as spare before they are given back.
+# Stops the server of the cluster in DIR, if it runs, and gives back the spare pages the
+# clusters added (if this one added some: its `huge_pages` file), whatever
+# SKALD_POSTGRES_HUGE_PAGES says now. Both under the lock, so no start counts the freed pages as
+# spare before they are given back.
 stop_server() {
     local dir=$1 fd=
     if holds_huge_pages "$dir"; then
@@ -150,19 +172,25 @@ stop_server() {
         stop_postmaster "$dir"
     fi
     if [ -n "$fd" ]; then
-        release_huge_pages "$(cat "$dir/huge_pages")"
+        release_huge_pages
         rm -f "$dir/huge_pages"
         exec {fd}>&-
     fi
 }
 
-# Shrinks vm.nr_hugepages by up to PAGES, never below what running servers hold or promised.
+# Shrinks vm.nr_hugepages by the ledger's pages, as far as they are spare: never below what
+# running servers hold or promised. Takes what it gave back off the ledger.
 release_huge_pages() {
-    local pages=$1 spare
-    spare=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
-    [ "$spare" -lt "$pages" ] && pages=$spare
+    local owed pages before
+    owed=$(ledger)
+    pages=$(($(meminfo HugePages_Free) - $(meminfo HugePages_Rsvd)))
+    [ "$owed" -lt "$pages" ] && pages=$owed
     [ "$pages" -gt 0 ] || return 0
-    { echo $(($(meminfo HugePages_Total) - pages)) > /proc/sys/vm/nr_hugepages; } 2>/dev/null || true
+    before=$(meminfo HugePages_Total)
+    { echo $((before - pages)) > /proc/sys/vm/nr_hugepages; } 2>/dev/null || true
+    local given=$((before - $(meminfo HugePages_Total)))
+    [ "$given" -gt 0 ] || given=0
+    set_ledger $((owed > given ? owed - given : 0))
 }
 
 url_of() {
@@ -241,7 +269,7 @@ CONF
     }
     start_server >/dev/null || {
         cat "$dir/server.log" >&2
-        [ -z "$lock" ] || release_huge_pages "$(cat "$dir/huge_pages" 2>/dev/null || echo 0)"
+        [ -z "$lock" ] || release_huge_pages
         rm -f "$dir/huge_pages"
         exit 1
     }
