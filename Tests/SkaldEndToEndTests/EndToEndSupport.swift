@@ -21,10 +21,13 @@ struct TestSetupError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// The topics a PlaceOrder run needs: the participants', the start events', and the orchestrator's own.
+let placeOrderTopics = InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter", "skald.saga-events"]
+
 /// A mock cluster with the PlaceOrder topics.
 func placeOrderCluster() throws -> MockCluster {
     let cluster = try MockCluster(brokers: 1)
-    for topic in InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter", "skald.saga-events"] {
+    for topic in placeOrderTopics {
         try cluster.createTopic(topic, partitions: 4)
     }
     return cluster
@@ -48,10 +51,9 @@ final class MockKafkaProcess: Sendable {
     /// Starts the mock and waits for its address.
     static func start() async throws -> MockKafkaProcess {
         let bootstrapFile = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-bootstrap-\(UUID().uuidString)")
-        let topics = InstantParticipants.topics + ["orders.events", "skald.replies", "skald.dead-letter", "skald.saga-events"]
         let process = SkaldProcess(
             arguments: ["kafka", "mock", "--brokers", "1", "--bootstrap-file", bootstrapFile.path]
-                + topics.flatMap { ["--topic", "\($0):4"] },
+                + placeOrderTopics.flatMap { ["--topic", "\($0):4"] },
             label: "kafka-mock")
         try process.start()
         try await eventually("the Kafka mock started", timeout: .seconds(30)) {
@@ -79,18 +81,18 @@ final class MockKafkaProcess: Sendable {
         try await signal(SIGUSR2, andWaitFor: "skald: brokers up")
     }
 
-    /// Sends `signal`, then waits for the mock's `line` (one more of it than before) or its
-    /// `skald: brokers not all …` line, which fails.
+    /// Sends `signal`, then waits for the mock's next `line`, or its `skald: brokers not all …`
+    /// line, which fails.
     private func signal(_ signal: Int32, andWaitFor line: String) async throws {
         let refusal = line.replacingOccurrences(of: "skald: brokers ", with: "skald: brokers not all ")
-        let count = { (text: String) in text.components(separatedBy: line + "\n").count + text.components(separatedBy: refusal).count }
-        let before = count(process.log)
+        let outcomes = { (log: String) in log.split(separator: "\n").filter { $0 == line || $0 == refusal } }
+        let before = outcomes(process.log).count
         process.send(signal)
         try await eventually("the Kafka mock printed \(line)", timeout: .seconds(30)) {
-            count(process.log) > before || !process.isRunning
+            outcomes(process.log).count > before || !process.isRunning
         }
         let log = process.log
-        guard process.isRunning, log.components(separatedBy: refusal).count == 1 else {
+        guard process.isRunning, !outcomes(log).contains(Substring(refusal)) else {
             throw TestSetupError(description: "skald kafka mock: \(line) failed:\n\(log.suffix(2_000))")
         }
     }

@@ -91,8 +91,9 @@ public enum TestPostgres {
         }
 
         /// `scripts/postgres.sh restart` (a fast stop, the old server's exit awaited, and a start):
-        /// every connection is cut, the server is back when it returns. Through the script, which holds the huge-page lock
-        /// meanwhile, so a cluster starting in parallel does not take this one's pages.
+        /// every connection is cut, the server is back when it returns. Through the script, which
+        /// holds the huge-page lock meanwhile, so a cluster starting in parallel does not take this
+        /// one's pages.
         public func restart() async throws {
             _ = try await CommandRunner.run(Self.script, ["restart", name])
         }
