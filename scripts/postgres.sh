@@ -226,7 +226,26 @@ start)
     echo "$dir" > "$pointer"
     port=$(free_port)
     echo "$port" > "$dir/port"
-    as_owner "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+    # initdb's own server processes map shared memory with `huge_pages = try`, PostgreSQL 15's
+    # initdb cannot be told otherwise, and they would take spare pages that a start running at
+    # the same time had just reserved for its server, which then runs on ordinary pages (seen in
+    # the tests, where clusters start side by side). So initdb runs under the huge-page lock
+    # too, whether or not this cluster wants huge pages.
+    initdb_lock=
+    if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+        exec {initdb_lock}>"$huge_pages_lock"
+        flock "$initdb_lock"
+    fi
+    run_initdb() {
+        as_owner "$pg_bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
+    }
+    if [ -n "$initdb_lock" ]; then
+        initialized=0; run_initdb {initdb_lock}>&- || initialized=$?
+        exec {initdb_lock}>&-
+    else
+        initialized=0; run_initdb || initialized=$?
+    fi
+    [ "$initialized" -eq 0 ] || {
         cat "$dir/initdb.log" >&2
         exit 1
     }
