@@ -20,6 +20,10 @@ final class BootstrapForwarder: Sendable {
     let port: UInt16
     private let listener: Int32
     private let target: sockaddr_in
+    /// Whether `listener` is still open. Read and changed under the lock, so that ``stop()``
+    /// never shuts down the number of a descriptor the accept loop has closed, which the process
+    /// may since have given to another socket.
+    private let listenerOpen = Mutex(true)
 
     /// Binds 127.0.0.1:`port` and starts relaying connections to `broker` (`HOST:PORT`, an IPv4
     /// address, as the mock cluster names its brokers).
@@ -64,19 +68,25 @@ final class BootstrapForwarder: Sendable {
     /// Stops accepting connections; those already relayed end with their peers.
     func stop() {
         // Wakes the accept loop, which then closes the socket.
-        shutdown(listener, Int32(SHUT_RDWR))
+        listenerOpen.withLock { open in
+            if open { shutdown(listener, Int32(SHUT_RDWR)) }
+        }
     }
 
     private func acceptLoop() {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR { continue }
+                // A connection reset before it was taken ends only that connection.
+                if errno == EINTR || errno == ECONNABORTED { continue }
                 break
             }
             relay(client)
         }
-        close(listener)
+        listenerOpen.withLock { open in
+            open = false
+            close(listener)
+        }
     }
 
     private func relay(_ client: Int32) {
