@@ -18,6 +18,7 @@ trap 'scripts/postgres.sh stop "$cluster"' EXIT
 
 echo "== skald bench core";     "$skald" bench core
 echo "== skald bench kafka";    "$skald" bench kafka
+echo "== skald bench hops";     "$skald" bench hops --rate 100
 scripts/postgres.sh warm "$cluster"
 echo "== skald bench postgres"; "$skald" bench postgres --postgres "$url"
 scripts/postgres.sh warm "$cluster"

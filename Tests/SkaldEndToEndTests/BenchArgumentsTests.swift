@@ -36,4 +36,20 @@ struct BenchArgumentsTests {
         let message = error.map { E2EBenchCommand.message(for: $0) } ?? ""
         #expect(message.contains("--partitions must be positive"), "\(message)")
     }
+
+    @Test("hops refuses no legs, more legs than a message counts, and messages too small for a chain's fields")
+    func hopsArguments() throws {
+        let parsed = try HopsBenchCommand.parse([])
+        #expect(parsed.legs == 10 && parsed.rate == 1_000 && parsed.size == 512)
+        for (arguments, expected) in [
+            (["--legs", "0"], "--legs, --rate, --seconds, --relays and --partitions must be positive"),
+            (["--rate", "0"], "--legs, --rate, --seconds, --relays and --partitions must be positive"),
+            (["--legs", "256"], "--legs must be at most 255"),
+            (["--size", "12"], "--size must be at least 13"),
+        ] {
+            let error = #expect(throws: (any Error).self) { _ = try HopsBenchCommand.parse(arguments) }
+            let message = error.map { HopsBenchCommand.message(for: $0) } ?? ""
+            #expect(message.contains(expected), "\(arguments): \(message)")
+        }
+    }
 }

@@ -14,6 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
             CoreBenchCommand.self,
             OrchestratorBenchCommand.self,
             E2EBenchCommand.self,
+            HopsBenchCommand.self,
         ]
     )
 }
