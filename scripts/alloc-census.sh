@@ -8,7 +8,8 @@
 #   scripts/alloc-census.py /tmp/census.txt --callers _consumeAndCreateNew
 #
 # BENCH defaults to `orchestrator --sagas 20000 --pgbench-seconds 0`, on a freshly created
-# throwaway cluster (`scripts/postgres.sh`, cluster `census`). Two measures:
+# throwaway cluster (`scripts/postgres.sh`, cluster `census`), warmed first (COLD=1 skips that).
+# Two measures:
 #
 # - jemalloc's own count of allocation requests over the whole run (MALLOC_CONF's
 #   `stats_print`), divided by the run's transitions (or sagas): allocations per transition,

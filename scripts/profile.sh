@@ -8,9 +8,9 @@
 #   scripts/profile-shares.py /tmp/before.txt /tmp/after.txt swift_retain ProducerCore.produce
 #
 # BENCH defaults to `orchestrator --sagas 30000 --pgbench-seconds 0`. The benchmark runs on a
-# freshly created throwaway cluster (`scripts/postgres.sh`, cluster `profile`); after WARMUP
-# seconds (6) `perf record -a -F 999 -g` samples every CPU for SECONDS_SAMPLED (12), so Postgres and the
-# mock broker are in the profile too. Writes OUTPUT.data (perf's), OUTPUT.txt (`perf script`,
+# freshly created throwaway cluster (`scripts/postgres.sh`, cluster `profile`), warmed first
+# (COLD=1 skips that); after WARMUP seconds (6) `perf record -a -F 999 -g` samples every CPU for
+# SECONDS_SAMPLED (12), so Postgres and the mock broker are in the profile too. Writes OUTPUT.data (perf's), OUTPUT.txt (`perf script`,
 # what scripts/profile-shares.py reads), OUTPUT.out (the benchmark's summary) and
 # OUTPUT.perf.log (perf's own messages).
 #

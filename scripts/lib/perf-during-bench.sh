@@ -2,6 +2,11 @@
 # `BINARY OUTPUT [BENCH [ARGS...]]`, run the benchmark on a fresh throwaway cluster, and record
 # with `perf` in the middle of it.
 #
+# The cluster is warmed first (`scripts/postgres.sh warm`, 1 GB of WAL files), as
+# scripts/bench-compare.sh does: a new cluster's first touch of its shared memory and its
+# zero-filled WAL files would otherwise be in the profile (docs/benchmarks-e2e.md, session 26).
+# COLD=1 profiles the new cluster as it is.
+#
 # The sourcing script sets `script` (its name, for messages) and `usage_lines` (the `sed`
 # range of its header comment) before sourcing, then calls:
 #
@@ -39,6 +44,7 @@ perf_during_bench() {
     "$root/scripts/postgres.sh" stop "$cluster" >/dev/null 2>&1 || true
     local url
     url=$("$root/scripts/postgres.sh" start "$cluster")
+    [ "${COLD:-0}" = 1 ] || "$root/scripts/postgres.sh" warm "$cluster" 1 >/dev/null
 
     env ${BENCH_ENVIRONMENT[@]+"${BENCH_ENVIRONMENT[@]}"} "$binary" bench "${bench_arguments[0]}" --postgres "$url" "${bench_arguments[@]:1}" \
         >"$output.out" 2>&1 &

@@ -24,7 +24,7 @@ extension ExampleWorkload {
 
     /// Places orders `numbers` on `connection`, a session in order-service's schema (see
     /// ``orderServiceConnection(servicesURL:schemaPrefix:)``), `batch` per transaction: a
-    /// placer that places a few orders every 100 ms keeps one connection.
+    /// placer that places orders as they fall due keeps one connection.
     public func place(_ numbers: Range<Int>, on connection: PostgresConnection, batch: Int = 100) async throws {
         var start = numbers.lowerBound
         while start < numbers.upperBound {
