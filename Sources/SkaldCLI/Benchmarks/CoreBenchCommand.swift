@@ -62,7 +62,7 @@ struct CoreBenchCommand: AsyncParsableCommand {
         let decideCPUTime = threadCPUSeconds() - decideCPU
         guard completed == sagas else { throw ValidationError("only \(completed) of \(sagas) sagas finished") }
         if decideOnly {
-            let rate = Double(transitions) / max(decideTime.secondsDouble, 1e-9)
+            let rate = Double(transitions) / max(decideTime.inSeconds, 1e-9)
             let cpuRate = Double(transitions) / max(decideCPUTime, 1e-9)
             print(
                 "decide + evolve \(Int(rate)) transitions/s wall, \(Int(cpuRate)) per CPU-second "
@@ -159,7 +159,7 @@ struct CoreBenchCommand: AsyncParsableCommand {
         }
         func line(_ label: String, _ count: Int, _ unit: String, _ wall: Duration, _ cpu: Double, _ note: String) {
             let padded = label.padding(toLength: 22, withPad: " ", startingAt: 0)
-            print("  \(padded)\(rate(count, wall.secondsDouble)) \(unit)/s wall, \(rate(count, cpu)) per CPU-second  (\(note))")
+            print("  \(padded)\(rate(count, wall.inSeconds)) \(unit)/s wall, \(rate(count, cpu)) per CPU-second  (\(note))")
         }
         print("skald bench core  (one thread, \(sagas) PlaceOrder sagas, 1 in 5 compensated; checksum \(checksum &+ emitted))")
         line("decide + evolve", transitions, "transitions", decideTime, decideCPUTime, "\(transitions) inputs, \(emitted) events + commands")
@@ -183,13 +183,6 @@ private func threadCPUSeconds() -> Double {
     var spec = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-}
-
-extension Duration {
-    fileprivate var secondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }
 
 /// A PlaceOrder saga shaped like the example one, local to the benchmark.

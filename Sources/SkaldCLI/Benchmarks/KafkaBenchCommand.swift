@@ -169,23 +169,15 @@ struct KafkaBenchCommand: AsyncParsableCommand {
             print("consume: nothing received")
             return
         }
-        print(String(format: "consume: group join took %.2f s", (firstMessage - joinStart).seconds))
+        print(String(format: "consume: group join took %.2f s", (firstMessage - joinStart).inSeconds))
         let prefetch = prefetchKilobytes.map { "\($0 / 1024) MB prefetch" } ?? "4 MB prefetch, the default"
         report("consume (consumer group, offsets stored, \(prefetch))", count: received, elapsed: end - firstMessage)
     }
 
     private func report(_ what: String, count: Int, elapsed: Duration) {
-        let seconds = elapsed.seconds
+        let seconds = elapsed.inSeconds
         let rate = Double(count) / seconds
         let megabytes = rate * Double(size) / 1_000_000
         print(String(format: "%@: %d messages in %.3f s = %.0f msg/s, %.1f MB/s", what, count, seconds, rate, megabytes))
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a floating-point number.
-    fileprivate var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -148,7 +148,7 @@ struct OrchestratorBenchCommand: AsyncParsableCommand {
         let cpu = CPUTime.now(postmaster: postmaster) - cpuBefore
         let walBytes = try await BenchStore.count(url, WALPosition.query) - walBefore
         let walNote = WALPosition.newFilesNote(before: walFilesBefore, after: try? await BenchStore.count(url, WALPosition.filesQuery))
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let transitions = try await BenchStore.count(url, "SELECT count(*)::bigint FROM inbox")
         let events = try await BenchStore.count(url, "SELECT count(*)::bigint FROM saga_events")
         print(String(format: "  %.1f s: %.0f sagas/s, %.0f transitions/s, %.0f events/s", seconds,

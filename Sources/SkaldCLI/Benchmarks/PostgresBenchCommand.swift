@@ -161,7 +161,7 @@ struct PostgresBenchCommand: AsyncParsableCommand {
             return total
         }
         let elapsed = start.duration(to: clock.now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         for connection in workers { await connection.close() }
         let transactions = counts.reduce(0, +)
         return (Double(transactions * stepsPerTransaction) / seconds, transactions)

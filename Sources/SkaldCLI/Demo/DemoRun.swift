@@ -274,7 +274,7 @@ struct DemoRun {
     }
 
     private func format(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         return String(format: "%.1f s", seconds)
     }
 
@@ -298,7 +298,7 @@ struct DemoRun {
         _ report: ConsistencyReport, board: OrderBoardCheck?, elapsed: Duration, cpu: CPUTime, postgresMeasured: Bool,
         roundTrips: String, batches: PumpBatchCounts, walBytes: Int?, walNote: String, runID: String
     ) -> String {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let throughput = seconds > 0 ? Double(orders) / seconds : 0
         let cpuLine = String(format: "  CPU per saga            %.0f µs in this process", cpu.process / Double(orders) * 1e6)
             + (postgresMeasured ? String(format: ", %.0f µs in Postgres", cpu.postgres / Double(orders) * 1e6) : "")
