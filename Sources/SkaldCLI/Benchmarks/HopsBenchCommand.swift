@@ -37,6 +37,9 @@ struct HopsBenchCommand: AsyncParsableCommand {
     @Option(help: "Bytes of every message's value (at least 13); a PlaceOrder command or reply is about half a kilobyte with its headers.")
     var size = 512
 
+    @Flag(help: "Start chains at random moments, a Poisson process of the rate (the same moments every run), instead of evenly spaced.")
+    var randomArrivals = false
+
     @Option(help: "Kafka bootstrap servers; without it an in-process mock cluster of one broker, as `skald demo` starts.")
     var kafka: String?
 
@@ -89,7 +92,7 @@ struct HopsBenchCommand: AsyncParsableCommand {
         configuration["heartbeat.interval.ms"] = "500"
         try KafkaSettings.apply(property, to: &configuration)
         say("\(relays) relays over \(topics.count) topics × \(partitions) partitions on \(kafka ?? "an in-process mock cluster")")
-        say("\(rate) chains/s for \(seconds) s, \(legs) legs each, \(size)-byte messages; fetch.wait.max.ms=\(configuration["fetch.wait.max.ms"] ?? "librdkafka's default"), linger.ms=\(configuration["linger.ms"] ?? "0")")
+        say("\(rate) chains/s\(randomArrivals ? " at random moments" : ", evenly spaced,") for \(seconds) s, \(legs) legs each, \(size)-byte messages; fetch.wait.max.ms=\(configuration["fetch.wait.max.ms"] ?? "librdkafka's default"), linger.ms=\(configuration["linger.ms"] ?? "0")")
 
         let arrivals = ChainArrivals()
         let producers = try topics.indices.map { _ in try KafkaProducer(configuration: configuration, logger: logger) }
@@ -123,10 +126,13 @@ struct HopsBenchCommand: AsyncParsableCommand {
         let cpuBefore = CPUTime.now(postmaster: nil)
         let total = rate * seconds
         let start = clock.now
+        let moments = startMoments(count: total)
         try await withThrowingDiscardingTaskGroup { group in
             var started = 0
             while started < total {
-                let due = min(total, Int((clock.now - start).inSeconds * Double(rate)) + 1)
+                let elapsed = (clock.now - start).inSeconds
+                var due = started
+                while due < total && moments[due] <= elapsed { due += 1 }
                 if due > started {
                     let batch = (started..<due).map {
                         ChainMessage(chain: UInt32($0 + 1), legsLeft: UInt8(legs), size: size).outgoing(topic: topics[0])
@@ -134,7 +140,7 @@ struct HopsBenchCommand: AsyncParsableCommand {
                     started = due
                     group.addTask { _ = try await driver.send(batch) }
                 }
-                try await Task.sleep(for: .milliseconds(1))
+                if started < total { try await Task.sleep(until: start + .seconds(moments[started]), clock: clock) }
             }
         }
         let drivingTime = clock.now - start
@@ -148,6 +154,21 @@ struct HopsBenchCommand: AsyncParsableCommand {
         return HopsResult(
             started: total, latencies: arrivals.latencies(excludingChain: 0).sorted(),
             drivingSeconds: drivingTime.inSeconds, measuredSeconds: measuredTime.inSeconds, cpu: cpu)
+    }
+}
+
+extension HopsBenchCommand {
+    /// When each of `count` chains starts, in seconds from the first: every 1/rate seconds, or
+    /// with ``randomArrivals`` gaps drawn from the exponential distribution of the same mean,
+    /// from a fixed seed.
+    func startMoments(count: Int) -> [Double] {
+        guard randomArrivals else { return (0..<count).map { Double($0) / Double(rate) } }
+        var generator = SplitMix64(seed: 30)
+        var moment = 0.0
+        return (0..<count).map { _ in
+            defer { moment += -log(1 - Double.random(in: 0..<1, using: &generator)) / Double(rate) }
+            return moment
+        }
     }
 }
 
