@@ -79,9 +79,12 @@ struct OutboxRelayShutdownTests {
         #expect(try await TestPostgres.count(url, "SELECT count(*)::bigint FROM outbox") == 1)
     }
 
+    // The stop's own 60 s guard catches a stop that waits for the broker; the time limit is only
+    // the last resort, and a full run of the suite on two cores took this test 91 s once and
+    // past 120 s in another, with a demo building beside it (session 30).
     @Test(
         "a stop while Kafka is unreachable gives up on the round in flight after the grace; its row stays",
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(5)))
     func stopWhileKafkaIsDown() async throws {
         let url = try await TestPostgres.freshStore("relaystop")
         let cluster = try transferCluster()
