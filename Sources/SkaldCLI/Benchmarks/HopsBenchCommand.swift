@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SkaldExamples
 import SkaldKafka
 import Synchronization
 
@@ -77,23 +78,12 @@ struct HopsBenchCommand: AsyncParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["SKALD_BENCH_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         let runID = UUID().uuidString.prefix(8).lowercased()
         let topics = (0..<relays).map { "hops-\(runID)-\($0)" }
-        let cluster: MockCluster?
-        var configuration: KafkaConfiguration
-        if let kafka {
-            cluster = nil
-            configuration = KafkaConfiguration(bootstrapServers: kafka)
-        } else {
-            let mock = try MockCluster(brokers: 1)
-            cluster = mock
-            configuration = KafkaConfiguration(bootstrapServers: mock.bootstrapServers)
-        }
+        let cluster = kafka == nil ? try MockCluster(brokers: 1) : nil
         defer { cluster?.shutdown() }
         for topic in topics { try cluster?.createTopic(topic, partitions: partitions) }
         // The demo's and `skald bench e2e`'s settings, so the floor is theirs.
-        configuration.sessionTimeout = .seconds(6)
-        configuration.fetchWaitMax = .milliseconds(5)
-        configuration["heartbeat.interval.ms"] = "500"
-        try KafkaSettings.apply(property, to: &configuration)
+        let configuration = try KafkaSettings.demo(
+            bootstrapServers: kafka ?? cluster?.bootstrapServers ?? "", properties: property)
         say("\(relays) relays over \(topics.count) topics × \(partitions) partitions on \(kafka ?? "an in-process mock cluster")")
         say("\(rate) chains/s\(randomArrivals ? " at random moments" : ", evenly spaced,") for \(seconds) s, \(legs) legs each, \(size)-byte messages; fetch.wait.max.ms=\(configuration["fetch.wait.max.ms"] ?? "librdkafka's default"), linger.ms=\(configuration["linger.ms"] ?? "0")")
 
@@ -190,8 +180,7 @@ struct HopsResult {
 
     /// The latency below which `fraction` of the arrived chains' lie, in milliseconds; 0 without any.
     func percentile(_ fraction: Double) -> Double {
-        guard !latencies.isEmpty else { return 0 }
-        return latencies[max(0, min(latencies.count - 1, Int((Double(latencies.count) * fraction).rounded(.up)) - 1))]
+        ConsistencyCheck.percentile(latencies, fraction)
     }
 }
 

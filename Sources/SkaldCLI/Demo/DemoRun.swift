@@ -51,12 +51,8 @@ struct DemoRun {
             say("started a Kafka mock cluster at \(bootstrap) (\(Self.topics.count) topics × \(partitions) partitions)")
         }
         defer { cluster?.shutdown() }
-        var kafkaConfiguration = KafkaConfiguration(bootstrapServers: bootstrap)
-        kafkaConfiguration.sessionTimeout = .seconds(6)
-        kafkaConfiguration.fetchWaitMax = .milliseconds(5)
-        kafkaConfiguration["heartbeat.interval.ms"] = "500"
-        // As every other command: SKALD_KAFKA_PROPERTIES overrides the settings above.
-        try KafkaSettings.apply(to: &kafkaConfiguration)
+        // As every other command: SKALD_KAFKA_PROPERTIES overrides the demo's settings.
+        let kafkaConfiguration = try KafkaSettings.demo(bootstrapServers: bootstrap)
 
         let migrator = try PostgresMigrator(directory: URL(fileURLWithPath: migrations))
         let applied = try await migrator.migrate(url: postgresURL)

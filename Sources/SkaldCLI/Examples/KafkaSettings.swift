@@ -23,6 +23,18 @@ enum KafkaSettings {
         return configuration
     }
 
+    /// The settings `skald demo` and `skald bench e2e` run their clients with (the mock's
+    /// measured-good values: a short fetch wait, quick group changes), then `properties` and
+    /// `SKALD_KAFKA_PROPERTIES` over them as ``apply(_:to:)`` sets them.
+    static func demo(bootstrapServers: String, properties: [String] = []) throws -> KafkaConfiguration {
+        var configuration = KafkaConfiguration(bootstrapServers: bootstrapServers)
+        configuration.sessionTimeout = .seconds(6)
+        configuration.fetchWaitMax = .milliseconds(5)
+        configuration["heartbeat.interval.ms"] = "500"
+        try apply(properties, to: &configuration)
+        return configuration
+    }
+
     /// Sets `SKALD_KAFKA_PROPERTIES`, then `properties` (`name=value` each), over `configuration`.
     static func apply(_ properties: [String] = [], to configuration: inout KafkaConfiguration) throws {
         let environment = ProcessInfo.processInfo.environment

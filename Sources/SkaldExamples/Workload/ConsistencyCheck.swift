@@ -217,7 +217,8 @@ public struct ConsistencyCheck: Sendable {
         try await PostgresConnection.connect(to: try PostgresSearchPath.url(servicesURL, schema: schemaPrefix + schema))
     }
 
-    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    /// The value below which `fraction` of `sorted` (ascending) lies, the nearest-rank way; 0 when empty.
+    public static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         let index = min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)
         return sorted[max(0, index)]
